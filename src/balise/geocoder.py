@@ -1,0 +1,99 @@
+"""The Python API: ``Geocoder.open(DIR).search(...)``; the CLI and HTTP layers call it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from .errors import InvalidParameter, QueryTooLong
+from .index import IndexReader
+from .search import geojson
+from .search.engine import Search
+from .text import make_pipeline
+
+QUERY_MAX_LENGTH = 200
+MAX_LIMIT = 100
+FILTER_NAMES = ("type", "postcode", "citycode")
+
+
+def normalize_filters(filters: Mapping | None) -> dict[str, list[str]]:
+    """Filters as {name: [values]}; a value may hold several space-separated values."""
+    out: dict[str, list[str]] = {}
+    for name, values in (filters or {}).items():
+        if name not in FILTER_NAMES:
+            raise InvalidParameter(name, f"unknown filter; known: {', '.join(FILTER_NAMES)}")
+        if values is None:
+            continue
+        if isinstance(values, str):
+            values = [values]
+        expanded = [v for value in values for v in str(value).split()]
+        if expanded:
+            out[name] = list(dict.fromkeys(expanded))[:10]
+    return out
+
+
+def check_center(lat: float | None, lon: float | None) -> None:
+    if lat is not None and not -90 <= lat <= 90:
+        raise InvalidParameter("lat", "out of range")
+    if lon is not None and not -180 <= lon <= 180:
+        raise InvalidParameter("lon", "out of range")
+
+
+class Geocoder:
+    """Forward (and, later, reverse) geocoding over one immutable index."""
+
+    def __init__(self, index: IndexReader) -> None:
+        self.index = index
+        self.pipeline = make_pipeline(index.manifest.get("rules", "fr"))
+
+    @classmethod
+    def open(cls, directory: Path | str) -> Geocoder:
+        return cls(IndexReader(directory))
+
+    @property
+    def version(self) -> str:
+        return self.index.version
+
+    def search(
+        self,
+        q: str,
+        limit: int = 5,
+        autocomplete: bool = False,
+        lat: float | None = None,
+        lon: float | None = None,
+        filters: Mapping | None = None,
+        debug: bool = False,
+    ) -> dict:
+        """A geocodejson FeatureCollection of the best ``limit`` matches for ``q``."""
+        if not isinstance(q, str):
+            raise InvalidParameter("q", "must be a string")
+        if len(q) > QUERY_MAX_LENGTH:
+            raise QueryTooLong(len(q), QUERY_MAX_LENGTH)
+        if not 1 <= int(limit) <= MAX_LIMIT:
+            raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
+        check_center(lat, lon)
+        filters = normalize_filters(filters)
+        search = Search(
+            self.index, self.pipeline, q, limit=int(limit), autocomplete=autocomplete,
+            lat=lat, lon=lon, filters=filters,
+        )
+        if not debug:
+            search.trace = None
+        results = search.run() if q.strip() else []
+        features = []
+        for result in results:
+            original = self.index.document(result.doc_number).get("type")
+            info = None
+            if debug:
+                info = {
+                    "tokens": [t.value for t in search.tokens],
+                    "housenumbers": [str(t) for t in search.housenumbers],
+                    "common": [t.value for t in search.common],
+                    "not_found": [t.value for t in search.not_found],
+                    "candidates": len(search.results),
+                    "score_parts": {k: list(v) for k, v in result.parts.items()},
+                    "trace": search.trace,
+                }
+            features.append(geojson.feature(result, original, info))
+        center = (lon, lat) if lat and lon else None
+        return geojson.collection(features, query=q, filters=filters, center=center, limit=limit)

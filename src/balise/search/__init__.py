@@ -1,0 +1,1 @@
+"""Forward and reverse search over an index, and their geocodejson output."""

@@ -1,0 +1,623 @@
+"""Forward search: Addok's collector chain over the memory-mapped index.
+
+The chain (``COLLECTORS``) and its rules are Addok 1.3's: rare tokens first,
+common tokens only to narrow an overflowing bucket, autocomplete on the last
+token, one-edit fuzzy matching, and dropping tokens when the bucket is dry.
+What Addok does with Redis sorted sets (ZINTERSTORE then ZREVRANGE) is done
+here with numpy on sorted posting arrays, in process.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+
+from ..index import IndexReader
+from ..text import Pipeline, Token, ascii_label
+from ..text.french import housenumber_alternatives
+from . import scoring
+from .fuzzy import neighbours
+
+BUCKET_MIN = 10
+BUCKET_MAX = 100
+COMMON_THRESHOLD = 10_000
+INTERSECT_LIMIT = 100_000
+MAX_MEANINGFUL = 10
+MIN_EDGE_NGRAMS = 3
+MAX_EDGE_NGRAMS = 20
+MANUAL_SCAN = 501  # Addok's manual_scan looks at the first 501 ids of the rarest list.
+
+GEOHASH = "geohash"
+
+
+@dataclass(eq=False)
+class QueryToken:
+    """A query token and what the index knows of it."""
+
+    value: str
+    raw: str
+    position: list[int]
+    is_last: bool
+    tid: int
+    frequency: int
+
+    @property
+    def is_common(self) -> bool:
+        return self.frequency > COMMON_THRESHOLD
+
+    def isdigit(self) -> bool:
+        return self.value.isdigit()
+
+
+@dataclass(eq=False)
+class Result:
+    doc_number: int
+    doc: dict
+    housenumber: str | None = None
+    labels: list[str] = field(default_factory=list)
+    str_distance: float = 0.0
+    distance_km: float | None = None
+    score: float = 0.0
+    parts: dict = field(default_factory=dict)
+
+
+class Search:
+    """One forward search; holds the state Addok's collectors share."""
+
+    def __init__(
+        self,
+        index: IndexReader,
+        pipeline: Pipeline,
+        query: str,
+        limit: int = 5,
+        autocomplete: bool = False,
+        lat: float | None = None,
+        lon: float | None = None,
+        filters: dict[str, list[str]] | None = None,
+        fuzzy: bool = True,
+    ) -> None:
+        self.index = index
+        self.pipeline = pipeline
+        self.wanted = limit
+        self.autocomplete = autocomplete
+        self.fuzzy = fuzzy
+        self.lat, self.lon = lat, lon
+        self.query = ascii_label(query.strip())
+        self.results: dict[int, Result] = {}
+        self.bucket: set[int] = set()
+        self.meaningful: list[QueryToken] = []
+        self.common: list[QueryToken] = []
+        self.not_found: list[QueryToken] = []
+        self.housenumbers: list[Token] = []
+        self.keys: list = []
+        self.matched_keys: set = set()
+        self._arrays: dict = {}
+        self._geohash_key: object = None
+        self.trace: list[str] = []
+        self._setup_filters(filters or {})
+        self._tokenize(query)
+        self.housenumber_key = self._housenumber_key()
+
+    def _housenumber_key(self) -> str | None:
+        if not self.housenumbers:
+            return None
+        ordered = sorted(self.housenumbers, key=lambda t: t.position)
+        return self.pipeline.housenumber_key(" ".join(dict.fromkeys(t.raw for t in ordered)))
+
+    # --- set-up -----------------------------------------------------------------
+
+    def _setup_filters(self, filters: dict[str, list[str]]) -> None:
+        types = set(filters.get("type") or [])
+        self.check_housenumber = not types or "housenumber" in types
+        self.only_housenumber = types == {"housenumber"}
+        self.filters = []
+        for name, values in sorted(filters.items()):
+            values = sorted({str(v).strip() for v in values if str(v).strip()})
+            if not values:
+                continue
+            key = ("filter", name, tuple(values))
+            ids = [self.index.filter_id(name, v) for v in values]
+            arrays = [self.index.postings(i) for i in ids if i >= 0]
+            if arrays:
+                docs = np.unique(np.concatenate([a for a, _ in arrays]))
+            else:
+                docs = np.empty(0, dtype=np.uint32)
+            self._arrays[key] = (docs, np.ones(len(docs)))
+            self.filters.append(key)
+
+    def _tokenize(self, query: str) -> None:
+        tokens = self.pipeline.query_tokens(query.strip())
+        self.last_token = None
+        selected = []
+        seen = set()
+        for token in tokens:
+            if token.kind == "housenumber":
+                self.housenumbers.append(token)
+                continue
+            tid = self.index.term_id(str(token))
+            qt = QueryToken(
+                str(token),
+                token.raw,
+                token.position,
+                token.is_last,
+                tid,
+                self.index.frequency(tid) if tid >= 0 else 0,
+            )
+            if token.is_last:
+                self.last_token = qt
+            if qt.value in seen:  # A repeated word adds nothing to an intersection.
+                continue
+            seen.add(qt.value)
+            selected.append(qt)
+        if tokens and tokens[-1].kind == "housenumber":
+            self.last_token = QueryToken(str(tokens[-1]), tokens[-1].raw, [], True, -1, 0)
+        selected.sort(key=lambda t: len(t.value), reverse=True)
+        for qt in selected:
+            if qt.is_common:
+                self.common.append(qt)
+            elif qt.tid >= 0:
+                self.meaningful.append(qt)
+            else:
+                self.not_found.append(qt)
+        self.tokens = selected
+        self.common.sort(key=lambda t: t.frequency)
+        self.meaningful.sort(key=lambda t: t.frequency)
+        self.common.extend(self.meaningful[MAX_MEANINGFUL:])
+        self.meaningful = self.meaningful[:MAX_MEANINGFUL]
+        self.should_match_threshold = math.ceil(2 / 3 * len(self.tokens))
+
+    # --- keys and buckets -------------------------------------------------------------
+
+    def arrays(self, key) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted documents and scores of a key: a term id, a filter or the geohash."""
+        cached = self._arrays.get(key)
+        if cached is None:
+            cached = self._arrays[key] = self.index.postings(key)
+        return cached
+
+    @property
+    def geohash_key(self):
+        if self._geohash_key is None:
+            self._geohash_key = False
+            if self.lat and self.lon:
+                docs = self.index.docs_near(self.lon, self.lat)
+                if len(docs):
+                    self._arrays[GEOHASH] = (docs, np.ones(len(docs)))
+                    self._geohash_key = GEOHASH
+        return self._geohash_key
+
+    def intersect(self, keys: list, limit: int = 0, base=None) -> set[int]:
+        """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key.
+
+        ``base`` is an intersection already computed for part of the keys.
+        """
+        if not limit > 0:
+            limit = max(self.wanted, BUCKET_MAX)
+        if not keys:
+            return set()
+        keys = list(dict.fromkeys(list(keys) + self.filters))
+        if len(keys) == 1 and not isinstance(keys[0], int):
+            return set(self.arrays(keys[0])[0].tolist())  # A set: all members.
+        return top(*self.intersection(keys, base), limit)
+
+    def intersection(self, keys: list, base=None) -> tuple[np.ndarray, np.ndarray]:
+        """Documents having every key, with their summed scores."""
+        arrays = sorted((self.arrays(k) for k in keys), key=lambda a: len(a[0]))
+        if base is not None:
+            arrays.insert(0, base)
+        docs, scores = arrays[0]
+        for other_docs, other_scores in arrays[1:]:
+            if not len(docs):
+                break
+            docs, scores = intersect_sorted(docs, scores, other_docs, other_scores)
+        return docs, scores
+
+    def add_to_bucket(self, keys: list, limit: int | None = None, base=None) -> None:
+        self.matched_keys.update(k for k in keys if isinstance(k, int))
+        limit = limit or (BUCKET_MAX - len(self.bucket))
+        self.bucket.update(self.intersect(keys, limit, base))
+        if self.trace is not None:
+            self.note(f"add_to_bucket {self.describe(keys)} -> {len(self.bucket)}")
+
+    def new_bucket(self, keys: list, limit: int = 0) -> None:
+        self.matched_keys = {k for k in keys if isinstance(k, int)}
+        self.bucket = self.intersect(keys, limit)
+        if self.trace is not None:
+            self.note(f"new_bucket {self.describe(keys)} -> {len(self.bucket)}")
+
+    def extend_with(self, keys: list, terms, use_geohash: bool = False, stop=None) -> None:
+        """``add_to_bucket(keys + [term])`` for each term, intersecting ``keys`` only once.
+
+        PERF: Addok prefilters such candidate terms with its pair sets; here the
+        intersection of the fixed keys is computed once and each term is
+        intersected with it (when it is empty, no term can add anything).
+        """
+        fixed = list(keys) + ([self.geohash_key] if use_geohash and self.geohash_key else [])
+        fixed = list(dict.fromkeys(fixed + self.filters))
+        base = self.intersection(fixed) if fixed else None
+        if base is not None and not len(base[0]):
+            self.matched_keys.update(k for k in keys if isinstance(k, int))
+            return
+        for term in terms:
+            if stop is not None and stop():
+                break
+            self.add_to_bucket(fixed + [term], base=base)
+
+    @property
+    def bucket_full(self) -> bool:
+        return self.wanted <= len(self.bucket) < BUCKET_MAX
+
+    @property
+    def bucket_overflow(self) -> bool:
+        return len(self.bucket) >= BUCKET_MAX
+
+    @property
+    def bucket_dry(self) -> bool:
+        return len(self.bucket) < self.wanted
+
+    @property
+    def bucket_empty(self) -> bool:
+        return not self.bucket
+
+    @property
+    def cream(self) -> int:
+        return sum(1 for r in self.results.values() if r.str_distance >= scoring.MATCH_THRESHOLD)
+
+    def has_cream(self) -> bool:
+        if self.bucket_empty or self.bucket_overflow or len(self.bucket) > BUCKET_MIN:
+            return False
+        self.convert()
+        return self.cream > 0
+
+    @property
+    def pass_should_match_threshold(self) -> bool:
+        return len(self.matched_keys) >= self.should_match_threshold
+
+    @property
+    def only_commons(self) -> bool:
+        return bool(self.tokens) and len(self.tokens) == len(self.common)
+
+    def note(self, message: str) -> None:
+        if self.trace is not None:
+            self.trace.append(message)
+
+    def describe(self, keys) -> list[str]:
+        return [self.index.terms[k] if isinstance(k, int) else str(k) for k in keys]
+
+    # --- running ------------------------------------------------------------------------
+
+    def run(self) -> list[Result]:
+        for collector in COLLECTORS:
+            if collector(self):
+                self.note(f"stop at {collector.__name__}")
+                break
+        self.convert()
+        ordered = sorted(self.results.values(), key=sort_key)
+        return [r for r in ordered[: self.wanted] if r.score >= scoring.MIN_SCORE]
+
+    def convert(self) -> None:
+        """Score every bucket document not scored yet."""
+        new = sorted(d for d in self.bucket if d not in self.results)
+        if not new:
+            return
+        matches = self._match_housenumbers(np.asarray(new, dtype=np.uint32))
+        results = []
+        for doc_number, hn in zip(new, matches, strict=True):
+            result = self._load(doc_number, hn)
+            if result is not None:
+                results.append(result)
+        distances = scoring.text_scores(self.query, [r.labels for r in results], self.autocomplete)
+        for result, str_distance in zip(results, distances, strict=True):
+            result.str_distance = str_distance
+            if self.lat is not None and self.lon is not None:
+                result.distance_km = scoring.haversine_km(
+                    float(result.doc["lat"]), float(result.doc["lon"]), self.lat, self.lon
+                )
+            importance = float(self.index.importance[result.doc_number])
+            combined = scoring.combine(str_distance, importance, result.distance_km)
+            result.score, result.parts = combined["score"], combined["parts"]
+            self.results[result.doc_number] = result
+
+    def _match_housenumbers(self, docs: np.ndarray) -> list[int]:
+        if not self.check_housenumber or not self.housenumbers:
+            return [-1] * len(docs)
+        found = self.index.find_housenumbers(docs, self.housenumber_key)
+        for alternative in housenumber_alternatives(self.housenumber_key):
+            missing = found < 0
+            if not missing.any():
+                break
+            found[missing] = self.index.find_housenumbers(docs[missing], alternative)
+        return found.tolist()
+
+    def _load(self, doc_number: int, hn: int) -> Result | None:
+        doc = dict(self.index.document(doc_number))
+        result = Result(doc_number, doc)
+        if hn >= 0:
+            props = self.index.housenumber(hn)
+            result.housenumber = props.pop("raw")
+            doc.update(props)
+            doc["type"] = "housenumber"
+        elif self.only_housenumber:
+            return None
+        result.labels = scoring.make_labels(doc, result.housenumber)
+        return result
+
+    # --- helpers used by collectors ------------------------------------------------------
+
+    def autocomplete_candidates(self, last: QueryToken | None) -> list[int]:
+        """Terms the last token may be the beginning of (Addok's edge n-grams)."""
+        if last is None or not MIN_EDGE_NGRAMS <= len(last.value) <= MAX_EDGE_NGRAMS:
+            return []
+        return [t for t in self.index.prefix_range(last.value) if t != last.tid]
+
+    def fuzzy_terms(self, token: QueryToken) -> list[int]:
+        """Index terms one edit away from the token, in Addok's order of preference."""
+        ids = self.index.term_ids
+        return [ids[w] for w in neighbours(token.value) if w in ids]
+
+
+def intersect_sorted(docs, scores, other_docs, other_scores):
+    """Intersection of two sorted document arrays, summing their scores."""
+    if not len(other_docs):
+        return docs[:0], scores[:0]
+    pos = np.searchsorted(other_docs, docs)
+    pos[pos >= len(other_docs)] = 0
+    hit = other_docs[pos] == docs
+    return docs[hit], scores[hit] + other_scores[pos[hit]]
+
+
+def top(docs: np.ndarray, scores: np.ndarray, limit: int) -> set[int]:
+    """The ``limit`` best documents by score, ties to the lower number (Redis order)."""
+    if len(docs) > limit:
+        order = np.lexsort((docs, -scores))[:limit]
+        docs = docs[order]
+    return set(docs.tolist())
+
+
+def sort_key(result: Result):
+    # Addok sorts by score only; balise breaks ties by importance, then id.
+    return (-result.score, -float(result.doc.get("importance") or 0.0), str(result.doc.get("id")))
+
+
+# --- collectors (Addok's RESULTS_COLLECTORS, in order) --------------------------------------
+
+
+def only_commons_but_geohash_try_autocomplete(s: Search):
+    if s.geohash_key and s.only_commons:
+        autocomplete(s, s.tokens, use_geohash=True)
+
+
+def no_tokens_but_housenumbers_and_geohash(s: Search):
+    if not s.tokens and s.housenumbers and s.geohash_key:
+        s.new_bucket([s.geohash_key], BUCKET_MIN)
+
+
+def no_available_tokens_abort(s: Search):
+    if not s.tokens:
+        return True
+
+
+def only_commons(s: Search):
+    if not s.only_commons:
+        return
+    keys = [t.tid for t in s.tokens]
+    if s.geohash_key:
+        keys.append(s.geohash_key)
+    if len(keys) == 1 or s.geohash_key:
+        s.add_to_bucket(keys)
+    if s.bucket_dry and len(keys) > 1:
+        s.tokens.sort(key=lambda t: t.frequency)
+        keys = [t.tid for t in s.tokens]
+        first = s.tokens[0]
+        if first.frequency < INTERSECT_LIMIT:
+            s.add_to_bucket(keys)
+        else:
+            s.bucket.update(manual_scan(s, keys))
+
+
+def manual_scan(s: Search, keys: list) -> set[int]:
+    """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
+    docs, scores = s.arrays(keys[0])
+    head = np.lexsort((docs, -scores))[:MANUAL_SCAN]
+    candidates = docs[head]
+    keep = np.ones(len(candidates), dtype=bool)
+    for key in keys[1:] + s.filters:
+        other = s.arrays(key)[0]
+        pos = np.searchsorted(other, candidates)
+        pos[pos >= len(other)] = 0
+        keep &= other[pos] == candidates if len(other) else False
+    return set(candidates[keep][: s.wanted].tolist())
+
+
+def no_meaningful_but_common_try_autocomplete(s: Search):
+    if not s.meaningful and s.common:
+        autocomplete(s, s.common)
+        s.meaningful = s.common[:1]
+        if not s.pass_should_match_threshold:
+            return False
+        if s.bucket_full or s.bucket_overflow or s.has_cream():
+            return True
+
+
+def only_commons_try_autocomplete(s: Search):
+    if s.only_commons:
+        autocomplete(s, s.tokens, skip_commons=True)
+        if not s.bucket_empty:
+            return True
+
+
+def bucket_with_meaningful(s: Search):
+    if not s.meaningful:
+        return
+    if len(s.meaningful) == 1 and s.common and not s.filters:
+        for token in s.common:
+            if token not in s.meaningful:
+                s.meaningful.append(token)
+                break
+    s.keys = [t.tid for t in s.meaningful]
+    if s.bucket_empty:
+        s.new_bucket(s.keys, BUCKET_MIN)
+        if len(s.bucket) == BUCKET_MIN:
+            s.new_bucket(s.keys)
+        if not s.autocomplete and s.has_cream() and s.cream < BUCKET_MIN:
+            return True
+    else:
+        s.add_to_bucket(s.keys)
+
+
+def reduce_with_other_commons(s: Search):
+    if s.only_commons:
+        return
+    for token in s.common:
+        if token not in s.meaningful and s.bucket_overflow:
+            s.meaningful.append(token)
+            s.keys = [t.tid for t in s.meaningful]
+            s.new_bucket(s.keys)
+
+
+def ensure_geohash_results_are_included_if_center_is_given(s: Search):
+    if s.bucket_overflow and s.geohash_key:
+        s.add_to_bucket(s.keys + [s.geohash_key], max(s.wanted, 10))
+
+
+def autocomplete_meaningful(s: Search):
+    if s.bucket_overflow or not s.autocomplete:
+        return
+    if s.geohash_key:
+        autocomplete(s, s.meaningful, use_geohash=True)
+    autocomplete(s, s.meaningful)
+
+
+def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_geohash=False):
+    last = s.last_token
+    others = [t for t in tokens if not t.is_last]
+    if any(t.tid < 0 for t in others):
+        return  # Addok's pair sets of an unknown word are empty.
+    candidates = s.autocomplete_candidates(last)
+    if not candidates:
+        return
+    keys = [t.tid for t in others]
+    if len(tokens) == 1:
+        candidates.sort(key=lambda t: (-s.index.term_maxscore[t], t))
+    else:
+        candidates.sort(key=lambda t: (-s.index.frequency(t), t))
+    if skip_commons:
+        candidates = [t for t in candidates if s.index.frequency(t) <= COMMON_THRESHOLD]
+    last_not_found = last is not None and last.tid < 0
+    # Once the bucket overflows it stays so: later candidates are skipped.
+    stop = None if last_not_found else (lambda: s.bucket_overflow)
+    s.extend_with(keys, candidates, use_geohash=use_geohash, stop=stop)
+
+
+def fuzzy_collector(s: Search):
+    if s.fuzzy and not s.has_cream():
+        if s.not_found:
+            try_fuzzy(s, s.not_found)
+        if s.bucket_dry and not s.has_cream():
+            try_fuzzy(s, s.meaningful)
+        if s.bucket_dry and not s.has_cream() and s.common:
+            try_fuzzy(s, s.meaningful, include_common=False)
+
+
+def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
+    if not s.bucket_dry or not tokens:
+        return
+    tokens.sort(key=lambda t: len(t.value), reverse=True)
+    allkeys = s.keys[:]
+    if include_common:
+        allkeys.extend(t.tid for t in s.common if t.tid not in s.keys)
+    for try_one in tokens:
+        if s.bucket_full:
+            break
+        keys = [k for k in allkeys if k != try_one.tid]
+        if try_one.isdigit():
+            continue
+        s.extend_with(keys, s.fuzzy_terms(try_one), stop=lambda: not s.bucket_dry)
+
+
+def extend_results_extrapoling_relations(s: Search):
+    if not s.bucket_dry:
+        return
+    tokens = list(dict.fromkeys(s.meaningful + s.common))
+    relations = sorted(
+        manytomany_relations(s, tokens),
+        key=lambda r: sum(t.frequency for t in r) / len(r),
+    )
+    for relation in relations:
+        s.add_to_bucket([t.tid for t in relation])
+        if s.bucket_overflow:
+            break
+
+
+def co_occur(s: Search, a: QueryToken, b: QueryToken) -> bool:
+    if a.tid < 0 or b.tid < 0:
+        return False
+    x, y = s.arrays(a.tid)[0], s.arrays(b.tid)[0]
+    if len(x) > len(y):
+        x, y = y, x
+    pos = np.searchsorted(y, x)
+    pos[pos >= len(y)] = 0
+    return bool(len(y)) and bool((y[pos] == x).any())
+
+
+def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[QueryToken]]:
+    related: dict[QueryToken, list[QueryToken]] = {t: [] for t in tokens}
+    for token in tokens:
+        for other in tokens:
+            if other is not token and (token in related[other] or co_occur(s, token, other)):
+                related[token].append(other)
+    groups = []
+    for origin, others in related.items():
+        group = [origin]
+        for token in others:
+            if all(token in related[o] for o in group):
+                group.append(token)
+        group = [t for t in group if not t.is_common]
+        if len(group) > 1:
+            groups.append(group)
+    unique: list[list[QueryToken]] = []
+    for group in sorted(groups, key=len, reverse=True):
+        if not any(set(group) <= set(u) for u in unique):
+            unique.append(group)
+    return unique
+
+
+def extend_results_reducing_tokens(s: Search):
+    if s.bucket_full or s.has_cream():
+        return True
+    if not s.bucket_dry:
+        return
+    if s.bucket_empty or len(s.meaningful) - 1 > s.should_match_threshold:
+        s.meaningful.sort(key=lambda t: (2 if t.isdigit() else 1, t.frequency), reverse=True)
+        for token in s.meaningful:
+            keys = [k for k in s.keys if k != token.tid]
+            s.add_to_bucket(keys)
+            if s.bucket_overflow:
+                break
+        if s.bucket_empty and len(s.meaningful) > 3:
+            for token, token2 in product(s.meaningful, s.meaningful):
+                if token is not token2:
+                    keys = [k for k in s.keys if k not in (token.tid, token2.tid)]
+                    s.add_to_bucket(keys)
+                    if s.bucket_overflow:
+                        break
+
+
+COLLECTORS = [
+    only_commons_but_geohash_try_autocomplete,
+    no_tokens_but_housenumbers_and_geohash,
+    no_available_tokens_abort,
+    only_commons,
+    no_meaningful_but_common_try_autocomplete,
+    only_commons_try_autocomplete,
+    bucket_with_meaningful,
+    reduce_with_other_commons,
+    ensure_geohash_results_are_included_if_center_is_given,
+    autocomplete_meaningful,
+    fuzzy_collector,
+    extend_results_extrapoling_relations,
+    extend_results_reducing_tokens,
+]

@@ -1,0 +1,281 @@
+"""French address rules: street types, ordinals, house numbers, noise, phonetics.
+
+The rules follow addok-france 1.2 and addok-fr 1.1 (the pipeline of the French
+national address API) so that balise tokenizes exactly like Addok; where balise
+deliberately differs it says so (house-number keys keep "bis" apart from "b").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from importlib import resources
+
+from .pipeline import Pipeline, Token, each, normalize, tokenize
+
+TYPES = [
+    "aer(odrome)?", "all([ée]es?)?", "anc(ien(ne)?)?", "av(enue)?", "b(oulevar|l?v?)?d",
+    "b(ou)?cle", "ber(ges?)?", "bois", "c(en)?tre", "c(ou)?rs?", "c[ôo]te", "carr?(efour)?",
+    "ch(am)?p", "chauss[ée]e", "che?(m(in)?)?", "cit[ée]", "clos", "desserte", "devi(ation)?",
+    "dig(ue)?", "dom(aine)?", "embr(anchement)?", "espl?(anade)?", "eta?ng", "éta?ng",
+    "f(aubour|b|bour)?g", "giratoire", "gr(ande?)?", "gr(e|es|s)?", "ham(eau)?", "imp(asse)?",
+    "j[ée]?t[ée]e", "jard(in)?", "l[ôo]t(issement)?", "mont", "mont[ée]e", "p(arvis|rvs?|vr)?",
+    "p(asserel|l)?le", "p(lace)?tte", "p(or)?te", "parc", "pas(se)?", "pass(age)?", "pl(ace)?",
+    "porte", "pr[ée]", "pro?m(enade)?", "q(uart(ier)?|ua|rt(ier)?)", "qu?(ai)?", "r(ou)?te",
+    "r(uel|l)?le", "r(ue)?", "r[ée]s(idence)?", "rd?pt", "rocade", "rond[- ]point",
+    "sent(e|ier)", "squ?(are)?", "t(erra)?sse", "taillis", "trav(erse)?", "tunn?(el)?",
+    "v(il|l)?la", "via", "viad(uc)?", "voie", "[îi]lot",
+]
+TYPES_REGEX = "|".join(TYPES)
+ORDINAL_REGEX = "bis|ter|quater|quinquies|sexies|[a-z]"
+# Multiplicative suffixes and the letter Addok folds each to.
+FOLD = {"bis": "b", "ter": "t", "quater": "q", "quinquies": "c", "sexies": "s"}
+UNFOLD = {letter: word for word, letter in FOLD.items()}
+
+EXTRACT_ADDRESS = re.compile(
+    r"(\b\d{1,4}( *(" + ORDINAL_REGEX + r"))?,? +(" + TYPES_REGEX + r") .*(\d{5})?).*",
+    flags=re.IGNORECASE,
+)
+ORDINAL = re.compile(r"\b(" + ORDINAL_REGEX + r")\b", flags=re.IGNORECASE)
+STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
+NUMBER_WITH_ORDINAL = re.compile(r"^(\d{1,4})(" + ORDINAL_REGEX + ")$", flags=re.IGNORECASE)
+HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
+LEADING_ZEROS = re.compile(r"\b0+(\d{1,3})\b")
+POSTCODE = re.compile(r"^\d{5}$")
+NOISE = [
+    (re.compile(p, flags=re.IGNORECASE), r)
+    for p, r in (
+        (r"([\d]{5})", r" \1 "),
+        (r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", r"\1"),
+        (r"([\d]{2})[\d]{3}(.*)c(e|é)dex ?[\d]*", r"\1\2"),
+        (r"c(e|é)dex ?[\d]*", ""),
+        (r"\d{,2}(e|[eè]me) ([eé]tage)", ""),
+        (" {2,}", " "),
+        ("[ -]s/[ -]", " sur "),
+        ("[ -]s/s[ -]", " sous "),
+        ("^lieux?[ -]?dits?\\b(?=.)", ""),
+    )
+]
+
+PHONETIC_RULES = [
+    (re.compile(p), r)
+    for p, r in (
+        ("(?<=a)(mp|nd|nt)s?$", "n"),  # champ(s) > cham
+        (r"([aeiouy])mp(?=[^aeiouyr])", r"\1n"),  # champvallon -> chanvalon
+        (r"ngt(?=[aeiouy])", "nt"),  # vingtieme > vintieme
+        (r"ngt", "n"),  # vingt > vin
+        ("((?<=[^g])g|^g)(?=[eyi])", "j"),
+        ("(?<=g)u(?=[aeio])", ""),
+        (r"(?<=ei)gn([aeiouy])", r"ni\1"),  # seigneur -> senieur
+        (r"je([aeiouy])", r"j\1"),  # georges -> jorj
+        ("c(?=[^hieyw])", "k"),
+        (r"anc$", "an"),  # blanc -> blan
+        ("((?<=[^s])ch|(?<=[^0-9])c)$", "k"),  # final "c", "ch", not "sch" nor "10c"
+        ("(?<=[aeiouy])s(?=[aeiouy])", "z"),
+        ("((?<=[^0-9])q|^q)u?", "k"),
+        ("cc(?=[ie])", "s"),
+        ("ck", "k"),
+        ("ph", "f"),
+        ("th$", "te"),
+        ("(?<=[^sc0-9])h", ""),
+        ("^h(?=.)+", ""),
+        ("sc", "s"),
+        ("sh", "ch"),
+        ("((?<=[^0-9])w|^w)", "v"),
+        ("c(?=[eiy])", "s"),
+        (r"((?<=[^0-9])y|^y)", "i"),
+        ("esn", "en"),
+        (r"eim( |$)", "aim"),  # pforzheim -> pforzaim
+        (r"(ae|ei)(?=\w)", "e"),
+        (r"oeufs( |$)", "eu"),
+        (r"oeu?(?=\w)", "eu"),
+        ("(?<=[^0-9])s$", ""),
+        ("(?<=u)l?x$", ""),  # eaux, eux, aux, aulx
+        ("(?<=u)lt$", "t"),
+        ("(?<=[a-z])[dg]$", ""),
+        ("(?<=[^es0-9])t$", ""),
+        ("(?<=[aeiou])(m)(?=[pbgft])", "n"),
+        ("(?<=[a-z]{2})(e$)", ""),
+        (r"(?<=[aeiouy])n[dt](?=[^aeiouyr])", "n"),  # montbon -> monbon
+        (r"([a-z])\1+", r"\1"),  # double letters
+    )
+]
+
+
+def load_synonyms() -> dict[str, str]:
+    text = resources.files("balise.text").joinpath("resources/synonyms-fr.txt").read_text()
+    synonyms = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        aliases, wanted = line.split("=>")
+        for alias in aliases.split(","):
+            if alias.strip():
+                synonyms[alias.strip()] = wanted.strip()
+    return synonyms
+
+
+# --- query string steps -------------------------------------------------------
+
+
+def extract_address(q: str) -> str:
+    """Keep "22 rue des Fleurs 59350 Lille" out of "Ets XYZ bât B 22 rue des Fleurs ..."."""
+    m = EXTRACT_ADDRESS.search(q)
+    return m.group() if m else q
+
+
+def clean_noise(q: str) -> str:
+    """Drop CEDEX, BP/CS/TSA numbers, floors; expand s/ (sur) and s/s (sous)."""
+    for pattern, repl in NOISE:
+        q = pattern.sub(repl, q)
+    return q.strip()
+
+
+def remove_leading_zeros(q: str) -> str:
+    """0003 -> 3 (up to three digits, so postcodes are left alone)."""
+    return LEADING_ZEROS.sub(r"\g<1>", q)
+
+
+# --- token steps --------------------------------------------------------------
+
+
+def _neighbours(tokens: Iterable[Token]) -> Iterator[tuple[Token | None, Token, Token | None]]:
+    previous = None
+    iterator = iter(tokens)
+    current = next(iterator, None)
+    if current is None:
+        return
+    for following in iterator:
+        yield previous, current, following
+        previous, current = current, following
+    yield previous, current, None
+
+
+def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
+    """"3 bis rue" -> "3bis rue": an ordinal glued to the number before it.
+
+    NOTE: Addok drops a held number when two numbers follow each other ("12 14
+    rue"); balise yields it.
+    """
+    held = None
+    for _, token, following in _neighbours(tokens):
+        if following and token.isdigit() and len(token) < 5:
+            if held is not None:
+                yield held
+            held = token
+            continue
+        if held is not None:
+            if ORDINAL.match(token) and (not following or STREET_TYPE.match(following)):
+                raw = f"{held} {token}"
+                token = held.update(raw.replace(" ", ""), raw=raw)
+            else:
+                yield held
+            held = None
+        yield token
+    if held is not None:
+        yield held
+
+
+def fold_ordinal(token: Token) -> Token:
+    """3bis -> 3b (the form Addok indexes)."""
+    if token[:1].isdigit() and not token.isdigit():
+        m = NUMBER_WITH_ORDINAL.match(token)
+        if m:
+            number, ordinal = m.groups()
+            return token.update(number + FOLD.get(ordinal.lower(), ordinal))
+    return token
+
+
+def flag_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
+    """The first number at the start or before a street type is a house number."""
+    found = False
+    for _, token, following in _neighbours(tokens):
+        if (
+            not found
+            and (token.is_first or (following and STREET_TYPE.match(following)))
+            and HOUSENUMBER.match(token)
+        ):
+            token.kind = "housenumber"
+            found = True
+        yield token
+
+
+def make_synonymize(synonyms: dict[str, str]):
+    def synonymize(tokens: Iterable[Token]) -> Iterator[Token]:
+        for token in tokens:
+            wanted = synonyms.get(token)
+            if wanted is None:
+                yield token
+            else:
+                for position, word in enumerate(wanted.split()):
+                    yield token.update(word, position=position)
+
+    return synonymize
+
+
+@lru_cache(maxsize=500_000)
+def phonetic(word: str) -> str:
+    """Very light French phonetic folding: keeps only significant letters."""
+    for pattern, repl in PHONETIC_RULES:
+        word = pattern.sub(repl, word)
+    return word
+
+
+def phonemicize(token: Token) -> Token:
+    return token.update(phonetic(str(token)))
+
+
+# --- house numbers ------------------------------------------------------------
+
+HOUSENUMBER_PARTS = re.compile(
+    r"^0*(\d{1,6})\s*(bis|ter|quater|quinquies|sexies|[a-z]{1,3})?$", flags=re.IGNORECASE
+)
+
+
+def housenumber_key(raw: str) -> str:
+    """Canonical key of a house number: "30 BIS" -> "30bis", "30B" -> "30b", "0012" -> "12".
+
+    Unlike Addok (which folds "bis" to "b"), the ordinal word is kept, so 30 B and
+    30 BIS stay two numbers.
+    """
+    text = " ".join(tokenize(raw.lower()))
+    m = HOUSENUMBER_PARTS.match(text)
+    if not m:
+        return text.replace(" ", "")
+    number, suffix = m.groups()
+    return number + (suffix or "")
+
+
+def housenumber_alternatives(key: str) -> list[str]:
+    """Keys to try after ``key`` when a street lacks it: 30b <-> 30bis."""
+    m = HOUSENUMBER_PARTS.match(key)
+    if not m or not m.group(2):
+        return []
+    number, suffix = m.groups()
+    if suffix in FOLD:
+        return [number + FOLD[suffix]]
+    if suffix in UNFOLD:
+        return [number + UNFOLD[suffix]]
+    return []
+
+
+def is_postcode(token: str) -> bool:
+    return bool(POSTCODE.match(token))
+
+
+def make_pipeline() -> Pipeline:
+    return Pipeline(
+        token_steps=[
+            glue_ordinal,
+            each(fold_ordinal),
+            flag_housenumber,
+            make_synonymize(load_synonyms()),
+            each(phonemicize),
+        ],
+        query_steps=[extract_address, clean_noise, remove_leading_zeros],
+        housenumber_key=housenumber_key,
+    )
+
+
+__all__ = ["make_pipeline", "housenumber_key", "housenumber_alternatives", "normalize", "tokenize"]

@@ -1,0 +1,154 @@
+"""Tokens and the text pipeline shared by indexing and querying.
+
+A pipeline is a list of steps, each a function from an iterable of tokens to an
+iterable of tokens (Addok's processor shape). Country rules (see ``french.py``)
+provide the steps; this module only knows how to chain them and cache results.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
+
+from unidecode import unidecode
+
+WORD = re.compile(r"\w+")
+NON_WORD = re.compile(r"[^\w]")
+SPACES = re.compile(r" {2,}")
+
+
+class Token(str):
+    """A string with the little context the rules need.
+
+    ``position`` is a list of ints: the position in the source text, then the
+    position inside a synonym expansion, so sorting tokens by it keeps text order.
+    """
+
+    __slots__ = ("position", "is_first", "is_last", "raw", "kind")
+
+    def __new__(
+        cls,
+        value: str,
+        position: list[int] | int = 0,
+        is_last: bool = False,
+        raw: str | None = None,
+        kind: str | None = None,
+    ) -> Token:
+        obj = str.__new__(cls, value)
+        obj.position = list(position) if isinstance(position, list) else [position]
+        obj.is_first = obj.position[0] == 0
+        obj.is_last = is_last
+        obj.raw = raw or value
+        obj.kind = kind
+        return obj
+
+    def update(self, value: str, position: int | None = None, **changes) -> Token:
+        """Return a new token with ``value``, keeping this token's context."""
+        token = Token(
+            value,
+            position=self.position[:],
+            is_last=changes.get("is_last", self.is_last),
+            raw=changes.get("raw", self.raw),
+            kind=changes.get("kind", self.kind),
+        )
+        if position is not None:
+            token.position.append(position)
+        return token
+
+    def __repr__(self) -> str:
+        return f"<Token {str(self)!r} {self.kind or ''}>"
+
+
+Step = Callable[[Iterable[Token]], Iterable[Token]]
+
+
+def each(func: Callable[[Token], Token]) -> Step:
+    """Turn a token -> token function into a pipeline step."""
+
+    def step(tokens: Iterable[Token]) -> Iterator[Token]:
+        for token in tokens:
+            yield func(token)
+
+    step.__name__ = func.__name__
+    return step
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(word, position=i) for i, word in enumerate(WORD.findall(text))]
+
+
+def _latin_table() -> dict[int, str]:
+    # PERF: unidecode walks a string character by character in Python; French
+    # text is Latin-1 and Latin Extended-A, folded here by one str.translate.
+    return {c: unidecode(chr(c)) for c in range(0xC0, 0x180)}
+
+
+LATIN = _latin_table()
+
+
+def fold(s: str) -> str:
+    """Lowercase and strip accents (Œ -> oe, ß -> ss...), as unidecode does."""
+    s = s.lower()
+    if s.isascii():
+        return s
+    s = s.translate(LATIN)
+    return s if s.isascii() else unidecode(s)
+
+
+def normalize(tokens: Iterable[Token]) -> Iterator[Token]:
+    for token in tokens:
+        yield token.update(fold(token))
+
+
+@lru_cache(maxsize=65536)
+def ascii_label(s: str) -> str:
+    """Folded text with punctuation turned to single spaces: what labels are compared as."""
+    return SPACES.sub(" ", NON_WORD.sub(" ", fold(s))).strip()
+
+
+class Pipeline:
+    """Turns document text and queries into index tokens.
+
+    ``string_steps`` rewrite a whole query before it is tokenized (noise
+    cleaning, address extraction); ``token_steps`` rewrite the token stream.
+    """
+
+    def __init__(
+        self,
+        token_steps: list[Step],
+        query_steps: list[Callable[[str], str]],
+        housenumber_key: Callable[[str], str],
+    ) -> None:
+        self.token_steps = token_steps
+        self.query_steps = query_steps
+        self.housenumber_key = housenumber_key
+        self._index_cache: dict[str, list[str]] = {}
+
+    def run(self, tokens: Iterable[Token]) -> list[Token]:
+        for step in self.token_steps:
+            tokens = step(tokens)
+        return list(tokens)
+
+    def index_tokens(self, text: str) -> list[str]:
+        """Tokens a document field is indexed under (cached: fields repeat a lot)."""
+        cached = self._index_cache.get(text)
+        if cached is None:
+            cached = [str(t) for t in self.run(normalize(tokenize(text)))]
+            if len(self._index_cache) < 2_000_000:
+                self._index_cache[text] = cached
+        return cached
+
+    def clean_query(self, query: str) -> str:
+        """The folded query after noise cleaning, before tokenizing."""
+        q = ascii_label(query)
+        for step in self.query_steps:
+            q = step(q)
+        return q
+
+    def query_tokens(self, query: str) -> list[Token]:
+        """Tokens of a query, in text order, the last one flagged ``is_last``."""
+        tokens = self.run(normalize(tokenize(self.clean_query(query))))
+        if tokens:
+            tokens[-1].is_last = True
+        return tokens
