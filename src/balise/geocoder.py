@@ -9,6 +9,7 @@ from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
 from .search import geojson
 from .search.engine import Search
+from .search.scoring import MATCH_THRESHOLD
 from .text import make_pipeline
 
 QUERY_MAX_LENGTH = 200
@@ -73,13 +74,20 @@ class Geocoder:
             raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
         check_center(lat, lon)
         filters = normalize_filters(filters)
-        search = Search(
-            self.index, self.pipeline, q, limit=int(limit), autocomplete=autocomplete,
-            lat=lat, lon=lon, filters=filters,
-        )
+        options = dict(limit=int(limit), autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
+        search = Search(self.index, self.pipeline, q, **options)
         if not debug:
             search.trace = None
         results = search.run() if q.strip() else []
+        if search.maybe_housenumbers and not (results and results[0].str_distance >= MATCH_THRESHOLD):
+            # "Rue de Rivoli 12": the number may be a house number written last
+            # (beyond Addok); searched again without it, the better answer wins.
+            second = Search(self.index, self.pipeline, q, trailing_number_as_housenumber=True, **options)
+            if not debug:
+                second.trace = None
+            other = second.run()
+            if other and (not results or other[0].score > results[0].score):
+                search, results = second, other
         features = []
         for result in results:
             original = self.index.document(result.doc_number).get("type")

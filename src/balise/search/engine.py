@@ -19,6 +19,7 @@ from ..index import IndexReader
 from ..text import Pipeline, Token, ascii_label
 from ..text.french import housenumber_alternatives
 from . import scoring
+from .scoring import as_list
 from .fuzzy import neighbours
 
 BUCKET_MIN = 10
@@ -78,12 +79,14 @@ class Search:
         lon: float | None = None,
         filters: dict[str, list[str]] | None = None,
         fuzzy: bool = True,
+        trailing_number_as_housenumber: bool = False,
     ) -> None:
         self.index = index
         self.pipeline = pipeline
         self.wanted = limit
         self.autocomplete = autocomplete
         self.fuzzy = fuzzy
+        self.trailing_number_as_housenumber = trailing_number_as_housenumber
         self.lat, self.lon = lat, lon
         self.query = ascii_label(query.strip())
         self.results: dict[int, Result] = {}
@@ -100,11 +103,15 @@ class Search:
         self._setup_filters(filters or {})
         self._tokenize(query)
         self.housenumber_key = self._housenumber_key()
+        self.query_words = set(self.query.split())
 
     def _housenumber_key(self) -> str | None:
-        if not self.housenumbers:
+        tokens = self.housenumbers
+        if tokens and tokens[0].kind == "maybe_housenumber" or not tokens:
+            tokens = self.maybe_housenumbers
+        if not tokens:
             return None
-        ordered = sorted(self.housenumbers, key=lambda t: t.position)
+        ordered = sorted(tokens, key=lambda t: t.position)
         return self.pipeline.housenumber_key(" ".join(dict.fromkeys(t.raw for t in ordered)))
 
     # --- set-up -----------------------------------------------------------------
@@ -133,9 +140,15 @@ class Search:
         self.last_token = None
         selected = []
         seen = set()
+        self.maybe_housenumbers = [t for t in tokens if t.kind and t.kind.startswith("maybe_")]
+        as_number = ("housenumber", "maybe_housenumber") if self.trailing_number_as_housenumber else (
+            "housenumber",
+        )
         for token in tokens:
-            if token.kind == "housenumber":
+            if token.kind in as_number:
                 self.housenumbers.append(token)
+                continue
+            if token.kind == "maybe_housenumber_suffix":
                 continue
             tid = self.index.term_id(str(token))
             qt = QueryToken(
@@ -322,7 +335,7 @@ class Search:
             self.results[result.doc_number] = result
 
     def _match_housenumbers(self, docs: np.ndarray) -> list[int]:
-        if not self.check_housenumber or not self.housenumbers:
+        if not self.check_housenumber or not self.housenumber_key:
             return [-1] * len(docs)
         found = self.index.find_housenumbers(docs, self.housenumber_key)
         for alternative in housenumber_alternatives(self.housenumber_key):
@@ -332,9 +345,18 @@ class Search:
             found[missing] = self.index.find_housenumbers(docs[missing], alternative)
         return found.tolist()
 
+    def _trailing_number_in_name(self, doc: dict) -> bool:
+        """Whether a trailing number of the query is part of this street's name."""
+        number = self.maybe_housenumbers[0].raw
+        return any(number in ascii_label(str(name)).split() for name in as_list(doc.get("name")))
+
     def _load(self, doc_number: int, hn: int) -> Result | None:
         doc = dict(self.index.document(doc_number))
         result = Result(doc_number, doc)
+        trailing = hn >= 0 and bool(self.maybe_housenumbers)
+        if trailing and self._trailing_number_in_name(doc):
+            hn, trailing = -1, False
+        self._prefer_queried_postcode(doc)
         if hn >= 0:
             props = self.index.housenumber(hn)
             result.housenumber = props.pop("raw")
@@ -342,8 +364,19 @@ class Search:
             doc["type"] = "housenumber"
         elif self.only_housenumber:
             return None
-        result.labels = scoring.make_labels(doc, result.housenumber)
+        result.labels = scoring.make_labels(doc, result.housenumber, number_last=trailing)
         return result
+
+    def _prefer_queried_postcode(self, doc: dict) -> None:
+        """Show (and score with) the postcode the query names, not only the first one.
+
+        Beyond Addok, whose labels always use a document's first postcode.
+        """
+        postcodes = doc.get("postcode")
+        if isinstance(postcodes, list) and len(postcodes) > 1:
+            asked = [p for p in postcodes if p in self.query_words]
+            if asked:
+                doc["postcode"] = asked + [p for p in postcodes if p not in asked]
 
     # --- helpers used by collectors ------------------------------------------------------
 

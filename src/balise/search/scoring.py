@@ -25,8 +25,11 @@ def as_list(value) -> list:
     return [value]
 
 
-def make_labels(doc: dict, housenumber: str | None) -> list[str]:
-    """Label variants, best first (addok-france's make_labels)."""
+def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> list[str]:
+    """Label variants, best first (addok-france's make_labels).
+
+    ``number_last`` adds "Rue de Rivoli 12" variants, for queries written that way.
+    """
     labels: list[str] = []
     cities = as_list(doc.get("city")) or [None]
     postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
@@ -53,6 +56,9 @@ def make_labels(doc: dict, housenumber: str | None) -> list[str]:
                     label = f"{label} {city}"
                     add(group, label)
             labels.extend(group)
+    if housenumber and number_last:
+        name = as_list(doc.get("name"))[0]
+        labels.extend([f"{name} {housenumber}", f"{name} {housenumber} {postcode} {cities[0]}"])
     return labels
 
 

@@ -201,6 +201,41 @@ def flag_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
         yield token
 
 
+MONTHS = {
+    "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
+    "octobre", "novembre", "decembre",
+}
+# Words after which a number belongs to the street name ("rue du 8 mai 1945").
+NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l", "d"} | MONTHS
+TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + ")?$")
+
+
+def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
+    """"rue de Rivoli 12": a number after the street name may be the house number.
+
+    Beyond Addok, which only looks for a number at the start or before a street
+    type. The token is only flagged ``maybe_housenumber``: it is still searched
+    as a word, and a result takes it as its house number only if it has one.
+    """
+    tokens = list(tokens)
+    if any(t.kind == "housenumber" for t in tokens):
+        yield from tokens
+        return
+    for i, token in enumerate(tokens):
+        if i == 0 or not TRAILING_NUMBER.match(token):
+            continue
+        previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
+        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or STREET_TYPE.fullmatch(previous):
+            continue
+        if following is not None and (following in MONTHS or following.isdigit() and len(following) < 5):
+            continue
+        token.kind = "maybe_housenumber"
+        if following is not None and (following in FOLD or len(following) == 1 and following.isalpha()):
+            following.kind = "maybe_housenumber_suffix"  # "12 bis", "12 b"
+        break
+    yield from tokens
+
+
 def make_synonymize(synonyms: dict[str, str]):
     def synonymize(tokens: Iterable[Token]) -> Iterator[Token]:
         for token in tokens:
@@ -270,6 +305,7 @@ def make_pipeline() -> Pipeline:
             glue_ordinal,
             each(fold_ordinal),
             flag_housenumber,
+            flag_trailing_housenumber,
             make_synonymize(load_synonyms()),
             each(phonemicize),
         ],
