@@ -29,8 +29,12 @@ from .format import (
     housenumber_hash,
 )
 
-# (field, boost) as Addok's FIELDS; postcode weighs 1.2 on municipalities.
-FIELDS = (("name", 4.0), ("street", 1.0), ("postcode", 1.0), ("city", 1.0), ("context", 1.0))
+# (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
+# configuration; postcode weighs 1.2 on municipalities.
+FIELDS = (
+    ("name", 4.0), ("street", 1.0), ("postcode", 1.0), ("city", 1.0), ("context", 1.0),
+    ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
+)
 FILTERS = ("type", "postcode", "citycode")
 IMPORTANCE_WEIGHT = 0.1
 

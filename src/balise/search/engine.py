@@ -19,8 +19,8 @@ from ..index import IndexReader
 from ..text import Pipeline, Token, ascii_label
 from ..text.french import housenumber_alternatives
 from . import scoring
-from .scoring import as_list
 from .fuzzy import neighbours
+from .scoring import as_list
 
 BUCKET_MIN = 10
 BUCKET_MAX = 100

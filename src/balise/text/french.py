@@ -155,14 +155,12 @@ def _neighbours(tokens: Iterable[Token]) -> Iterator[tuple[Token | None, Token, 
 def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
     """"3 bis rue" -> "3bis rue": an ordinal glued to the number before it.
 
-    NOTE: Addok drops a held number when two numbers follow each other ("12 14
-    rue"); balise yields it.
+    NOTE: as in Addok, of two numbers in a row only the second is kept ("10-12
+    rue X" is searched as "12 rue X").
     """
     held = None
     for _, token, following in _neighbours(tokens):
         if following and token.isdigit() and len(token) < 5:
-            if held is not None:
-                yield held
             held = token
             continue
         if held is not None:
@@ -173,8 +171,6 @@ def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
                 yield held
             held = None
         yield token
-    if held is not None:
-        yield held
 
 
 def fold_ordinal(token: Token) -> Token:

@@ -1,0 +1,133 @@
+"""Index round trip: what the writer stores, the reader gives back, memory-mapped."""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+import numpy as np
+import orjson
+import pytest
+
+from balise.index import IndexFormatError, IndexReader, IndexWriter
+from balise.index.format import FORMAT_VERSION, MANIFEST
+from balise.text import make_pipeline
+from tests.conftest import SAMPLE
+
+STREET = {
+    "id": "75101_x", "type": "street", "name": "Rue de la Paix", "postcode": "75001",
+    "citycode": ["75101", "75056"], "city": ["Paris", "Paris 1er Arrondissement"],
+    "lon": 2.33, "lat": 48.87, "importance": 0.6, "context": "75, Paris, Île-de-France",
+    "housenumbers": {
+        "1": {"id": "75101_x_00001", "lon": 2.331, "lat": 48.871},
+        "30 BIS": {"id": "75101_x_00030_bis", "lon": 2.332, "lat": 48.872},
+        "30B": {"id": "75101_x_00030_b", "lon": 2.333, "lat": 48.873},
+    },
+}
+TOWN = {"id": "75101", "type": "municipality", "name": "Paris 1er Arrondissement",
+        "postcode": "75001", "citycode": "75101", "lon": 2.34, "lat": 48.86, "importance": 0.4}
+
+
+def write(tmp_path, docs, name="index"):
+    writer = IndexWriter(tmp_path / name, make_pipeline())
+    for doc in docs:
+        writer.add(orjson.loads(orjson.dumps(doc)))
+    return writer.finish(sources=[{"path": "test"}])
+
+
+def test_round_trip(tmp_path):
+    manifest = write(tmp_path, [STREET, TOWN])
+    index = IndexReader(tmp_path / "index")
+    assert index.manifest == manifest
+    assert manifest["counts"] == {"documents": 2, "housenumbers": 3, "terms": index.terms.__len__()}
+    # Numbers follow descending ids, so ties break as in Redis.
+    assert [index.document(n)["id"] for n in range(2)] == ["75101_x", "75101"]
+    assert "housenumbers" not in index.document(0)
+    tid = index.term_id("paix")
+    docs, scores = index.postings(tid)
+    assert docs.tolist() == [0]
+    assert scores[0] == pytest.approx((4 + 0.06) / 4)  # name boost + importance, over 4 words
+    assert index.term_id("nowhere") == -1
+    # Filters are postings too, including type=housenumber for streets with numbers.
+    assert index.postings(index.filter_id("citycode", "75056"))[0].tolist() == [0]
+    assert index.postings(index.filter_id("type", "housenumber"))[0].tolist() == [0]
+    assert sorted(index.postings(index.filter_id("postcode", "75001"))[0].tolist()) == [0, 1]
+
+
+def test_housenumbers_keep_bis_and_b_apart(tmp_path):
+    write(tmp_path, [STREET])
+    index = IndexReader(tmp_path / "index")
+    docs = np.array([0], dtype=np.uint32)
+    bis = index.housenumber(int(index.find_housenumbers(docs, "30bis")[0]))
+    b = index.housenumber(int(index.find_housenumbers(docs, "30b")[0]))
+    assert (bis["id"], bis["raw"]) == ("75101_x_00030_bis", "30 BIS")
+    assert (b["id"], b["raw"]) == ("75101_x_00030_b", "30B")
+    assert index.find_housenumbers(docs, "31").tolist() == [-1]
+
+
+def test_prefix_range_and_geo(tmp_path):
+    write(tmp_path, [STREET, TOWN])
+    index = IndexReader(tmp_path / "index")
+    terms = [index.terms[t] for t in index.prefix_range("arond")]
+    assert terms == ["arondisemen"]
+    assert index.docs_near(2.331, 48.871).tolist() == [0]
+    assert index.docs_near(5.0, 45.0).tolist() == []
+
+
+def test_duplicate_ids_are_merged(tmp_path):
+    other = dict(STREET, name="Rue de la Paix bis", housenumbers={"2": {"id": "2", "lon": 2.3, "lat": 48.8}})
+    manifest = write(tmp_path, [STREET, other])
+    index = IndexReader(tmp_path / "index")
+    assert manifest["counts"]["documents"] == 1
+    assert manifest["counts"]["housenumbers"] == 4
+    assert index.postings(index.term_id("paix"))[0].tolist() == [0]  # once, not twice
+    assert index.postings(index.term_id("bi"))[0].tolist() == [0]
+
+
+def test_a_directory_without_manifest_is_not_an_index(tmp_path):
+    (tmp_path / "half").mkdir()
+    with pytest.raises(IndexFormatError, match="no manifest"):
+        IndexReader(tmp_path / "half")
+
+
+def test_unknown_format_version_is_refused(tmp_path):
+    write(tmp_path, [TOWN])
+    path = tmp_path / "index" / MANIFEST
+    manifest = orjson.loads(path.read_bytes())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    path.write_bytes(orjson.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="rebuild"):
+        IndexReader(tmp_path / "index")
+
+
+def test_rebuilding_replaces_the_index_only_at_the_end(tmp_path):
+    write(tmp_path, [TOWN])
+    served = IndexReader(tmp_path / "index")
+    writer = IndexWriter(tmp_path / "index", make_pipeline())
+    writer.add(orjson.loads(orjson.dumps(STREET)))
+    # While the new index is being built, the served one is intact.
+    assert IndexReader(tmp_path / "index").doc_count == 1
+    writer.finish()
+    assert IndexReader(tmp_path / "index").document(0)["id"] == "75101_x"
+    # A reader opened before the swap still reads its own (now unlinked) files.
+    assert served.document(0)["id"] == "75101"
+    leftovers = [p for p in os.listdir(tmp_path) if p != "index"]
+    assert leftovers == []
+
+
+def test_aborted_build_leaves_nothing(tmp_path):
+    writer = IndexWriter(tmp_path / "index", make_pipeline())
+    writer.add(orjson.loads(orjson.dumps(TOWN)))
+    writer.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_sample_round_trip(tmp_path):
+    with gzip.open(SAMPLE) as f:
+        docs = [orjson.loads(line) for line in f]
+    manifest = write(tmp_path, docs)
+    index = IndexReader(tmp_path / "index")
+    assert manifest["counts"]["documents"] == len(docs)
+    assert manifest["counts"]["housenumbers"] == sum(len(d.get("housenumbers") or {}) for d in docs)
+    ids = {index.document(n)["id"] for n in range(index.doc_count)}
+    assert ids == {d["id"] for d in docs}

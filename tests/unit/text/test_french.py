@@ -1,0 +1,144 @@
+"""The French text pipeline on real examples: what Addok (addok-fr + addok-france) produces."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from balise.text import make_pipeline
+from balise.text.french import (
+    clean_noise,
+    extract_address,
+    housenumber_alternatives,
+    housenumber_key,
+    phonetic,
+    remove_leading_zeros,
+)
+from balise.text.pipeline import ascii_label, fold
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return make_pipeline("fr")
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("Avenue du Général Lemonnier", ["avenu", "du", "jeneral", "lemonier"]),
+        ("Rue Sainte-Opportune", ["ru", "saint", "oportun"]),
+        ("Boulevard de Champigny", ["boulevar", "de", "chanpigni"]),
+        ("Bd Saint-Germain", ["boulevar", "sain", "jermain"]),
+        ("Pl. de l'Hôtel de Ville", ["plas", "de", "l", "otel", "de", "vil"]),
+        ("Rue du 8 Mai 1945", ["ru", "du", "ui", "mai", "1945"]),
+        ("Œuvre", ["euvr"]),
+        ("Chemin des Écoliers", ["chemin", "de", "ekolier"]),
+    ],
+)
+def test_index_tokens(pipeline, text, tokens):
+    assert pipeline.index_tokens(text) == tokens
+
+
+def test_same_tokens_as_addok_on_real_strings(pipeline):
+    """3,000 real names, cities and queries, tokenized by Addok 1.3.2 + addok-fr + addok-france
+    (bench/addok_tokens.py): balise must produce exactly the same tokens."""
+    golden = Path(__file__).with_name("addok-tokens.jsonl.gz")
+    mismatches = []
+    with gzip.open(golden) as f:
+        for line in f:
+            row = orjson.loads(line)
+            query = [[str(t), t.kind if t.kind == "housenumber" else None]
+                     for t in pipeline.query_tokens(row["s"])]
+            if pipeline.index_tokens(row["s"]) != row["index"] or query != row["query"]:
+                mismatches.append(row["s"])
+    assert mismatches == []
+
+
+def test_abbreviations_are_expanded(pipeline):
+    assert pipeline.index_tokens("av") == pipeline.index_tokens("avenue")
+    assert pipeline.index_tokens("fbg") == pipeline.index_tokens("faubourg")
+    assert pipeline.index_tokens("pte") == pipeline.index_tokens("porte")
+
+
+def test_phonetic_folding_merges_spellings():
+    assert phonetic("lemonnier") == phonetic("lemonier")
+    assert phonetic("champs") == "chan"
+    assert phonetic("vingt") == "vin"
+
+
+def test_fold_matches_unidecode():
+    from unidecode import unidecode
+
+    for text in ("Île-de-France", "Œuf", "Straße", "Saint-Étienne", "Ŀ", "Ελλάδα"):
+        assert fold(text) == unidecode(text.lower())
+
+
+def test_ascii_label_strips_punctuation():
+    assert ascii_label("  34, Avenue de l'Opéra — Paris ") == "34 avenue de l opera paris"
+
+
+def test_query_housenumber_is_flagged_and_glued(pipeline):
+    tokens = pipeline.query_tokens("3 bis rue des Fleurs 75002 Paris")
+    number = [t for t in tokens if t.kind == "housenumber"]
+    assert [(str(t), t.raw) for t in number] == [("3b", "3 bis")]
+    assert tokens[-1].is_last and str(tokens[-1]) == "pari"
+
+
+def test_number_before_a_street_type_is_a_housenumber(pipeline):
+    tokens = pipeline.query_tokens("Mairie 12 place de la Liberté")
+    assert [t.raw for t in tokens if t.kind == "housenumber"] == ["12"]
+
+
+def test_number_in_a_name_is_not_a_housenumber(pipeline):
+    tokens = pipeline.query_tokens("rue du 8 mai 1945")
+    assert not [t for t in tokens if t.kind]
+
+
+def test_trailing_number_may_be_a_housenumber(pipeline):
+    tokens = pipeline.query_tokens("Rue de Rivoli 12 bis 75001 Paris")
+    assert [(t.raw, t.kind) for t in tokens if t.kind] == [
+        ("12", "maybe_housenumber"),
+        ("bis", "maybe_housenumber_suffix"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "cleaned"),
+    [
+        ("22 rue des fleurs 59350 lille cedex 23", "22 rue des fleurs 59 lille"),
+        ("bp 123 22 rue des fleurs 59350 lille", "22 rue des fleurs 59350 lille"),
+        ("cs 70000 10 avenue foch 75116 paris", "10 avenue foch 75116 paris"),
+        ("lieu dit la fontaine", "la fontaine"),
+        ("3eme etage 10 rue de la paix", "10 rue de la paix"),
+    ],
+)
+def test_noise_cleaning(query, cleaned):
+    assert clean_noise(query) == cleaned
+
+
+def test_address_extraction_drops_leading_noise():
+    q = "ets dupont batiment b 22 rue des fleurs 59350 lille"
+    assert extract_address(q) == "22 rue des fleurs 59350 lille"
+
+
+def test_leading_zeros_but_not_postcodes():
+    assert remove_leading_zeros("0003 rue x 01000 bourg") == "3 rue x 01000 bourg"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [("30", "30"), ("30 BIS", "30bis"), ("30bis", "30bis"), ("30B", "30b"), ("30 b", "30b"),
+     ("0012", "12"), ("7 ter", "7ter"), ("22s", "22s")],
+)
+def test_housenumber_keys_keep_bis_apart_from_b(raw, key):
+    assert housenumber_key(raw) == key
+
+
+def test_housenumber_alternatives():
+    assert housenumber_alternatives("30b") == ["30bis"]
+    assert housenumber_alternatives("30bis") == ["30b"]
+    assert housenumber_alternatives("30a") == []
+    assert housenumber_alternatives("30") == []
