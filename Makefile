@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make demo` (run balise on the bundled sample) and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+SAMPLE_INDEX = var/sample-index
+
+.PHONY: demo test setup lint bench clean
+
+$(BIN)/balise: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/balise
+
+$(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz
+	$(BIN)/balise import --quiet --index $(SAMPLE_INDEX) data/sample/paris-centre.ndjson.gz
+
+## Set up, index the bundled sample (Paris 1st-4th arrondissements) and search it.
+demo: $(SAMPLE_INDEX)/manifest.json
+	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 1 "34 rue de rivoli paris"
+	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 3 --autocomplete "place des vosg"
+
+## Set up and run the whole test suite (needs ../shared/data beside the repo).
+test: $(BIN)/balise
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/balise
+	$(BIN)/python bench/throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
