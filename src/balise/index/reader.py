@@ -102,6 +102,7 @@ class IndexReader:
         self.geo_cell = load("geo.cell")
         self.geo_ref = load("geo.ref")
         self.document = lru_cache(maxsize=20_000)(self._document)
+        self.co_occur = lru_cache(maxsize=100_000)(self._co_occur)
 
     def _load(self, name: str) -> np.ndarray:
         # PERF: a plain ndarray view of the map; np.memmap slicing is much slower.
@@ -141,6 +142,17 @@ class IndexReader:
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.post_start[tid]), int(self.post_start[tid + 1])
         return self.post_docs[start:end], self.post_scores[start:end]
+
+    def _co_occur(self, a: int, b: int) -> bool:
+        """Whether two terms share a document (what Addok keeps as pair sets)."""
+        x, y = self.postings(a)[0], self.postings(b)[0]
+        if len(x) > len(y):
+            x, y = y, x
+        if not len(x):
+            return False
+        pos = np.searchsorted(y, x)
+        pos[pos >= len(y)] = 0
+        return bool((y[pos] == x).any())
 
     def prefix_range(self, prefix: str) -> range:
         """Ids of the terms that start with ``prefix`` (terms are sorted)."""

@@ -153,26 +153,30 @@ class IndexWriter:
                 self.post_score.append(1.0)
 
     def _add_housenumbers(self, n: int, housenumbers: dict) -> int:
-        count = 0
         keys = set()
+        key_of = self.pipeline.housenumber_key
+        end = self.hn_off[-1]
         for raw, data in housenumbers.items():
             try:
                 lon, lat = float(data["lon"]), float(data["lat"])
             except (KeyError, TypeError, ValueError):
                 continue
-            key = self.pipeline.housenumber_key(str(raw))
+            key = key_of(str(raw))
             if key in keys:
                 continue
             keys.add(key)
-            props = {k: v for k, v in data.items() if k not in ("lon", "lat")}
+            props = dict(data)
+            del props["lon"], props["lat"]
             props["raw"] = str(raw)
+            blob = orjson.dumps(props)
+            self.hn_blob.write(blob)
+            end += len(blob)
+            self.hn_off.append(end)
             self.hn_doc.append(n)
             self.hn_keys.append(key)
-            self.hn_lonlat.extend((lon, lat))
-            self.hn_blob.write(orjson.dumps(props))
-            self.hn_off.append(self.hn_blob.tell())
-            count += 1
-        return count
+            self.hn_lonlat.append(lon)
+            self.hn_lonlat.append(lat)
+        return len(keys)
 
     def add_all(self, docs: Iterable[dict], on_error=None) -> None:
         for doc in docs:

@@ -10,6 +10,7 @@ here with numpy on sorted posting arrays, in process.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
 
@@ -58,7 +59,7 @@ class Result:
     doc_number: int
     doc: dict
     housenumber: str | None = None
-    labels: list[str] = field(default_factory=list)
+    labels: list[tuple[str, ...]] = field(default_factory=list)
     str_distance: float = 0.0
     distance_km: float | None = None
     score: float = 0.0
@@ -104,6 +105,7 @@ class Search:
         self._tokenize(query)
         self.housenumber_key = self._housenumber_key()
         self.query_words = set(self.query.split())
+        self.bigrams = scoring.QueryBigrams(self.query)
 
     def _housenumber_key(self) -> str | None:
         tokens = self.housenumbers
@@ -218,9 +220,8 @@ class Search:
 
     def intersection(self, keys: list, base=None) -> tuple[np.ndarray, np.ndarray]:
         """Documents having every key, with their summed scores."""
-        arrays = sorted((self.arrays(k) for k in keys), key=lambda a: len(a[0]))
-        if base is not None:
-            arrays.insert(0, base)
+        arrays = [self.arrays(k) for k in keys] + ([base] if base is not None else [])
+        arrays.sort(key=lambda a: len(a[0]))  # Smallest first: every step only shrinks.
         docs, scores = arrays[0]
         for other_docs, other_scores in arrays[1:]:
             if not len(docs):
@@ -241,8 +242,8 @@ class Search:
         if self.trace is not None:
             self.note(f"new_bucket {self.describe(keys)} -> {len(self.bucket)}")
 
-    def extend_with(self, keys: list, terms, use_geohash: bool = False, stop=None) -> None:
-        """``add_to_bucket(keys + [term])`` for each term, intersecting ``keys`` only once.
+    def extend_with(self, keys: list, terms: Callable[[], list[int]], use_geohash=False, stop=None) -> None:
+        """``add_to_bucket(keys + [term])`` for each of ``terms()``, intersecting ``keys`` once.
 
         PERF: Addok prefilters such candidate terms with its pair sets; here the
         intersection of the fixed keys is computed once and each term is
@@ -254,7 +255,7 @@ class Search:
         if base is not None and not len(base[0]):
             self.matched_keys.update(k for k in keys if isinstance(k, int))
             return
-        for term in terms:
+        for term in terms():
             if stop is not None and stop():
                 break
             self.add_to_bucket(fixed + [term], base=base)
@@ -322,7 +323,7 @@ class Search:
             result = self._load(doc_number, hn)
             if result is not None:
                 results.append(result)
-        distances = scoring.text_scores(self.query, [r.labels for r in results], self.autocomplete)
+        distances = scoring.text_scores(self.bigrams, [r.labels for r in results], self.autocomplete)
         for result, str_distance in zip(results, distances, strict=True):
             result.str_distance = str_distance
             if self.lat is not None and self.lon is not None:
@@ -389,13 +390,17 @@ class Search:
     def fuzzy_terms(self, token: QueryToken) -> list[int]:
         """Index terms one edit away from the token, in Addok's order of preference."""
         ids = self.index.term_ids
-        return [ids[w] for w in neighbours(token.value) if w in ids]
+        words, rank = neighbours(token.value)
+        found = sorted(ids.keys() & words, key=rank.__getitem__)
+        return [ids[w] for w in found]
 
 
 def intersect_sorted(docs, scores, other_docs, other_scores):
     """Intersection of two sorted document arrays, summing their scores."""
-    if not len(other_docs):
+    if not len(other_docs) or not len(docs):
         return docs[:0], scores[:0]
+    if len(docs) > len(other_docs):
+        docs, scores, other_docs, other_scores = other_docs, other_scores, docs, scores
     pos = np.searchsorted(other_docs, docs)
     pos[pos >= len(other_docs)] = 0
     hit = other_docs[pos] == docs
@@ -542,7 +547,7 @@ def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_ge
     last_not_found = last is not None and last.tid < 0
     # Once the bucket overflows it stays so: later candidates are skipped.
     stop = None if last_not_found else (lambda: s.bucket_overflow)
-    s.extend_with(keys, candidates, use_geohash=use_geohash, stop=stop)
+    s.extend_with(keys, lambda: candidates, use_geohash=use_geohash, stop=stop)
 
 
 def fuzzy_collector(s: Search):
@@ -568,7 +573,7 @@ def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
         keys = [k for k in allkeys if k != try_one.tid]
         if try_one.isdigit():
             continue
-        s.extend_with(keys, s.fuzzy_terms(try_one), stop=lambda: not s.bucket_dry)
+        s.extend_with(keys, lambda token=try_one: s.fuzzy_terms(token), stop=lambda: not s.bucket_dry)
 
 
 def extend_results_extrapoling_relations(s: Search):
@@ -586,14 +591,10 @@ def extend_results_extrapoling_relations(s: Search):
 
 
 def co_occur(s: Search, a: QueryToken, b: QueryToken) -> bool:
+    """Whether two tokens share a document (Addok's pair sets)."""
     if a.tid < 0 or b.tid < 0:
         return False
-    x, y = s.arrays(a.tid)[0], s.arrays(b.tid)[0]
-    if len(x) > len(y):
-        x, y = y, x
-    pos = np.searchsorted(y, x)
-    pos[pos >= len(y)] = 0
-    return bool(len(y)) and bool((y[pos] == x).any())
+    return s.index.co_occur(min(a.tid, b.tid), max(a.tid, b.tid))
 
 
 def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[QueryToken]]:

@@ -19,7 +19,13 @@ KEYBOARD_NEIGHBOURS = {
 
 
 @lru_cache(maxsize=20_000)
-def neighbours(word: str) -> list[str]:
+def neighbours(word: str) -> tuple[frozenset[str], dict[str, int]]:
+    """The neighbours, and each one's rank in Addok's order of preference."""
+    ordered = one_edit(word)
+    return frozenset(ordered), {w: i for i, w in enumerate(ordered)}
+
+
+def one_edit(word: str) -> list[str]:
     out = []
     for i in range(len(word) - 1):
         out.append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])

@@ -6,6 +6,7 @@ text similarity (ceiling 1), importance (0.1) and, with a centre, distance (0.1)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import asin, cos, exp, radians, sin, sqrt
 
 import numpy as np
@@ -25,41 +26,54 @@ def as_list(value) -> list:
     return [value]
 
 
-def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> list[str]:
-    """Label variants, best first (addok-france's make_labels).
+def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> list[tuple[str, ...]]:
+    """Label variants as tuples of parts, best first (addok-france's make_labels).
 
+    A label is its parts joined by spaces; keeping the parts lets the folded
+    form be built from folded parts (cached) instead of folding every label.
     ``number_last`` adds "Rue de Rivoli 12" variants, for queries written that way.
     """
-    labels: list[str] = []
+    labels: list[tuple[str, ...]] = []
     cities = as_list(doc.get("city")) or [None]
     postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
     is_municipality = doc.get("type") == "municipality"
+    number = (housenumber,) if housenumber else None
 
-    def add(group: list[str], label: str) -> None:
+    def add(group: list, label: tuple) -> None:
         group.insert(0, label)
-        if housenumber:
-            group.insert(0, f"{housenumber} {label}")
+        if number:
+            group.insert(0, number + label)
 
     for name in as_list(doc.get("name")):
         for city in cities:
-            group: list[str] = []
-            label = name
+            group: list[tuple[str, ...]] = []
+            label: tuple[str, ...] = (name,)
             if postcode and is_municipality:
-                add(group, f"{label} {postcode}")
-                add(group, f"{postcode} {label}")
+                add(group, (name, postcode))
+                add(group, (postcode, name))
             add(group, label)
-            if city and city != label:
-                add(group, f"{label} {city}")
+            if city and city != name:
+                add(group, (name, city))
                 if postcode:
-                    label = f"{label} {postcode}"
+                    label = (name, postcode)
                     add(group, label)
-                    label = f"{label} {city}"
-                    add(group, label)
+                    add(group, (name, postcode, city))
             labels.extend(group)
-    if housenumber and number_last:
+    if number and number_last:
         name = as_list(doc.get("name"))[0]
-        labels.extend([f"{name} {housenumber}", f"{name} {housenumber} {postcode} {cities[0]}"])
+        labels.append((name, housenumber))
+        if postcode and cities[0]:
+            labels.append((name, housenumber, postcode, cities[0]))
     return labels
+
+
+def join(label: tuple[str, ...]) -> str:
+    return " ".join(label)
+
+
+@lru_cache(maxsize=100_000)
+def fold_label(label: tuple[str, ...]) -> str:
+    return " ".join(part for part in map(ascii_label, label) if part)
 
 
 def compare_ngrams(left: str, right: str) -> float:
@@ -68,66 +82,81 @@ def compare_ngrams(left: str, right: str) -> float:
     return float(ngram_similarities(right, [left])[0])
 
 
-def _bigram_codes(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    b = np.frombuffer(data, dtype=np.uint8).astype(np.uint16)
-    codes = (b[:-1] << 8) | b[1:]
-    valid = (b[:-1] != 0) & (b[1:] != 0)
-    return codes, valid
+# Folded labels hold only [a-z0-9_ ]: give each byte a 6-bit class, so a bigram
+# is a number under 4096 and a lookup table replaces searching.
+_CLASS = np.full(256, 63, dtype=np.int32)
+_CLASS[0] = 0  # label separator
+for _i, _c in enumerate(b"abcdefghijklmnopqrstuvwxyz0123456789_ ", start=1):
+    _CLASS[_c] = _i
+
+
+def _bigram_codes(data: bytes) -> np.ndarray:
+    c = _CLASS[np.frombuffer(data, dtype=np.uint8)]
+    return (c[:-1] << 6) | c[1:]
+
+
+class QueryBigrams:
+    """The bigrams of a folded query, ready to be compared with many labels."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        q = query.encode("ascii", "replace")
+        self.length = len(q)
+        codes, self.counts = np.unique(_bigram_codes(q), return_counts=True)
+        self.slot = np.full(1 << 12, -1, dtype=np.int32)
+        self.slot[codes] = np.arange(len(codes))
+        self.n_slots = len(codes)
+
+    def similarities(self, labels: list[str]) -> np.ndarray:
+        """``compare_ngrams(label, query)`` for many labels at once.
+
+        PERF: the hot loop of scoring, done with numpy over all labels of all
+        candidates: each label bigram is mapped to its slot among the query's
+        bigrams; per label and slot, min(label count, query count) are shared.
+        """
+        out = np.zeros(len(labels))
+        if not labels:
+            return out
+        if self.length < 2:
+            if self.length == 1:
+                out[[i for i, label in enumerate(labels) if label == self.query]] = 1.0
+            return out
+        lengths = np.fromiter(map(len, labels), dtype=np.int64, count=len(labels))
+        codes = _bigram_codes("\0".join(labels).encode("ascii", "replace"))
+        slot = self.slot[codes]
+        keep = slot >= 0  # Bigrams across two labels hold the separator: never kept.
+        label_of = np.repeat(np.arange(len(labels)), lengths + 1)[: len(codes)]
+        n = self.n_slots
+        counts = np.bincount(label_of[keep] * n + slot[keep], minlength=len(labels) * n)
+        same = np.minimum(counts.reshape(len(labels), n), self.counts).sum(axis=1)
+        slots = (lengths - 1) + (self.length - 1) - same
+        np.divide(same, slots, out=out, where=same > 0)
+        return out
 
 
 def ngram_similarities(query: str, labels: list[str]) -> np.ndarray:
-    """``compare_ngrams(label, query)`` for many labels at once.
-
-    PERF: the hot loop of scoring; done with numpy over all labels of all
-    candidates instead of one Python loop per label.
-    """
-    q = query.encode("ascii", "replace")
-    encoded = [label.encode("ascii", "replace") for label in labels]
-    lengths = np.fromiter((len(e) for e in encoded), dtype=np.int64, count=len(encoded))
-    out = np.zeros(len(labels))
-    if len(q) < 2:
-        if len(q) == 1:
-            out[[i for i, e in enumerate(encoded) if e == q]] = 1.0
-        return out
-    q_codes, q_counts = np.unique(_bigram_codes(q)[0], return_counts=True)
-    codes, valid = _bigram_codes(b"\0".join(encoded))
-    label_of = np.repeat(np.arange(len(labels)), lengths + 1)[: len(codes)]
-    codes, label_of = codes[valid], label_of[valid]
-    pos = np.searchsorted(q_codes, codes)
-    pos[pos >= len(q_codes)] = 0
-    in_query = q_codes[pos] == codes
-    codes, label_of, pos = codes[in_query], label_of[in_query], pos[in_query]
-    # The k-th occurrence of a bigram in a label is shared if the query has k of them.
-    order = np.lexsort((codes, label_of))
-    codes, label_of, pos = codes[order], label_of[order], pos[order]
-    new_group = np.ones(len(codes), dtype=bool)
-    new_group[1:] = (codes[1:] != codes[:-1]) | (label_of[1:] != label_of[:-1])
-    group_start = np.maximum.accumulate(np.where(new_group, np.arange(len(codes)), 0))
-    rank = np.arange(len(codes)) - group_start
-    shared = rank < q_counts[pos]
-    same = np.bincount(label_of[shared], minlength=len(labels)).astype(np.float64)
-    slots = (lengths - 1) + (len(q) - 1) - same
-    np.divide(same, slots, out=out, where=same > 0)
-    return out
+    return QueryBigrams(query).similarities(labels)
 
 
-def text_scores(query: str, labels_of: list[list[str]], autocomplete: bool) -> list[float]:
+def text_scores(
+    query: QueryBigrams, labels_of: list[list[tuple[str, ...]]], autocomplete: bool
+) -> list[float]:
     """Addok's str_distance of each candidate (given its labels) against the folded query."""
-    folded = [[ascii_label(label) for label in labels] for labels in labels_of]
-    flat = [label for labels in folded for label in labels]
-    similarity = ngram_similarities(query, flat).tolist()
+    folded = [[fold_label(label) for label in labels] for labels in labels_of]
+    similarity = query.similarities([label for labels in folded for label in labels]).tolist()
     out, i = [], 0
+    q = query.query
     for labels in folded:
         sims = similarity[i : i + len(labels)]
         i += len(labels)
         if autocomplete:
             score = 0.0
             for label in labels:
-                if query == label:
+                if q == label:
                     score = max(score, 1.0)
-                elif label.startswith(query):
+                elif label.startswith(q):
                     score = max(score, 0.9)
-                elif query in label:
+                elif q in label:
                     score = max(score, 0.7)
             if score:
                 out.append(score)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from importlib import resources
 
-from .pipeline import Pipeline, Token, each, normalize, tokenize
+from .pipeline import WORD, Pipeline, Token, each, fold, normalize, tokenize
 
 TYPES = [
     "aer(odrome)?", "all([ée]es?)?", "anc(ien(ne)?)?", "av(enue)?", "b(oulevar|l?v?)?d",
@@ -264,13 +264,16 @@ HOUSENUMBER_PARTS = re.compile(
 )
 
 
+@lru_cache(maxsize=200_000)
 def housenumber_key(raw: str) -> str:
     """Canonical key of a house number: "30 BIS" -> "30bis", "30B" -> "30b", "0012" -> "12".
 
     Unlike Addok (which folds "bis" to "b"), the ordinal word is kept, so 30 B and
     30 BIS stay two numbers.
     """
-    text = " ".join(tokenize(raw.lower()))
+    if raw.isdigit():
+        return str(int(raw))
+    text = " ".join(WORD.findall(fold(raw)))
     m = HOUSENUMBER_PARTS.match(text)
     if not m:
         return text.replace(" ", "")
