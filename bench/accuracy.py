@@ -70,7 +70,8 @@ def run_balise(index: str, queries: list[dict]) -> tuple[list[dict], list[float]
     return results, timings, errors
 
 
-def run_addok_cached(queries: list[dict], use_cache: bool) -> tuple[list[dict], list[float]]:
+def run_addok_cached(queries: list[dict], use_cache: bool) -> tuple[list[dict], list[float], int]:
+    """Addok's answers and timings (cached ones included), and how many queries ran now."""
     manifest = addok_env.import_ndjson()
     fingerprint = {
         "data": manifest["fingerprint"],
@@ -88,7 +89,7 @@ def run_addok_cached(queries: list[dict], use_cache: bool) -> tuple[list[dict], 
             cache[key_of(q)] = {"result": fc, "elapsed": elapsed}
         CACHE.write_text(json.dumps({"fingerprint": fingerprint, "results": cache}))
     rows = [cache[key_of(q)] for q in queries]
-    return [r["result"] for r in rows], [r["elapsed"] for r in rows]
+    return [r["result"] for r in rows], [r["elapsed"] for r in rows], len(missing)
 
 
 def top(fc: dict | None) -> dict:
@@ -126,16 +127,27 @@ def main(argv: list[str] | None = None) -> int:
     where = [position[key_of(query_of(c))] for c in cases]
     print(f"{len(cases)} cases, {len(queries)} distinct queries", file=sys.stderr)
 
+    family = {}  # distinct query -> "gt" / "op", from the first case asking it
+    for case, i in zip(cases, where, strict=True):
+        family.setdefault(i, case.set_name.split(":")[0])
     engines: dict[str, list[dict]] = {}
     timing: dict[str, dict] = {}
+
+    def add_timings(label: str, timings: list[float], **extra) -> None:
+        timing[label] = {**addok_env.summarize(timings), **extra}
+        for fam in sorted(set(family.values())):
+            subset = [t for i, t in enumerate(timings) if family[i] == fam]
+            timing[f"{label}, {fam} queries"] = addok_env.summarize(subset)
+
     if args.index:
         results, timings, errors = run_balise(args.index, queries)
         engines["balise"] = results
-        timing["balise"] = {**addok_env.summarize(timings), "errors": errors}
+        add_timings("balise", timings, errors=errors)
     if args.addok:
-        results, timings = run_addok_cached(queries, use_cache=not args.no_cache)
+        results, timings, ran = run_addok_cached(queries, use_cache=not args.no_cache)
         engines["addok"] = results
-        timing["addok"] = addok_env.summarize(timings)
+        cached = f" ({len(queries) - ran} timings from cache)" if ran < len(queries) else ""
+        add_timings("addok" + cached, timings)
 
     names = list(engines)
     both = len(names) == 2
@@ -197,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *(f"- {k}: {v}" for k, v in sorted(stats.items())),
     ]
-    if "addok" in timing:
+    if args.addok:
         m = addok_env.import_ndjson()
         report += [
             "",

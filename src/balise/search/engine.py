@@ -59,7 +59,7 @@ class Result:
     doc_number: int
     doc: dict
     housenumber: str | None = None
-    labels: list[tuple[str, ...]] = field(default_factory=list)
+    labels: scoring.Labels | None = None
     str_distance: float = 0.0
     distance_km: float | None = None
     score: float = 0.0
@@ -323,16 +323,17 @@ class Search:
             result = self._load(doc_number, hn)
             if result is not None:
                 results.append(result)
-        distances = scoring.text_scores(self.bigrams, [r.labels for r in results], self.autocomplete)
-        for result, str_distance in zip(results, distances, strict=True):
+        distances = scoring.text_scores(self.bigrams, [r.labels.folded for r in results], self.autocomplete)
+        importances = self.index.importance[[r.doc_number for r in results]].tolist()
+        centre = self.lat is not None and self.lon is not None
+        for result, str_distance, importance in zip(results, distances, importances, strict=True):
             result.str_distance = str_distance
-            if self.lat is not None and self.lon is not None:
+            if centre:
                 result.distance_km = scoring.haversine_km(
                     float(result.doc["lat"]), float(result.doc["lon"]), self.lat, self.lon
                 )
-            importance = float(self.index.importance[result.doc_number])
-            combined = scoring.combine(str_distance, importance, result.distance_km)
-            result.score, result.parts = combined["score"], combined["parts"]
+            result.parts = scoring.score_parts(str_distance, importance, result.distance_km)
+            result.score = scoring.total(result.parts)
             self.results[result.doc_number] = result
 
     def _match_housenumbers(self, docs: np.ndarray) -> list[int]:
@@ -352,12 +353,14 @@ class Search:
         return any(number in ascii_label(str(name)).split() for name in as_list(doc.get("name")))
 
     def _load(self, doc_number: int, hn: int) -> Result | None:
-        doc = dict(self.index.document(doc_number))
-        result = Result(doc_number, doc)
+        doc = self.index.document(doc_number)  # Shared and cached: copied before a change.
         trailing = hn >= 0 and bool(self.maybe_housenumbers)
         if trailing and self._trailing_number_in_name(doc):
             hn, trailing = -1, False
-        self._prefer_queried_postcode(doc)
+        if hn >= 0 or isinstance(doc.get("postcode"), list):
+            doc = dict(doc)
+            self._prefer_queried_postcode(doc)
+        result = Result(doc_number, doc)
         if hn >= 0:
             props = self.index.housenumber(hn)
             result.housenumber = props.pop("raw")

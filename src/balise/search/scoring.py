@@ -26,17 +26,41 @@ def as_list(value) -> list:
     return [value]
 
 
-def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> list[tuple[str, ...]]:
-    """Label variants as tuples of parts, best first (addok-france's make_labels).
+def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> Labels:
+    """The label to show and the folded label variants to compare with the query."""
+    postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
+    return labels_of(
+        tuple(as_list(doc.get("name"))),
+        tuple(as_list(doc.get("city"))),
+        postcode,
+        doc.get("type") == "municipality",
+        housenumber,
+        number_last,
+    )
 
-    A label is its parts joined by spaces; keeping the parts lets the folded
-    form be built from folded parts (cached) instead of folding every label.
+
+class Labels(tuple):
+    """(label shown, folded variants best first)."""
+
+    @property
+    def shown(self) -> str:
+        return self[0]
+
+    @property
+    def folded(self) -> tuple[str, ...]:
+        return self[1]
+
+
+@lru_cache(maxsize=100_000)
+def labels_of(
+    names: tuple, cities: tuple, postcode: str | None, is_municipality: bool,
+    housenumber: str | None, number_last: bool,
+) -> Labels:
+    """Label variants, best first (addok-france's make_labels), cached per place.
+
     ``number_last`` adds "Rue de Rivoli 12" variants, for queries written that way.
     """
     labels: list[tuple[str, ...]] = []
-    cities = as_list(doc.get("city")) or [None]
-    postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
-    is_municipality = doc.get("type") == "municipality"
     number = (housenumber,) if housenumber else None
 
     def add(group: list, label: tuple) -> None:
@@ -44,31 +68,26 @@ def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -
         if number:
             group.insert(0, number + label)
 
-    for name in as_list(doc.get("name")):
-        for city in cities:
+    for name in names:
+        for city in cities or (None,):
             group: list[tuple[str, ...]] = []
-            label: tuple[str, ...] = (name,)
             if postcode and is_municipality:
                 add(group, (name, postcode))
                 add(group, (postcode, name))
-            add(group, label)
+            add(group, (name,))
             if city and city != name:
                 add(group, (name, city))
                 if postcode:
-                    label = (name, postcode)
-                    add(group, label)
+                    add(group, (name, postcode))
                     add(group, (name, postcode, city))
             labels.extend(group)
     if number and number_last:
-        name = as_list(doc.get("name"))[0]
-        labels.append((name, housenumber))
-        if postcode and cities[0]:
-            labels.append((name, housenumber, postcode, cities[0]))
-    return labels
-
-
-def join(label: tuple[str, ...]) -> str:
-    return " ".join(label)
+        labels.append((names[0], housenumber))
+        if postcode and cities:
+            labels.append((names[0], housenumber, postcode, cities[0]))
+    # Duplicates (streets of Paris have two cities) cannot change the score.
+    folded = tuple(dict.fromkeys(map(fold_label, labels)))
+    return Labels((" ".join(labels[0]) if labels else "", folded))
 
 
 @lru_cache(maxsize=100_000)
@@ -138,11 +157,8 @@ def ngram_similarities(query: str, labels: list[str]) -> np.ndarray:
     return QueryBigrams(query).similarities(labels)
 
 
-def text_scores(
-    query: QueryBigrams, labels_of: list[list[tuple[str, ...]]], autocomplete: bool
-) -> list[float]:
-    """Addok's str_distance of each candidate (given its labels) against the folded query."""
-    folded = [[fold_label(label) for label in labels] for labels in labels_of]
+def text_scores(query: QueryBigrams, folded: list[tuple[str, ...]], autocomplete: bool) -> list[float]:
+    """Addok's str_distance of each candidate (given its folded labels) against the query."""
     similarity = query.similarities([label for labels in folded for label in labels]).tolist()
     out, i = [], 0
     q = query.query
@@ -187,16 +203,21 @@ def km_to_score(km: float) -> float:
     return 0.0 if km > 100 else exp(-((km / 50.0) ** 2))
 
 
-def combine(str_distance: float, importance: float, distance_km: float | None) -> dict:
-    """Score parts (value, ceiling) and the final score, Addok's way."""
-    parts = {
-        "importance": (importance * IMPORTANCE_WEIGHT, IMPORTANCE_WEIGHT),
-        "str_distance": (str_distance, 1.0),
+def score_parts(str_distance: float, importance: float, distance_km: float | None) -> dict:
+    """Named scores as (value, ceiling), Addok's way."""
+    if distance_km is None:
+        return {
+            "importance": (importance * IMPORTANCE_WEIGHT, IMPORTANCE_WEIGHT),
+            "str_distance": (str_distance, 1.0),
+        }
+    # With a centre, distance matters more than text and importance.
+    return {
+        "importance": (importance * IMPORTANCE_WEIGHT * 0.1, IMPORTANCE_WEIGHT),
+        "str_distance": (str_distance * 0.9, 1.0),
+        "geo_distance": (km_to_score(distance_km) * GEO_DISTANCE_WEIGHT, GEO_DISTANCE_WEIGHT),
     }
-    if distance_km is not None:
-        parts["geo_distance"] = (km_to_score(distance_km) * GEO_DISTANCE_WEIGHT, GEO_DISTANCE_WEIGHT)
-        # With a centre, distance matters more than text and importance.
-        parts["str_distance"] = (str_distance * 0.9, 1.0)
-        parts["importance"] = (parts["importance"][0] * 0.1, IMPORTANCE_WEIGHT)
-    score = sum(v for v, _ in parts.values()) / sum(c for _, c in parts.values())
-    return {"parts": parts, "score": score}
+
+
+def total(parts: dict) -> float:
+    """The score: the sum of the named scores over the sum of their ceilings."""
+    return sum(v for v, _ in parts.values()) / sum(c for _, c in parts.values())
