@@ -62,6 +62,16 @@ def import_(index_dir: Path, communes_dir: Path | None, rules: str, quiet: bool,
         click.echo(f"  skipped {path}:{lineno}: {reason}: {line[:80]!r}", err=True)
 
 
+def open_geocoder(index_dir: Path):
+    from .geocoder import Geocoder
+    from .index import IndexFormatError
+
+    try:
+        return Geocoder.open(index_dir)
+    except (IndexFormatError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+
+
 def _filters(type_, postcode, citycode) -> dict:
     return {k: v for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
 
@@ -84,9 +94,7 @@ def _filters(type_, postcode, citycode) -> dict:
 def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, citycode, debug,
            input_, column, output) -> None:
     """Search QUERY, or every query of --input, and print geocodejson."""
-    from .geocoder import Geocoder
-
-    geocoder = Geocoder.open(index_dir)
+    geocoder = open_geocoder(index_dir)
     filters = _filters(type_, postcode, citycode)
     options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
     if input_ is None:

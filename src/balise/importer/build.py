@@ -60,16 +60,15 @@ def build_index(
             done_bytes += path.stat().st_size
         manifest = writer.finish(
             sources=described,
-            extra={"import": {"bad_lines": report.bad_lines, "merged_duplicate_ids": writer.merged,
-                             "communes": bool(communes_dir)}},
+            report=lambda: {
+                **report.as_dict(),
+                "merged_duplicate_ids": writer.merged,
+                "communes": bool(communes_dir),
+                "seconds": round(time.perf_counter() - started, 2),
+                "peak_memory_mb": round(peak_memory_mb(), 1),
+            },
         )
     except BaseException:
         writer.abort()
         raise
-    report_dict = report.as_dict()
-    manifest["import_report"] = {
-        **report_dict,
-        "seconds": round(time.perf_counter() - started, 2),
-        "peak_memory_mb": round(peak_memory_mb(), 1),
-    }
     return manifest, report

@@ -192,8 +192,12 @@ class IndexWriter:
         self.hn_blob.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def finish(self, sources: list[dict] | None = None, extra: dict | None = None) -> dict:
-        """Write every array, then the manifest, then move the directory into place."""
+    def finish(self, sources: list[dict] | None = None, extra: dict | None = None, report=None) -> dict:
+        """Write every array, then the manifest, then move the directory into place.
+
+        ``report`` is called once the arrays are written; what it returns goes into the
+        manifest under "import_report" (so times and peak memory cover the whole build).
+        """
         self.docs_blob.close()
         self.hn_blob.close()
         out = self.tmp
@@ -219,6 +223,8 @@ class IndexWriter:
             **(extra or {}),
         }
         manifest["bytes"] = sum(f.stat().st_size for f in out.iterdir())
+        if report is not None:
+            manifest["import_report"] = report()
         manifest["version"] = version_of(manifest)
         tmp_manifest = out / (MANIFEST + ".tmp")
         tmp_manifest.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))

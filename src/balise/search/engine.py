@@ -357,6 +357,12 @@ class Search:
         trailing = hn >= 0 and bool(self.maybe_housenumbers)
         if trailing and self._trailing_number_in_name(doc):
             hn, trailing = -1, False
+        if hn < 0 and self.only_housenumber:
+            return None
+        # NOTE: a municipality is scored with its first postcode, as in Addok: scored
+        # with the one asked for, a town would outrank the streets of a query that
+        # names a street and a postcode ("rue x 20090 ajaccio").
+        labels = scoring.make_labels(doc, None) if doc.get("type") == "municipality" else None
         if hn >= 0 or isinstance(doc.get("postcode"), list):
             doc = dict(doc)
             self._prefer_queried_postcode(doc)
@@ -366,9 +372,7 @@ class Search:
             result.housenumber = props.pop("raw")
             doc.update(props)
             doc["type"] = "housenumber"
-        elif self.only_housenumber:
-            return None
-        result.labels = scoring.make_labels(doc, result.housenumber, number_last=trailing)
+        result.labels = labels or scoring.make_labels(doc, result.housenumber, number_last=trailing)
         return result
 
     def _prefer_queried_postcode(self, doc: dict) -> None:
