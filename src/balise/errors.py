@@ -37,3 +37,16 @@ class QueryTooLong(BaliseError):
 
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(f"Query too long, {length} chars, limit is {limit}")
+
+
+class InvalidCsv(BaliseError):
+    title = "Invalid CSV"
+
+
+class FileTooLarge(BaliseError):
+    status = 413
+    title = "File too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The file is over the limit of {limit:,} bytes.")
+        self.limit = limit

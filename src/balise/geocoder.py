@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
 from .search import geojson
-from .search.engine import Search
+from .search.engine import Engine, Search
 from .search.scoring import MATCH_THRESHOLD
 from .text import make_pipeline
 
@@ -46,6 +46,7 @@ class Geocoder:
     def __init__(self, index: IndexReader) -> None:
         self.index = index
         self.pipeline = make_pipeline(index.manifest.get("rules", "fr"))
+        self.engine = Engine(index, self.pipeline)
 
     @classmethod
     def open(cls, directory: Path | str) -> Geocoder:
@@ -75,14 +76,14 @@ class Geocoder:
         check_center(lat, lon)
         filters = normalize_filters(filters)
         options = dict(limit=int(limit), autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
-        search = Search(self.index, self.pipeline, q, **options)
+        search = Search(self.engine, q, **options)
         if not debug:
             search.trace = None
         results = search.run() if q.strip() else []
         if search.maybe_housenumbers and not (results and results[0].str_distance >= MATCH_THRESHOLD):
             # "Rue de Rivoli 12": the number may be a house number written last
             # (beyond Addok); searched again without it, the better answer wins.
-            second = Search(self.index, self.pipeline, q, trailing_number_as_housenumber=True, **options)
+            second = Search(self.engine, q, trailing_number_as_housenumber=True, **options)
             if not debug:
                 second.trace = None
             other = second.run()
@@ -98,7 +99,7 @@ class Geocoder:
                     "housenumbers": [str(t) for t in search.housenumbers],
                     "common": [t.value for t in search.common],
                     "not_found": [t.value for t in search.not_found],
-                    "candidates": len(search.results),
+                    "candidates": len(search.scored),
                     "score_parts": {k: list(v) for k, v in result.parts.items()},
                     "trace": search.trace,
                 }

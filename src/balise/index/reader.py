@@ -169,6 +169,10 @@ class IndexReader:
     def _document(self, n: int) -> dict:
         return orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
 
+    def housenumber_raw(self, hn: int) -> str:
+        """A house number as written in the source ("30 BIS")."""
+        return self.housenumber(hn)["raw"]
+
     def housenumber(self, hn: int) -> dict:
         props = orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])
         props["lon"], props["lat"] = (float(v) for v in self.hn_lonlat[hn])

@@ -10,6 +10,7 @@ here with numpy on sorted posting arrays, in process.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import product
@@ -66,13 +67,40 @@ class Result:
     parts: dict = field(default_factory=dict)
 
 
+@dataclass(eq=False, slots=True)
+class Candidate:
+    """A scored bucket document; only the final few become a :class:`Result`."""
+
+    doc_number: int
+    hn: int  # matched house number, or -1
+    trailing: bool  # the house number was written after the street name
+    labels: scoring.Labels
+    str_distance: float = 0.0
+    distance_km: float | None = None
+    importance: float = 0.0
+    score: float = 0.0
+
+
+class Engine:
+    """What every search over one index shares: the index, the text rules, memoized labels."""
+
+    def __init__(self, index: IndexReader, pipeline: Pipeline) -> None:
+        self.index = index
+        self.pipeline = pipeline
+        self.candidate_labels = lru_cache(maxsize=50_000)(self._candidate_labels)
+
+    def _candidate_labels(self, doc_number: int, hn: int, trailing: bool, postcode: str | None):
+        doc = self.index.document(doc_number)
+        housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
+        return scoring.make_labels(doc, housenumber, number_last=trailing, postcode=postcode)
+
+
 class Search:
     """One forward search; holds the state Addok's collectors share."""
 
     def __init__(
         self,
-        index: IndexReader,
-        pipeline: Pipeline,
+        engine: Engine,
         query: str,
         limit: int = 5,
         autocomplete: bool = False,
@@ -82,15 +110,17 @@ class Search:
         fuzzy: bool = True,
         trailing_number_as_housenumber: bool = False,
     ) -> None:
-        self.index = index
-        self.pipeline = pipeline
+        self.engine = engine
+        self.index = engine.index
+        self.pipeline = engine.pipeline
         self.wanted = limit
         self.autocomplete = autocomplete
         self.fuzzy = fuzzy
         self.trailing_number_as_housenumber = trailing_number_as_housenumber
         self.lat, self.lon = lat, lon
         self.query = ascii_label(query.strip())
-        self.results: dict[int, Result] = {}
+        self.scored: dict[int, Candidate | None] = {}  # None: dropped by a type filter
+        self.cream = 0
         self.bucket: set[int] = set()
         self.meaningful: list[QueryToken] = []
         self.common: list[QueryToken] = []
@@ -105,6 +135,7 @@ class Search:
         self._tokenize(query)
         self.housenumber_key = self._housenumber_key()
         self.query_words = set(self.query.split())
+        self.query_postcodes = {w for w in self.query_words if len(w) == 5 and w.isdigit()}
         self.bigrams = scoring.QueryBigrams(self.query)
 
     def _housenumber_key(self) -> str | None:
@@ -276,10 +307,6 @@ class Search:
     def bucket_empty(self) -> bool:
         return not self.bucket
 
-    @property
-    def cream(self) -> int:
-        return sum(1 for r in self.results.values() if r.str_distance >= scoring.MATCH_THRESHOLD)
-
     def has_cream(self) -> bool:
         if self.bucket_empty or self.bucket_overflow or len(self.bucket) > BUCKET_MIN:
             return False
@@ -309,32 +336,45 @@ class Search:
                 self.note(f"stop at {collector.__name__}")
                 break
         self.convert()
-        ordered = sorted(self.results.values(), key=sort_key)
-        return [r for r in ordered[: self.wanted] if r.score >= scoring.MIN_SCORE]
+        scored = [c for c in self.scored.values() if c is not None]
+        scored.sort(key=lambda c: (-c.score, -c.importance, c.doc_number))
+        return [self._result(c) for c in scored[: self.wanted] if c.score >= scoring.MIN_SCORE]
 
     def convert(self) -> None:
-        """Score every bucket document not scored yet."""
-        new = sorted(d for d in self.bucket if d not in self.results)
+        """Score every bucket document not scored yet (Addok's result processors)."""
+        new = sorted(d for d in self.bucket if d not in self.scored)
         if not new:
             return
         matches = self._match_housenumbers(np.asarray(new, dtype=np.uint32))
-        results = []
+        batch = []
         for doc_number, hn in zip(new, matches, strict=True):
-            result = self._load(doc_number, hn)
-            if result is not None:
-                results.append(result)
-        distances = scoring.text_scores(self.bigrams, [r.labels.folded for r in results], self.autocomplete)
-        importances = self.index.importance[[r.doc_number for r in results]].tolist()
-        centre = self.lat is not None and self.lon is not None
-        for result, str_distance, importance in zip(results, distances, importances, strict=True):
-            result.str_distance = str_distance
-            if centre:
-                result.distance_km = scoring.haversine_km(
-                    float(result.doc["lat"]), float(result.doc["lon"]), self.lat, self.lon
-                )
-            result.parts = scoring.score_parts(str_distance, importance, result.distance_km)
-            result.score = scoring.total(result.parts)
-            self.results[result.doc_number] = result
+            candidate = self._candidate(doc_number, hn)
+            self.scored[doc_number] = candidate
+            if candidate is not None:
+                batch.append(candidate)
+        if not batch:
+            return
+        distances = scoring.text_scores(self.bigrams, [c.labels.folded for c in batch], self.autocomplete)
+        numbers = np.fromiter((c.doc_number for c in batch), dtype=np.int64, count=len(batch))
+        importance = self.index.importance[numbers]
+        str_distance = np.asarray(distances)
+        if self.lat is not None and self.lon is not None:
+            lonlat = self.index.doc_lonlat[numbers].copy()
+            hns = np.fromiter((c.hn for c in batch), dtype=np.int64, count=len(batch))
+            has_hn = hns >= 0
+            lonlat[has_hn] = self.index.hn_lonlat[hns[has_hn]]
+            km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.lat, self.lon)
+            scores = scoring.total_with_centre(str_distance, importance, km)
+            km = km.tolist()
+        else:
+            km = [None] * len(batch)
+            scores = scoring.total_without_centre(str_distance, importance)
+        for c, d, imp, k, score in zip(
+            batch, distances, importance.tolist(), km, scores.tolist(), strict=True
+        ):
+            c.str_distance, c.importance, c.distance_km, c.score = d, imp, k, score
+            if d >= scoring.MATCH_THRESHOLD:
+                self.cream += 1
 
     def _match_housenumbers(self, docs: np.ndarray) -> list[int]:
         if not self.check_housenumber or not self.housenumber_key:
@@ -352,27 +392,43 @@ class Search:
         number = self.maybe_housenumbers[0].raw
         return any(number in ascii_label(str(name)).split() for name in as_list(doc.get("name")))
 
-    def _load(self, doc_number: int, hn: int) -> Result | None:
-        doc = self.index.document(doc_number)  # Shared and cached: copied before a change.
+    def _candidate(self, doc_number: int, hn: int) -> Candidate | None:
         trailing = hn >= 0 and bool(self.maybe_housenumbers)
-        if trailing and self._trailing_number_in_name(doc):
+        if trailing and self._trailing_number_in_name(self.index.document(doc_number)):
             hn, trailing = -1, False
         if hn < 0 and self.only_housenumber:
             return None
-        # NOTE: a municipality is scored with its first postcode, as in Addok: scored
-        # with the one asked for, a town would outrank the streets of a query that
-        # names a street and a postcode ("rue x 20090 ajaccio").
-        labels = scoring.make_labels(doc, None) if doc.get("type") == "municipality" else None
-        if hn >= 0 or isinstance(doc.get("postcode"), list):
-            doc = dict(doc)
-            self._prefer_queried_postcode(doc)
-        result = Result(doc_number, doc)
-        if hn >= 0:
-            props = self.index.housenumber(hn)
+        postcode = self._asked_postcode(doc_number) if self.query_postcodes else None
+        return Candidate(doc_number, hn, trailing,
+                         self.engine.candidate_labels(doc_number, hn, trailing, postcode))
+
+    def _asked_postcode(self, doc_number: int) -> str | None:
+        """The postcode a query asks for, among a street's several ones.
+
+        NOTE: a municipality is scored with its first postcode, as in Addok: scored
+        with the one asked for, a town would outrank the streets of a query that
+        names a street and a postcode ("rue x 20090 ajaccio").
+        """
+        doc = self.index.document(doc_number)
+        postcodes = doc.get("postcode")
+        if isinstance(postcodes, list) and len(postcodes) > 1 and doc.get("type") != "municipality":
+            for p in postcodes:
+                if p in self.query_postcodes:
+                    return p
+        return None
+
+    def _result(self, c: Candidate) -> Result:
+        """The full result of a candidate: its document, with its house number merged in."""
+        doc = dict(self.index.document(c.doc_number))
+        self._prefer_queried_postcode(doc)
+        result = Result(c.doc_number, doc, labels=c.labels, str_distance=c.str_distance,
+                        distance_km=c.distance_km, score=c.score)
+        if c.hn >= 0:
+            props = self.index.housenumber(c.hn)
             result.housenumber = props.pop("raw")
             doc.update(props)
             doc["type"] = "housenumber"
-        result.labels = labels or scoring.make_labels(doc, result.housenumber, number_last=trailing)
+        result.parts = scoring.score_parts(c.str_distance, c.importance, c.distance_km)
         return result
 
     def _prefer_queried_postcode(self, doc: dict) -> None:
@@ -420,11 +476,6 @@ def top(docs: np.ndarray, scores: np.ndarray, limit: int) -> set[int]:
         order = np.lexsort((docs, -scores))[:limit]
         docs = docs[order]
     return set(docs.tolist())
-
-
-def sort_key(result: Result):
-    # Addok sorts by score only; balise breaks ties by importance, then id.
-    return (-result.score, -float(result.doc.get("importance") or 0.0), str(result.doc.get("id")))
 
 
 # --- collectors (Addok's RESULTS_COLLECTORS, in order) --------------------------------------

@@ -26,9 +26,15 @@ def as_list(value) -> list:
     return [value]
 
 
-def make_labels(doc: dict, housenumber: str | None, number_last: bool = False) -> Labels:
-    """The label to show and the folded label variants to compare with the query."""
-    postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
+def make_labels(
+    doc: dict, housenumber: str | None, number_last: bool = False, postcode: str | None = None
+) -> Labels:
+    """The label to show and the folded label variants to compare with the query.
+
+    ``postcode`` replaces the document's first postcode (the one a query asked for).
+    """
+    if postcode is None and doc.get("postcode"):
+        postcode = as_list(doc.get("postcode"))[0]
     return labels_of(
         tuple(as_list(doc.get("name"))),
         tuple(as_list(doc.get("city"))),
@@ -221,3 +227,21 @@ def score_parts(str_distance: float, importance: float, distance_km: float | Non
 def total(parts: dict) -> float:
     """The score: the sum of the named scores over the sum of their ceilings."""
     return sum(v for v, _ in parts.values()) / sum(c for _, c in parts.values())
+
+
+def total_without_centre(str_distance: np.ndarray, importance: np.ndarray) -> np.ndarray:
+    """:func:`total` of :func:`score_parts` for many candidates at once."""
+    return (str_distance + importance * IMPORTANCE_WEIGHT) / (1.0 + IMPORTANCE_WEIGHT)
+
+
+def total_with_centre(str_distance: np.ndarray, importance: np.ndarray, km: np.ndarray) -> np.ndarray:
+    geo = np.where(km > 100, 0.0, np.exp(-((km / 50.0) ** 2))) * GEO_DISTANCE_WEIGHT
+    value = str_distance * 0.9 + importance * IMPORTANCE_WEIGHT * 0.1 + geo
+    return value / (1.0 + IMPORTANCE_WEIGHT + GEO_DISTANCE_WEIGHT)
+
+
+def haversine_km_array(lat1: np.ndarray, lon1: np.ndarray, lat2: float, lon2: float) -> np.ndarray:
+    lat1, lon1 = np.radians(lat1), np.radians(lon1)
+    lat2, lon2 = radians(lat2), radians(lon2)
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))

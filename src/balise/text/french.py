@@ -254,7 +254,8 @@ def phonetic(word: str) -> str:
 
 
 def phonemicize(token: Token) -> Token:
-    return token.update(phonetic(str(token)))
+    folded = phonetic(str(token))
+    return token if folded == token else token.update(folded)
 
 
 # --- house numbers ------------------------------------------------------------

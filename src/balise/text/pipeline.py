@@ -98,7 +98,8 @@ def fold(s: str) -> str:
 
 def normalize(tokens: Iterable[Token]) -> Iterator[Token]:
     for token in tokens:
-        yield token.update(fold(token))
+        folded = fold(token)
+        yield token if folded == token else token.update(folded)
 
 
 @lru_cache(maxsize=65536)
