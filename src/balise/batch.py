@@ -165,7 +165,7 @@ def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16) -> IO[
     NOTE: multipart fields may come after the file, so the file is kept aside while the rest
     of the form is read; past ``max_bytes`` (0: no limit) it raises FileTooLarge (413).
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (the caller's)
     size = 0
     while chunk := stream.read(block):
         size += len(chunk)
@@ -181,6 +181,101 @@ def output_filename(filename: str | None) -> str:
     """The download name of a geocoded upload, as addok-csv: ``NAME.geocoded.csv``."""
     stem = Path(filename or "data.csv").stem or "data"
     return f"{stem}.geocoded.csv"
+
+
+# -- rows to lookups -------------------------------------------------------------------------
+
+
+class Lookup(NamedTuple):
+    """What geocoding one row needs; small and picklable, for worker processes."""
+
+    query: str
+    lat: float | None
+    lon: float | None
+    filters: dict[str, str]
+
+
+class Failed(NamedTuple):
+    """A row that could not be geocoded: a short reason (counted) and the detail (shown)."""
+
+    reason: str
+    detail: str = ""
+
+
+Outcome = tuple[str, ...] | Failed | None  # result values, a failure, or not found
+
+
+def _find(header: Sequence[str], name: str, parameter: str) -> int:
+    if name in header:
+        return header.index(name)
+    folded = [h.strip().lower() for h in header]
+    if name.strip().lower() in folded:
+        return folded.index(name.strip().lower())
+    raise InvalidParameter(parameter, f"Cannot find column {name!r} in columns {list(header)}")
+
+
+def _find_any(header: Sequence[str], names: Sequence[str]) -> int | None:
+    folded = [h.strip().lower() for h in header]
+    return next((folded.index(n) for n in names if n in folded), None)
+
+
+class _Plan:
+    """Where each input and result value goes, decided once from the header."""
+
+    def __init__(self, header: list[str], options: CsvOptions, mode: Mode) -> None:
+        if mode not in RESULT_COLUMNS:
+            raise InvalidParameter("mode", "must be search or reverse")
+        if mode == "search" and bool(options.lat) != bool(options.lon):
+            raise InvalidParameter("lon" if options.lat else "lat", "give both lat and lon columns")
+        self.mode = mode
+        self.width = len(header)
+        self.lat = _find(header, options.lat, "lat") if options.lat else None
+        self.lon = _find(header, options.lon, "lon") if options.lon else None
+        if mode == "reverse":
+            self.lat = self.lat if self.lat is not None else _find_any(header, REVERSE_LAT)
+            self.lon = self.lon if self.lon is not None else _find_any(header, REVERSE_LON)
+            if self.lat is None or self.lon is None:
+                missing = "lat" if self.lat is None else "lon"
+                raise InvalidParameter(missing, f"no such column in {list(header)}; give its name")
+        if options.columns:
+            self.query = tuple(_find(header, name, "columns") for name in options.columns)
+        else:
+            self.query = tuple(i for i in range(self.width) if i not in (self.lat, self.lon))
+        self.filters = tuple((name, _find(header, column, name))
+                             for name, column in options.filter_columns.items())
+        known = RESULT_COLUMNS[mode]
+        wanted = options.result_columns or known
+        if unknown := [c for c in wanted if c not in known]:
+            raise InvalidParameter("result_columns", f"not {mode} columns: {', '.join(unknown)}")
+        # NOTE: as addok-csv, a result column already in the file is written over when found.
+        self.header = list(header)
+        self.slots: list[tuple[int, int]] = []
+        for name in wanted:
+            if name not in self.header:
+                self.header.append(name)
+            self.slots.append((self.header.index(name), known.index(name)))
+        self.added = len(self.header) - self.width
+
+    def lookup(self, row: list[str]) -> Lookup | Failed:
+        lat = lon = None
+        if self.lat is not None and self.lon is not None:
+            lat_text, lon_text = row[self.lat].strip(), row[self.lon].strip()
+            if lat_text or lon_text or self.mode == "reverse":
+                try:
+                    lat, lon = float(lat_text.replace(",", ".")), float(lon_text.replace(",", "."))
+                except ValueError:
+                    return Failed("invalid coordinates", f"{lat_text!r}, {lon_text!r}")
+        query = " ".join(row[i] for i in self.query) if self.mode == "search" else ""
+        filters = {name: value for name, i in self.filters if (value := row[i].strip())}
+        return Lookup(query, lat, lon, filters)
+
+    def output(self, row: list[str], outcome: Outcome) -> list[str]:
+        """The row as read (a short one padded), then the result columns."""
+        out = row + [""] * (self.width - len(row) + self.added)
+        if outcome is not None and not isinstance(outcome, Failed):
+            for position, value in self.slots:
+                out[position] = outcome[value]
+        return out
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -273,7 +368,7 @@ def sniff_delimiter(sample: Sequence[str], quote: str = '"', complete: bool = Tr
         split = True
         rows = widths[1:] or widths[:1]
         share = sum(w == widths[0] for w in rows) / len(rows)
-        if share >= 0.8:
+        if share >= 0.5:
             candidates.append((share, widths[0], -rank, delimiter))
     if candidates:
         return max(candidates)[-1]
@@ -350,101 +445,9 @@ class _Input:
             if not row and problem is None:
                 continue
             if problem is None and len(row) != len(self.header):
-                problem = Failed("wrong column count", f"{len(row)} columns, the header has {len(self.header)}")
+                detail = f"{len(row)} columns, the header has {len(self.header)}"
+                problem = Failed("wrong column count", detail)
             yield row, problem, self.reader.line_num
-
-
-# -- rows to lookups -------------------------------------------------------------------------
-
-
-class Lookup(NamedTuple):
-    """What geocoding one row needs; small and picklable, for worker processes."""
-
-    query: str
-    lat: float | None
-    lon: float | None
-    filters: dict[str, str]
-
-
-class Failed(NamedTuple):
-    """A row that could not be geocoded: a short reason (counted) and the detail (shown)."""
-
-    reason: str
-    detail: str = ""
-
-
-Outcome = tuple[str, ...] | Failed | None  # result values, a failure, or not found
-
-
-def _find(header: Sequence[str], name: str, parameter: str) -> int:
-    for candidates in (header, [h.strip() for h in header], [h.strip().lower() for h in header]):
-        key = name.strip().lower() if candidates and candidates is not header and \
-            candidates[0] == header[0].strip().lower() else name
-        if key in candidates:
-            return candidates.index(key)
-    raise InvalidParameter(parameter, f"Cannot find column {name!r} in columns {list(header)}")
-
-
-def _find_any(header: Sequence[str], names: Sequence[str]) -> int | None:
-    lowered = [h.strip().lower() for h in header]
-    return next((lowered.index(n) for n in names if n in lowered), None)
-
-
-class _Plan:
-    """Where each input and result value goes, decided once from the header."""
-
-    def __init__(self, header: list[str], options: CsvOptions, mode: Mode) -> None:
-        if mode not in RESULT_COLUMNS:
-            raise InvalidParameter("mode", "must be search or reverse")
-        self.mode = mode
-        self.width = len(header)
-        self.lat = _find(header, options.lat, "lat") if options.lat else None
-        self.lon = _find(header, options.lon, "lon") if options.lon else None
-        if mode == "reverse":
-            self.lat = self.lat if self.lat is not None else _find_any(header, REVERSE_LAT)
-            self.lon = self.lon if self.lon is not None else _find_any(header, REVERSE_LON)
-            if self.lat is None or self.lon is None:
-                missing = "lat" if self.lat is None else "lon"
-                raise InvalidParameter(missing, "no such column in the file; give its name")
-        if options.columns:
-            self.query = tuple(_find(header, name, "columns") for name in options.columns)
-        else:
-            self.query = tuple(i for i in range(self.width) if i not in (self.lat, self.lon))
-        self.filters = tuple((name, _find(header, column, name))
-                             for name, column in options.filter_columns.items())
-        known = RESULT_COLUMNS[mode]
-        wanted = options.result_columns or known
-        if unknown := [c for c in wanted if c not in known]:
-            raise InvalidParameter("result_columns", f"not {mode} columns: {', '.join(unknown)}")
-        # NOTE: as addok-csv, a result column already in the file is written over (when found).
-        self.header = list(header)
-        self.slots: list[tuple[int, int]] = []
-        for name in wanted:
-            if name not in self.header:
-                self.header.append(name)
-            self.slots.append((self.header.index(name), known.index(name)))
-        self.added = len(self.header) - self.width
-
-    def lookup(self, row: list[str]) -> Lookup | Failed:
-        lat = lon = None
-        if self.lat is not None and self.lon is not None:
-            lat_text, lon_text = row[self.lat].strip(), row[self.lon].strip()
-            if lat_text or lon_text or self.mode == "reverse":
-                try:
-                    lat, lon = float(lat_text.replace(",", ".")), float(lon_text.replace(",", "."))
-                except ValueError:
-                    return Failed("invalid coordinates", f"{lat_text!r}, {lon_text!r}")
-        query = " ".join(row[i] for i in self.query) if self.mode == "search" else ""
-        filters = {name: value for name, i in self.filters if (value := row[i].strip())}
-        return Lookup(query, lat, lon, filters)
-
-    def output(self, row: list[str], outcome: Outcome) -> list[str]:
-        out = row + [""] * (self.width - len(row)) + [""] * self.added
-        if isinstance(outcome, tuple) and not isinstance(outcome, Failed):
-            shift = len(row) - self.width if len(row) > self.width else 0
-            for position, value in self.slots:
-                out[position + (shift if position >= self.width else 0)] = outcome[value]
-        return out
 
 
 # -- geocoding -------------------------------------------------------------------------------
@@ -471,7 +474,7 @@ class RowGeocoder:
                                               lat=lookup.lat, lon=lookup.lon, filters=lookup.filters)
         except BaliseError as e:
             return Failed(e.title.lower(), e.description)
-        except Exception as e:  # PERF: one row must not cost the other million
+        except Exception as e:  # NOTE: one row must not cost the other million
             log.exception("geocoding %r failed", lookup)
             return Failed("internal error", repr(e))
         features = answer["features"]
@@ -490,7 +493,7 @@ class RowGeocoder:
         housenumber = props.get("housenumber")
         name = props.get("name") or ""
         if housenumber and name.startswith(f"{housenumber} "):
-            name = name[len(housenumber) + 1:]  # addok-csv's result_name is the place's own name
+            name = name[len(housenumber) + 1:]  # as addok-csv: the street's name, not "12 Rue…"
         street = props.get("street") or (name if props.get("type") in ("housenumber", "street") else "")
         extra = {**props, "name": name, "street": street}
         values = (*head, props.get("type"), props.get("id"), housenumber,
@@ -498,12 +501,66 @@ class RowGeocoder:
         return tuple(_cell(v) for v in values)
 
 
+class _InProcess:
+    """Geocodes a chunk right away, in this process."""
+
+    def __init__(self, geocode: RowGeocoder) -> None:
+        self.geocode = geocode
+
+    def submit(self, lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
+        outcomes = [self.geocode(lookup) for lookup in lookups]
+        return lambda: outcomes
+
+    def close(self, completed: bool) -> None:
+        pass
+
+
+_worker: RowGeocoder | None = None  # set once in each worker process by _init_worker
+
+
+def _init_worker(index_dir: str, mode: Mode, min_score: float) -> None:
+    global _worker
+    from .geocoder import Geocoder
+
+    _worker = RowGeocoder(Geocoder.open(index_dir), mode, min_score)
+
+
+def _geocode_chunk(lookups: list[Lookup]) -> list[Outcome]:
+    assert _worker is not None
+    return [_worker(lookup) for lookup in lookups]
+
+
+class _Workers:
+    """Worker processes, each with its own memory-mapped index; started on the first chunk."""
+
+    def __init__(self, index_dir: str, mode: Mode, min_score: float, workers: int) -> None:
+        self.args = (index_dir, mode, min_score)
+        self.workers = workers
+        self.pool = None
+
+    def submit(self, lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
+        if self.pool is None:
+            # NOTE: spawn, not fork: the parent may run threads (tqdm's monitor).
+            context = multiprocessing.get_context("spawn")
+            self.pool = context.Pool(self.workers, _init_worker, self.args)
+        return self.pool.apply_async(_geocode_chunk, (lookups,)).get
+
+    def close(self, completed: bool) -> None:
+        if self.pool is not None:
+            if completed:
+                self.pool.close()
+                self.pool.join()
+            else:
+                self.pool.terminate()
+            self.pool = None
+
+
 # -- writing and driving ---------------------------------------------------------------------
 
 
 @dataclass
 class BatchStats:
-    """What happened to the rows so far; ``bytes_read`` is for progress bars."""
+    """What happened to the rows so far; ``bytes_read`` (of the input) is for progress bars."""
 
     rows: int = 0
     found: int = 0
@@ -522,28 +579,27 @@ class BatchStats:
             self.errors += 1
             self.reasons[outcome.reason] += 1
             if len(self.examples) < 10:
-                self.examples.append((line, f"{outcome.reason}: {outcome.detail}".rstrip(": ")))
+                self.examples.append((line, f"{outcome.reason}: {outcome.detail}"))
         elif outcome is not None:
             self.found += 1
 
 
-Start = Callable[[list[Lookup]], Callable[[], list[Outcome]]]  # submit a chunk, get a waiter
-
-
 class GeocodedCsv(Iterator[bytes]):
-    """The output CSV as chunks of bytes; the input was checked when this was built.
+    """The output CSV as chunks of bytes; the input's head was checked when this was built.
 
-    ``encoding`` and ``content_type`` are known before the first chunk, for response headers.
+    ``encoding`` and ``content_type`` are known before the first chunk, for response headers;
+    ``stats`` grows as chunks are taken. At most ``in_flight`` chunks of rows are held.
     """
 
-    def __init__(self, source: IO | Iterable, options: CsvOptions, mode: Mode, start: Start,
+    def __init__(self, source: IO | Iterable, options: CsvOptions, mode: Mode, executor,
                  in_flight: int = 1, chunk_rows: int = CHUNK_ROWS) -> None:
         self._input = _Input(source, options)
         self._plan = _Plan(self._input.header, options, mode)
         self.stats = BatchStats()
+        self.delimiter = self._input.delimiter
         encoding = self._input.encoding
         if encoding.startswith("utf-8"):
-            encoding = "utf-8-sig" if options.with_bom else "utf-8"
+            encoding = "utf-8-sig" if options.with_bom else "utf-8"  # the codec writes one BOM
         elif encoding.startswith(("utf-16", "utf-32")):
             encoding = encoding[:6]  # with the byte order mark these need
         self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
@@ -551,18 +607,15 @@ class GeocodedCsv(Iterator[bytes]):
         self._encoder = codecs.getincrementalencoder(encoding)("replace")
         self._buffer = io.StringIO()
         quoting = csv.QUOTE_ALL if self._input.quote_all else csv.QUOTE_MINIMAL
-        self._writer = csv.writer(self._buffer, delimiter=self._input.delimiter,
-                                  quotechar=self._input.quote, quoting=quoting, lineterminator="\r\n")
-        self._chunks = self._run(start, max(1, in_flight), chunk_rows)
-
-    @property
-    def delimiter(self) -> str:
-        return self._input.delimiter
+        self._writer = csv.writer(self._buffer, delimiter=self.delimiter, quotechar=self._input.quote,
+                                  quoting=quoting, lineterminator="\r\n")
+        self._chunks = self._run(executor, max(1, in_flight), chunk_rows)
 
     def __next__(self) -> bytes:
         return next(self._chunks)
 
     def close(self) -> None:
+        """Stop early (a client gone): worker processes, if any, are stopped."""
         self._chunks.close()
 
     def _flush(self) -> bytes:
@@ -571,57 +624,42 @@ class GeocodedCsv(Iterator[bytes]):
         self._buffer.truncate()
         return self._encoder.encode(text)
 
-    def _run(self, start: Start, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
-        self._writer.writerow(self._plan.header)
-        yield self._flush()
-        rows = self._input.rows()
-        pending: deque = deque()
-        while True:
-            while len(pending) < in_flight and (chunk := list(islice(rows, chunk_rows))):
-                items = [(r, Failed("bad row", p) if p else self._plan.lookup(r), n) for r, p, n in chunk]
-                lookups = [item for _, item, _ in items if isinstance(item, Lookup)]
-                pending.append((items, start(lookups) if lookups else list))
-                self.stats.bytes_read = self._input.feed.bytes_read
-            if not pending:
-                break
-            items, wait = pending.popleft()
-            outcomes = iter(wait())
-            for row, item, line in items:
-                outcome = next(outcomes) if isinstance(item, Lookup) else item
-                self.stats.count(outcome, line)
-                self._writer.writerow(self._plan.output(row, outcome))
+    def _run(self, executor, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
+        completed = False
+        try:
+            self._writer.writerow(self._plan.header)
             yield self._flush()
-        if tail := self._encoder.encode("", final=True):
-            yield tail
+            rows = self._input.rows()
+            pending: deque = deque()
+            while True:
+                while len(pending) < in_flight and (chunk := list(islice(rows, chunk_rows))):
+                    items = [(row, problem or self._plan.lookup(row), line) for row, problem, line in chunk]
+                    lookups = [item for _, item, _ in items if isinstance(item, Lookup)]
+                    pending.append((items, executor.submit(lookups) if lookups else list))
+                    self.stats.bytes_read = self._input.bytes_read
+                if not pending:
+                    break
+                items, wait = pending.popleft()
+                outcomes = iter(wait())
+                for row, item, line in items:
+                    outcome = next(outcomes) if isinstance(item, Lookup) else item
+                    self.stats.count(outcome, line)
+                    self._writer.writerow(self._plan.output(row, outcome))
+                yield self._flush()
+            if tail := self._encoder.encode("", final=True):
+                yield tail
+            completed = True
+        finally:
+            executor.close(completed)
 
 
 def geocode_rows(geocoder, source: IO | Iterable, options: CsvOptions | None = None,
                  mode: Mode = "search", chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
     """Geocode a CSV in this process: ``source`` is a binary file, or an iterable of byte or
-    text lines. Raises a BaliseError (400) now for a bad file or option; rows fail one by one."""
+    text lines. A bad file or option raises a BaliseError (400) now; bad rows are counted."""
     options = options or CsvOptions()
-    one = RowGeocoder(geocoder, mode, options.min_score)
-
-    def start(lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
-        outcomes = [one(lookup) for lookup in lookups]
-        return lambda: outcomes
-
-    return GeocodedCsv(source, options, mode, start, chunk_rows=chunk_rows)
-
-
-_worker: RowGeocoder | None = None  # set once in each worker process by _init_worker
-
-
-def _init_worker(index_dir: str, mode: Mode, min_score: float) -> None:
-    global _worker
-    from .geocoder import Geocoder
-
-    _worker = RowGeocoder(Geocoder.open(index_dir), mode, min_score)
-
-
-def _geocode_chunk(lookups: list[Lookup]) -> list[Outcome]:
-    assert _worker is not None
-    return [_worker(lookup) for lookup in lookups]
+    executor = _InProcess(RowGeocoder(geocoder, mode, options.min_score))
+    return GeocodedCsv(source, options, mode, executor, chunk_rows=chunk_rows)
 
 
 def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
@@ -629,34 +667,12 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
                           workers: int = 2, chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
     """As geocode_rows, on ``workers`` processes that each memory-map the index.
 
-    Output order is input order; at most two chunks per worker are in flight, so memory stays
-    flat whatever the file size. The pool starts on the first chunk and stops with the output.
+    Output order is input order; two chunks per worker at most are in flight, so memory stays
+    flat whatever the file size.
     """
     from .geocoder import Geocoder
 
     options = options or CsvOptions()
     Geocoder.open(index_dir)  # NOTE: fail here, not in a pool that would respawn workers forever
-    pool = None
-
-    def start(lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
-        nonlocal pool
-        if pool is None:
-            context = multiprocessing.get_context("spawn")
-            pool = context.Pool(workers, _init_worker, (str(index_dir), mode, options.min_score))
-        return pool.apply_async(_geocode_chunk, (lookups,)).get
-
-    output = GeocodedCsv(source, options, mode, start, in_flight=2 * workers, chunk_rows=chunk_rows)
-    chunks = output._chunks
-
-    def run() -> Iterator[bytes]:
-        try:
-            yield from chunks
-            if pool is not None:
-                pool.close()
-                pool.join()
-        finally:
-            if pool is not None:
-                pool.terminate()
-
-    output._chunks = run()
-    return output
+    executor = _Workers(str(index_dir), mode, options.min_score, workers)
+    return GeocodedCsv(source, options, mode, executor, in_flight=2 * workers, chunk_rows=chunk_rows)

@@ -120,5 +120,83 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
     click.echo(f"{count} queries in {elapsed:.2f} s ({count / max(elapsed, 1e-9):.0f}/s)", err=True)
 
 
+@main.command()
+@index_option
+@click.argument("input_path", metavar="IN.csv", type=click.Path(
+    exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("output_path", metavar="OUT.csv", type=click.Path(
+    dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--mode", type=click.Choice(["search", "reverse"]), default="search", show_default=True,
+              help="As POST /search/csv/ or /reverse/csv/.")
+@click.option("--columns", multiple=True, metavar="COL",
+              help="Column joined into the query; repeat it (default: all but --lat/--lon).")
+@click.option("--lat", metavar="COL", help="Latitude column: search center, or the point to reverse.")
+@click.option("--lon", metavar="COL", help="Longitude column.")
+@click.option("--citycode", metavar="COL", help="Column whose value filters its row by citycode.")
+@click.option("--postcode", metavar="COL", help="Column whose value filters its row by postcode.")
+@click.option("--type", "type_", metavar="COL", help="Column whose value filters its row by type.")
+@click.option("--result-columns", multiple=True, metavar="COL", help="Result columns to write (repeat).")
+@click.option("--min-score", type=float, default=0.5, show_default=True,
+              help="A first result scoring at most this is not written (search).")
+@click.option("--delimiter", help="Field delimiter (default: sniffed among , ; | TAB).")
+@click.option("--quote", default='"', show_default=True, help="Quote character.")
+@click.option("--encoding", help="Input encoding (default: detected; the output uses it too).")
+@click.option("--with-bom", is_flag=True, help="Start a UTF-8 output with a byte order mark.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Worker processes (0: one per core).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
+            result_columns, min_score, delimiter, quote, encoding, with_bom, workers, quiet) -> None:
+    """Geocode IN.csv into OUT.csv as addok-csv does, on every core ("-": stdin, stdout).
+
+    OUT.csv holds the input columns, then the result columns; a bad row gets empty results
+    and is counted. The file is written beside OUT.csv and renamed at the end.
+    """
+    import os
+    from contextlib import ExitStack
+
+    from tqdm import tqdm
+
+    from .batch import CsvOptions, geocode_rows, geocode_rows_parallel
+
+    geocoder = open_geocoder(index_dir)
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    partial = None if str(output_path) == "-" else output_path.with_name(output_path.name + ".part")
+    completed = False
+    try:
+        options = CsvOptions(columns=columns, lat=lat, lon=lon, citycode=citycode, postcode=postcode,
+                             type=type_, result_columns=result_columns, min_score=min_score,
+                             delimiter=delimiter, quote=quote, encoding=encoding, with_bom=with_bom)
+        with ExitStack() as stack:
+            source = sys.stdin.buffer if str(input_path) == "-" else stack.enter_context(
+                open(input_path, "rb"))
+            sink = sys.stdout.buffer if partial is None else stack.enter_context(open(partial, "wb"))
+            if workers == 1:
+                output = geocode_rows(geocoder, source, options, mode)
+            else:
+                output = geocode_rows_parallel(index_dir, source, options, mode, workers)
+            total = None if str(input_path) == "-" else input_path.stat().st_size
+            bar = stack.enter_context(tqdm(total=total, unit="B", unit_scale=True, disable=quiet,
+                                           desc="geocode"))
+            for chunk in output:
+                sink.write(chunk)
+                bar.update(output.stats.bytes_read - bar.n)
+        completed = True
+    except BaliseError as e:
+        raise click.ClickException(e.description) from e
+    finally:
+        if partial is not None and partial.exists():
+            partial.replace(output_path) if completed else partial.unlink()
+    stats, elapsed = output.stats, time.perf_counter() - started
+    click.echo(
+        f"geocoded {stats.rows:,} rows in {elapsed:.1f} s ({stats.rows / max(elapsed, 1e-9):,.0f} rows/s) "
+        f"on {workers} worker(s): {stats.found:,} found, {stats.not_found:,} not found, "
+        f"{stats.errors:,} errors", err=True)
+    for reason, count in stats.reasons.most_common():
+        click.echo(f"  {count:,} {reason}", err=True)
+    for line, reason in stats.examples:
+        click.echo(f"  line {line}: {reason}", err=True)
+
 if __name__ == "__main__":
     sys.exit(main())

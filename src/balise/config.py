@@ -4,10 +4,44 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPUs this process may keep busy: its CPU set, capped by the cgroup CPU quota.
+
+    NOTE: not ``os.cpu_count()``, which counts the host's CPUs; a container limited to
+    2 CPUs on a 64-core node would start 64 CPU-bound workers and be throttled.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup)
+    if quota is not None:
+        cpus = min(cpus, int(quota))  # rounded down: a partial CPU cannot carry a worker
+    return max(cpus, 1)
+
+
+def _cgroup_quota(cgroup: Path) -> float | None:
+    """CPUs allowed by cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``; None if unlimited."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]  # v2: "max 100000"
+    except (OSError, ValueError):
+        try:  # v1
+            quota = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1") or int(period) <= 0:
+        return None
+    return int(quota) / int(period)
+
+
+def _workers(value: str) -> int:
+    """Gunicorn workers: the number given, else one per available CPU."""
+    return int(value) if value.strip() else available_cpus()
 
 
 @dataclass(frozen=True)
@@ -21,6 +55,21 @@ class Setting:
 SETTINGS = [
     Setting("BALISE_INDEX", "var/index", "index directory served and searched by default"),
     Setting("BALISE_RULES", "fr", "text rules used when importing (country)"),
+    Setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer"),
+    # The HTTP server (gunicorn; names as in addok-docker and most gunicorn images).
+    Setting("BIND", "127.0.0.1:7878", "address:port the server listens on", str),
+    Setting("WORKERS", "", "worker processes; empty: one per CPU of the cgroup quota", _workers),
+    Setting("WORKER_CLASS", "gthread", "gunicorn worker class: sync or gthread (CPU-bound work)"),
+    Setting("THREADS", "1", "threads per gthread worker", int),
+    Setting("KEEPALIVE", "5", "seconds an idle keep-alive connection is kept (gthread)", int),
+    Setting("TIMEOUT", "30", "seconds a silent worker is given before it is killed", int),
+    Setting("GRACEFUL_TIMEOUT", "30", "seconds a worker has to finish its requests on restart", int),
+    Setting("MAX_REQUESTS", "50000", "requests a worker serves before it is replaced", int),
+    Setting("MAX_REQUESTS_JITTER", "5000", "random extra requests, so workers are not replaced at once", int),
+    Setting("PRELOAD_APP", "true", "open the index in the master, shared by the workers", _bool),
+    Setting("WORKER_TMP_DIR", "/dev/shm", "where workers write their heartbeat (RAM, not disk)"),
+    Setting("LOG_LEVEL", "info", "gunicorn log level"),
+    Setting("ACCESS_LOG", "", "access log path ('-': stderr); empty: none"),
 ]
 
 
@@ -28,6 +77,20 @@ SETTINGS = [
 class Settings:
     index: str = "var/index"
     rules: str = "fr"
+    cors_origin: str = "*"
+    bind: str = "127.0.0.1:7878"
+    workers: int = 1
+    worker_class: str = "gthread"
+    threads: int = 1
+    keepalive: int = 5
+    timeout: int = 30
+    graceful_timeout: int = 30
+    max_requests: int = 50000
+    max_requests_jitter: int = 5000
+    preload_app: bool = True
+    worker_tmp_dir: str = "/dev/shm"
+    log_level: str = "info"
+    access_log: str = ""
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:

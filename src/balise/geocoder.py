@@ -8,6 +8,7 @@ from pathlib import Path
 from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
 from .search import geojson
+from .search.reverse import Reverse
 from .search.engine import Engine, Search
 from .search.scoring import MATCH_THRESHOLD
 from .text import make_pipeline
@@ -41,12 +42,13 @@ def check_center(lat: float | None, lon: float | None) -> None:
 
 
 class Geocoder:
-    """Forward (and, later, reverse) geocoding over one immutable index."""
+    """Forward and reverse geocoding over one immutable index."""
 
     def __init__(self, index: IndexReader) -> None:
         self.index = index
         self.pipeline = make_pipeline(index.manifest.get("rules", "fr"))
         self.engine = Engine(index, self.pipeline)
+        self.reverser = Reverse(index)
 
     @classmethod
     def open(cls, directory: Path | str) -> Geocoder:
@@ -106,3 +108,37 @@ class Geocoder:
             features.append(geojson.feature(result, original, info))
         center = (lon, lat) if lat and lon else None
         return geojson.collection(features, query=q, filters=filters, center=center, limit=limit)
+
+    def reverse(
+        self,
+        lat: float,
+        lon: float,
+        limit: int = 1,
+        filters: Mapping | None = None,
+        max_distance: float | None = None,
+    ) -> dict:
+        """A geocodejson FeatureCollection of the ``limit`` points nearest to (lat, lon),
+        nearest first, each with its ``distance`` in metres.
+
+        Unlike Addok, it answers however far the nearest point is, unless it is farther
+        than ``max_distance`` metres. See :mod:`balise.search.reverse` for the filters.
+        """
+        for name, value in (("lat", lat), ("lon", lon)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                raise InvalidParameter(name, "invalid value")
+        check_center(lat, lon)
+        if not 1 <= int(limit) <= MAX_LIMIT:
+            raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
+        if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
+            raise InvalidParameter("max_distance", "must be a distance in metres, 0 or more")
+        filters = normalize_filters(filters)
+        results = self.reverser.nearest(float(lat), float(lon), int(limit), filters, max_distance)
+        features = [geojson.feature(r, self.index.document(r.doc_number).get("type")) for r in results]
+        return geojson.collection(features, filters=filters, limit=int(limit))
+
+    def warm(self) -> None:
+        """Build the lazy structures and fill the first caches, so that a server does it
+        once, before it forks, and its workers share them."""
+        _ = self.index.term_ids
+        self.reverser.warm()
+        self.search("1 rue de la paix paris", autocomplete=True)

@@ -172,7 +172,6 @@ class Search:
         tokens = self.pipeline.query_tokens(query.strip())
         self.last_token = None
         selected = []
-        seen = set()
         self.maybe_housenumbers = [t for t in tokens if t.kind and t.kind.startswith("maybe_")]
         as_number = ("housenumber", "maybe_housenumber") if self.trailing_number_as_housenumber else (
             "housenumber",
@@ -194,9 +193,6 @@ class Search:
             )
             if token.is_last:
                 self.last_token = qt
-            if qt.value in seen:  # A repeated word adds nothing to an intersection.
-                continue
-            seen.add(qt.value)
             selected.append(qt)
         if tokens and tokens[-1].kind == "housenumber":
             self.last_token = QueryToken(str(tokens[-1]), tokens[-1].raw, [], True, -1, 0)
@@ -458,6 +454,15 @@ class Search:
         return [ids[w] for w in found]
 
 
+def without(keys: list, key) -> list:
+    """``keys`` less one occurrence of ``key`` (Addok's ``list.remove``: a word written
+    twice is searched twice, and dropping it once keeps the other)."""
+    out = list(keys)
+    if key in out:
+        out.remove(key)
+    return out
+
+
 def intersect_sorted(docs, scores, other_docs, other_scores):
     """Intersection of two sorted document arrays, summing their scores."""
     if not len(other_docs) or not len(docs):
@@ -628,7 +633,7 @@ def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
     for try_one in tokens:
         if s.bucket_full:
             break
-        keys = [k for k in allkeys if k != try_one.tid]
+        keys = without(allkeys, try_one.tid)
         if try_one.isdigit():
             continue
         s.extend_with(keys, lambda token=try_one: s.fuzzy_terms(token), stop=lambda: not s.bucket_dry)
@@ -640,7 +645,7 @@ def extend_results_extrapoling_relations(s: Search):
     tokens = list(dict.fromkeys(s.meaningful + s.common))
     relations = sorted(
         manytomany_relations(s, tokens),
-        key=lambda r: sum(t.frequency for t in r) / len(r),
+        key=lambda r: (sum(t.frequency for t in r) / len(r), [t.value for t in r]),
     )
     for relation in relations:
         s.add_to_bucket([t.tid for t in relation])
@@ -656,20 +661,29 @@ def co_occur(s: Search, a: QueryToken, b: QueryToken) -> bool:
 
 
 def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[QueryToken]]:
-    related: dict[QueryToken, list[QueryToken]] = {t: [] for t in tokens}
-    for token in tokens:
-        for other in tokens:
-            if other is not token and (token in related[other] or co_occur(s, token, other)):
-                related[token].append(other)
-    groups = []
-    for origin, others in related.items():
-        group = [origin]
-        for token in others:
-            if all(token in related[o] for o in group):
-                group.append(token)
-        group = [t for t in group if not t.is_common]
-        if len(group) > 1:
-            groups.append(group)
+    """Groups of query words that share documents two by two (Addok's relations).
+
+    NOTE: Addok grows one group greedily from each word, visiting words in the order
+    of a Python set of strings, that is of their salted hashes; balise takes every
+    maximal group (Bron-Kerbosch), which includes each group Addok can build.
+    """
+    words = list({t.value: t for t in tokens}.values())
+    linked = {t: {o for o in words if o is not t and co_occur(s, t, o)} for t in words}
+    cliques: list[set[QueryToken]] = []
+
+    def grow(clique: set, candidates: set, excluded: set) -> None:
+        if not candidates and not excluded:
+            cliques.append(clique)
+            return
+        pivot = max(candidates | excluded, key=lambda t: len(linked[t] & candidates))
+        for t in [w for w in words if w in candidates - linked[pivot]]:
+            grow(clique | {t}, candidates & linked[t], excluded & linked[t])
+            candidates = candidates - {t}
+            excluded = excluded | {t}
+
+    grow(set(), set(words), set())
+    groups = [[t for t in words if t in c and not t.is_common] for c in cliques]
+    groups = [g for g in groups if len(g) > 1]
     unique: list[list[QueryToken]] = []
     for group in sorted(groups, key=len, reverse=True):
         if not any(set(group) <= set(u) for u in unique):
@@ -685,14 +699,14 @@ def extend_results_reducing_tokens(s: Search):
     if s.bucket_empty or len(s.meaningful) - 1 > s.should_match_threshold:
         s.meaningful.sort(key=lambda t: (2 if t.isdigit() else 1, t.frequency), reverse=True)
         for token in s.meaningful:
-            keys = [k for k in s.keys if k != token.tid]
+            keys = without(s.keys, token.tid)
             s.add_to_bucket(keys)
             if s.bucket_overflow:
                 break
         if s.bucket_empty and len(s.meaningful) > 3:
             for token, token2 in product(s.meaningful, s.meaningful):
                 if token is not token2:
-                    keys = [k for k in s.keys if k not in (token.tid, token2.tid)]
+                    keys = without(without(s.keys, token.tid), token2.tid)
                     s.add_to_bucket(keys)
                     if s.bucket_overflow:
                         break

@@ -3,27 +3,32 @@
 Every point of the index (house numbers, and the centres of streets, localities and
 municipalities) is in ``geo.cell``: its geohash-7 cell as a 35-bit integer, sorted. Dropping
 the 2k low bits of a cell gives its ancestor of level k, a square of 2^k x 2^k cells whose
-points are one contiguous range of that array. The search reads the 3x3 block of ancestors
-around the position, level 0 (cells of about 100 m) first, then one level up at a time, until
-the ``limit`` nearest points are certainly inside the block (nearer than anything outside it
-can be) or ``max_distance`` is covered.
+points are one contiguous range of that array. Near data, the search reads the 3x3 block of
+ancestors around the position, level 0 (cells of about 100 m) first, then one level up at a
+time, until the ``limit`` nearest points are certainly inside the block (nearer than anything
+outside it can be). Far from data (past level ``NEAR_LEVELS``, about 6 km), it visits the
+non-empty level-``FAR_LEVEL`` squares (about 30 km) nearest first, and stops when the next
+square cannot hold anything nearer than what it has.
 
 Beyond Addok, which looks at two rings of cells and may answer nothing, this always answers,
-however far the data is; and it answers with the nearest points, so several house numbers of
-one street can come back (Addok keeps one result per street). Points on the far side of the
-antimeridian are not looked for.
+however far the data is, unless ``max_distance`` says how far is too far; and it answers with
+the nearest points, so several house numbers of one street can come back (Addok keeps one
+result per street).
 
 Filters: ``type=housenumber`` keeps house numbers only; any other type keeps the centres of
 documents of that type (``type=street`` answers streets at their own centre, not their house
-numbers, as Addok does); both kinds mix, as in ``type=housenumber street``. ``postcode`` and
+numbers, as Addok does); kinds mix, as in ``type=housenumber street``. ``postcode`` and
 ``citycode`` keep the points of documents that have one of the values (a house number is
-judged by its street).
+judged by its street). Without a type, every kind of point answers, as in Addok, where a
+street's centre answers when it is nearer than all its house numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from functools import cached_property, lru_cache
 from math import asin, cos, inf, pi, radians, sin, sqrt
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,50 +37,170 @@ from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS, cell_xy, int
 from . import scoring
 from .engine import Result
 
-MAX_LEVEL = LON_BITS  # a level-18 ancestor is the whole world
+NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
+FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
 DIRECT_SCAN_POINTS = 50_000  # filters leaving this few points: measure them all, no grid
 EARTH_RADIUS_KM = scoring.EARTH_RADIUS_KM
 
 
-def nearest(
-    index: IndexReader,
-    lat: float,
-    lon: float,
-    limit: int = 1,
-    filters: dict[str, list[str]] | None = None,
-    max_distance: float | None = None,
-) -> list[Result]:
-    """The ``limit`` points nearest to (lat, lon) that pass the filters, within
-    ``max_distance`` metres if given; as :class:`Result` with distance and score."""
-    allowed = PointFilter(index, filters or {})
-    max_km = inf if max_distance is None else max_distance / 1000
-    if allowed.nothing:
-        return []
-    direct = allowed.points(index, DIRECT_SCAN_POINTS)
-    if direct is not None:
-        refs, km = direct, _distances(index, direct, lat, lon)
-    else:
-        refs, km = _grid_search(index, allowed, lat, lon, limit, max_km)
-    chosen = _smallest(km, refs, limit)
-    chosen = chosen[km[chosen] <= max_km]
-    return [_result(index, int(refs[i]), lat, lon) for i in chosen]
+class Squares(NamedTuple):
+    """The non-empty squares of one level: their range in ``geo.cell`` and their bounds."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    west: np.ndarray  # radians
+    east: np.ndarray
+    south: np.ndarray
+    north: np.ndarray
+
+
+class Reverse:
+    """Nearest points of one index; built once per index (it caches filter sets)."""
+
+    def __init__(self, index: IndexReader) -> None:
+        self.index = index
+        self.documents = lru_cache(maxsize=1024)(self._documents)
+
+    def nearest(
+        self,
+        lat: float,
+        lon: float,
+        limit: int = 1,
+        filters: dict[str, list[str]] | None = None,
+        max_distance: float | None = None,
+    ) -> list[Result]:
+        """The ``limit`` points nearest to (lat, lon) that pass the filters, within
+        ``max_distance`` metres if given; as :class:`Result` with distance and score."""
+        allowed = PointFilter(filters or {}, self.documents)
+        max_km = inf if max_distance is None else max_distance / 1000
+        if allowed.nothing:
+            return []
+        refs = allowed.points(self.index, DIRECT_SCAN_POINTS)
+        if refs is not None:
+            km = _distances(self.index, refs, lat, lon)
+        else:
+            refs, km = self._near(allowed, lat, lon, limit, max_km)
+            if refs is None:
+                refs, km = self._far(allowed, lat, lon, limit, max_km)
+        chosen = _smallest(km, refs, limit)
+        chosen = chosen[km[chosen] <= max_km]
+        return [self._result(int(refs[i]), lat, lon) for i in chosen]
+
+    def warm(self) -> None:
+        """Build what is built once (before a server forks, so that workers share it)."""
+        _ = self.squares
+        self.nearest(48.8566, 2.3522, 1)
+
+    # --- search --------------------------------------------------------------------------
+
+    def _near(
+        self, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Grid blocks around the position, growing until the answer is surely inside;
+        (None, None) when it is not by level ``NEAR_LEVELS``."""
+        qx, qy = (int(v) for v in cell_xy(lon, lat))
+        for level in range(NEAR_LEVELS + 1):
+            starts, ends, covered = _block(qx, qy, lat, lon, level)
+            lo = np.searchsorted(self.index.geo_cell, starts)
+            hi = np.searchsorted(self.index.geo_cell, ends)
+            refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
+            km = _distances(self.index, refs, lat, lon)
+            if covered >= max_km or int((km <= covered).sum()) >= limit:
+                return refs, km
+        return None, None
+
+    def _far(
+        self, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best-first over the non-empty far squares: nearest possible first, until the
+        next one cannot beat the ``limit``-th best distance found."""
+        squares = self.squares
+        bounds = _lower_bounds(squares, lat, lon)
+        order = np.argsort(bounds, kind="stable")
+        refs, km = np.empty(0, dtype=np.int64), np.empty(0)
+        done, batch = 0, 4
+        while done < len(order):
+            bound = bounds[order[done]]
+            if bound > max_km or (len(km) >= limit and bound > km.max()):
+                break
+            take = order[done : done + batch]
+            done, batch = done + len(take), batch * 2
+            found = allowed.filter(self.index, self.index.geo_ref[_ranges(squares.starts[take], squares.ends[take])])
+            refs = np.concatenate([refs, found])
+            km = np.concatenate([km, _distances(self.index, found, lat, lon)])
+            keep = _smallest(km, refs, limit)
+            refs, km = refs[keep], km[keep]
+        return refs, km
+
+    @cached_property
+    def squares(self) -> Squares:
+        """The non-empty level-``FAR_LEVEL`` squares (a few thousand for all of France)."""
+        cells = self.index.geo_cell
+        shift = np.uint64(2 * FAR_LEVEL)
+        codes = cells >> shift
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(cells) else np.empty(0, int)
+        ends = np.r_[starts[1:], len(cells)].astype(np.int64)
+        x, y = _deinterleave(codes[starts])
+        size = 1 << FAR_LEVEL
+        west = np.radians(x * size * CELL_LON - 180)
+        south = np.radians(y * size * CELL_LAT - 90)
+        east = np.radians((x + 1) * size * CELL_LON - 180)
+        north = np.radians(np.minimum((y + 1) * size * CELL_LAT - 90, 90))
+        return Squares(starts.astype(np.int64), ends, west, east, south, north)
+
+    # --- results -------------------------------------------------------------------------
+
+    def _result(self, ref: int, lat: float, lon: float) -> Result:
+        """A point as a result shaped like Addok's reverse ones (load_closer, labels, score)."""
+        index = self.index
+        if ref >= 0:
+            doc, housenumber, doc_number = index.document(ref), None, ref
+        else:
+            doc_number = int(index.hn_doc[~ref])
+            doc = dict(index.document(doc_number))  # Shared and cached: copied before a change.
+            props = index.housenumber(~ref)
+            housenumber = props.pop("raw")
+            doc.update(props)
+            doc["type"] = "housenumber"
+        # Addok's argument order, so that distances and scores agree to the last digit.
+        km = scoring.haversine_km(float(doc["lat"]), float(doc["lon"]), lat, lon)
+        weight = scoring.GEO_DISTANCE_WEIGHT
+        parts = {"geo_distance": (scoring.km_to_score(km) * weight, weight)}
+        return Result(
+            doc_number,
+            doc,
+            housenumber=housenumber,
+            labels=scoring.make_labels(doc, housenumber),
+            distance_km=km,
+            score=scoring.total(parts),
+            parts=parts,
+        )
+
+    def _documents(self, name: str, values: tuple[str, ...]) -> np.ndarray:
+        """Sorted documents that have one of the values for a filter (int64, as point refs)."""
+        ids = [self.index.filter_id(name, v) for v in values]
+        arrays = [self.index.postings(i)[0] for i in ids if i >= 0]
+        if not arrays:
+            return np.empty(0, dtype=np.int64)
+        docs = arrays[0] if len(arrays) == 1 else np.unique(np.concatenate(arrays))
+        return docs.astype(np.int64)
 
 
 class PointFilter:
     """Which points may answer, from the filters."""
 
-    def __init__(self, index: IndexReader, filters: dict[str, list[str]]) -> None:
+    def __init__(self, filters: dict[str, list[str]], documents: Callable[[str, tuple], np.ndarray]) -> None:
         types = set(filters.get("type") or ())
         self.housenumbers = not types or "housenumber" in types
         # Documents whose centre may answer (sorted), or None for all of them.
         self.centres: np.ndarray | None = None
         if types:
-            self.centres = _documents(index, "type", types - {"housenumber"})
+            self.centres = documents("type", tuple(sorted(types - {"housenumber"})))
         # Documents allowed by postcode and citycode, or None for all of them.
         self.documents: np.ndarray | None = None
         for name in ("postcode", "citycode"):
             if filters.get(name):
-                docs = _documents(index, name, filters[name])
+                docs = documents(name, tuple(sorted(filters[name])))
                 if self.documents is not None:
                     docs = np.intersect1d(self.documents, docs, assume_unique=True)
                 self.documents = docs
@@ -84,24 +209,23 @@ class PointFilter:
     def nothing(self) -> bool:
         """No point can pass: answer at once rather than search the whole world."""
         no_centres = self.centres is not None and not len(self.centres)
-        return (no_centres and not self.housenumbers) or (
-            self.documents is not None and not len(self.documents)
-        )
+        no_documents = self.documents is not None and not len(self.documents)
+        return (no_centres and not self.housenumbers) or no_documents
 
-    def keep(self, refs: np.ndarray, docs: np.ndarray) -> np.ndarray:
-        """Mask of the points (refs, and the document of each) that pass."""
-        is_hn = refs < 0
-        keep = is_hn.copy() if self.housenumbers else np.zeros(len(refs), dtype=bool)
-        centres = ~is_hn
+    def filter(self, index: IndexReader, refs: np.ndarray) -> np.ndarray:
+        """The points (refs) that pass."""
+        if not self.housenumbers:
+            refs = refs[refs >= 0]
         if self.centres is not None:
-            centres &= _isin_sorted(docs, self.centres)
-        keep |= centres
+            refs = refs[(refs < 0) | _isin_sorted(refs, self.centres)]
         if self.documents is not None:
-            keep &= _isin_sorted(docs, self.documents)
-        return keep
+            is_hn = refs < 0
+            docs = np.where(is_hn, index.hn_doc[np.where(is_hn, ~refs, 0)].astype(np.int64), refs)
+            refs = refs[_isin_sorted(docs, self.documents)]
+        return refs
 
     def points(self, index: IndexReader, at_most: int) -> np.ndarray | None:
-        """Every point that passes, as refs, when filters leave at most ``at_most``; else None."""
+        """Every point that passes, as refs, when the filters leave at most ``at_most``; else None."""
         if self.documents is not None:
             docs = self.documents
         elif self.centres is not None and not self.housenumbers:
@@ -123,38 +247,20 @@ class PointFilter:
         return np.concatenate(refs)
 
 
-def _grid_search(
-    index: IndexReader, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Points of the smallest block of cells that surely holds the answer, with distances."""
-    qx, qy = (int(v) for v in cell_xy(lon, lat))
-    for level in range(MAX_LEVEL + 1):
-        starts, ends, covered = _block(qx, qy, lat, lon, level)
-        lo = np.searchsorted(index.geo_cell, starts)
-        hi = np.searchsorted(index.geo_cell, ends)
-        refs = index.geo_ref[_ranges(lo, hi)]
-        refs = refs[allowed.keep(refs, _documents_of(index, refs))]
-        km = _distances(index, refs, lat, lon)
-        sure = min(covered, max_km)
-        if covered >= max_km or int((km <= sure).sum()) >= limit or level == MAX_LEVEL:
-            return refs, km
-    raise AssertionError("unreachable: the last level covers the world")
+# --- geometry --------------------------------------------------------------------------------
 
 
 def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Cell ranges [starts, ends) of the 3x3 block of level-``level`` ancestors around
-    cell (qx, qy), and the distance (km) from the position within which no point lies
-    outside the block."""
+    cell (qx, qy), and the distance (km) within which no point lies outside the block."""
     size = 1 << level
-    columns = np.unique(np.clip(np.arange(-1, 2) + (qx >> level), 0, max((1 << LON_BITS) // size - 1, 0)))
-    rows = np.unique(np.clip(np.arange(-1, 2) + (qy >> level), 0, max((1 << LAT_BITS) // size - 1, 0)))
-    xs = np.repeat(columns, len(rows)) << level
-    ys = np.tile(rows, len(columns)) << level
-    starts = interleave(xs, ys)
+    columns = np.clip(np.arange(-1, 2) + (qx >> level), 0, (1 << LON_BITS) // size - 1)
+    rows = np.clip(np.arange(-1, 2) + (qy >> level), 0, (1 << LAT_BITS) // size - 1)
+    columns, rows = np.unique(columns), np.unique(rows)
+    starts = interleave(np.repeat(columns, len(rows)) << level, np.tile(rows, len(columns)) << level)
     ends = starts + np.uint64(size * size)
     x0, x1 = int(columns[0]) << level, (int(columns[-1]) + 1) << level
     y0, y1 = int(rows[0]) << level, (int(rows[-1]) + 1) << level
-    west, east = x0 * CELL_LON - 180, x1 * CELL_LON - 180
     south, north = y0 * CELL_LAT - 90, y1 * CELL_LAT - 90
     # Beyond a latitude edge, a point is at least that difference of latitude away.
     to_south = inf if y0 == 0 else EARTH_RADIUS_KM * radians(lat - south)
@@ -163,56 +269,26 @@ def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.nda
     shrink = sqrt(max(cos(radians(lat)) * min(cos(radians(south)), cos(radians(north))), 0.0))
 
     def across(degrees: float) -> float:
-        half = min(radians(degrees), pi) / 2
-        return 2 * EARTH_RADIUS_KM * asin(min(1.0, shrink * sin(half)))
+        return 2 * EARTH_RADIUS_KM * asin(min(1.0, shrink * sin(min(radians(degrees), pi) / 2)))
 
-    to_west = inf if x0 == 0 else across(lon - west)
-    to_east = inf if x1 >= 1 << LON_BITS else across(east - lon)
+    to_west = inf if x0 == 0 else across(lon - (x0 * CELL_LON - 180))
+    to_east = inf if x1 >= 1 << LON_BITS else across((x1 * CELL_LON - 180) - lon)
     return starts, ends, min(to_south, to_north, to_west, to_east)
 
 
-def _result(index: IndexReader, ref: int, lat: float, lon: float) -> Result:
-    """A point as a result shaped like Addok's reverse ones (``load_closer``, labels, score)."""
-    if ref >= 0:
-        doc, housenumber, doc_number = index.document(ref), None, ref
-    else:
-        doc_number = int(index.hn_doc[~ref])
-        doc = dict(index.document(doc_number))  # Shared and cached: copied before a change.
-        props = index.housenumber(~ref)
-        housenumber = props.pop("raw")
-        doc.update(props)
-        doc["type"] = "housenumber"
-    # Addok's argument order, so that distances and scores agree to the last digit.
-    km = scoring.haversine_km(float(doc["lat"]), float(doc["lon"]), lat, lon)
-    weight = scoring.GEO_DISTANCE_WEIGHT
-    parts = {"geo_distance": (scoring.km_to_score(km) * weight, weight)}
-    return Result(
-        doc_number,
-        doc,
-        housenumber=housenumber,
-        labels=scoring.make_labels(doc, housenumber),
-        distance_km=km,
-        score=scoring.total(parts),
-        parts=parts,
-    )
+def _lower_bounds(squares: Squares, lat: float, lon: float) -> np.ndarray:
+    """For each square, a distance (km) that none of its points is nearer than.
 
-
-# --- numpy helpers -----------------------------------------------------------------------
-
-
-def _documents(index: IndexReader, name: str, values: Iterable[str]) -> np.ndarray:
-    """Sorted documents that have one of the values for a filter (int64, as point refs)."""
-    ids = [index.filter_id(name, str(v)) for v in values]
-    arrays = [index.postings(i)[0] for i in ids if i >= 0]
-    if not arrays:
-        return np.empty(0, dtype=np.int64)
-    return np.unique(np.concatenate(arrays)).astype(np.int64)
-
-
-def _documents_of(index: IndexReader, refs: np.ndarray) -> np.ndarray:
-    """The document of each point: itself, or the street of a house number."""
-    is_hn = refs < 0
-    return np.where(is_hn, index.hn_doc[np.where(is_hn, ~refs, 0)].astype(np.int64), refs)
+    hav(d) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), each term at its smallest over the square.
+    """
+    phi, lam = radians(lat), radians(lon)
+    dphi = np.maximum(0.0, np.maximum(squares.south - phi, phi - squares.north))
+    width = squares.east - squares.west
+    past_west = np.mod(lam - squares.west, 2 * pi)  # eastward angle from the west edge
+    dlam = np.where(past_west <= width, 0.0, np.minimum(past_west - width, 2 * pi - past_west))
+    cos_min = np.maximum(np.minimum(np.cos(squares.south), np.cos(squares.north)), 0.0)
+    hav = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
 
 
 def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> np.ndarray:
@@ -227,12 +303,26 @@ def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> 
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
+def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and rows of geohash integers (the inverse of ``geohash.interleave``)."""
+
+    def compact(v: np.ndarray) -> np.ndarray:
+        v = v & np.uint64(0x5555555555555555)
+        for shift, mask in ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
+                            (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)):  # fmt: skip
+            v = (v | (v >> np.uint64(shift))) & np.uint64(mask)
+        return v.astype(np.int64)
+
+    codes = codes.astype(np.uint64)
+    return compact(codes), compact(codes >> np.uint64(1))
+
+
+# --- arrays ----------------------------------------------------------------------------------
+
+
 def _smallest(km: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
     """Positions of the ``k`` smallest distances, nearest first (ties: house numbers first)."""
-    if len(km) > k:
-        positions = np.argpartition(km, k - 1)[:k]
-    else:
-        positions = np.arange(len(km))
+    positions = np.argpartition(km, k - 1)[:k] if len(km) > k else np.arange(len(km))
     return positions[np.lexsort((refs[positions], km[positions]))]
 
 
