@@ -171,3 +171,15 @@ def test_bad_parameters(geocoder):
         geocoder.search("paris", lat=91, lon=2)
     with pytest.raises(InvalidParameter):
         geocoder.search("paris", filters={"colour": "red"})
+
+
+def test_a_repeated_word_counts_twice_as_in_addok(geocoder):
+    """Addok keeps both "tremouilles": dropping two words then keeps one of them."""
+    p = top(geocoder, "VILLAGE TREMOUILLES 12290 TREMOUILLES")
+    assert p["name"] == "Rue de la Trémouille"
+
+
+def test_related_words_give_candidates_when_nothing_matches_all(geocoder):
+    """No document has every word: groups of words found together still give answers."""
+    p = top(geocoder, "13 rue du Général-Sarrut 09700 Canté")
+    assert p["postcode"] == "09700"
