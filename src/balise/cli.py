@@ -198,5 +198,37 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
     for line, reason in stats.examples:
         click.echo(f"  line {line}: {reason}", err=True)
 
+@main.command()
+@index_option
+@click.option("--host", help="Address to listen on [default: from BIND, or 127.0.0.1].")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port [default: from BIND, or 7878].")
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: WORKERS, or one per CPU].")
+def serve(index_dir: Path, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with gunicorn.
+
+    Runs gunicorn with balise/http/gunicorn.conf.py, whose settings come from the
+    environment (BIND, WORKERS, KEEPALIVE...); the options here set those variables.
+    """
+    import os
+
+    from .index import IndexFormatError, IndexReader
+
+    try:
+        IndexReader(index_dir)  # fail here with a clear message, not in a gunicorn traceback
+    except IndexFormatError as e:
+        raise click.ClickException(str(e)) from e
+    env = dict(os.environ, BALISE_INDEX=str(index_dir.resolve()))
+    if host or port is not None:
+        bind_host, _, bind_port = SETTINGS.bind.rpartition(":")
+        host = (host or bind_host).strip("[]")
+        host = f"[{host}]" if ":" in host else host  # IPv6
+        env["BIND"] = f"{host}:{bind_port if port is None else port}"
+    if workers:
+        env["WORKERS"] = str(workers)
+    config = Path(__file__).parent / "http" / "gunicorn.conf.py"
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(config)]
+    os.execve(sys.executable, argv, env)  # gunicorn takes this process: signals reach it directly
+
+
 if __name__ == "__main__":
     sys.exit(main())

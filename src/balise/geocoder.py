@@ -8,8 +8,8 @@ from pathlib import Path
 from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
 from .search import geojson
-from .search.reverse import Reverse
 from .search.engine import Engine, Search
+from .search.reverse import Reverse
 from .search.scoring import MATCH_THRESHOLD
 from .text import make_pipeline
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from ..search.scoring import fold_fields
 from ..text import Pipeline
 from . import geohash
 from .format import (
@@ -134,6 +135,7 @@ class IndexWriter:
         self._add_postings(n, doc, housenumbers)
         self.doc_importance.append(float(doc.get("importance") or 0.0))
         self.doc_lonlat.extend((float(doc["lon"]), float(doc["lat"])))
+        doc["_folded"] = fold_fields(doc)  # Labels are compared folded: fold once, here.
         self.docs_blob.write(orjson.dumps(doc))
         self.doc_off.append(self.docs_blob.tell())
         return self._add_housenumbers(n, housenumbers)

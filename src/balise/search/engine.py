@@ -10,9 +10,9 @@ here with numpy on sorted posting arrays, in process.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import product
 
 import numpy as np

@@ -21,7 +21,7 @@ def feature(result: Result, original_type: str, debug: dict | None = None) -> di
         properties["housenumber"] = result.housenumber
     for key, value in doc.items():
         value = first(value)
-        if value and key not in HIDDEN:
+        if value and key not in HIDDEN and key[0] != "_":
             properties[key] = value
     if original_type and original_type not in properties:
         properties[original_type] = properties.get("name")

@@ -1,0 +1,81 @@
+"""The falcon application: routes, CORS, and every error turned into Addok's JSON, here only."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+import falcon
+import orjson
+
+from .. import __version__
+from ..config import Settings
+from ..errors import BaliseError, QueryTooLong
+from ..geocoder import Geocoder
+from . import resources
+
+
+def create_app(geocoder: Geocoder, settings: Settings | None = None) -> falcon.App:
+    """The WSGI app serving one geocoder: ``/search/``, ``/reverse/``, ``/health``, ``/openapi.json``."""
+    settings = settings or Settings.from_env()
+    app = falcon.App(middleware=[Cors(settings.cors_origin)])
+    # As Addok: "q=a,b" is one value, and "/search/" is "/search".
+    app.req_options.auto_parse_qs_csv = False
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route("/search", resources.Search(geocoder))
+    app.add_route("/reverse", resources.Reverse(geocoder))
+    app.add_route("/health", resources.Health(geocoder, __version__))
+    app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
+    app.add_error_handler(BaliseError, raise_http_error)
+    app.set_error_serializer(serialize_error)
+    return app
+
+
+def from_env() -> falcon.App:
+    """The app ``gunicorn.conf.py`` serves: the index of ``BALISE_INDEX``, warmed up.
+
+    With ``preload_app`` this runs once, in the gunicorn master, before it forks: the
+    index maps and the structures built here are shared by every worker.
+    """
+    settings = Settings.from_env()
+    geocoder = Geocoder.open(settings.index)
+    geocoder.warm()
+    return create_app(geocoder, settings)
+
+
+def openapi_document() -> bytes:
+    document = orjson.loads(files(__package__).joinpath("openapi.json").read_bytes())
+    document["info"]["version"] = __version__
+    return orjson.dumps(document)
+
+
+class Cors:
+    """Addok's CORS headers on every answer (errors too), and preflight answers."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool) -> None:
+        resp.set_header("Access-Control-Allow-Origin", self.origin)
+        resp.set_header("Access-Control-Allow-Headers", "X-Requested-With")
+        if req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):
+            # Falcon answers OPTIONS itself (200, Allow); a browser's preflight also wants these.
+            resp.set_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+            requested = req.get_header("Access-Control-Request-Headers")
+            if requested:
+                resp.set_header("Access-Control-Allow-Headers", requested)
+            resp.set_header("Access-Control-Max-Age", "86400")
+
+
+def raise_http_error(req: falcon.Request, resp: falcon.Response, error: BaliseError, params: dict) -> None:
+    """A balise error as the falcon error Addok raises for the same input."""
+    if isinstance(error, QueryTooLong):
+        # Addok's 413 has its message as title and no description.
+        raise falcon.HTTPContentTooLarge(title=error.description)
+    raise falcon.HTTPError(falcon.code_to_http_status(error.status), title=error.title,
+                           description=error.description)
+
+
+def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Every error as JSON ``{"title", "description"}``, whatever the client accepts."""
+    resp.data = orjson.dumps(error.to_dict())
+    resp.content_type = "application/json"

@@ -1,0 +1,153 @@
+"""The HTTP resources: parse a request as Addok's views do, call the geocoder, answer JSON.
+
+Parameters are read with falcon's own helpers (as Addok does), so that defaults, aliases,
+repeated values and the texts of errors are Addok's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import falcon
+import orjson
+
+from ..errors import InvalidParameter, MissingParameter
+from ..geocoder import FILTER_NAMES, MAX_LIMIT, Geocoder
+
+LAT_NAMES = ("lat", "latitude")
+LON_NAMES = ("lon", "lng", "long", "longitude")
+SEARCH_PARAMS = ("q", "limit", "autocomplete", *LAT_NAMES, *LON_NAMES, *FILTER_NAMES, "debug")
+REVERSE_PARAMS = (*LAT_NAMES, *LON_NAMES, "limit", "max_distance", *FILTER_NAMES)
+
+
+class Search:
+    """``GET /search/``: Addok's search."""
+
+    def __init__(self, geocoder: Geocoder) -> None:
+        self.geocoder = geocoder
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        q = req.get_param("q")
+        if not q:
+            raise MissingParameter("q")
+        limit = parse_limit(req, default=5)
+        autocomplete = req.get_param_as_bool("autocomplete")
+        lon, lat = parse_lon_lat(req)
+        answer = self.geocoder.search(
+            q,
+            limit=limit,
+            autocomplete=True if autocomplete is None else autocomplete,
+            lat=lat,
+            lon=lon,
+            filters=parse_filters(req),
+            debug=bool(req.get_param_as_bool("debug")),
+        )
+        send_json(resp, answer)
+
+
+class Reverse:
+    """``GET /reverse/``: the nearest points (always some, unlike Addok)."""
+
+    def __init__(self, geocoder: Geocoder) -> None:
+        self.geocoder = geocoder
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        lon, lat = parse_lon_lat(req)
+        if lon is None:
+            raise MissingParameter("lon")
+        if lat is None:
+            raise MissingParameter("lat")
+        limit = parse_limit(req, default=1)
+        max_distance = parse_float(req, "max_distance")
+        if max_distance is not None and max_distance < 0:
+            raise InvalidParameter("max_distance", "must be 0 or more (metres)")
+        send_json(resp, self.geocoder.reverse(lat, lon, limit, parse_filters(req), max_distance))
+
+
+class Health:
+    """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), computed once."""
+
+    def __init__(self, geocoder: Geocoder, version: str) -> None:
+        manifest = geocoder.index.manifest
+        counts = manifest.get("counts", {})
+        self.body = orjson.dumps({
+            "status": "HEALTHY",
+            "version": version,
+            "index": {
+                "version": geocoder.version,
+                "built_at": manifest.get("built_at"),
+                "documents": counts.get("documents"),
+                "housenumbers": counts.get("housenumbers"),
+            },
+        })
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.data = self.body
+        resp.content_type = JSON
+
+
+class OpenApi:
+    """``GET /openapi.json``: the document shipped in the package."""
+
+    def __init__(self, document: bytes) -> None:
+        self.document = document
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.data = self.document
+        resp.content_type = JSON
+
+
+# --- parameters ------------------------------------------------------------------------------
+
+JSON = "application/json; charset=utf-8"
+
+
+def send_json(resp: falcon.Response, content: dict) -> None:
+    resp.data = orjson.dumps(content)
+    resp.content_type = JSON
+
+
+def parse_limit(req: falcon.Request, default: int) -> int:
+    # NOTE: Addok reads "limit=0" as the default; balise rejects it like any number out of range.
+    limit = req.get_param_as_int("limit")
+    if limit is None:
+        return default
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
+    return limit
+
+
+def parse_float(req: falcon.Request, *names: str) -> float | None:
+    """The first of ``names`` given, as a finite number (Addok's ``parse_float``)."""
+    for name in names:
+        value = req.get_param(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            raise InvalidParameter(name, "invalid value") from None
+        if math.isnan(number):  # Addok fails with a 500 on "nan"
+            raise InvalidParameter(name, "invalid value")
+        return number
+    return None
+
+
+def parse_lon_lat(req: falcon.Request) -> tuple[float | None, float | None]:
+    lat = parse_float(req, *LAT_NAMES)
+    lon = parse_float(req, *LON_NAMES)
+    if lon is not None and not -180 <= lon <= 180:
+        raise InvalidParameter("lon", "out of range")
+    if lat is not None and not -90 <= lat <= 90:
+        raise InvalidParameter("lat", "out of range")
+    return lon, lat
+
+
+def parse_filters(req: falcon.Request) -> dict[str, list[str]]:
+    """Filters repeated (``type=street&type=locality``) or space-separated, as Addok's."""
+    filters = {}
+    for name in FILTER_NAMES:
+        values = [v for value in req.get_param_as_list(name) or () for v in value.split()]
+        if values:
+            filters[name] = values
+    return filters
