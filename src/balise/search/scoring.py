@@ -33,20 +33,28 @@ def make_labels(
 
     ``postcode`` replaces the document's first postcode (the one a query asked for).
     PERF: names and cities come folded from the index (``_folded``, made at import),
-    so labels are folded by joining parts instead of running the folding regexes.
+    and the variants of a place are cached; a house number only prefixes them.
     """
     if postcode is None and doc.get("postcode"):
         postcode = as_list(doc.get("postcode"))[0]
     names, cities = as_list(doc.get("name")), as_list(doc.get("city")) if doc.get("city") else []
     folded_names, folded_cities = doc.get("_folded") or fold_fields(doc)
-    return labels_of(
-        tuple(zip(names, folded_names, strict=True)),
-        tuple(zip(cities, folded_cities, strict=True)),
-        (postcode, ascii_label(postcode)) if postcode else None,
-        doc.get("type") == "municipality",
-        (housenumber, ascii_label(housenumber)) if housenumber else None,
-        number_last,
-    )
+    name_parts = tuple(zip(names, folded_names, strict=True))
+    city_parts = tuple(zip(cities, folded_cities, strict=True))
+    postcode_part = (postcode, ascii_label(postcode)) if postcode else None
+    base = labels_of(name_parts, city_parts, postcode_part, doc.get("type") == "municipality")
+    if not housenumber:
+        return base
+    number = ascii_label(housenumber)
+    shown = f"{housenumber} {base.shown}"
+    # addok-france puts "N label" before each label.
+    folded = [v for label in base.folded for v in (f"{number} {label}".strip(), label)]
+    if number_last:
+        name, folded_name = name_parts[0]
+        folded.append(f"{folded_name} {number}")
+        if postcode_part and city_parts:
+            folded.append(f"{folded_name} {number} {postcode_part[1]} {city_parts[0][1]}")
+    return Labels((shown, tuple(dict.fromkeys(folded))))
 
 
 def fold_fields(doc: dict) -> list[list[str]]:
@@ -72,38 +80,21 @@ Part = tuple[str, str]  # (as written, folded)
 
 @lru_cache(maxsize=100_000)
 def labels_of(
-    names: tuple[Part, ...], cities: tuple[Part, ...], postcode: Part | None,
-    is_municipality: bool, housenumber: Part | None, number_last: bool,
+    names: tuple[Part, ...], cities: tuple[Part, ...], postcode: Part | None, is_municipality: bool
 ) -> Labels:
-    """Label variants, best first (addok-france's make_labels), cached per place.
-
-    ``number_last`` adds "Rue de Rivoli 12" variants, for queries written that way.
-    """
+    """Label variants of a place, best first (addok-france's make_labels), cached."""
     labels: list[tuple[Part, ...]] = []
-    number = (housenumber,) if housenumber else None
-
-    def add(group: list, label: tuple) -> None:
-        group.insert(0, label)
-        if number:
-            group.insert(0, number + label)
-
     for name in names:
         for city in cities or (None,):
-            group: list[tuple[Part, ...]] = []
+            group: list[tuple[Part, ...]] = []  # addok-france inserts each variant first
             if postcode and is_municipality:
-                add(group, (name, postcode))
-                add(group, (postcode, name))
-            add(group, (name,))
+                group[:0] = [(postcode, name), (name, postcode)]
+            group.insert(0, (name,))
             if city and city[0] != name[0]:
-                add(group, (name, city))
-                if postcode:
-                    add(group, (name, postcode))
-                    add(group, (name, postcode, city))
+                group[:0] = [(name, postcode, city), (name, postcode), (name, city)] if postcode else [
+                    (name, city)
+                ]
             labels.extend(group)
-    if number and number_last:
-        labels.append((names[0], housenumber))
-        if postcode and cities:
-            labels.append((names[0], housenumber, postcode, cities[0]))
     shown = " ".join(raw for raw, _ in labels[0]) if labels else ""
     # Duplicates (streets of Paris have two cities) cannot change the score.
     folded = dict.fromkeys(" ".join(f for _, f in label if f) for label in labels)
