@@ -56,6 +56,7 @@ SETTINGS = [
     Setting("BALISE_INDEX", "var/index", "index directory served and searched by default"),
     Setting("BALISE_RULES", "fr", "text rules used when importing (country)"),
     Setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer"),
+    Setting("BALISE_CSV_MAX_BYTES", "50000000", "largest CSV upload in bytes (413 beyond; 0: no limit)", int),
     # The HTTP server (gunicorn; names as in addok-docker and most gunicorn images).
     Setting("BIND", "127.0.0.1:7878", "address:port the server listens on", str),
     Setting("WORKERS", "", "worker processes; empty: one per CPU of the cgroup quota", _workers),
@@ -78,6 +79,7 @@ class Settings:
     index: str = "var/index"
     rules: str = "fr"
     cors_origin: str = "*"
+    csv_max_bytes: int = 50_000_000
     bind: str = "127.0.0.1:7878"
     workers: int = 1
     worker_class: str = "gthread"

@@ -139,9 +139,8 @@ class Search:
         self.bigrams = scoring.QueryBigrams(self.query)
 
     def _housenumber_key(self) -> str | None:
-        tokens = self.housenumbers
-        if tokens and tokens[0].kind == "maybe_housenumber" or not tokens:
-            tokens = self.maybe_housenumbers
+        """Key of the house number asked for: a flagged one, else one written after the street."""
+        tokens = [t for t in self.housenumbers if t.kind == "housenumber"] or self.maybe_housenumbers
         if not tokens:
             return None
         ordered = sorted(tokens, key=lambda t: t.position)

@@ -6,9 +6,10 @@ the 2k low bits of a cell gives its ancestor of level k, a square of 2^k x 2^k c
 points are one contiguous range of that array. Near data, the search reads the 3x3 block of
 ancestors around the position, level 0 (cells of about 100 m) first, then one level up at a
 time, until the ``limit`` nearest points are certainly inside the block (nearer than anything
-outside it can be). Far from data (past level ``NEAR_LEVELS``, about 6 km), it visits the
-non-empty level-``FAR_LEVEL`` squares (about 30 km) nearest first, and stops when the next
-square cannot hold anything nearer than what it has.
+outside it can be). Far from data (past level ``NEAR_LEVELS``, about 6 km), it goes best-first
+down the quadtree of squares, from the non-empty ones of level ``FAR_LEVEL`` (about 30 km):
+the square that may hold the nearest point is split in four, or measured when small, until no
+square left can hold anything nearer than the ``limit`` points found.
 
 Beyond Addok, which looks at two rings of cells and may answer nothing, this always answers,
 however far the data is, unless ``max_distance`` says how far is too far; and it answers with
@@ -25,6 +26,7 @@ street's centre answers when it is nearer than all its house numbers.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from math import asin, cos, inf, pi, radians, sin, sqrt
@@ -39,19 +41,19 @@ from .engine import Result
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
 FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
+LEAF_POINTS = 256  # a far search square with this few points is measured, not split
+CHILD_X, CHILD_Y = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
 DIRECT_SCAN_POINTS = 50_000  # filters leaving this few points: measure them all, no grid
 EARTH_RADIUS_KM = scoring.EARTH_RADIUS_KM
 
 
 class Squares(NamedTuple):
-    """The non-empty squares of one level: their range in ``geo.cell`` and their bounds."""
+    """The non-empty squares of one level: columns, rows, and range in ``geo.cell``."""
 
+    x: np.ndarray
+    y: np.ndarray
     starts: np.ndarray
     ends: np.ndarray
-    west: np.ndarray  # radians
-    east: np.ndarray
-    south: np.ndarray
-    north: np.ndarray
 
 
 class Reverse:
@@ -112,41 +114,49 @@ class Reverse:
     def _far(
         self, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best-first over the non-empty far squares: nearest possible first, until the
-        next one cannot beat the ``limit``-th best distance found."""
+        """Best-first down the quadtree: take the square that may hold the nearest point,
+        split it (or measure its points when few), until no square can beat the answer."""
+        cells, geo_ref = self.index.geo_cell, self.index.geo_ref
         squares = self.squares
-        bounds = _lower_bounds(squares, lat, lon)
-        order = np.argsort(bounds, kind="stable")
+        bounds = _lower_bounds(lat, lon, *_rectangles(squares.x, squares.y, FAR_LEVEL))
+        heap = list(zip(bounds.tolist(), [FAR_LEVEL] * len(bounds), squares.x.tolist(), squares.y.tolist(),
+                        squares.starts.tolist(), squares.ends.tolist(), strict=True))
+        heapq.heapify(heap)
         refs, km = np.empty(0, dtype=np.int64), np.empty(0)
-        done, batch = 0, 4
-        while done < len(order):
-            bound = bounds[order[done]]
-            if bound > max_km or (len(km) >= limit and bound > km.max()):
+        while heap:
+            bound, level, x, y, lo, hi = heapq.heappop(heap)
+            if bound > max_km or (len(km) >= limit and bound > km[-1]):
                 break
-            take = order[done : done + batch]
-            done, batch = done + len(take), batch * 2
-            found = allowed.filter(self.index, self.index.geo_ref[_ranges(squares.starts[take], squares.ends[take])])
-            refs = np.concatenate([refs, found])
-            km = np.concatenate([km, _distances(self.index, found, lat, lon)])
-            keep = _smallest(km, refs, limit)
-            refs, km = refs[keep], km[keep]
+            if hi - lo <= LEAF_POINTS or level == 0:
+                found = allowed.filter(self.index, geo_ref[lo:hi])
+                refs = np.concatenate([refs, found])
+                km = np.concatenate([km, _distances(self.index, found, lat, lon)])
+                keep = _smallest(km, refs, limit)  # nearest first: km[-1] is the limit-th
+                refs, km = refs[keep], km[keep]
+                continue
+            # The four children, in the order of their codes (x bit, then y bit): each is a
+            # quarter of the parent's range of cells, and their points follow each other.
+            level -= 1
+            first = int(cells[lo]) >> (2 * level + 2) << (2 * level + 2)
+            starts = first + (np.arange(4, dtype=np.uint64) << np.uint64(2 * level))
+            edges = (np.searchsorted(cells[lo:hi], starts) + lo).tolist() + [hi]
+            xs, ys = CHILD_X + 2 * x, CHILD_Y + 2 * y
+            child_bounds = _lower_bounds(lat, lon, *_rectangles(xs, ys, level)).tolist()
+            for i in range(4):
+                if edges[i + 1] > edges[i]:
+                    heapq.heappush(heap, (child_bounds[i], level, 2 * x + i % 2, 2 * y + i // 2,
+                                          edges[i], edges[i + 1]))
         return refs, km
 
     @cached_property
     def squares(self) -> Squares:
         """The non-empty level-``FAR_LEVEL`` squares (a few thousand for all of France)."""
         cells = self.index.geo_cell
-        shift = np.uint64(2 * FAR_LEVEL)
-        codes = cells >> shift
+        codes = cells >> np.uint64(2 * FAR_LEVEL)
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(cells) else np.empty(0, int)
-        ends = np.r_[starts[1:], len(cells)].astype(np.int64)
+        ends = np.r_[starts[1:], len(cells)]
         x, y = _deinterleave(codes[starts])
-        size = 1 << FAR_LEVEL
-        west = np.radians(x * size * CELL_LON - 180)
-        south = np.radians(y * size * CELL_LAT - 90)
-        east = np.radians((x + 1) * size * CELL_LON - 180)
-        north = np.radians(np.minimum((y + 1) * size * CELL_LAT - 90, 90))
-        return Squares(starts.astype(np.int64), ends, west, east, south, north)
+        return Squares(x, y, starts.astype(np.int64), ends.astype(np.int64))
 
     # --- results -------------------------------------------------------------------------
 
@@ -276,17 +286,24 @@ def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.nda
     return starts, ends, min(to_south, to_north, to_west, to_east)
 
 
-def _lower_bounds(squares: Squares, lat: float, lon: float) -> np.ndarray:
-    """For each square, a distance (km) that none of its points is nearer than.
+def _rectangles(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
+    """West, east, south and north edges (radians) of squares of a level."""
+    size = 1 << level
+    west = np.radians(x * size * CELL_LON - 180)
+    east = np.radians((x + 1) * size * CELL_LON - 180)
+    south = np.radians(y * size * CELL_LAT - 90)
+    north = np.radians(np.minimum((y + 1) * size * CELL_LAT - 90, 90))
+    return west, east, south, north
 
-    hav(d) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), each term at its smallest over the square.
-    """
+
+def _lower_bounds(lat: float, lon: float, west, east, south, north) -> np.ndarray:
+    """For each rectangle, a distance (km) that none of its points is nearer than:
+    hav(d) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), each term at its smallest."""
     phi, lam = radians(lat), radians(lon)
-    dphi = np.maximum(0.0, np.maximum(squares.south - phi, phi - squares.north))
-    width = squares.east - squares.west
-    past_west = np.mod(lam - squares.west, 2 * pi)  # eastward angle from the west edge
-    dlam = np.where(past_west <= width, 0.0, np.minimum(past_west - width, 2 * pi - past_west))
-    cos_min = np.maximum(np.minimum(np.cos(squares.south), np.cos(squares.north)), 0.0)
+    dphi = np.maximum(0.0, np.maximum(south - phi, phi - north))
+    past_west = np.mod(lam - west, 2 * pi)  # eastward angle from the west edge
+    dlam = np.where(past_west <= east - west, 0.0, np.minimum(past_west - (east - west), 2 * pi - past_west))
+    cos_min = np.maximum(np.minimum(np.cos(south), np.cos(north)), 0.0)
     hav = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
 
