@@ -54,7 +54,9 @@ class Cors:
     def __init__(self, origin: str) -> None:
         self.origin = origin
 
-    def process_response(self, req: falcon.Request, resp: falcon.Response, resource, req_succeeded: bool) -> None:
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
         resp.set_header("Access-Control-Allow-Origin", self.origin)
         resp.set_header("Access-Control-Allow-Headers", "X-Requested-With")
         if req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):

@@ -18,6 +18,7 @@ LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
 SEARCH_PARAMS = ("q", "limit", "autocomplete", *LAT_NAMES, *LON_NAMES, *FILTER_NAMES, "debug")
 REVERSE_PARAMS = (*LAT_NAMES, *LON_NAMES, "limit", "max_distance", *FILTER_NAMES)
+JSON = "application/json; charset=utf-8"  # Addok's content type for answers (errors: without charset)
 
 
 class Search:
@@ -98,8 +99,6 @@ class OpenApi:
 
 
 # --- parameters ------------------------------------------------------------------------------
-
-JSON = "application/json; charset=utf-8"
 
 
 def send_json(resp: falcon.Response, content: dict) -> None:

@@ -9,7 +9,8 @@ time, until the ``limit`` nearest points are certainly inside the block (nearer 
 outside it can be). Far from data (past level ``NEAR_LEVELS``, about 6 km), it goes best-first
 down the quadtree of squares, from the non-empty ones of level ``FAR_LEVEL`` (about 30 km):
 the square that may hold the nearest point is split in four, or measured when small, until no
-square left can hold anything nearer than the ``limit`` points found.
+square left can hold anything nearer than the ``limit`` points found. (Only the far search
+looks across the antimeridian: no French address lies within a few km of it.)
 
 Beyond Addok, which looks at two rings of cells and may answer nothing, this always answers,
 however far the data is, unless ``max_distance`` says how far is too far; and it answers with
@@ -29,13 +30,13 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from functools import cached_property, lru_cache
-from math import asin, cos, inf, pi, radians, sin, sqrt
+from math import asin, cos, floor, inf, pi, radians, sin, sqrt
 from typing import NamedTuple
 
 import numpy as np
 
 from ..index import IndexReader
-from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS, cell_xy, interleave
+from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
 from . import scoring
 from .engine import Result
 
@@ -100,7 +101,7 @@ class Reverse:
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Grid blocks around the position, growing until the answer is surely inside;
         (None, None) when it is not by level ``NEAR_LEVELS``."""
-        qx, qy = (int(v) for v in cell_xy(lon, lat))
+        qx, qy = _cell(lat, lon)
         for level in range(NEAR_LEVELS + 1):
             starts, ends, covered = _block(qx, qy, lat, lon, level)
             lo = np.searchsorted(self.index.geo_cell, starts)
@@ -263,14 +264,16 @@ class PointFilter:
 def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.ndarray, np.ndarray, float]:
     """Cell ranges [starts, ends) of the 3x3 block of level-``level`` ancestors around
     cell (qx, qy), and the distance (km) within which no point lies outside the block."""
+    # PERF: plain Python on these few integers; numpy costs more than it saves here.
     size = 1 << level
-    columns = np.clip(np.arange(-1, 2) + (qx >> level), 0, (1 << LON_BITS) // size - 1)
-    rows = np.clip(np.arange(-1, 2) + (qy >> level), 0, (1 << LAT_BITS) // size - 1)
-    columns, rows = np.unique(columns), np.unique(rows)
-    starts = interleave(np.repeat(columns, len(rows)) << level, np.tile(rows, len(columns)) << level)
+    last_column, last_row = (1 << LON_BITS) // size - 1, max((1 << LAT_BITS) // size - 1, 0)
+    columns = sorted({min(max(c, 0), last_column) for c in range((qx >> level) - 1, (qx >> level) + 2)})
+    rows = sorted({min(max(r, 0), last_row) for r in range((qy >> level) - 1, (qy >> level) + 2)})
+    codes = [_spread(c << level) | _spread(r << level) << 1 for c in columns for r in rows]
+    starts = np.array(codes, dtype=np.uint64)
     ends = starts + np.uint64(size * size)
-    x0, x1 = int(columns[0]) << level, (int(columns[-1]) + 1) << level
-    y0, y1 = int(rows[0]) << level, (int(rows[-1]) + 1) << level
+    x0, x1 = columns[0] << level, (columns[-1] + 1) << level
+    y0, y1 = rows[0] << level, (rows[-1] + 1) << level
     south, north = y0 * CELL_LAT - 90, y1 * CELL_LAT - 90
     # Beyond a latitude edge, a point is at least that difference of latitude away.
     to_south = inf if y0 == 0 else EARTH_RADIUS_KM * radians(lat - south)
@@ -284,6 +287,21 @@ def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.nda
     to_west = inf if x0 == 0 else across(lon - (x0 * CELL_LON - 180))
     to_east = inf if x1 >= 1 << LON_BITS else across((x1 * CELL_LON - 180) - lon)
     return starts, ends, min(to_south, to_north, to_west, to_east)
+
+
+def _cell(lat: float, lon: float) -> tuple[int, int]:
+    """Column and row of the grid cell of a point (``geohash.cell_xy`` for one point)."""
+    x = min(max(floor((lon + 180.0) / CELL_LON), 0), (1 << LON_BITS) - 1)
+    y = min(max(floor((lat + 90.0) / CELL_LAT), 0), (1 << LAT_BITS) - 1)
+    return x, y
+
+
+def _spread(v: int) -> int:
+    """``geohash._spread`` of one integer: a zero bit between each of its bits."""
+    for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
+                        (2, 0x3333333333333333), (1, 0x5555555555555555)):  # fmt: skip
+        v = (v | (v << shift)) & mask
+    return v
 
 
 def _rectangles(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
