@@ -332,10 +332,7 @@ def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> 
     lonlat = np.empty((len(refs), 2))
     lonlat[is_hn] = index.hn_lonlat[~refs[is_hn]]
     lonlat[~is_hn] = index.doc_lonlat[refs[~is_hn]]
-    lon1, lat1 = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
-    lon2, lat2 = radians(lon), radians(lat)
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+    return scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], lat, lon)
 
 
 def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -244,4 +244,4 @@ def haversine_km_array(lat1: np.ndarray, lon1: np.ndarray, lat2: float, lon2: fl
     lat1, lon1 = np.radians(lat1), np.radians(lon1)
     lat2, lon2 = radians(lat2), radians(lon2)
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
