@@ -1,0 +1,158 @@
+"""HTTP load test: wrk against balise and Addok, same queries, same machine, one run.
+
+    python bench/http_load.py --index DIR [--duration 20] [--connections 8] [--no-addok]
+
+Both servers run gunicorn with 2 workers on loopback (balise: `balise serve`, its own
+gunicorn.conf.py; Addok 1.3.2: `addok.http.wsgi:application`, 2 sync workers, its Redis
+loaded from the bench import). wrk (Debian package `wrk`) cycles through the same list of
+request paths for each: /search/ with the distinct eval queries (autocomplete off, limit 5:
+no cache on either side) and /reverse/ with the official points' coordinates. Prints req/s,
+p50/p90/p99, errors (connect/read/timeout/non-2xx) and balise's ratio to Addok.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import addok_env  # noqa: E402
+from throughput import query_list  # noqa: E402
+
+LUA = r"""
+local paths = {}
+for line in io.lines(os.getenv("BALISE_WRK_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+function init(args) i = math.random(#paths) end
+function request()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
+    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def server(cmd: list[str], env: dict, url: str):
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(url)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def search_paths() -> list[str]:
+    return [
+        "/search/?" + urllib.parse.urlencode({"q": q["q"], "limit": 5, "autocomplete": 0})
+        for q in query_list()
+    ]
+
+
+def reverse_paths() -> list[str]:
+    path = addok_env.shared_data() / "eval" / "official-points-dev.csv"
+    with open(path, newline="") as f:
+        return [
+            "/reverse/?" + urllib.parse.urlencode({"lat": r["expected_lat"], "lon": r["expected_lon"]})
+            for r in csv.DictReader(f)
+        ]
+
+
+def wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
+        script.write_text(LUA)
+        listing.write_text("\n".join(paths) + "\n")
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
+            env={**os.environ, "BALISE_WRK_PATHS": str(listing)},
+            capture_output=True, text=True, check=True,
+        ).stdout
+    row = json.loads(next(line for line in out.splitlines() if line.startswith("RESULT "))[7:])
+    row["rps"] = row["requests"] / (row["duration_us"] / 1e6)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-addok", action="store_true")
+    args = parser.parse_args(argv)
+
+    loads = {"/search": search_paths(), "/reverse": reverse_paths()}
+    results: dict[tuple[str, str], dict] = {}
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "WORKERS": "2"}
+    cmd = ["balise", "serve", "--index", args.index, "--port", str(port), "--workers", "2"]
+    with server(cmd, env, base + "/health"):
+        for name, paths in loads.items():
+            results[("balise", name)] = wrk(base, paths, args.duration, args.connections)
+
+    if not args.no_addok:
+        addok_env.import_ndjson()
+        with addok_env.start_redis(rdb=addok_env.RDB) as redis:
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            gunicorn = addok_env.VENV / "bin" / "gunicorn"
+            cmd = [str(gunicorn), "--workers", "2", "--worker-class", "sync", "--bind",
+                   f"127.0.0.1:{port}", "addok.http.wsgi:application"]
+            with server(cmd, addok_env.addok_env(redis.port), base + "/search/?q=paris"):
+                for name, paths in loads.items():
+                    results[("addok", name)] = wrk(base, paths, args.duration, args.connections)
+
+    print(f"wrk -t2 -c{args.connections} -d{args.duration}s, 2 gunicorn workers each\n")
+    print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (engine, name), r in results.items():
+        print(f"| {engine} | {name} | {r['rps']:.0f} | {r['p50_us'] / 1000:.2f} | "
+              f"{r['p90_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | {r['errors']} | {r['non2xx']} |")
+    for name in loads:
+        if ("addok", name) in results:
+            ratio = results[("balise", name)]["rps"] / results[("addok", name)]["rps"]
+            print(f"\n{name}: balise / addok = {ratio:.1f}x req/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
