@@ -17,10 +17,13 @@ setup: $(BIN)/balise
 $(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz
 	$(BIN)/balise import --quiet --index $(SAMPLE_INDEX) data/sample/paris-centre.ndjson.gz
 
-## Set up, index the bundled sample (Paris 1st-4th arrondissements) and search it.
+## Set up, index the bundled sample (Paris 1st-4th arrondissements) and serve it on :7878.
 demo: $(SAMPLE_INDEX)/manifest.json
 	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 1 "34 rue de rivoli paris"
-	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 3 --autocomplete "place des vosg"
+	@echo "Serving on http://127.0.0.1:7878 - try:"
+	@echo "  curl 'http://127.0.0.1:7878/search/?q=place+des+vosg&limit=3'"
+	@echo "  curl 'http://127.0.0.1:7878/reverse/?lat=48.8566&lon=2.3522'"
+	$(BIN)/balise serve --index $(SAMPLE_INDEX) --port 7878
 
 ## Set up and run the whole test suite (needs ../shared/data beside the repo).
 test: $(BIN)/balise
