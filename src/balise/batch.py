@@ -20,12 +20,14 @@ import multiprocessing
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Literal, NamedTuple
 
 from .errors import BaliseError, FileTooLarge, InvalidCsv, InvalidParameter
+from .geocoder import Geocoder
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class CsvOptions:
     min_score: float = MIN_SCORE
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.columns))
+        object.__setattr__(self, "result_columns", tuple(self.result_columns))
         delimiter = {"\\t": "\t", "tab": "\t"}.get(self.delimiter or "", self.delimiter)
         object.__setattr__(self, "delimiter", delimiter)
         if delimiter is not None and (len(delimiter) != 1 or delimiter in "\r\n" + self.quote):
@@ -126,7 +130,8 @@ class CsvOptions:
 
         def values(name: str) -> list[str]:
             raw = form.get(name) or []
-            return [v for v in ([raw] if isinstance(raw, str) else raw) if v and v.strip()]
+            spaces = name in ("delimiter", "quote")  # a tab or a space is a value there
+            return [v for v in ([raw] if isinstance(raw, str) else raw) if v and (spaces or v.strip())]
 
         def one(name: str) -> str | None:
             found = values(name)
@@ -460,7 +465,7 @@ def _cell(value: object) -> str:
 class RowGeocoder:
     """One lookup to addok-csv's result values; a row's error is returned, never raised."""
 
-    def __init__(self, geocoder, mode: Mode = "search", min_score: float = MIN_SCORE) -> None:
+    def __init__(self, geocoder: Geocoder, mode: Mode = "search", min_score: float = MIN_SCORE) -> None:
         self.geocoder = geocoder
         self.mode = mode
         self.min_score = min_score
@@ -520,8 +525,6 @@ _worker: RowGeocoder | None = None  # set once in each worker process by _init_w
 
 def _init_worker(index_dir: str, mode: Mode, min_score: float) -> None:
     global _worker
-    from .geocoder import Geocoder
-
     _worker = RowGeocoder(Geocoder.open(index_dir), mode, min_score)
 
 
@@ -531,28 +534,22 @@ def _geocode_chunk(lookups: list[Lookup]) -> list[Outcome]:
 
 
 class _Workers:
-    """Worker processes, each with its own memory-mapped index; started on the first chunk."""
+    """Worker processes, each opening the memory-mapped index itself; started at once."""
 
     def __init__(self, index_dir: str, mode: Mode, min_score: float, workers: int) -> None:
-        self.args = (index_dir, mode, min_score)
-        self.workers = workers
-        self.pool = None
+        # NOTE: fork, not spawn: spawn re-runs the parent's __main__ (a notebook, "python -")
+        # in each child. Forked now, before the caller starts threads (a progress bar).
+        # A pool of concurrent.futures, not multiprocessing.Pool: a dead worker breaks it
+        # (BrokenProcessPool) instead of leaving a result waited for forever.
+        context = multiprocessing.get_context("fork")
+        self.pool = ProcessPoolExecutor(workers, context, _init_worker, (index_dir, mode, min_score))
+        self.pool.submit(int).result()  # all workers are forked on the first task
 
     def submit(self, lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
-        if self.pool is None:
-            # NOTE: spawn, not fork: the parent may run threads (tqdm's monitor).
-            context = multiprocessing.get_context("spawn")
-            self.pool = context.Pool(self.workers, _init_worker, self.args)
-        return self.pool.apply_async(_geocode_chunk, (lookups,)).get
+        return self.pool.submit(_geocode_chunk, lookups).result
 
     def close(self, completed: bool) -> None:
-        if self.pool is not None:
-            if completed:
-                self.pool.close()
-                self.pool.join()
-            else:
-                self.pool.terminate()
-            self.pool = None
+        self.pool.shutdown(wait=completed, cancel_futures=not completed)
 
 
 # -- writing and driving ---------------------------------------------------------------------
@@ -591,8 +588,9 @@ class GeocodedCsv(Iterator[bytes]):
     ``stats`` grows as chunks are taken. At most ``in_flight`` chunks of rows are held.
     """
 
-    def __init__(self, source: IO | Iterable, options: CsvOptions, mode: Mode, executor,
-                 in_flight: int = 1, chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(self, source: IO | Iterable, options: CsvOptions, mode: Mode,
+                 executor: Callable[[], _InProcess | _Workers], in_flight: int = 1,
+                 chunk_rows: int = CHUNK_ROWS) -> None:
         self._input = _Input(source, options)
         self._plan = _Plan(self._input.header, options, mode)
         self.stats = BatchStats()
@@ -609,7 +607,9 @@ class GeocodedCsv(Iterator[bytes]):
         quoting = csv.QUOTE_ALL if self._input.quote_all else csv.QUOTE_MINIMAL
         self._writer = csv.writer(self._buffer, delimiter=self.delimiter, quotechar=self._input.quote,
                                   quoting=quoting, lineterminator="\r\n")
-        self._chunks = self._run(executor, max(1, in_flight), chunk_rows)
+        # Made last: no worker process starts for a file refused above.
+        self._executor = executor()
+        self._chunks = self._run(self._executor, max(1, in_flight), chunk_rows)
 
     def __next__(self) -> bytes:
         return next(self._chunks)
@@ -617,6 +617,7 @@ class GeocodedCsv(Iterator[bytes]):
     def close(self) -> None:
         """Stop early (a client gone): worker processes, if any, are stopped."""
         self._chunks.close()
+        self._executor.close(completed=False)  # NOTE: a generator never started skips its finally
 
     def _flush(self) -> bytes:
         text = self._buffer.getvalue()
@@ -624,7 +625,7 @@ class GeocodedCsv(Iterator[bytes]):
         self._buffer.truncate()
         return self._encoder.encode(text)
 
-    def _run(self, executor, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
+    def _run(self, executor: _InProcess | _Workers, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
         completed = False
         try:
             self._writer.writerow(self._plan.header)
@@ -653,13 +654,13 @@ class GeocodedCsv(Iterator[bytes]):
             executor.close(completed)
 
 
-def geocode_rows(geocoder, source: IO | Iterable, options: CsvOptions | None = None,
+def geocode_rows(geocoder: Geocoder, source: IO | Iterable, options: CsvOptions | None = None,
                  mode: Mode = "search", chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
     """Geocode a CSV in this process: ``source`` is a binary file, or an iterable of byte or
     text lines. A bad file or option raises a BaliseError (400) now; bad rows are counted."""
     options = options or CsvOptions()
-    executor = _InProcess(RowGeocoder(geocoder, mode, options.min_score))
-    return GeocodedCsv(source, options, mode, executor, chunk_rows=chunk_rows)
+    row_geocoder = RowGeocoder(geocoder, mode, options.min_score)
+    return GeocodedCsv(source, options, mode, lambda: _InProcess(row_geocoder), chunk_rows=chunk_rows)
 
 
 def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
@@ -668,11 +669,12 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
     """As geocode_rows, on ``workers`` processes that each memory-map the index.
 
     Output order is input order; two chunks per worker at most are in flight, so memory stays
-    flat whatever the file size.
+    flat whatever the file size. The file's head is checked before any worker starts.
     """
-    from .geocoder import Geocoder
-
     options = options or CsvOptions()
-    Geocoder.open(index_dir)  # NOTE: fail here, not in a pool that would respawn workers forever
-    executor = _Workers(str(index_dir), mode, options.min_score, workers)
+    Geocoder.open(index_dir)  # NOTE: a bad index fails here, clearly, not in every worker
+
+    def executor() -> _Workers:
+        return _Workers(str(index_dir), mode, options.min_score, workers)
+
     return GeocodedCsv(source, options, mode, executor, in_flight=2 * workers, chunk_rows=chunk_rows)

@@ -339,6 +339,7 @@ def test_options_from_a_multipart_form():
     assert options.filter_columns == {"postcode": "cp"}
     assert options.result_columns == ("result_label",) and options.min_score == 0.3
     assert CsvOptions.from_form({"delimiter": "\\t", "columns": "q"}).delimiter == "\t"
+    assert CsvOptions.from_form({"delimiter": "\t"}).delimiter == "\t"
     assert CsvOptions.from_form({"columns": "q"}).columns == ("q",)
     for bad in ({"with_bom": "maybe"}, {"min_score": "high"}, {"delimiter": ";;"}, {"encoding": "nope"}):
         with pytest.raises(InvalidParameter):
