@@ -15,7 +15,8 @@ from . import resources
 
 
 def create_app(geocoder: Geocoder, settings: Settings | None = None) -> falcon.App:
-    """The WSGI app serving one geocoder: ``/search/``, ``/reverse/``, ``/health``, ``/openapi.json``."""
+    """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
+    ``/health``, ``/openapi.json``."""
     settings = settings or Settings.from_env()
     app = falcon.App(middleware=[Cors(settings.cors_origin)])
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
@@ -23,6 +24,8 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None) -> falcon.A
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/search", resources.Search(geocoder))
     app.add_route("/reverse", resources.Reverse(geocoder))
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes))
     app.add_route("/health", resources.Health(geocoder, __version__))
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)

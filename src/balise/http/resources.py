@@ -65,6 +65,40 @@ class Reverse:
         send_json(resp, self.geocoder.reverse(lat, lon, limit, parse_filters(req), max_distance))
 
 
+class GeocodeCsv:
+    """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out.
+
+    The upload is spooled (memory, then disk) because form fields may follow the file;
+    the answer is streamed as rows are geocoded, so memory stays bounded.
+    """
+
+    def __init__(self, geocoder: Geocoder, mode: str, max_bytes: int) -> None:
+        self.geocoder, self.mode, self.max_bytes = geocoder, mode, max_bytes
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from ..batch import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
+
+        check_size(req.content_length, self.max_bytes)
+        if not (req.content_type or "").startswith("multipart/form-data"):
+            raise InvalidParameter("data", "send a multipart/form-data form with the CSV in `data`")
+        form: dict[str, list[str]] = {}
+        data, filename = None, None
+        try:
+            for part in req.get_media():
+                if part.name == "data" and data is None:
+                    data, filename = spool_upload(part.stream, self.max_bytes), part.filename
+                else:
+                    form.setdefault(part.name, []).append(part.get_text() or "")
+        except falcon.MediaMalformedError as e:
+            raise InvalidParameter("data", "the multipart form could not be read") from e
+        if data is None:
+            raise MissingParameter("data")
+        out = geocode_rows(self.geocoder, data, CsvOptions.from_form(form), mode=self.mode)
+        resp.content_type = out.content_type
+        resp.downloadable_as = output_filename(filename)
+        resp.stream = out
+
+
 class Health:
     """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), computed once."""
 
