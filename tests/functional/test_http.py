@@ -301,7 +301,8 @@ def test_openapi_matches_the_code(openapi):
     assert reverse["limit"]["schema"]["default"] == 1
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
-    assert set(openapi["paths"]) == {"/search/", "/reverse/", "/health", "/openapi.json"}
+    assert set(openapi["paths"]) == {"/search/", "/reverse/", "/search/csv/", "/reverse/csv/", "/health",
+                                     "/openapi.json"}
 
 
 def test_answers_validate_against_openapi(server, openapi):
