@@ -123,7 +123,9 @@ def main(argv=None) -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "WORKERS": "2"}
+    # Uncached and unlimited: no cache tier, no rate limit, nothing but the search itself.
+    env = {**os.environ, "WORKERS": "2", "BALISE_RATE_LIMITS": "", "BALISE_CACHE_ENTRIES": "0",
+           "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": ""}
     cmd = ["balise", "serve", "--index", args.index, "--port", str(port), "--workers", "2"]
     with server(cmd, env, base + "/health"):
         for name, paths in loads.items():

@@ -71,6 +71,33 @@ SETTINGS = [
     Setting("WORKER_TMP_DIR", "/dev/shm", "where workers write their heartbeat (RAM, not disk)"),
     Setting("LOG_LEVEL", "info", "gunicorn log level"),
     Setting("ACCESS_LOG", "", "access log path ('-': stderr); empty: none"),
+    # Index roots and bundles (`balise bundle`, index/pointer.py, docs/deploy.md).
+    Setting("BALISE_INDEX_KEEP", "2", "index versions kept under an index root, current included", int),
+    Setting("BALISE_BUNDLE_URL", "", "index bundle fetched by `balise bundle fetch` when no URL is given"),
+    Setting("BALISE_BUNDLE_SHA256", "", "expected sha256 of that bundle; empty: read from URL.sha256"),
+    Setting("BALISE_FETCH_TIMEOUT", "30", "seconds any socket operation of a download may take", float),
+    Setting("BALISE_FETCH_RETRIES", "6", "download retries without progress (backoff 1, 2, 4... s)", int),
+    # The ops layer (balise/ops/, docs in its modules): Redis, cache tiers, rate limits, logs.
+    Setting("BALISE_REDIS_URL", "", "Redis of the L2 cache and rate limits: redis[s]://, "
+            "redis+sentinel://h:p[,h:p]/service[/db], redis+cluster://h:p[,h:p]; empty: none"),
+    Setting("BALISE_REDIS_TIMEOUT", "0.25", "seconds a Redis connect or command may take (then: failure)",
+            float),
+    Setting("BALISE_REDIS_MAX_CONNECTIONS", "50", "Redis connections per worker (pool size)", int),
+    Setting("BALISE_BREAKER_FAIL_MAX", "5", "consecutive Redis failures that open the circuit breaker", int),
+    Setting("BALISE_BREAKER_RESET", "30", "seconds the breaker stays open before one trial call", float),
+    Setting("BALISE_CACHE_ENTRIES", "10000", "L1 in-process cache: most answers per worker (0: no L1)", int),
+    Setting("BALISE_CACHE_BYTES", "8000000", "L1 in-process cache: most bytes of answers per worker", int),
+    Setting("BALISE_CACHE_SQLITE", "", "L3 persistent cache (SQLite file); empty: no L3"),
+    Setting("BALISE_CACHE_TTL_EXACT", "86400", "seconds an exact match is cached (ops/cache.py)", int),
+    Setting("BALISE_CACHE_TTL_FUZZY", "3600", "seconds any other match is cached", int),
+    Setting("BALISE_CACHE_TTL_NOT_FOUND", "300", "seconds an answer without results is cached", int),
+    Setting("BALISE_RATE_LIMITS", "/search=10/second;*=100/minute,1000/hour",
+            "limits per client IP: PATH=LIMIT[,LIMIT] rules split by ';', '*' all paths; empty: none"),
+    Setting("BALISE_TRUSTED_PROXIES", "", "proxies trusted for X-Forwarded-For: IPs or networks, commas"),
+    Setting("BALISE_COMPRESS_MIN_SIZE", "500", "smallest answer in bytes that is compressed", int),
+    Setting("BALISE_COMPRESS_LEVELS", "br=4,gzip=6,zstd=3", "compression level of each encoding"),
+    Setting("BALISE_LOG_FORMAT", "json", "request log lines: json (one object a line) or text"),
+    Setting("BALISE_LOG_REQUESTS", "true", "log one line per HTTP request", _bool),
 ]
 
 
@@ -93,6 +120,28 @@ class Settings:
     worker_tmp_dir: str = "/dev/shm"
     log_level: str = "info"
     access_log: str = ""
+    index_keep: int = 2
+    bundle_url: str = ""
+    bundle_sha256: str = ""
+    fetch_timeout: float = 30.0
+    fetch_retries: int = 6
+    redis_url: str = ""
+    redis_timeout: float = 0.25
+    redis_max_connections: int = 50
+    breaker_fail_max: int = 5
+    breaker_reset: float = 30.0
+    cache_entries: int = 10000
+    cache_bytes: int = 8_000_000
+    cache_sqlite: str = ""
+    cache_ttl_exact: int = 86400
+    cache_ttl_fuzzy: int = 3600
+    cache_ttl_not_found: int = 300
+    rate_limits: str = "/search=10/second;*=100/minute,1000/hour"
+    trusted_proxies: str = ""
+    compress_min_size: int = 500
+    compress_levels: str = "br=4,gzip=6,zstd=3"
+    log_format: str = "json"
+    log_requests: bool = True
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:

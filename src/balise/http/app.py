@@ -7,14 +7,14 @@ from importlib.resources import files
 import falcon
 import orjson
 
-from .. import __version__
+from .. import __version__, ops
 from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
 from . import resources
 
 
-def create_app(geocoder: Geocoder, settings: Settings | None = None) -> falcon.App:
+def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: bool = True) -> falcon.App:
     """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
     ``/health``, ``/openapi.json``."""
     settings = settings or Settings.from_env()
@@ -30,6 +30,9 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None) -> falcon.A
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)
     app.set_error_serializer(serialize_error)
+    if with_ops:  # Tests of the ops layer install their own pieces on the bare API.
+        # Cache tiers, rate limits, compression, metrics, /health/*, request logs (balise/ops/).
+        ops.install(app, geocoder, settings)
     return app
 
 

@@ -9,9 +9,13 @@ import os
 
 from gunicorn.config import KNOWN_SETTINGS
 
+from balise import ops
 from balise.config import Settings
 
 settings = Settings.from_env()
+# Metrics of every worker, summed by /metrics: PROMETHEUS_MULTIPROC_DIR (if unset: a new
+# directory in WORKER_TMP_DIR), emptied of an earlier run's files before the app loads.
+ops.prepare_metrics_dir(settings.worker_tmp_dir)
 
 # The app: the index of BALISE_INDEX, opened and warmed up by ``from_env``.
 wsgi_app = "balise.http.app:from_env()"
@@ -61,7 +65,12 @@ def pre_fork(server, worker):
 
 
 def post_fork(server, worker):
-    """Per-worker resources (Redis pools, SQLite connections, sockets) are opened here,
-    after the fork, never in the master: one connection shared by processes breaks. balise
-    opens none yet; the index maps are read-only and safe to share."""
-    server.log.debug("worker %s forked", worker.pid)
+    """Per-worker resources (Redis pools, SQLite connections) are opened here, after the
+    fork, never in the master: one connection shared by processes breaks. The index maps
+    are read-only and safe to share."""
+    ops.post_fork(server, worker)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges go with it, its counters stay."""
+    ops.child_exit(server, worker)

@@ -1,0 +1,171 @@
+"""The production layer: cache tiers, Redis, breaker, rate limits, compression, metrics,
+health, request logs. One concept per module, each with a null or in-memory twin, each
+usable as falcon middleware or as a plain object:
+
+    redis.py        one URL: a single Redis, Sentinel or Cluster; pools per process
+    breaker.py      pybreaker around every Redis call; fails open, counts
+    cache.py        L1 memory LRU, L2 Redis, L3 SQLite; keys, lifetimes, middleware
+    ratelimit.py    ``limits`` per client IP and path, Redis-shared, memory fallback; 429
+    clientip.py     the client address behind trusted proxies
+    compression.py  br / zstd / gzip on Accept-Encoding, streams included
+    metrics.py      Prometheus, multiprocess under gunicorn; ``/metrics``
+    health.py       ``/health/live``, ``/health/ready``, ``/health/detailed``
+    logging.py      one JSON (or text) line per request, with a request id
+    process.py      resources built per process, never shared across a fork
+
+The app factory calls :func:`install`; gunicorn.conf.py calls :func:`prepare_metrics_dir`
+and uses :func:`post_fork` and :func:`child_exit` as hooks.
+
+NOTE: this module imports no submodule at import time, so that gunicorn.conf.py can set
+``PROMETHEUS_MULTIPROC_DIR`` (``prepare_metrics_dir``) before prometheus_client is loaded:
+the library decides between single- and multi-process values when it is first imported.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import falcon
+
+    from ..config import Settings
+    from .cache import SqliteTier, TieredCache
+    from .health import ResponseTimes
+    from .metrics import Metrics
+    from .ratelimit import RateLimiter
+    from .redis import NoRedis, RedisConnector
+
+__all__ = ["Ops", "build", "child_exit", "install", "post_fork", "prepare_metrics_dir"]
+
+
+@dataclass
+class Ops:
+    """The ops objects of one app, their middleware (in order) and their routes."""
+
+    metrics: Metrics
+    redis: RedisConnector | NoRedis
+    cache: TieredCache
+    limiter: RateLimiter
+    times: ResponseTimes
+    sqlite: SqliteTier | None
+    middleware: list = field(default_factory=list)
+    routes: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        """Flush the L3 cache and close this process's connections."""
+        self.cache.close()
+        self.redis.close()
+
+
+def build(geocoder: Any, settings: Settings) -> Ops:
+    """Every ops object for ``geocoder`` from ``settings``; connects to nothing yet.
+
+    Settings that do not parse (a rate-limit rule, a Redis URL, a proxy network) raise
+    ``ValueError`` here, at start-up, with the setting's name.
+    """
+    from . import logging as access_log
+    from .breaker import Breaker
+    from .cache import CacheMiddleware, MemoryTier, RedisTier, SqliteTier, TieredCache, Ttls
+    from .clientip import ClientAddress
+    from .compression import CompressionMiddleware, parse_levels
+    from .health import Detailed, Live, Ready, ResponseTimes
+    from .metrics import Metrics, MetricsMiddleware, MetricsResource
+    from .ratelimit import RateLimiter, RateLimitMiddleware, parse_rules
+    from .redis import RedisConnector
+
+    metrics = Metrics()
+    breaker = Breaker(settings.breaker_fail_max, settings.breaker_reset, metrics)
+    redis = RedisConnector.from_url(settings.redis_url, breaker, settings.redis_timeout,
+                                    settings.redis_max_connections)
+    tiers: list = []
+    if settings.cache_entries > 0 and settings.cache_bytes > 0:
+        tiers.append(MemoryTier(settings.cache_entries, settings.cache_bytes))
+    if redis.enabled:
+        tiers.append(RedisTier(redis))
+    sqlite = SqliteTier(settings.cache_sqlite) if settings.cache_sqlite else None
+    if sqlite is not None:
+        tiers.append(sqlite)
+    cache = TieredCache(tiers, metrics)
+    limiter = RateLimiter(parse_rules(settings.rate_limits), redis, metrics)
+    client = ClientAddress(settings.trusted_proxies)
+    times = ResponseTimes()
+    ttls = Ttls(settings.cache_ttl_exact, settings.cache_ttl_fuzzy, settings.cache_ttl_not_found)
+    logger = access_log.configure(settings.log_format)
+
+    # NOTE: falcon runs process_request in this order and process_response in reverse:
+    # the log and the metrics see the whole request, a 429 is decided before any work,
+    # and the cache stores an answer before compression encodes it.
+    middleware = [
+        access_log.AccessLogMiddleware(logger, client, enabled=settings.log_requests),
+        MetricsMiddleware(metrics),
+        times,
+        RateLimitMiddleware(limiter, client),
+        CompressionMiddleware(settings.compress_min_size, parse_levels(settings.compress_levels)),
+        CacheMiddleware(cache, geocoder, ttls),
+    ]
+    routes = {
+        "/metrics": MetricsResource(metrics, geocoder),
+        "/health/live": Live(),
+        "/health/ready": Ready(geocoder),
+        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite),
+    }
+    return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
+
+
+def install(app: falcon.App, geocoder: Any, settings: Settings | None = None) -> Ops:
+    """Adds the ops middleware and routes to ``app`` (before it serves its first request)."""
+    from ..config import Settings
+
+    ops = build(geocoder, settings or Settings.from_env())
+    app.add_middleware(ops.middleware)
+    for path, resource in ops.routes.items():
+        app.add_route(path, resource)
+    return ops
+
+
+def prepare_metrics_dir(base: str | None = None) -> str:
+    """Sets ``PROMETHEUS_MULTIPROC_DIR`` (if unset: a new directory under ``base``, else the
+    system's temporary directory) and empties it of an earlier run's files, once per master.
+
+    Call it from gunicorn.conf.py, before the app (and prometheus_client) is imported.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        parent = base if base and os.path.isdir(base) else tempfile.gettempdir()
+        path = os.path.join(parent, f"balise-metrics-{os.getpid()}")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        # ours: removed when this process (the master, not a forked worker) exits
+        atexit.register(_remove_metrics_dir, path, os.getpid())
+    # NOTE: gunicorn runs its config again on SIGHUP: the files of running workers stay.
+    if os.environ.get("BALISE_METRICS_DIR_OWNER") != str(os.getpid()):
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)
+        os.environ["BALISE_METRICS_DIR_OWNER"] = str(os.getpid())
+    return path
+
+
+def _remove_metrics_dir(path: str, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def post_fork(server: Any = None, worker: Any = None) -> None:
+    """Gunicorn hook: open the new worker's own Redis and SQLite connections now (fail open),
+    so its first request does not pay for them. Nothing is inherited from the master."""
+    from .process import warm_all
+
+    warm_all()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Gunicorn hook (in the master): forget the live gauges of a worker that exited."""
+    from .metrics import child_exit as metrics_child_exit
+
+    metrics_child_exit(server, worker)

@@ -1,0 +1,237 @@
+"""Redis from one URL (``BALISE_REDIS_URL``): a single server, Sentinel or Cluster.
+
+- ``redis://[[user]:password@]host:port[/db]`` and ``rediss://`` (TLS): one server.
+- ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]``: the
+  primary Sentinel names, found again after a failover (redis-py's ``Sentinel``); the
+  password is the primary's.
+- ``redis+cluster://[[user]:password@]host:port[,host:port...]``: a Redis Cluster; keys are
+  spread over its slots (redis-py's ``RedisCluster``).
+- empty: no Redis (:class:`NoRedis`): the L2 cache is off and rate limits stay in memory.
+
+The pool is the plan's: ``BALISE_REDIS_MAX_CONNECTIONS`` (50) per worker, TCP keepalive,
+a health check of idle connections every 30 s, and connect and read timeouts of
+``BALISE_REDIS_TIMEOUT`` seconds (0.25): Redis is a cache, waiting long for it is worse
+than computing the answer again.
+
+Connections are per process (:class:`~balise.ops.process.PerProcess`): the pool is built
+on first use, or by the gunicorn ``post_fork`` hook, in the worker, never in the master.
+Every call goes through the breaker (:meth:`RedisConnector.run`), building the client
+included: a Cluster client connects as it is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from .breaker import Breaker, RedisUnavailable
+from .process import PerProcess
+
+T = TypeVar("T")
+SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
+
+# The plan's TCP keepalive (idle 1 s, probes every 3 s, 5 probes), by name: the plan's
+# snippet used the numbers 1, 2, 3, which on Linux are TCP_NODELAY, TCP_MAXSEG, TCP_CORK.
+KEEPALIVE_OPTIONS = {
+    getattr(socket, name): value
+    for name, value in (("TCP_KEEPIDLE", 1), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 5))
+    if hasattr(socket, name)
+}
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """What ``BALISE_REDIS_URL`` points to."""
+
+    kind: str  # "standalone", "sentinel" or "cluster"
+    url: str = field(repr=False)  # may hold a password
+    hosts: tuple[tuple[str, int], ...]
+    service_name: str | None = None
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def describe(self) -> dict:
+        """The target without its credentials (for health reports and logs)."""
+        out: dict[str, Any] = {"kind": self.kind, "hosts": [f"{h}:{p}" for h, p in self.hosts]}
+        if self.service_name:
+            out["service_name"] = self.service_name
+        if self.db:
+            out["db"] = self.db
+        return out
+
+
+def parse_url(url: str) -> RedisTarget:
+    """The target of a Redis URL; ``ValueError`` with the reason if it is not one."""
+    parts = urlsplit(url)
+    if parts.scheme not in SCHEMES:
+        raise ValueError(f"unknown Redis URL scheme {parts.scheme!r} in {url!r}; known: {', '.join(SCHEMES)}")
+    netloc = parts.netloc
+    username = password = None
+    if "@" in netloc:
+        auth, netloc = netloc.rsplit("@", 1)
+        user, _, secret = auth.partition(":")
+        username, password = unquote(user) or None, unquote(secret) or None
+    hosts = tuple(_host_port(h) for h in netloc.split(",") if h)
+    if not hosts:
+        raise ValueError(f"no host in Redis URL {url!r}")
+    path = [p for p in parts.path.split("/") if p]
+    if parts.scheme == "redis+sentinel":
+        if not path:
+            raise ValueError(f"a Sentinel URL names its service (redis+sentinel://host:port/NAME): {url!r}")
+        db = _db(path[1] if len(path) > 1 else "0", url)
+        return RedisTarget("sentinel", url, hosts, path[0], db, username, password)
+    if parts.scheme == "redis+cluster":
+        if path:
+            raise ValueError(f"a Redis Cluster has no database number: {url!r}")
+        return RedisTarget("cluster", url, hosts, None, 0, username, password)
+    if len(hosts) > 1:
+        raise ValueError(f"one host in a redis:// URL (more: redis+sentinel://, redis+cluster://): {url!r}")
+    return RedisTarget("standalone", url, hosts, None, _db(path[0] if path else "0", url), username, password)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    """``host:port``, ``host`` (port 6379) or ``[v6 address]:port``."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":") or "6379"
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    else:
+        host, port = text, "6379"
+    return host, int(port)
+
+
+def _db(text: str, url: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"the database of a Redis URL is a number: {url!r}") from None
+
+
+def connection_options(timeout: float, max_connections: int) -> dict[str, Any]:
+    """The plan's pool: 50 connections, keepalive, health checks every 30 s, short timeouts.
+
+    NOTE: ``retry_on_timeout=True`` of the plan is deprecated since redis-py 6, whose
+    default instead retries 3 times with backoff up to 10 s: far too long for a cache
+    that must fail open. One immediate retry (on connection errors and timeouts) is what
+    ``retry_on_timeout`` meant.
+    """
+    return {
+        "max_connections": max_connections,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "socket_keepalive": True,
+        "socket_keepalive_options": KEEPALIVE_OPTIONS,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 1),
+    }
+
+
+def make_client(target: RedisTarget, timeout: float = 0.25, max_connections: int = 50) -> Any:
+    """A redis-py client of the target (``Redis`` or ``RedisCluster``), with its own pool."""
+    options = connection_options(timeout, max_connections)
+    auth = {"username": target.username, "password": target.password}
+    if target.kind == "standalone":
+        pool = redis.ConnectionPool.from_url(target.url, **options)
+        return redis.Redis(connection_pool=pool)
+    if target.kind == "sentinel":
+        sentinel = Sentinel(
+            list(target.hosts),
+            sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": timeout},
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        return sentinel.master_for(target.service_name, db=target.db, **auth, **options)
+    # NOTE: ``retry`` here is the cluster's: one retry (redis-py's default is 3, with
+    # backoff); the client follows MOVED/ASK redirections and slot changes by itself.
+    return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.hosts], **auth, **options)
+
+
+class RedisConnector:
+    """This process's Redis client, and the breaker all its calls go through."""
+
+    enabled = True
+
+    def __init__(self, target: RedisTarget, breaker: Breaker, timeout: float = 0.25,
+                 max_connections: int = 50) -> None:
+        self.target = target
+        self.breaker = breaker
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._client: PerProcess[Any] = PerProcess(
+            lambda: make_client(target, timeout, max_connections), close=_close, warm=self._warm)
+
+    @classmethod
+    def from_url(cls, url: str, breaker: Breaker, timeout: float = 0.25,
+                 max_connections: int = 50) -> RedisConnector | NoRedis:
+        """A connector, or :class:`NoRedis` when the URL is empty."""
+        if not url.strip():
+            return NoRedis()
+        return cls(parse_url(url.strip()), breaker, timeout, max_connections)
+
+    def client(self) -> Any:
+        """This process's client (built on first use; call it through the breaker)."""
+        return self._client.get()
+
+    def run(self, op: str, func: Callable[[Any], T]) -> T:
+        """``func(client)`` through the breaker; :class:`RedisUnavailable` if Redis was not usable."""
+        return self.breaker.call(op, self._call, func)
+
+    def _call(self, func: Callable[[Any], T]) -> T:
+        try:
+            client = self._client.get()
+        except Exception:
+            self._client.reset()  # a Cluster client that could not connect is built again next time
+            raise
+        return func(client)
+
+    def ping(self) -> float:
+        """Seconds a PING took; :class:`RedisUnavailable` if it could not be made."""
+        start = time.perf_counter()
+        self.run("ping", lambda client: client.ping())
+        return time.perf_counter() - start
+
+    def _warm(self) -> None:
+        with contextlib.suppress(RedisUnavailable):
+            self.ping()
+
+    def close(self) -> None:
+        self._client.reset()
+
+    def describe(self) -> dict:
+        return self.target.describe()
+
+
+class NoRedis:
+    """No Redis configured: every call is "unavailable", and nothing counts it as a failure."""
+
+    enabled = False
+    target = None
+
+    def run(self, op: str, func: Callable[[Any], T]) -> T:
+        raise RedisUnavailable(op)
+
+    def ping(self) -> float:
+        raise RedisUnavailable("ping")
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> dict:
+        return {"kind": "none"}
+
+
+def _close(client: Any) -> None:
+    client.close()
