@@ -143,7 +143,7 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
 @click.option("--encoding", help="Input encoding (default: detected; the output uses it too).")
 @click.option("--with-bom", is_flag=True, help="Start a UTF-8 output with a byte order mark.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker processes (0: one per core).")
+              help="Worker processes (0: one per available CPU).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
             result_columns, min_score, delimiter, quote, encoding, with_bom, workers, quiet) -> None:
@@ -152,15 +152,15 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
     OUT.csv holds the input columns, then the result columns; a bad row gets empty results
     and is counted. The file is written beside OUT.csv and renamed at the end.
     """
-    import os
     from contextlib import ExitStack
 
     from tqdm import tqdm
 
     from .batch import CsvOptions, geocode_rows, geocode_rows_parallel
+    from .config import available_cpus
 
     geocoder = open_geocoder(index_dir)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or available_cpus()  # the cgroup's CPUs, not the host's
     started = time.perf_counter()
     partial = None if str(output_path) == "-" else output_path.with_name(output_path.name + ".part")
     completed = False
@@ -202,7 +202,8 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
 @index_option
 @click.option("--host", help="Address to listen on [default: from BIND, or 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [default: from BIND, or 7878].")
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: WORKERS, or one per CPU].")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Worker processes [default: WORKERS, or one per CPU].")
 def serve(index_dir: Path, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with gunicorn.
 
@@ -228,6 +229,109 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     config = Path(__file__).parent / "http" / "gunicorn.conf.py"
     argv = [sys.executable, "-m", "gunicorn", "--config", str(config)]
     os.execve(sys.executable, argv, env)  # gunicorn takes this process: signals reach it directly
+
+
+@main.group()
+def bundle() -> None:
+    """Index bundles: pack an index, fetch one and swap it in (docs/deploy.md)."""
+
+
+@bundle.command("create")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--level", type=int, help="Compression level [default: zstd 9, gzip 6; 19: smallest, slow].")
+def bundle_create(index_dir: Path, out: Path, level: int | None) -> None:
+    """Pack INDEX_DIR into OUT (.tar.zst or .tar.gz), with OUT.sha256 and OUT.json beside it."""
+    from .bundle import BundleError, create
+    from .index import IndexFormatError
+
+    try:
+        d = create(index_dir, out, level)
+    except (BundleError, IndexFormatError) as e:
+        raise click.ClickException(str(e)) from e
+    counts = d["index"]["counts"] or {}
+    click.echo(
+        f"wrote {out} ({d['bytes'] / 1e6:.1f} MB, sha256 {d['sha256']}), {out.name}.sha256, "
+        f"{out.name}.json: index {d['index']['version']}, {counts.get('documents', 0):,} documents, "
+        f"{counts.get('housenumbers', 0):,} house numbers"
+    )
+
+
+@bundle.command("fetch")
+@click.argument("url", required=False, default=SETTINGS.bundle_url or None)
+@click.option("--into", "root", type=click.Path(file_okay=False, path_type=Path), default=SETTINGS.index,
+              show_default=True, help="Index root: versions and the `current` link (BALISE_INDEX).")
+@click.option("--sha256", default=SETTINGS.bundle_sha256 or None,
+              help="Expected checksum (BALISE_BUNDLE_SHA256) [default: read from URL.sha256].")
+@click.option("--keep", type=click.IntRange(min=1), default=SETTINGS.index_keep, show_default=True,
+              help="Versions kept, the new one included (BALISE_INDEX_KEEP).")
+@click.option("--timeout", type=float, default=SETTINGS.fetch_timeout, show_default=True,
+              help="Seconds for any socket operation (BALISE_FETCH_TIMEOUT).")
+@click.option("--retries", type=click.IntRange(min=0), default=SETTINGS.fetch_retries, show_default=True,
+              help="Retries without progress, exponential backoff (BALISE_FETCH_RETRIES).")
+def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, timeout: float,
+                 retries: int) -> None:
+    """Download the bundle at URL (BALISE_BUNDLE_URL), check it and make it ROOT/current.
+
+    Resumes a cut download, refuses a wrong checksum, unpacks into ROOT/<version>/,
+    opens it, then swaps ROOT/current: the index in service never changes otherwise.
+    """
+    import logging
+
+    from .bundle import BundleError, fetch
+
+    if not url:
+        raise click.UsageError("give a URL or set BALISE_BUNDLE_URL")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        directory = fetch(url, root, sha256=sha256, keep=keep, timeout=timeout, retries=retries)
+    except BundleError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{root}/current -> {directory.name}")
+
+
+@bundle.command("publish")
+@click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--into", "root", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Index root to publish into.")
+@click.option("--keep", type=click.IntRange(min=1), default=SETTINGS.index_keep, show_default=True,
+              help="Versions kept, the new one included (BALISE_INDEX_KEEP).")
+def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
+    """Make the index INDEX_DIR (built by `balise import`, or an older ROOT/<version> to
+    roll back to) the current one of ROOT; INDEX_DIR itself is left as it is."""
+    from .index import IndexFormatError
+    from .index.pointer import install
+
+    try:
+        directory = install(root, index_dir, keep)
+    except IndexFormatError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{root}/current -> {directory.name}")
+
+
+@main.command()
+@click.option("--url", help="URL to ask [default: /health/ready on the port of BIND, else /health].")
+@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds.")
+def healthcheck(url: str | None, timeout: float) -> None:
+    """Exit 0 if the local server answers ready: a container HEALTHCHECK (slim images have no curl).
+
+    Asks /health/ready, or /health of a server that has no /health/ready (404).
+    """
+    import urllib.error
+    import urllib.request
+
+    base = f"http://127.0.0.1:{SETTINGS.bind.rpartition(':')[2]}"
+    urls = [url] if url else [f"{base}/health/ready", f"{base}/health"]
+    for i, candidate in enumerate(urls):
+        try:
+            with urllib.request.urlopen(candidate, timeout=timeout):
+                return
+        except urllib.error.HTTPError as e:
+            if e.code == 404 and i + 1 < len(urls):
+                continue
+            raise click.ClickException(f"{candidate}: HTTP {e.code}") from e
+        except OSError as e:
+            raise click.ClickException(f"{candidate}: {e}") from e
 
 
 if __name__ == "__main__":

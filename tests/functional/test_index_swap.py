@@ -1,0 +1,193 @@
+"""Zero-downtime index update: a real gunicorn (2 workers) serves ROOT/current under load
+while a new version is rolled out the way production does it (``balise bundle create``,
+then ``balise bundle fetch`` from an HTTP server); no request fails, and afterwards every
+answer comes from the new version.
+
+Two ways to start the server: ``balise serve --index ROOT`` (skipped, with the reason,
+while ``serve`` only takes a plain index directory), and gunicorn with balise's config
+over ``tests/functional/swap_app.py`` (create_app over a CurrentGeocoder), which runs now.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.conftest import BANO_NDJSON, REPO, SAMPLE
+
+GUNICORN_CONF = REPO / "src" / "balise" / "http" / "gunicorn.conf.py"
+OLD_ONLY = {"q": "rue de rivoli paris", "limit": 1}  # Paris 1er-4e: the first version
+NEW_ONLY = {"q": "avenue beau de rochas aiglun", "limit": 1}  # Alpes-de-Haute-Provence: the new one
+LOAD_THREADS = 4
+LOAD_SECONDS = 12  # in all: before the rollout, during it, and after it
+BALISE = [sys.executable, "-m", "balise.cli"]
+
+
+def balise(*args: str) -> str:
+    done = subprocess.run([*BALISE, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory) -> dict[str, Path]:
+    """Two indexes from different real data, built with ``balise import``."""
+    if not BANO_NDJSON.exists():
+        pytest.skip(f"data not found: {BANO_NDJSON} (../shared must sit beside the repo)")
+    base = tmp_path_factory.mktemp("versions")
+    alps = base / "alps.ndjson"
+    with gzip.open(BANO_NDJSON, "rt", encoding="utf-8") as f:
+        alps.write_text("".join(itertools.islice(f, 400)), encoding="utf-8")
+    balise("import", "--quiet", "--index", str(base / "old"), str(SAMPLE))
+    balise("import", "--quiet", "--index", str(base / "new"), str(alps))
+    return {"old": base / "old", "new": base / "new"}
+
+
+@pytest.fixture
+def bundle_url(versions, tmp_path):
+    """The new version as a bundle on a local HTTP server, as the production rollout has it."""
+    public = tmp_path / "public"
+    public.mkdir()
+    balise("bundle", "create", str(versions["new"]), str(public / "ban.tar.zst"))
+    handler = partial(QuietHandler, directory=str(public))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/ban.tar.zst"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_command(how: str, root: Path, port: int) -> list[str]:
+    if how == "balise serve":
+        return [*BALISE, "serve", "--index", str(root), "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "2"]
+    return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
+            "tests.functional.swap_app:app()"]
+
+
+@pytest.mark.parametrize("how", ["balise serve", "gunicorn + CurrentGeocoder"])
+def test_a_new_index_is_rolled_out_under_load_without_a_failed_request(how, versions, bundle_url, tmp_path):
+    root = tmp_path / "root"
+    balise("bundle", "publish", str(versions["old"]), "--into", str(root))
+    port = free_port()
+    log = tmp_path / "gunicorn.log"
+    env = {**os.environ, "BALISE_INDEX": str(root), "BIND": f"127.0.0.1:{port}", "WORKERS": "2",
+           "PRELOAD_APP": "true", "MAX_REQUESTS": "0"}
+    with open(log, "wb") as out:
+        server = subprocess.Popen(serve_command(how, root, port), stdout=out, stderr=subprocess.STDOUT,
+                                  env=env, cwd=REPO)
+    try:
+        if not wait_until_up(port, server):
+            output = log.read_text()
+            if how == "balise serve" and "not a balise index" in output:
+                pytest.skip("`balise serve --index ROOT` does not take an index root yet (it opens ROOT "
+                            "as a plain index): see CurrentGeocoder in balise/index/pointer.py")
+            pytest.fail(f"{how} did not start:\n{output}")
+        assert city(get(port, OLD_ONLY)) == "Paris"
+        assert city(get(port, NEW_ONLY)) != "Aiglun"
+
+        results: list[tuple[float, str, object]] = []  # (time, query, city or the error)
+        stop_at = time.monotonic() + LOAD_SECONDS
+        with ThreadPoolExecutor(LOAD_THREADS) as pool:
+            loops = [pool.submit(load, port, stop_at, results) for _ in range(LOAD_THREADS)]
+            time.sleep(LOAD_SECONDS / 4)
+            rollout_started = time.monotonic()
+            balise("bundle", "fetch", bundle_url, "--into", str(root))
+            rollout_done = time.monotonic()
+            for loop in loops:
+                loop.result()
+    finally:
+        stop(server)
+
+    failures = [r for r in results if isinstance(r[2], Exception)]
+    assert not failures, f"{len(failures)} of {len(results)} requests failed, e.g. {failures[:3]}"
+    assert len(results) > 100
+    before = [r for r in results if r[0] < rollout_started and r[1] == NEW_ONLY["q"]]
+    after = [r for r in results if r[0] > rollout_done + 2.5 and r[1] == NEW_ONLY["q"]]
+    assert before and all(r[2] != "Aiglun" for r in before)
+    assert len(after) > 20, "too few requests after the rollout to tell"
+    assert all(r[2] == "Aiglun" for r in after), [r[2] for r in after if r[2] != "Aiglun"][:5]
+    first_new = min(r[0] for r in results if r[2] == "Aiglun")
+    print(f"{how}: {len(results)} requests, 0 failed; fetch took {rollout_done - rollout_started:.2f} s; "
+          f"first answer from the new version {first_new - rollout_done:+.2f} s after it")
+    new_version = json.loads((versions["new"] / "manifest.json").read_text())["version"]
+    assert os.readlink(root / "current") == new_version
+
+
+def load(port: int, stop_at: float, results: list) -> None:
+    """Requests one after the other until ``stop_at`` (bounded: at most 5,000 per thread)."""
+    for i in range(5000):
+        if time.monotonic() > stop_at:
+            return
+        params = (OLD_ONLY, NEW_ONLY)[i % 2]
+        try:
+            outcome: object = city(get(port, params))
+        except Exception as e:  # noqa: BLE001 (any failure is what the test counts)
+            outcome = e
+        results.append((time.monotonic(), params["q"], outcome))
+
+
+def get(port: int, params: dict) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"/search/?{urlencode(params)}")
+        answer = conn.getresponse()
+        body = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"HTTP {answer.status}: {body[:200]!r}")
+        return json.loads(body)
+    finally:
+        conn.close()
+
+
+def city(answer: dict) -> str | None:
+    features = answer["features"]
+    return features[0]["properties"].get("city") if features else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            get(port, {"q": "paris", "limit": 1})
+            return True
+        except (OSError, RuntimeError):
+            time.sleep(0.1)
+    return False
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
