@@ -93,7 +93,7 @@ def test_a_new_index_is_rolled_out_under_load_without_a_failed_request(how, vers
     port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {**os.environ, "BALISE_INDEX": str(root), "BIND": f"127.0.0.1:{port}", "WORKERS": "2",
-           "PRELOAD_APP": "true", "MAX_REQUESTS": "0"}
+           "PRELOAD_APP": "true", "MAX_REQUESTS": "0", "BALISE_RATE_LIMITS": ""}
     with open(log, "wb") as out:
         server = subprocess.Popen(serve_command(how, root, port), stdout=out, stderr=subprocess.STDOUT,
                                   env=env, cwd=REPO)
