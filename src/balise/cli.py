@@ -213,12 +213,15 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     import os
 
     from .index import IndexFormatError, IndexReader
+    from .index.pointer import resolve
 
     try:
-        IndexReader(index_dir)  # fail here with a clear message, not in a gunicorn traceback
-    except IndexFormatError as e:
+        # An index directory, or a root whose `current` link is followed while serving.
+        IndexReader(resolve(index_dir))  # fail here clearly, not in a gunicorn traceback
+    except (IndexFormatError, OSError) as e:
         raise click.ClickException(str(e)) from e
-    env = dict(os.environ, BALISE_INDEX=str(index_dir.resolve()))
+    # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
+    env = dict(os.environ, BALISE_INDEX=str(index_dir.absolute()))
     if host or port is not None:
         bind_host, _, bind_port = SETTINGS.bind.rpartition(":")
         host = (host or bind_host).strip("[]")

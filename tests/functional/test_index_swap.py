@@ -3,9 +3,9 @@ while a new version is rolled out the way production does it (``balise bundle cr
 then ``balise bundle fetch`` from an HTTP server); no request fails, and afterwards every
 answer comes from the new version.
 
-Two ways to start the server: ``balise serve --index ROOT`` (skipped, with the reason,
-while ``serve`` only takes a plain index directory), and gunicorn with balise's config
-over ``tests/functional/swap_app.py`` (create_app over a CurrentGeocoder), which runs now.
+Two ways to start the server: ``balise serve --index ROOT`` as a user does, and gunicorn
+with balise's config over ``tests/functional/swap_app.py`` (create_app over a
+CurrentGeocoder built by the test).
 """
 
 from __future__ import annotations
@@ -100,9 +100,6 @@ def test_a_new_index_is_rolled_out_under_load_without_a_failed_request(how, vers
     try:
         if not wait_until_up(port, server):
             output = log.read_text()
-            if how == "balise serve" and "not a balise index" in output:
-                pytest.skip("`balise serve --index ROOT` does not take an index root yet (it opens ROOT "
-                            "as a plain index): see CurrentGeocoder in balise/index/pointer.py")
             pytest.fail(f"{how} did not start:\n{output}")
         assert city(get(port, OLD_ONLY)) == "Paris"
         assert city(get(port, NEW_ONLY)) != "Aiglun"

@@ -11,6 +11,7 @@ from .. import __version__, ops
 from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
+from ..index.pointer import CurrentGeocoder
 from . import resources
 
 
@@ -43,8 +44,9 @@ def from_env() -> falcon.App:
     index maps and the structures built here are shared by every worker.
     """
     settings = Settings.from_env()
-    geocoder = Geocoder.open(settings.index)
-    geocoder.warm()
+    # Follows `BALISE_INDEX/current` when it is an index root: a new version published
+    # there is picked up by every worker without a restart (balise/index/pointer.py).
+    geocoder = CurrentGeocoder(settings.index)
     return create_app(geocoder, settings)
 
 

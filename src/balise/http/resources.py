@@ -100,24 +100,30 @@ class GeocodeCsv:
 
 
 class Health:
-    """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), computed once."""
+    """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), made once per index."""
 
     def __init__(self, geocoder: Geocoder, version: str) -> None:
-        manifest = geocoder.index.manifest
-        counts = manifest.get("counts", {})
-        self.body = orjson.dumps({
-            "status": "HEALTHY",
-            "version": version,
-            "index": {
-                "version": geocoder.version,
-                "built_at": manifest.get("built_at"),
-                "documents": counts.get("documents"),
-                "housenumbers": counts.get("housenumbers"),
-            },
-        })
+        self.geocoder, self.version = geocoder, version
+        self._body: tuple[str, bytes] | None = None
+
+    def body(self) -> bytes:
+        index = self.geocoder.index  # the index in service now (it can be swapped)
+        if self._body is None or self._body[0] != index.version:
+            counts = index.manifest.get("counts", {})
+            self._body = (index.version, orjson.dumps({
+                "status": "HEALTHY",
+                "version": self.version,
+                "index": {
+                    "version": index.version,
+                    "built_at": index.manifest.get("built_at"),
+                    "documents": counts.get("documents"),
+                    "housenumbers": counts.get("housenumbers"),
+                },
+            }))
+        return self._body[1]
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        resp.data = self.body
+        resp.data = self.body()
         resp.content_type = JSON
 
 
