@@ -35,9 +35,7 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -46,28 +44,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_load import wrk  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = Path(os.environ.get("BALISE_SHARED_DATA", REPO.parent / "shared" / "data")) / "eval" / \
     "official-points-dev.csv"
 
-LUA = r"""
-local paths = {}
-for line in io.lines(os.getenv("BALISE_WRK_PATHS")) do paths[#paths + 1] = line end
-local i = 0
-function init(args) i = math.random(#paths) end
-function request()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'RESULT {"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
-    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d}\n',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99)))
-end
-"""
 
 
 def zipf_paths(queries: list[str], count: int, s: float, seed: int, params: str) -> list[str]:
@@ -125,18 +108,7 @@ def cache_stats(before: dict, after: dict) -> dict:
 
 
 def run_wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        script, listing = Path(tmp) / "paths.lua", Path(tmp) / "paths.txt"
-        script.write_text(LUA)
-        listing.write_text("\n".join(paths) + "\n")
-        done = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
-            env={**os.environ, "BALISE_WRK_PATHS": str(listing)}, capture_output=True, text=True,
-            timeout=duration + 60)
-    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk failed: {done.stdout}\n{done.stderr}")
-    r = json.loads(line[7:])
+    r = wrk(base, paths, duration, connections)  # the same wrk script as bench/http_load.py
     return {"requests": r["requests"], "seconds": r["duration_us"] / 1e6, "errors": r["errors"],
             "non2xx": r["non2xx"], "p50_ms": r["p50_us"] / 1000, "p90_ms": r["p90_us"] / 1000,
             "p99_ms": r["p99_us"] / 1000}
