@@ -30,8 +30,12 @@ test: $(BIN)/balise
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+## Speed and accuracy side by side with Addok 1.3.2 (installs it in .bench/, needs redis-server).
 bench: $(BIN)/balise
-	$(BIN)/python bench/throughput.py
+	$(BIN)/balise import --quiet --index .bench/balise-index ../shared/data/addok-ndjson/*.ndjson.gz
+	$(BIN)/python bench/throughput.py --index .bench/balise-index
+	$(BIN)/python bench/accuracy.py --index .bench/balise-index --addok --out .bench/accuracy.md
+	$(BIN)/python bench/http_load.py --index .bench/balise-index
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
