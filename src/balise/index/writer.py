@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from ..search.scoring import fold_fields
+from ..search.scoring import fold_fields, make_labels
 from ..text import Pipeline
 from . import geohash
 from .format import (
@@ -135,7 +135,9 @@ class IndexWriter:
         self._add_postings(n, doc, housenumbers)
         self.doc_importance.append(float(doc.get("importance") or 0.0))
         self.doc_lonlat.extend((float(doc["lon"]), float(doc["lat"])))
-        doc["_folded"] = fold_fields(doc)  # Labels are compared folded: fold once, here.
+        # Labels are compared folded: fold names and cities, and make the labels, once, here.
+        doc["_folded"] = fold_fields(doc)
+        doc["_labels"] = list(make_labels(doc, None))
         self.docs_blob.write(orjson.dumps(doc))
         self.doc_off.append(self.docs_blob.tell())
         return self._add_housenumbers(n, housenumbers)

@@ -35,25 +35,35 @@ def make_labels(
     PERF: names and cities come folded from the index (``_folded``, made at import),
     and the variants of a place are cached; a house number only prefixes them.
     """
-    if postcode is None and doc.get("postcode"):
-        postcode = as_list(doc.get("postcode"))[0]
+    first_postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
+    stored = doc.get("_labels")
+    if stored is not None and postcode in (None, first_postcode):
+        base = Labels((stored[0], tuple(stored[1])))  # made at import: nothing to compute
+        return with_housenumber(base, doc, housenumber, number_last, first_postcode)
+    if postcode is None:
+        postcode = first_postcode
     names, cities = as_list(doc.get("name")), as_list(doc.get("city")) if doc.get("city") else []
     folded_names, folded_cities = doc.get("_folded") or fold_fields(doc)
     name_parts = tuple(zip(names, folded_names, strict=True))
     city_parts = tuple(zip(cities, folded_cities, strict=True))
     postcode_part = (postcode, ascii_label(postcode)) if postcode else None
     base = labels_of(name_parts, city_parts, postcode_part, doc.get("type") == "municipality")
+    return with_housenumber(base, doc, housenumber, number_last, postcode)
+
+
+def with_housenumber(base: Labels, doc: dict, housenumber: str | None, number_last: bool,
+                     postcode: str | None) -> Labels:
+    """The labels of a place with a house number: addok-france puts "N label" before each."""
     if not housenumber:
         return base
     number = ascii_label(housenumber)
     shown = f"{housenumber} {base.shown}"
-    # addok-france puts "N label" before each label.
     folded = [v for label in base.folded for v in (f"{number} {label}".strip(), label)]
     if number_last:
-        name, folded_name = name_parts[0]
-        folded.append(f"{folded_name} {number}")
-        if postcode_part and city_parts:
-            folded.append(f"{folded_name} {number} {postcode_part[1]} {city_parts[0][1]}")
+        folded_names, folded_cities = doc.get("_folded") or fold_fields(doc)
+        folded.append(f"{folded_names[0]} {number}")
+        if postcode and folded_cities:
+            folded.append(f"{folded_names[0]} {number} {ascii_label(postcode)} {folded_cities[0]}")
     return Labels((shown, tuple(dict.fromkeys(folded))))
 
 
