@@ -15,8 +15,11 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from addok.config import config
+from addok_env import summarize  # noqa: E402 (stdlib only: runs in the Addok venv too)
 
 
 def filters_of(query):
@@ -80,25 +83,6 @@ def run_reverse(query):
     filters = filters_of(query)
     results = reverse(lat=query["lat"], lon=query["lon"], limit=limit, **filters)
     return feature_collection(results, filters=filters, limit=limit)
-
-
-def summarize(timings):
-    if not timings:
-        return {"n": 0}
-    ordered = sorted(timings)
-
-    def pct(p):
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-    total = sum(timings)
-    return {
-        "n": len(timings),
-        "qps": round(len(timings) / total, 1) if total else None,
-        "p50_ms": round(pct(50) * 1000, 3),
-        "p99_ms": round(pct(99) * 1000, 3),
-        "mean_ms": round(total / len(timings) * 1000, 3),
-        "max_ms": round(ordered[-1] * 1000, 3),
-    }
 
 
 def main():

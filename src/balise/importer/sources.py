@@ -80,10 +80,7 @@ class _LineReader:
     def __iter__(self) -> Iterator[str]:
         with open(self.path, "rb") as raw:
             self._raw = raw
-            stream: IO[bytes] = raw
-            if raw.read(2) == b"\x1f\x8b":
-                stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-            raw.seek(0)
+            stream = _decompressed(raw)
             try:
                 for data in stream:
                     self.lineno += 1
@@ -104,13 +101,17 @@ class _LineReader:
             self.consumed()
 
 
+def _decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """The bytes of a file opened in binary, gunzipped when it starts with gzip's magic."""
+    gzipped = raw.read(2) == b"\x1f\x8b"
+    raw.seek(0)
+    return gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[return-value]
+
+
 def _sniff(path: str | Path) -> str:
     """First non-empty line of a file (gzip or plain), '' if none can be read."""
     with open(path, "rb") as raw:
-        stream: IO[bytes] = raw
-        if raw.read(2) == b"\x1f\x8b":
-            stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-        raw.seek(0)
+        stream = _decompressed(raw)
         try:
             for data in stream:
                 line = data.decode("utf-8", "replace").lstrip("\ufeff").strip()

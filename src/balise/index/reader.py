@@ -16,7 +16,6 @@ import orjson
 
 from . import geohash
 from .format import (
-    FILTER_PREFIX,
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
@@ -160,9 +159,6 @@ class IndexReader:
         lo = bisect_left(self._terms_raw, p)
         hi = bisect_left(self._terms_raw, p + b"\xff", lo)
         return range(lo, hi)
-
-    def is_word(self, tid: int) -> bool:
-        return not self.terms.raw(tid).startswith(FILTER_PREFIX.encode())
 
     # --- documents and house numbers ----------------------------------------------
 

@@ -42,7 +42,6 @@ STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
 NUMBER_WITH_ORDINAL = re.compile(r"^(\d{1,4})(" + ORDINAL_REGEX + ")$", flags=re.IGNORECASE)
 HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
 LEADING_ZEROS = re.compile(r"\b0+(\d{1,3})\b")
-POSTCODE = re.compile(r"^\d{5}$")
 NOISE = [
     (re.compile(p, flags=re.IGNORECASE), r)
     for p, r in (
@@ -294,9 +293,6 @@ def housenumber_alternatives(key: str) -> list[str]:
         return [number + UNFOLD[suffix]]
     return []
 
-
-def is_postcode(token: str) -> bool:
-    return bool(POSTCODE.match(token))
 
 
 def make_pipeline() -> Pipeline:
