@@ -88,11 +88,25 @@ class Engine:
         self.index = index
         self.pipeline = pipeline
         self.candidate_labels = lru_cache(maxsize=50_000)(self._candidate_labels)
+        self.other_postcodes = lru_cache(maxsize=200_000)(self._other_postcodes)
 
     def _candidate_labels(self, doc_number: int, hn: int, trailing: bool, postcode: str | None):
         doc = self.index.document(doc_number)
         housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
         return scoring.make_labels(doc, housenumber, number_last=trailing, postcode=postcode)
+
+    def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
+        """The postcodes of a street or locality that has several, else ().
+
+        NOTE: a municipality is scored with its first postcode, as in Addok: scored
+        with the one asked for, a town would outrank the streets of a query that
+        names a street and a postcode ("rue x 20090 ajaccio").
+        """
+        doc = self.index.document(doc_number)
+        postcodes = doc.get("postcode")
+        if isinstance(postcodes, list) and len(postcodes) > 1 and doc.get("type") != "municipality":
+            return tuple(postcodes)
+        return ()
 
 
 class Search:
@@ -349,7 +363,7 @@ class Search:
                 batch.append(candidate)
         if not batch:
             return
-        distances = scoring.text_scores(self.bigrams, [c.labels.folded for c in batch], self.autocomplete)
+        distances = scoring.text_scores(self.bigrams, [c.labels[1] for c in batch], self.autocomplete)
         numbers = np.fromiter((c.doc_number for c in batch), dtype=np.int64, count=len(batch))
         importance = self.index.importance[numbers]
         str_distance = np.asarray(distances)
@@ -398,18 +412,10 @@ class Search:
                          self.engine.candidate_labels(doc_number, hn, trailing, postcode))
 
     def _asked_postcode(self, doc_number: int) -> str | None:
-        """The postcode a query asks for, among a street's several ones.
-
-        NOTE: a municipality is scored with its first postcode, as in Addok: scored
-        with the one asked for, a town would outrank the streets of a query that
-        names a street and a postcode ("rue x 20090 ajaccio").
-        """
-        doc = self.index.document(doc_number)
-        postcodes = doc.get("postcode")
-        if isinstance(postcodes, list) and len(postcodes) > 1 and doc.get("type") != "municipality":
-            for p in postcodes:
-                if p in self.query_postcodes:
-                    return p
+        """The postcode a query asks for, among a street's several ones."""
+        for p in self.engine.other_postcodes(doc_number):
+            if p in self.query_postcodes:
+                return p
         return None
 
     def _result(self, c: Candidate) -> Result:
@@ -477,9 +483,24 @@ def intersect_sorted(docs, scores, other_docs, other_scores):
 def top(docs: np.ndarray, scores: np.ndarray, limit: int) -> set[int]:
     """The ``limit`` best documents by score, ties to the lower number (Redis order)."""
     if len(docs) > limit:
-        order = np.lexsort((docs, -scores))[:limit]
-        docs = docs[order]
+        docs = docs[best(docs, scores, limit)]
     return set(docs.tolist())
+
+
+def best(docs: np.ndarray, scores: np.ndarray, limit: int) -> np.ndarray:
+    """Positions of the ``limit`` best documents, best first, ties to the lower number.
+
+    PERF: a partition finds the score of the last one kept, and only the kept ones are
+    sorted: a full sort of a 30,000-document list took a millisecond.
+    """
+    if len(docs) > limit:
+        kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+        keep = scores > kth
+        ties = np.flatnonzero(scores == kth)  # docs are sorted: the lowest numbers first
+        keep[ties[: limit - np.count_nonzero(keep)]] = True
+        chosen = np.flatnonzero(keep)
+        return chosen[np.lexsort((docs[chosen], -scores[chosen]))]
+    return np.lexsort((docs, -scores))
 
 
 # --- collectors (Addok's RESULTS_COLLECTORS, in order) --------------------------------------
@@ -521,7 +542,7 @@ def only_commons(s: Search):
 def manual_scan(s: Search, keys: list) -> set[int]:
     """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
     docs, scores = s.arrays(keys[0])
-    head = np.lexsort((docs, -scores))[:MANUAL_SCAN]
+    head = best(docs, scores, MANUAL_SCAN)
     candidates = docs[head]
     keep = np.ones(len(candidates), dtype=bool)
     for key in keys[1:] + s.filters:

@@ -38,7 +38,7 @@ def make_labels(
     first_postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
     stored = doc.get("_labels")
     if stored is not None and postcode in (None, first_postcode):
-        base = Labels((stored[0], tuple(stored[1])))  # made at import: nothing to compute
+        base = (stored[0], tuple(stored[1]))  # made at import: nothing to compute
         return with_housenumber(base, doc, housenumber, number_last, first_postcode)
     if postcode is None:
         postcode = first_postcode
@@ -57,14 +57,14 @@ def with_housenumber(base: Labels, doc: dict, housenumber: str | None, number_la
     if not housenumber:
         return base
     number = ascii_label(housenumber)
-    shown = f"{housenumber} {base.shown}"
-    folded = [v for label in base.folded for v in (f"{number} {label}".strip(), label)]
+    shown = f"{housenumber} {base[0]}"
+    folded = [v for label in base[1] for v in (f"{number} {label}".strip(), label)]
     if number_last:
         folded_names, folded_cities = doc.get("_folded") or fold_fields(doc)
         folded.append(f"{folded_names[0]} {number}")
         if postcode and folded_cities:
             folded.append(f"{folded_names[0]} {number} {ascii_label(postcode)} {folded_cities[0]}")
-    return Labels((shown, tuple(dict.fromkeys(folded))))
+    return (shown, tuple(dict.fromkeys(folded)))
 
 
 def fold_fields(doc: dict) -> list[list[str]]:
@@ -73,16 +73,10 @@ def fold_fields(doc: dict) -> list[list[str]]:
     return [[ascii_label(str(n)) for n in as_list(doc.get("name"))], [ascii_label(str(c)) for c in cities]]
 
 
-class Labels(tuple):
-    """(label shown, folded variants best first)."""
-
-    @property
-    def shown(self) -> str:
-        return self[0]
-
-    @property
-    def folded(self) -> tuple[str, ...]:
-        return self[1]
+# (label shown, folded variants best first). PERF: a plain tuple of strings, which the
+# garbage collector stops tracking: tens of thousands of them sit in caches, and every
+# tracked object lengthens each full collection (a tuple subclass would stay tracked).
+Labels = tuple[str, tuple[str, ...]]
 
 
 Part = tuple[str, str]  # (as written, folded)
@@ -108,7 +102,7 @@ def labels_of(
     shown = " ".join(raw for raw, _ in labels[0]) if labels else ""
     # Duplicates (streets of Paris have two cities) cannot change the score.
     folded = dict.fromkeys(" ".join(f for _, f in label if f) for label in labels)
-    return Labels((shown, tuple(folded)))
+    return (shown, tuple(folded))
 
 
 def compare_ngrams(left: str, right: str) -> float:
