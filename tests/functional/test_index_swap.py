@@ -15,8 +15,6 @@ import http.client
 import itertools
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +28,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.conftest import BANO_NDJSON, REPO, SAMPLE
+from tests.servers import free_port, stop
 
 GUNICORN_CONF = REPO / "src" / "balise" / "http" / "gunicorn.conf.py"
 OLD_ONLY = {"q": "rue de rivoli paris", "limit": 1}  # Paris 1er-4e: the first version
@@ -163,12 +162,6 @@ def city(answer: dict) -> str | None:
     return features[0]["properties"].get("city") if features else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.poll() is None:
@@ -178,13 +171,3 @@ def wait_until_up(port: int, server: subprocess.Popen, timeout: float = 60) -> b
         except (OSError, RuntimeError):
             time.sleep(0.1)
     return False
-
-
-def stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)

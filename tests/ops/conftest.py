@@ -20,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def require(tool: str) -> None:
@@ -58,6 +59,21 @@ def wait_for(check, timeout: float = 10.0, interval: float = 0.05, what: str = "
             last_error = error
         time.sleep(interval)
     pytest.fail(f"{what} not reached within {timeout} s (last error: {last_error!r})")
+
+
+def samples(text: str) -> dict[tuple, float]:
+    """The samples of a Prometheus text exposition: (name, sorted labels) -> value."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def total(found: dict, name: str, **labels) -> float:
+    """The sum of the samples named ``name`` that carry ``labels``."""
+    return sum(v for (n, lab), v in found.items()
+               if n == name and all(dict(lab).get(k) == val for k, val in labels.items()))
 
 
 @dataclass

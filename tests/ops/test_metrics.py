@@ -11,28 +11,14 @@ from pathlib import Path
 
 import falcon.testing
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from balise import Geocoder
 from balise.config import Settings
 from balise.http import create_app
 from balise.ops import install
-from tests.ops.conftest import env_without, free_port, wait_for
+from tests.ops.conftest import env_without, free_port, samples, total, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def samples(text: str) -> dict[tuple, float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
-
-
-def total(found: dict, name: str, **labels) -> float:
-    return sum(v for (n, lab), v in found.items()
-               if n == name and all(dict(lab).get(k) == val for k, val in labels.items()))
 
 
 def test_one_process(sample_index):
