@@ -1,7 +1,7 @@
 """Cache load test: a realistic repeated-query mix against a running balise server.
 
     python bench/cache_load.py --url http://127.0.0.1:7878 [--duration 20] [--connections 8]
-                               [--zipf 1.0] [--params 'limit=5'] [--seed 1]
+                               [--zipf 1.0] [--params 'limit=5'] [--seed 1] [--addok]
 
 Real queries (the ``query`` column of ``shared/data/eval/official-points-dev.csv``, 4,331
 distinct) are drawn by a Zipf law (rank r drawn with probability ~ 1/r^s): a few queries
@@ -12,6 +12,10 @@ a slower Python client is used without it) sends them in three phases on the sam
    can do at all, to read the others against;
 2. ``cold``: the Zipf mix, from whatever the caches hold (empty after a fresh start);
 3. ``warm``: the same mix again, the caches filled: cached req/s.
+
+With ``--addok``, the same mix then goes to Addok 1.3.2 (bench/http_load.py's server: gunicorn,
+2 sync workers, its own Redis), which has no answer cache: the ratio is balise's cached req/s
+over Addok's, in one run.
 
 For each phase: req/s, latency percentiles, non-2xx answers, and from ``/metrics`` (summed
 over the workers) the hits and misses of each cache tier and the overall hit rate (hits of
@@ -45,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_load import wrk  # noqa: E402
+from http_load import addok_server, wrk  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = Path(os.environ.get("BALISE_SHARED_DATA", REPO.parent / "shared" / "data")) / "eval" / \
@@ -60,7 +64,7 @@ def zipf_paths(queries: list[str], count: int, s: float, seed: int, params: str)
     weights = 1.0 / np.arange(1, len(queries) + 1) ** s
     ranks = rng.choice(len(queries), size=count, p=weights / weights.sum())
     extra = f"&{params}" if params else ""
-    return [f"/search?q={urllib.parse.quote_plus(queries[order[r]])}{extra}" for r in ranks]
+    return [f"/search/?q={urllib.parse.quote_plus(queries[order[r]])}{extra}" for r in ranks]
 
 
 def read_queries(path: Path) -> list[str]:
@@ -171,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="", help="more parameters: 'limit=1&autocomplete=0'")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--queries", type=Path, default=QUERIES)
+    parser.add_argument("--addok", action="store_true",
+                        help="then send the same mix to Addok 1.3.2 (no cache) and print the ratio")
     args = parser.parse_args(argv)
     base = args.url.rstrip("/")
     check_loopback(base)
@@ -205,8 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         hit = f"{s['hit_rate']:.1%}" if s["hit_rate"] is not None else "-"
         print(f"| {phase} | {rps:,.0f} | {rps / ceiling:.2f} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['non2xx']} | {r['errors']} | {hit} | {' | '.join(cells)} |")
-    print(f"\ncached req/s (warm): {rows[2][1]['requests'] / rows[2][1]['seconds']:,.0f}; "
+    warm = rows[2][1]["requests"] / rows[2][1]["seconds"]
+    print(f"\ncached req/s (warm): {warm:,.0f}; "
           f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
+    if args.addok:
+        with addok_server() as addok_base:
+            r = run(addok_base, paths, args.duration, args.connections)
+        rps = r["requests"] / r["seconds"]
+        print(f"Addok 1.3.2, same mix (it has no cache), 2 sync workers: {rps:,.0f} req/s, "
+              f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors, "
+              f"{r['non2xx']} non-2xx\nbalise cached (warm) / Addok: {warm / rps:.1f}x")
     return 0
 
 

@@ -79,6 +79,20 @@ def server(cmd: list[str], env: dict, url: str):
         proc.wait(timeout=30)
 
 
+@contextmanager
+def addok_server():
+    """Addok 1.3.2 under gunicorn, 2 sync workers, its Redis loaded from the bench import."""
+    addok_env.import_ndjson()
+    with addok_env.start_redis(rdb=addok_env.RDB) as redis:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        gunicorn = addok_env.VENV / "bin" / "gunicorn"
+        cmd = [str(gunicorn), "--workers", "2", "--worker-class", "sync", "--bind",
+               f"127.0.0.1:{port}", "addok.http.wsgi:application"]
+        with server(cmd, addok_env.addok_env(redis.port), base + "/search/?q=paris"):
+            yield base
+
+
 def search_paths() -> list[str]:
     return [
         "/search/?" + urllib.parse.urlencode({"q": q["q"], "limit": 5, "autocomplete": 0})
@@ -132,16 +146,9 @@ def main(argv=None) -> int:
             results[("balise", name)] = wrk(base, paths, args.duration, args.connections)
 
     if not args.no_addok:
-        addok_env.import_ndjson()
-        with addok_env.start_redis(rdb=addok_env.RDB) as redis:
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            gunicorn = addok_env.VENV / "bin" / "gunicorn"
-            cmd = [str(gunicorn), "--workers", "2", "--worker-class", "sync", "--bind",
-                   f"127.0.0.1:{port}", "addok.http.wsgi:application"]
-            with server(cmd, addok_env.addok_env(redis.port), base + "/search/?q=paris"):
-                for name, paths in loads.items():
-                    results[("addok", name)] = wrk(base, paths, args.duration, args.connections)
+        with addok_server() as base:
+            for name, paths in loads.items():
+                results[("addok", name)] = wrk(base, paths, args.duration, args.connections)
 
     print(f"wrk -t2 -c{args.connections} -d{args.duration}s, 2 gunicorn workers each\n")
     print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
