@@ -65,8 +65,8 @@ SETTINGS = [
     Setting("KEEPALIVE", "5", "seconds an idle keep-alive connection is kept (gthread)", int),
     Setting("TIMEOUT", "30", "seconds a silent worker is given before it is killed", int),
     Setting("GRACEFUL_TIMEOUT", "30", "seconds a worker has to finish its requests on restart", int),
-    Setting("MAX_REQUESTS", "50000", "requests a worker serves before it is replaced", int),
-    Setting("MAX_REQUESTS_JITTER", "5000", "random extra requests, so workers are not replaced at once", int),
+    Setting("MAX_REQUESTS", "1000000", "requests a worker serves before it is replaced", int),
+    Setting("MAX_REQUESTS_JITTER", "100000", "random extra requests, so workers are not replaced at once", int),
     Setting("PRELOAD_APP", "true", "open the index in the master, shared by the workers", _bool),
     Setting("WORKER_TMP_DIR", "/dev/shm", "where workers write their heartbeat (RAM, not disk)"),
     Setting("LOG_LEVEL", "info", "gunicorn log level"),
@@ -114,8 +114,8 @@ class Settings:
     keepalive: int = 5
     timeout: int = 30
     graceful_timeout: int = 30
-    max_requests: int = 50000
-    max_requests_jitter: int = 5000
+    max_requests: int = 1_000_000
+    max_requests_jitter: int = 100_000
     preload_app: bool = True
     worker_tmp_dir: str = "/dev/shm"
     log_level: str = "info"
