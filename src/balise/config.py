@@ -66,7 +66,7 @@ SETTINGS = [
     Setting("TIMEOUT", "30", "seconds a silent worker is given before it is killed", int),
     Setting("GRACEFUL_TIMEOUT", "30", "seconds a worker has to finish its requests on restart", int),
     Setting("MAX_REQUESTS", "1000000", "requests a worker serves before it is replaced", int),
-    Setting("MAX_REQUESTS_JITTER", "100000", "random extra requests, so workers are not replaced at once", int),
+    Setting("MAX_REQUESTS_JITTER", "100000", "random extra requests: workers not replaced at once", int),
     Setting("PRELOAD_APP", "true", "open the index in the master, shared by the workers", _bool),
     Setting("WORKER_TMP_DIR", "/dev/shm", "where workers write their heartbeat (RAM, not disk)"),
     Setting("LOG_LEVEL", "info", "gunicorn log level"),

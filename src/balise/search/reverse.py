@@ -106,6 +106,8 @@ class Reverse:
             starts, ends, covered = _block(qx, qy, lat, lon, level)
             lo = np.searchsorted(self.index.geo_cell, starts)
             hi = np.searchsorted(self.index.geo_cell, ends)
+            if covered < max_km and int((hi - lo).sum()) < limit:
+                continue  # fewer points than wanted, even unfiltered: the next level, unmeasured
             refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
             km = _distances(self.index, refs, lat, lon)
             if covered >= max_km or int((km <= covered).sum()) >= limit:
@@ -296,12 +298,20 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
     return x, y
 
 
-def _spread(v: int) -> int:
+def _spread_bits(v: int) -> int:
     """``geohash._spread`` of one integer: a zero bit between each of its bits."""
     for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
                         (2, 0x3333333333333333), (1, 0x5555555555555555)):  # fmt: skip
         v = (v | (v << shift)) & mask
     return v
+
+
+_SPREAD_9 = [_spread_bits(v) for v in range(512)]
+
+
+def _spread(v: int) -> int:
+    """:func:`_spread_bits` of a column or row number (under 2^27), 9 bits at a time."""
+    return _SPREAD_9[v & 511] | _SPREAD_9[(v >> 9) & 511] << 18 | _SPREAD_9[v >> 18] << 36
 
 
 def _rectangles(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
