@@ -24,7 +24,10 @@ bind = settings.bind  # BIND, "127.0.0.1:7878"; "0.0.0.0:7878" in a container
 # Geocoding is CPU-bound: one worker per CPU actually allotted (WORKERS, else the cgroup
 # CPU quota, not the host's cpu_count()), sync or gthread; an async worker (gevent) would
 # only interleave requests that each need the CPU. gthread keeps idle keep-alive
-# connections (from a gateway or a client session) without holding a worker.
+# connections (from a gateway or a client session) without holding a worker. Measured here
+# (2 workers, wrk, bench/): gthread serves more cached answers (trivial endpoint 4,422 vs
+# 3,312 req/s for sync, which reconnects for each request); sync balances uncached
+# searches better across workers (p99 15.5 vs 18.9 ms at 4 connections, same req/s).
 workers = settings.workers
 worker_class = settings.worker_class
 threads = settings.threads
