@@ -15,6 +15,11 @@ Files:
   term.maxscore                 per term, its highest posting score (float64)
   docs.bin / docs.off           per document, orjson without house numbers
   docs.importance / docs.lonlat float64 arrays
+  docs.flags                    per document, uint8: MULTI_POSTCODE (a street or locality
+                                with several postcodes)
+  labels.bin / labels.off       per document, its labels: the one shown, then the folded
+                                variants best first, joined by LABEL_SEPARATOR (a new
+                                candidate is scored from these without decoding its document)
   hn.key.bin / hn.key.off       per house number, its canonical key
   hn.lookup / hn.lookup_ids     hash(doc, key) sorted (uint64) and house number ids (uint32)
   hn.doc                        per house number, its document (uint32)
@@ -29,11 +34,14 @@ from __future__ import annotations
 import zlib
 
 FORMAT_NAME = "balise-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 # Postings under these keys are filters, not words: "|" never occurs in a token.
 FILTER_PREFIX = "|"
+
+LABEL_SEPARATOR = "\x1f"  # ASCII unit separator: never in a label
+MULTI_POSTCODE = 1
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
 

@@ -18,7 +18,9 @@ from . import geohash
 from .format import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    LABEL_SEPARATOR,
     MANIFEST,
+    MULTI_POSTCODE,
     filter_term,
     housenumber_hash,
 )
@@ -88,6 +90,8 @@ class IndexReader:
         self.post_scores = load("post.scores")
         self.term_maxscore = load("term.maxscore")
         self.doc_offsets = load("docs.off")
+        self.doc_flags = load("docs.flags")
+        self._labels = Strings(self.path, "labels")
         self.docs_blob = _map(self.path / "docs.bin")
         self.importance = load("docs.importance")
         self.doc_lonlat = load("docs.lonlat")
@@ -165,17 +169,24 @@ class IndexReader:
     def _document(self, n: int) -> dict:
         """A document, shared by callers, who copy it to change it.
 
-        PERF: its labels as tuples, which the garbage collector stops tracking: with
+        PERF: its folded names as tuples, which the garbage collector stops tracking: with
         lists, the thousands of cached documents were walked by every full collection
         (pauses of 100 ms and more under load).
         """
         doc = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
-        labels, folded = doc.get("_labels"), doc.get("_folded")
-        if labels:
-            doc["_labels"] = (labels[0], tuple(labels[1]))
+        folded = doc.get("_folded")
         if folded:
             doc["_folded"] = (tuple(folded[0]), tuple(folded[1]))
         return doc
+
+    def labels(self, n: int) -> tuple[str, tuple[str, ...]]:
+        """A document's labels, made at import: (shown, folded variants best first)."""
+        shown, *folded = self._labels[n].split(LABEL_SEPARATOR)
+        return shown, tuple(folded)
+
+    def has_several_postcodes(self, n: int) -> bool:
+        """A street or locality with several postcodes (a municipality counts as one)."""
+        return bool(self.doc_flags[n] & MULTI_POSTCODE)
 
     def housenumber_raw(self, hn: int) -> str:
         """A house number as written in the source ("30 BIS")."""

@@ -25,7 +25,9 @@ from . import geohash
 from .format import (
     FORMAT_NAME,
     FORMAT_VERSION,
+    LABEL_SEPARATOR,
     MANIFEST,
+    MULTI_POSTCODE,
     filter_term,
     housenumber_hash,
 )
@@ -104,6 +106,9 @@ class IndexWriter:
         self.doc_lonlat = array("d")
         self.doc_off = array("Q", [0])
         self.docs_blob = open(self.tmp / "docs.tmp", "wb")  # noqa: SIM115 (closed in finish/abort)
+        self.doc_flags = array("B")
+        self.labels_off = array("Q", [0])
+        self.labels_blob = open(self.tmp / "labels.tmp", "wb")  # noqa: SIM115 (closed in finish/abort)
         self.hn_doc = array("I")
         self.hn_keys: list[str] = []
         self.hn_lonlat = array("d")
@@ -137,7 +142,11 @@ class IndexWriter:
         self.doc_lonlat.extend((float(doc["lon"]), float(doc["lat"])))
         # Labels are compared folded: fold names and cities, and make the labels, once, here.
         doc["_folded"] = fold_fields(doc)
-        doc["_labels"] = list(make_labels(doc, None))
+        shown, folded = make_labels(doc, None)
+        self.labels_blob.write(LABEL_SEPARATOR.join([shown, *folded]).encode())
+        self.labels_off.append(self.labels_blob.tell())
+        several = len(as_list(doc.get("postcode"))) > 1 and doc.get("type") != "municipality"
+        self.doc_flags.append(MULTI_POSTCODE if several else 0)
         self.docs_blob.write(orjson.dumps(doc))
         self.doc_off.append(self.docs_blob.tell())
         return self._add_housenumbers(n, housenumbers)
@@ -193,6 +202,7 @@ class IndexWriter:
 
     def abort(self) -> None:
         self.docs_blob.close()
+        self.labels_blob.close()
         self.hn_blob.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -203,6 +213,7 @@ class IndexWriter:
         manifest under "import_report" (so times and peak memory cover the whole build).
         """
         self.docs_blob.close()
+        self.labels_blob.close()
         self.hn_blob.close()
         out = self.tmp
         n_docs = len(self.doc_ids)
@@ -246,16 +257,10 @@ class IndexWriter:
             os.replace(self.tmp, self.path)
 
     def _write_documents(self, out: Path, order: list[int]) -> None:
-        offsets = np.frombuffer(self.doc_off, dtype=np.uint64)
-        src = (out / "docs.tmp").read_bytes()
-        new_off = np.zeros(len(order) + 1, dtype=np.uint64)
-        with open(out / "docs.bin", "wb") as f:
-            for i, old in enumerate(order):
-                f.write(src[offsets[old] : offsets[old + 1]])
-                new_off[i + 1] = f.tell()
-        (out / "docs.tmp").unlink()
+        reorder_blob(out, "docs", np.frombuffer(self.doc_off, dtype=np.uint64), order)
+        reorder_blob(out, "labels", np.frombuffer(self.labels_off, dtype=np.uint64), order)
         idx = np.asarray(order, dtype=np.int64)
-        np.save(out / "docs.off.npy", new_off)
+        np.save(out / "docs.flags.npy", np.frombuffer(self.doc_flags, dtype=np.uint8)[idx])
         np.save(out / "docs.importance.npy", np.frombuffer(self.doc_importance, dtype=np.float64)[idx])
         lonlat = np.frombuffer(self.doc_lonlat, dtype=np.float64).reshape(-1, 2)
         np.save(out / "docs.lonlat.npy", lonlat[idx] if len(idx) else lonlat)
@@ -317,6 +322,18 @@ class IndexWriter:
         order = np.argsort(cell, kind="stable")
         np.save(out / "geo.cell.npy", cell[order])
         np.save(out / "geo.ref.npy", ref[order])
+
+
+def reorder_blob(out: Path, name: str, offsets: np.ndarray, order: list[int]) -> None:
+    """``NAME.tmp`` (records in the order added) as ``NAME.bin`` + ``NAME.off`` in ``order``."""
+    src = (out / f"{name}.tmp").read_bytes()
+    new_off = np.zeros(len(order) + 1, dtype=np.uint64)
+    with open(out / f"{name}.bin", "wb") as f:
+        for i, old in enumerate(order):
+            f.write(src[offsets[old] : offsets[old + 1]])
+            new_off[i + 1] = f.tell()
+    (out / f"{name}.tmp").unlink()
+    np.save(out / f"{name}.off.npy", new_off)
 
 
 def write_strings(out: Path, name: str, strings: list[str]) -> None:

@@ -91,9 +91,12 @@ class Engine:
         self.other_postcodes = lru_cache(maxsize=200_000)(self._other_postcodes)
 
     def _candidate_labels(self, doc_number: int, hn: int, trailing: bool, postcode: str | None):
-        doc = self.index.document(doc_number)
         housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
-        return scoring.make_labels(doc, housenumber, number_last=trailing, postcode=postcode)
+        stored = self.index.labels(doc_number)
+        if not trailing and postcode is None:  # PERF: the usual case, without the document
+            return scoring.with_housenumber(stored, {}, housenumber, False, None)
+        doc = self.index.document(doc_number)
+        return scoring.make_labels(doc, housenumber, trailing, postcode, stored)
 
     def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
         """The postcodes of a street or locality that has several, else ().
@@ -102,11 +105,9 @@ class Engine:
         with the one asked for, a town would outrank the streets of a query that
         names a street and a postcode ("rue x 20090 ajaccio").
         """
-        doc = self.index.document(doc_number)
-        postcodes = doc.get("postcode")
-        if isinstance(postcodes, list) and len(postcodes) > 1 and doc.get("type") != "municipality":
-            return tuple(postcodes)
-        return ()
+        if not self.index.has_several_postcodes(doc_number):
+            return ()
+        return tuple(self.index.document(doc_number)["postcode"])
 
 
 class Search:

@@ -183,7 +183,7 @@ class Reverse:
             doc_number,
             doc,
             housenumber=housenumber,
-            labels=scoring.make_labels(doc, housenumber),
+            labels=scoring.make_labels(doc, housenumber, stored=index.labels(doc_number)),
             distance_km=km,
             score=scoring.total(parts),
             parts=parts,

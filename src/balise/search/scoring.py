@@ -27,19 +27,22 @@ def as_list(value) -> list:
 
 
 def make_labels(
-    doc: dict, housenumber: str | None, number_last: bool = False, postcode: str | None = None
+    doc: dict,
+    housenumber: str | None,
+    number_last: bool = False,
+    postcode: str | None = None,
+    stored: Labels | None = None,
 ) -> Labels:
     """The label to show and the folded label variants to compare with the query.
 
     ``postcode`` replaces the document's first postcode (the one a query asked for).
+    ``stored`` are the document's own labels, made at import (``IndexReader.labels``).
     PERF: names and cities come folded from the index (``_folded``, made at import),
     and the variants of a place are cached; a house number only prefixes them.
     """
     first_postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
-    stored = doc.get("_labels")
     if stored is not None and postcode in (None, first_postcode):
-        base = (stored[0], tuple(stored[1]))  # made at import: nothing to compute
-        return with_housenumber(base, doc, housenumber, number_last, first_postcode)
+        return with_housenumber(stored, doc, housenumber, number_last, first_postcode)
     if postcode is None:
         postcode = first_postcode
     names, cities = as_list(doc.get("name")), as_list(doc.get("city")) if doc.get("city") else []
