@@ -248,7 +248,8 @@ class Search:
     def intersect(self, keys: list, limit: int = 0, base=None) -> set[int]:
         """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key.
 
-        ``base`` is an intersection already computed for part of the keys.
+        ``base`` is ``(keys, docs, scores)``: the intersection of some of the keys, already
+        computed (their scores are summed in it once, as ZINTERSTORE does).
         """
         if not limit > 0:
             limit = max(self.wanted, BUCKET_MAX)
@@ -261,7 +262,11 @@ class Search:
 
     def intersection(self, keys: list, base=None) -> tuple[np.ndarray, np.ndarray]:
         """Documents having every key, with their summed scores."""
-        arrays = [self.arrays(k) for k in keys] + ([base] if base is not None else [])
+        if base is not None:
+            covered, *known = base
+            arrays = [self.arrays(k) for k in keys if k not in covered] + [tuple(known)]
+        else:
+            arrays = [self.arrays(k) for k in keys]
         arrays.sort(key=lambda a: len(a[0]))  # Smallest first: every step only shrinks.
         docs, scores = arrays[0]
         for other_docs, other_scores in arrays[1:]:
@@ -292,8 +297,8 @@ class Search:
         """
         fixed = list(keys) + ([self.geohash_key] if use_geohash and self.geohash_key else [])
         fixed = list(dict.fromkeys(fixed + self.filters))
-        base = self.intersection(fixed) if fixed else None
-        if base is not None and not len(base[0]):
+        base = (set(fixed), *self.intersection(fixed)) if fixed else None
+        if base is not None and not len(base[1]):
             self.matched_keys.update(k for k in keys if isinstance(k, int))
             return
         for term in terms():
