@@ -190,7 +190,7 @@ class IndexReader:
 
     def housenumber_raw(self, hn: int) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self.housenumber(hn)["raw"]
+        return orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])["raw"]
 
     def housenumber(self, hn: int) -> dict:
         props = orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])
