@@ -107,8 +107,9 @@ def build(geocoder: Any, settings: Settings) -> Ops:
         times,
         RateLimitMiddleware(limiter, client),
         CompressionMiddleware(settings.compress_min_size, parse_levels(settings.compress_levels)),
-        CacheMiddleware(cache, geocoder, ttls),
     ]
+    if tiers:  # with no tier, a miss would still pay for its key and its kind (~0.1 ms)
+        middleware.append(CacheMiddleware(cache, geocoder, ttls))
     routes = {
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
