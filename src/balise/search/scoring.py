@@ -134,10 +134,13 @@ class QueryBigrams:
         self.query = query
         q = query.encode("ascii", "replace")
         self.length = len(q)
-        codes, self.counts = np.unique(_bigram_codes(q), return_counts=True)
+        counts: dict[int, int] = {}  # PERF: a query has a few dozen bigrams; np.unique costs more
+        for code in _bigram_codes(q).tolist():
+            counts[code] = counts.get(code, 0) + 1
+        self.counts = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
         self.slot = np.full(1 << 12, -1, dtype=np.int32)
-        self.slot[codes] = np.arange(len(codes))
-        self.n_slots = len(codes)
+        self.slot[list(counts)] = np.arange(len(counts))
+        self.n_slots = len(counts)
 
     def similarities(self, labels: list[str]) -> np.ndarray:
         """``compare_ngrams(label, query)`` for many labels at once.
