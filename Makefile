@@ -14,7 +14,7 @@ $(BIN)/balise: pyproject.toml
 
 setup: $(BIN)/balise
 
-$(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz
+$(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz src/balise/index/format.py
 	$(BIN)/balise import --quiet --index $(SAMPLE_INDEX) data/sample/paris-centre.ndjson.gz
 
 ## Set up, index the bundled sample (Paris 1st-4th arrondissements) and serve it on :7878.
