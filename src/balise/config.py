@@ -103,45 +103,47 @@ SETTINGS = [
 
 @dataclass(frozen=True)
 class Settings:
-    index: str = "var/index"
-    rules: str = "fr"
-    cors_origin: str = "*"
-    csv_max_bytes: int = 50_000_000
-    bind: str = "127.0.0.1:7878"
-    workers: int = 1
-    worker_class: str = "gthread"
-    threads: int = 1
-    keepalive: int = 5
-    timeout: int = 30
-    graceful_timeout: int = 30
-    max_requests: int = 1_000_000
-    max_requests_jitter: int = 100_000
-    preload_app: bool = True
-    worker_tmp_dir: str = "/dev/shm"
-    log_level: str = "info"
-    access_log: str = ""
-    index_keep: int = 2
-    bundle_url: str = ""
-    bundle_sha256: str = ""
-    fetch_timeout: float = 30.0
-    fetch_retries: int = 6
-    redis_url: str = ""
-    redis_timeout: float = 0.25
-    redis_max_connections: int = 50
-    breaker_fail_max: int = 5
-    breaker_reset: float = 30.0
-    cache_entries: int = 10000
-    cache_bytes: int = 8_000_000
-    cache_sqlite: str = ""
-    cache_ttl_exact: int = 86400
-    cache_ttl_fuzzy: int = 3600
-    cache_ttl_not_found: int = 300
-    rate_limits: str = "/search=10/second;*=100/minute,1000/hour"
-    trusted_proxies: str = ""
-    compress_min_size: int = 500
-    compress_levels: str = "br=4,gzip=6,zstd=3"
-    log_format: str = "json"
-    log_requests: bool = True
+    """The values of ``SETTINGS``, field by field in the same order (defaults live there)."""
+
+    index: str
+    rules: str
+    cors_origin: str
+    csv_max_bytes: int
+    bind: str
+    workers: int
+    worker_class: str
+    threads: int
+    keepalive: int
+    timeout: int
+    graceful_timeout: int
+    max_requests: int
+    max_requests_jitter: int
+    preload_app: bool
+    worker_tmp_dir: str
+    log_level: str
+    access_log: str
+    index_keep: int
+    bundle_url: str
+    bundle_sha256: str
+    fetch_timeout: float
+    fetch_retries: int
+    redis_url: str
+    redis_timeout: float
+    redis_max_connections: int
+    breaker_fail_max: int
+    breaker_reset: float
+    cache_entries: int
+    cache_bytes: int
+    cache_sqlite: str
+    cache_ttl_exact: int
+    cache_ttl_fuzzy: int
+    cache_ttl_not_found: int
+    rate_limits: str
+    trusted_proxies: str
+    compress_min_size: int
+    compress_levels: str
+    log_format: str
+    log_requests: bool
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:

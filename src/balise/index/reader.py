@@ -190,12 +190,15 @@ class IndexReader:
 
     def housenumber_raw(self, hn: int) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])["raw"]
+        return self._housenumber_props(hn)["raw"]
 
     def housenumber(self, hn: int) -> dict:
-        props = orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])
+        props = self._housenumber_props(hn)
         props["lon"], props["lat"] = (float(v) for v in self.hn_lonlat[hn])
         return props
+
+    def _housenumber_props(self, hn: int) -> dict:
+        return orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])
 
     def find_housenumbers(self, docs: np.ndarray, key: str) -> np.ndarray:
         """For each document, the id of its house number ``key``, or -1."""

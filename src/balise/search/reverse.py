@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..index import IndexReader
+from ..index import IndexReader, geohash
 from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
 from . import scoring
 from .engine import Result
@@ -298,19 +298,14 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
     return x, y
 
 
-def _spread_bits(v: int) -> int:
-    """``geohash._spread`` of one integer: a zero bit between each of its bits."""
-    for shift, mask in ((16, 0x0000FFFF0000FFFF), (8, 0x00FF00FF00FF00FF), (4, 0x0F0F0F0F0F0F0F0F),
-                        (2, 0x3333333333333333), (1, 0x5555555555555555)):  # fmt: skip
-        v = (v | (v << shift)) & mask
-    return v
-
-
-_SPREAD_9 = [_spread_bits(v) for v in range(512)]
+# geohash._spread of every 9-bit number, so one integer is spread by three lookups.
+_SPREAD_9 = geohash._spread(np.arange(512)).tolist()
 
 
 def _spread(v: int) -> int:
-    """:func:`_spread_bits` of a column or row number (under 2^27), 9 bits at a time."""
+    """``geohash._spread`` of one column or row number (under 2^27), 9 bits at a time.
+
+    PERF: plain Python on a few integers; numpy costs more than it saves here."""
     return _SPREAD_9[v & 511] | _SPREAD_9[(v >> 9) & 511] << 18 | _SPREAD_9[v >> 18] << 36
 
 
