@@ -297,14 +297,33 @@ class Search:
         """
         fixed = list(keys) + ([self.geohash_key] if use_geohash and self.geohash_key else [])
         fixed = list(dict.fromkeys(fixed + self.filters))
-        base = (set(fixed), *self.intersection(fixed)) if fixed else None
-        if base is not None and not len(base[1]):
-            self.matched_keys.update(k for k in keys if isinstance(k, int))
+        if not fixed:
+            for term in terms():
+                if stop is not None and stop():
+                    break
+                self.add_to_bucket([term])
             return
+        base_docs, base_scores = self.intersection(fixed)
+        fixed_terms = [k for k in fixed if isinstance(k, int)]
+        if not len(base_docs):
+            self.matched_keys.update(fixed_terms)
+            return
+        # PERF: add_to_bucket(fixed + [term]) inlined: most terms add nothing, and the
+        # generic path cost more than the intersection itself.
         for term in terms():
             if stop is not None and stop():
                 break
-            self.add_to_bucket(fixed + [term], base=base)
+            self.matched_keys.update(fixed_terms)
+            self.matched_keys.add(term)
+            if term in fixed:  # ZINTERSTORE counts a repeated key once
+                docs, scores = base_docs, base_scores
+            else:
+                docs, scores = intersect_sorted(base_docs, base_scores, *self.arrays(term))
+            if len(docs):
+                limit = BUCKET_MAX - len(self.bucket)
+                self.bucket.update(top(docs, scores, limit if limit > 0 else max(self.wanted, BUCKET_MAX)))
+            if self.trace is not None:
+                self.note(f"add_to_bucket {self.describe(fixed + [term])} -> {len(self.bucket)}")
 
     @property
     def bucket_full(self) -> bool:
