@@ -1,14 +1,19 @@
 """HTTP load test: wrk against balise and Addok, same queries, same machine, one run.
 
-    python bench/http_load.py --index DIR [--duration 20] [--connections 8] [--no-addok]
+    python bench/http_load.py --index DIR [--duration 20] [--warmup 10] [--connections 8]
+                              [--worker-class sync|gthread] [--no-addok]
 
-Both servers run gunicorn with 2 workers on loopback (balise: `balise serve`, its own
-gunicorn.conf.py; Addok 1.3.2: `addok.http.wsgi:application`, 2 sync workers, its Redis
-loaded from the bench import). wrk (Debian package `wrk`) cycles through the same list of
-request paths for each: /search/ with the distinct eval queries (autocomplete off, limit 5:
-no cache on either side), /reverse/ with the official points' coordinates, and /reverse/ at
-5,000 addresses of the data moved up to ~50 m ("near addresses"). Prints req/s,
-p50/p90/p99, errors (connect/read/timeout/non-2xx) and balise's ratio to Addok.
+Both servers run gunicorn with 2 sync workers on loopback (balise: `balise serve`, its own
+gunicorn.conf.py, WORKER_CLASS from --worker-class; Addok 1.3.2:
+`addok.http.wsgi:application`, its Redis loaded from the bench import). wrk (Debian package
+`wrk`) cycles through the same list of request paths for each: /search/ with the distinct
+eval queries (autocomplete off, limit 5: no cache on either side), /reverse/ with the
+official points' coordinates, and /reverse/ at 5,000 addresses of the data moved up to
+~50 m ("near addresses"). Each load first runs --warmup seconds unmeasured, on both
+servers alike: the steady state of long-running workers, not the first seconds after a
+fork (measured: a fresh worker's first pass over the queries is 20-50% slower, while it
+maps the index pages and fills its per-process caches). Prints req/s, p50/p90/p99, errors
+(connect/read/timeout/non-2xx) and balise's ratio to Addok.
 """
 
 from __future__ import annotations
@@ -148,11 +153,21 @@ def wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:
     return row
 
 
+def measure(base: str, paths: list[str], args) -> dict:
+    """One load: an unmeasured warm-up run, then the measured one."""
+    if args.warmup > 0:
+        wrk(base, paths, args.warmup, args.connections)
+    return wrk(base, paths, args.duration, args.connections)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", required=True)
     parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=10, help="unmeasured seconds before each load")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
+                        help="balise's gunicorn workers (Addok's are sync)")
     parser.add_argument("--no-addok", action="store_true")
     args = parser.parse_args(argv)
 
@@ -163,19 +178,20 @@ def main(argv=None) -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Uncached and unlimited: no cache tier, no rate limit, nothing but the search itself.
-    env = {**os.environ, "WORKERS": "2", "BALISE_RATE_LIMITS": "", "BALISE_CACHE_ENTRIES": "0",
-           "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": ""}
+    env = {**os.environ, "WORKERS": "2", "WORKER_CLASS": args.worker_class, "BALISE_RATE_LIMITS": "",
+           "BALISE_CACHE_ENTRIES": "0", "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": ""}
     cmd = ["balise", "serve", "--index", args.index, "--port", str(port), "--workers", "2"]
     with server(cmd, env, base + "/health"):
         for name, paths in loads.items():
-            results[("balise", name)] = wrk(base, paths, args.duration, args.connections)
+            results[("balise", name)] = measure(base, paths, args)
 
     if not args.no_addok:
         with addok_server() as base:
             for name, paths in loads.items():
-                results[("addok", name)] = wrk(base, paths, args.duration, args.connections)
+                results[("addok", name)] = measure(base, paths, args)
 
-    print(f"wrk -t2 -c{args.connections} -d{args.duration}s, 2 gunicorn workers each\n")
+    print(f"wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up, "
+          f"2 gunicorn workers each (balise: {args.worker_class}, Addok: sync)\n")
     print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|")
     for (engine, name), r in results.items():
