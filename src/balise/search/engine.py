@@ -245,12 +245,8 @@ class Search:
                     self._geohash_key = GEOHASH
         return self._geohash_key
 
-    def intersect(self, keys: list, limit: int = 0, base=None) -> set[int]:
-        """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key.
-
-        ``base`` is ``(keys, docs, scores)``: the intersection of some of the keys, already
-        computed (their scores are summed in it once, as ZINTERSTORE does).
-        """
+    def intersect(self, keys: list, limit: int = 0) -> set[int]:
+        """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key."""
         if not limit > 0:
             limit = max(self.wanted, BUCKET_MAX)
         if not keys:
@@ -258,27 +254,22 @@ class Search:
         keys = list(dict.fromkeys(list(keys) + self.filters))
         if len(keys) == 1 and not isinstance(keys[0], int):
             return set(self.arrays(keys[0])[0].tolist())  # A set: all members.
-        return top(*self.intersection(keys, base), limit)
+        return top(*self.intersection(keys), limit)
 
-    def intersection(self, keys: list, base=None) -> tuple[np.ndarray, np.ndarray]:
+    def intersection(self, keys: list) -> tuple[np.ndarray, np.ndarray]:
         """Documents having every key, with their summed scores."""
-        if base is not None:
-            covered, *known = base
-            arrays = [self.arrays(k) for k in keys if k not in covered] + [tuple(known)]
-        else:
-            arrays = [self.arrays(k) for k in keys]
-        arrays.sort(key=lambda a: len(a[0]))  # Smallest first: every step only shrinks.
-        docs, scores = arrays[0]
+        arrays = sorted((self.arrays(k) for k in keys), key=lambda a: len(a[0]))
+        docs, scores = arrays[0]  # Smallest first: every step only shrinks.
         for other_docs, other_scores in arrays[1:]:
             if not len(docs):
                 break
             docs, scores = intersect_sorted(docs, scores, other_docs, other_scores)
         return docs, scores
 
-    def add_to_bucket(self, keys: list, limit: int | None = None, base=None) -> None:
+    def add_to_bucket(self, keys: list, limit: int | None = None) -> None:
         self.matched_keys.update(k for k in keys if isinstance(k, int))
         limit = limit or (BUCKET_MAX - len(self.bucket))
-        self.bucket.update(self.intersect(keys, limit, base))
+        self.bucket.update(self.intersect(keys, limit))
         if self.trace is not None:
             self.note(f"add_to_bucket {self.describe(keys)} -> {len(self.bucket)}")
 
