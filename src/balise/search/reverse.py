@@ -102,12 +102,16 @@ class Reverse:
         """Grid blocks around the position, growing until the answer is surely inside;
         (None, None) when it is not by level ``NEAR_LEVELS``."""
         qx, qy = _cell(lat, lon)
+        cells = self.index.geo_cell
         for level in range(NEAR_LEVELS + 1):
-            starts, ends, covered = _block(qx, qy, lat, lon, level)
-            lo = np.searchsorted(self.index.geo_cell, starts)
-            hi = np.searchsorted(self.index.geo_cell, ends)
-            if covered < max_km and int((hi - lo).sum()) < limit:
+            columns, rows, starts, ends = _block(qx, qy, level)
+            bounds = np.searchsorted(cells, np.array(starts + ends, dtype=np.uint64))  # PERF: one call
+            lo, hi = bounds[: len(starts)], bounds[len(starts) :]
+            if int((hi - lo).sum()) < limit and max_km == inf:
                 continue  # fewer points than wanted, even unfiltered: the next level, unmeasured
+            covered = _reach(columns, rows, level, lat, lon)
+            if covered < max_km and int((hi - lo).sum()) < limit:
+                continue
             refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
             km = _distances(self.index, refs, lat, lon)
             if covered >= max_km or int((km <= covered).sum()) >= limit:
@@ -263,17 +267,24 @@ class PointFilter:
 # --- geometry --------------------------------------------------------------------------------
 
 
-def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Cell ranges [starts, ends) of the 3x3 block of level-``level`` ancestors around
-    cell (qx, qy), and the distance (km) within which no point lies outside the block."""
-    # PERF: plain Python on these few integers; numpy costs more than it saves here.
+def _block(qx: int, qy: int, level: int) -> tuple[list[int], list[int], list[int], list[int]]:
+    """The 3x3 block of level-``level`` ancestors around cell (qx, qy): its columns and
+    rows (in cells of that level, clamped to the grid) and its cell ranges [starts, ends).
+
+    PERF: plain Python on these few integers; numpy costs more than it saves here."""
     size = 1 << level
     last_column, last_row = (1 << LON_BITS) // size - 1, max((1 << LAT_BITS) // size - 1, 0)
-    columns = sorted({min(max(c, 0), last_column) for c in range((qx >> level) - 1, (qx >> level) + 2)})
-    rows = sorted({min(max(r, 0), last_row) for r in range((qy >> level) - 1, (qy >> level) + 2)})
-    codes = [_spread(c << level) | _spread(r << level) << 1 for c in columns for r in rows]
-    starts = np.array(codes, dtype=np.uint64)
-    ends = starts + np.uint64(size * size)
+    x, y = qx >> level, qy >> level
+    columns = sorted({min(max(x - 1, 0), last_column), x, min(x + 1, last_column)})
+    rows = sorted({min(max(y - 1, 0), last_row), min(y, last_row), min(y + 1, last_row)})
+    xs = [_spread(c << level) for c in columns]
+    ys = [_spread(r << level) << 1 for r in rows]
+    starts = [a | b for a in xs for b in ys]
+    return columns, rows, starts, [start + size * size for start in starts]
+
+
+def _reach(columns: list[int], rows: list[int], level: int, lat: float, lon: float) -> float:
+    """The distance (km) within which no point lies outside a block (see :func:`_block`)."""
     x0, x1 = columns[0] << level, (columns[-1] + 1) << level
     y0, y1 = rows[0] << level, (rows[-1] + 1) << level
     south, north = y0 * CELL_LAT - 90, y1 * CELL_LAT - 90
@@ -288,7 +299,7 @@ def _block(qx: int, qy: int, lat: float, lon: float, level: int) -> tuple[np.nda
 
     to_west = inf if x0 == 0 else across(lon - (x0 * CELL_LON - 180))
     to_east = inf if x1 >= 1 << LON_BITS else across((x1 * CELL_LON - 180) - lon)
-    return starts, ends, min(to_south, to_north, to_west, to_east)
+    return min(to_south, to_north, to_west, to_east)
 
 
 def _cell(lat: float, lon: float) -> tuple[int, int]:
