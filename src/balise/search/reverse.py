@@ -107,10 +107,11 @@ class Reverse:
             columns, rows, starts, ends = _block(qx, qy, level)
             bounds = np.searchsorted(cells, np.array(starts + ends, dtype=np.uint64))  # PERF: one call
             lo, hi = bounds[: len(starts)], bounds[len(starts) :]
-            if int((hi - lo).sum()) < limit and max_km == inf:
+            count = int((hi - lo).sum())
+            if count < limit and max_km == inf:
                 continue  # fewer points than wanted, even unfiltered: the next level, unmeasured
             covered = _reach(columns, rows, level, lat, lon)
-            if covered < max_km and int((hi - lo).sum()) < limit:
+            if count < limit and covered < max_km:
                 continue
             refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
             km = _distances(self.index, refs, lat, lon)
@@ -276,7 +277,7 @@ def _block(qx: int, qy: int, level: int) -> tuple[list[int], list[int], list[int
     last_column, last_row = (1 << LON_BITS) // size - 1, max((1 << LAT_BITS) // size - 1, 0)
     x, y = qx >> level, qy >> level
     columns = sorted({min(max(x - 1, 0), last_column), x, min(x + 1, last_column)})
-    rows = sorted({min(max(y - 1, 0), last_row), min(y, last_row), min(y + 1, last_row)})
+    rows = sorted({min(max(y - 1, 0), last_row), y, min(y + 1, last_row)})
     xs = [_spread(c << level) for c in columns]
     ys = [_spread(r << level) << 1 for r in rows]
     starts = [a | b for a in xs for b in ys]
