@@ -370,9 +370,11 @@ def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _smallest(km: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` smallest distances, nearest first (ties: house numbers first)."""
-    positions = np.argpartition(km, k - 1)[:k] if len(km) > k else np.arange(len(km))
-    return positions[np.lexsort((refs[positions], km[positions]))]
+    """Positions of the ``k`` smallest distances, nearest first (ties: house numbers first,
+    then by ref, whatever the order of the points)."""
+    # Every point as near as the k-th (all its ties), then the k first of them in order.
+    positions = np.flatnonzero(km <= np.partition(km, k - 1)[k - 1]) if len(km) > k else np.arange(len(km))
+    return positions[np.lexsort((refs[positions], km[positions]))][:k]
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -161,11 +160,14 @@ def test_postcode_and_citycode(geocoder):
     assert {(p["citycode"], p["type"]) for p in both} == {("04070", "street")}
 
 
-def test_filters_matching_nothing_answer_nothing_at_once(geocoder):
+def test_filters_matching_nothing_answer_nothing_at_once(geocoder, monkeypatch):
+    def no_search(*args):
+        raise AssertionError("searched the grid for points no filter lets through")
+
+    monkeypatch.setattr(geocoder.reverser, "_near", no_search)
+    monkeypatch.setattr(geocoder.reverser, "_far", no_search)
     for filters in ({"type": "locality"}, {"postcode": "99999"}, {"citycode": "75101", "postcode": "04000"}):
-        started = time.perf_counter()
         assert nearest(geocoder, 0.0, 0.0, filters=filters) == []
-        assert time.perf_counter() - started < 0.1
 
 
 def test_always_answers_far_from_any_data(geocoder, every_point):
@@ -216,19 +218,6 @@ def test_bad_parameters(geocoder, args, options, name):
     assert raised.value.status == 400
 
 
-def test_fast(geocoder):
-    """numpy over the sorted grid: well under a millisecond or two per point near data."""
-    index = geocoder.index
-    rng = np.random.default_rng(3)
-    points = index.hn_lonlat[rng.integers(len(index.hn_lonlat), size=500)] + 0.001
-    geocoder.reverser.nearest(48.85, 2.35, 1)
-    started = time.perf_counter()
-    for lon, lat in points:
-        geocoder.reverser.nearest(float(lat), float(lon), 5)
-    mean_ms = (time.perf_counter() - started) / len(points) * 1000
-    assert mean_ms < 5, f"{mean_ms:.2f} ms a reverse query"
-
-
 def test_distances_match_addok_haversine(geocoder):
     lat, lon = 44.0919, 6.2355  # Digne-les-Bains
     for r in geocoder.reverser.nearest(lat, lon, 5):
@@ -248,3 +237,15 @@ def test_grid_helpers_agree_with_the_index_geohash():
     assert codes == geohash.interleave(xs, ys).tolist()
     columns, rows = reverse._deinterleave(geohash.interleave(xs, ys))
     assert (columns.tolist(), rows.tolist()) == (xs.tolist(), ys.tolist())
+
+
+def test_ties_are_broken_the_same_whatever_the_order_of_the_points():
+    """Equidistant points (a municipality placed on one of its streets, a house number on
+    its street's centre) come house numbers first, then by ref, in any array order."""
+    km = np.array([1.0, 0.5, 0.5, 0.5, 2.0, 0.5])
+    refs = np.array([10, 7, -3, 5, 1, 6])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        order = rng.permutation(len(km))
+        chosen = reverse._smallest(km[order], refs[order], 2)
+        assert refs[order][chosen].tolist() == [-3, 5]
