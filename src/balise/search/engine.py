@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import product
 
 import numpy as np
@@ -21,7 +21,7 @@ from ..index import IndexReader
 from ..text import Pipeline, Token, ascii_label
 from ..text.french import housenumber_alternatives
 from . import scoring
-from .fuzzy import neighbours
+from .fuzzy import one_edit
 from .scoring import as_list
 
 BUCKET_MIN = 10
@@ -89,6 +89,7 @@ class Engine:
         self.pipeline = pipeline
         self.candidate_labels = lru_cache(maxsize=50_000)(self._candidate_labels)
         self.other_postcodes = lru_cache(maxsize=200_000)(self._other_postcodes)
+        self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
 
     def _candidate_labels(self, doc_number: int, hn: int, trailing: bool, postcode: str | None):
         housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
@@ -97,6 +98,11 @@ class Engine:
             return scoring.with_housenumber(stored, {}, housenumber, False, None)
         doc = self.index.document(doc_number)
         return scoring.make_labels(doc, housenumber, trailing, postcode, stored)
+
+    def _fuzzy_terms(self, word: str) -> tuple[int, ...]:
+        """Index terms one edit away from a word, in Addok's order of preference."""
+        ids = self.index.term_ids
+        return tuple(ids[w] for w in one_edit(word) if w in ids)
 
     def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
         """The postcodes of a street or locality that has several, else ().
@@ -467,13 +473,6 @@ class Search:
             return []
         return [t for t in self.index.prefix_range(last.value) if t != last.tid]
 
-    def fuzzy_terms(self, token: QueryToken) -> list[int]:
-        """Index terms one edit away from the token, in Addok's order of preference."""
-        ids = self.index.term_ids
-        words, rank = neighbours(token.value)
-        found = sorted(ids.keys() & words, key=rank.__getitem__)
-        return [ids[w] for w in found]
-
 
 def without(keys: list, key) -> list:
     """``keys`` less one occurrence of ``key`` (Addok's ``list.remove``: a word written
@@ -672,7 +671,7 @@ def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
         keys = without(allkeys, try_one.tid)
         if try_one.isdigit():
             continue
-        s.extend_with(keys, lambda token=try_one: s.fuzzy_terms(token), stop=lambda: not s.bucket_dry)
+        s.extend_with(keys, partial(s.engine.fuzzy_terms, try_one.value), stop=lambda: not s.bucket_dry)
 
 
 def extend_results_extrapoling_relations(s: Search):

@@ -6,7 +6,6 @@ keyboard, then insertions, then deletions (words longer than 3 letters).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from string import ascii_lowercase
 
 KEYBOARD_NEIGHBOURS = {
@@ -18,14 +17,11 @@ KEYBOARD_NEIGHBOURS = {
 }
 
 
-@lru_cache(maxsize=20_000)
-def neighbours(word: str) -> tuple[frozenset[str], dict[str, int]]:
-    """The neighbours, and each one's rank in Addok's order of preference."""
-    ordered = one_edit(word)
-    return frozenset(ordered), {w: i for i, w in enumerate(ordered)}
-
-
 def one_edit(word: str) -> list[str]:
+    """The words one edit away, each once, in Addok's order of preference.
+
+    NOTE: not cached here (a word has hundreds of neighbours, ~40 KB): the engine caches
+    the few of them that are index terms."""
     out = []
     for i in range(len(word) - 1):
         out.append(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
