@@ -34,13 +34,22 @@ def main() -> None:
 @click.option("--communes", "communes_dir", type=click.Path(exists=True, path_type=Path),
               help="Directory of commune reference files (COG, centres) for CSV sources.")
 @click.option("--rules", default=SETTINGS.rules, show_default=True, help="Text rules.")
+@click.option("--memory", default="2GB", show_default=True,
+              help="Memory budget of the import (all its processes): sorts spill to disk beyond it.")
+@click.option("--workers", type=int, default=0, help="Worker processes (default: the CPUs available).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def import_(index_dir: Path, communes_dir: Path | None, rules: str, quiet: bool, files) -> None:
+def import_(index_dir: Path, communes_dir: Path | None, rules: str, memory: str, workers: int, quiet: bool,
+            files) -> None:
     """Build an index from Addok NDJSON, BAN CSV or BANO CSV files (plain or .gz)."""
     from tqdm import tqdm
 
-    from .importer.build import build_index
+    from .importer.build import build_index, parse_memory
+
+    try:
+        budget = parse_memory(memory)
+    except ValueError as e:
+        raise click.BadParameter(f"{memory!r}: a size such as 2GB or 512MB", param_hint="--memory") from e
 
     total = sum(Path(f).stat().st_size for f in files)
     with tqdm(total=total, unit="B", unit_scale=True, disable=quiet, desc="import") as bar:
@@ -49,7 +58,8 @@ def import_(index_dir: Path, communes_dir: Path | None, rules: str, quiet: bool,
             if done - bar.n > 1 << 20 or done >= total:
                 bar.update(done - bar.n)
 
-        manifest, report = build_index(list(files), index_dir, communes_dir, rules, progress)
+        manifest, report = build_index(list(files), index_dir, communes_dir, rules, progress,
+                                       memory=budget, workers=workers or None)
     r = manifest["import_report"]
     counts = manifest["counts"]
     click.echo(

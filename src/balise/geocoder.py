@@ -78,16 +78,12 @@ class Geocoder:
         check_center(lat, lon)
         filters = normalize_filters(filters)
         options = dict(limit=int(limit), autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
-        search = Search(self.engine, q, **options)
-        if not debug:
-            search.trace = None
+        search = Search(self.engine, q, trace=debug, **options)
         results = search.run() if q.strip() else []
-        if search.maybe_housenumbers and not (results and results[0].str_distance >= MATCH_THRESHOLD):
+        if search.query.maybe_housenumbers and not (results and results[0].str_distance >= MATCH_THRESHOLD):
             # "Rue de Rivoli 12": the number may be a house number written last
             # (beyond Addok); searched again without it, the better answer wins.
-            second = Search(self.engine, q, trailing_number_as_housenumber=True, **options)
-            if not debug:
-                second.trace = None
+            second = Search(self.engine, q, trailing_number_as_housenumber=True, trace=debug, **options)
             other = second.run()
             if other and (not results or other[0].score > results[0].score):
                 search, results = second, other
@@ -96,17 +92,18 @@ class Geocoder:
             original = self.index.document(result.doc_number).get("type")
             info = None
             if debug:
+                query = search.query
                 info = {
-                    "tokens": [t.value for t in search.tokens],
-                    "housenumbers": [str(t) for t in search.housenumbers],
-                    "common": [t.value for t in search.common],
-                    "not_found": [t.value for t in search.not_found],
-                    "candidates": len(search.scored),
+                    "tokens": [t.value for t in query.tokens],
+                    "housenumbers": [str(t) for t in query.housenumbers],
+                    "common": [t.value for t in query.common],
+                    "not_found": [t.value for t in query.not_found],
+                    "candidates": len(search.scorer.position),
                     "score_parts": {k: list(v) for k, v in result.parts.items()},
                     "trace": search.trace,
                 }
             features.append(geojson.feature(result, original, info))
-        center = (lon, lat) if lat and lon else None
+        center = (lon, lat) if lat is not None and lon is not None else None
         return geojson.collection(features, query=q, filters=filters, center=center, limit=limit)
 
     def reverse(
@@ -139,6 +136,5 @@ class Geocoder:
     def warm(self) -> None:
         """Build the lazy structures and fill the first caches, so that a server does it
         once, before it forks, and its workers share them."""
-        _ = self.index.term_ids
         self.reverser.warm()
         self.search("1 rue de la paix paris", autocomplete=True)

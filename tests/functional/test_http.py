@@ -460,14 +460,18 @@ def compare(addok: dict, balise: dict, mode: str, known: dict[str, str]) -> bool
     a, b = addok["features"][0], balise["features"][0]
     if a["properties"]["id"] != b["properties"]["id"]:
         return False
-    assert b["geometry"] == a["geometry"]
+    # House-number coordinates are kept to 1e-7 degree (index/format.py): exact for the BAN's
+    # 6 decimals, within 1 cm for BANO's 11; a score that depends on them moves by < 2e-7.
+    assert b["geometry"]["coordinates"] == pytest.approx(a["geometry"]["coordinates"], abs=1e-7)
     assert list(b["properties"]) == list(a["properties"]), "property order"
     if mode == "reverse":
-        assert b["properties"] == a["properties"]  # distance and score to the last digit
+        assert b["properties"]["score"] == pytest.approx(a["properties"]["score"], abs=2e-7)
+        assert abs(b["properties"]["distance"] - a["properties"]["distance"]) <= 1
+        drop = ("score", "distance")
     else:
         drop = ("score",)
-        assert {k: v for k, v in b["properties"].items() if k not in drop} == {
-            k: v for k, v in a["properties"].items() if k not in drop}
+    assert {k: v for k, v in b["properties"].items() if k not in drop} == {
+        k: v for k, v in a["properties"].items() if k not in drop}
     return True
 
 

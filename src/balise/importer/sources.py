@@ -30,6 +30,7 @@ import orjson
 
 from balise.importer.communes import Communes, departement_of
 from balise.importer.report import ImportReport
+from balise.index.documents import invalid_reason
 
 BAN_HEADER = "id;id_fantoir;numero;rep;nom_voie"
 BAN_LIEUX_DITS_HEADER = "id;nom_lieu_dit;"
@@ -169,24 +170,6 @@ def _float_or_none(text: str) -> float | None:
 # --- NDJSON ---------------------------------------------------------------------------------
 
 
-def _valid_document(doc: object) -> str:
-    """'' when doc can be indexed, else why not."""
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    for key in ("id", "type", "name"):
-        if not doc.get(key):
-            return f"missing {key}"
-    for key, bound in (("lon", 180.0), ("lat", 90.0)):
-        value = doc.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"{key} is not a number"
-        if not -bound <= value <= bound:
-            return f"{key} out of range"
-    if not isinstance(doc.get("housenumbers", {}), dict):
-        return "housenumbers is not an object"
-    return ""
-
-
 def _iter_ndjson(path: str | Path, report: ImportReport) -> Iterator[dict]:
     lines = _LineReader(path, report)
     for line in lines:
@@ -197,7 +180,7 @@ def _iter_ndjson(path: str | Path, report: ImportReport) -> Iterator[dict]:
         except orjson.JSONDecodeError:
             report.bad(lines.path, lines.lineno, "invalid JSON", line)
             continue
-        reason = _valid_document(doc)
+        reason = invalid_reason(doc)
         if reason:
             report.bad(lines.path, lines.lineno, reason, line)
             continue

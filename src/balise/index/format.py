@@ -1,54 +1,109 @@
-"""The on-disk index format, in one place: file names, dtypes, version.
+"""The on-disk index format, in one place: what each file holds, its type and its length.
 
-An index is a directory of flat little-endian arrays (numpy ``.npy`` files,
-memory-mapped on open) and byte blobs, plus ``manifest.json`` written last and
-renamed into place: a directory without a manifest is not an index.
+An index is a directory of flat little-endian arrays and byte blobs, memory-mapped on open,
+plus ``manifest.json``, written last and renamed into place: a directory without a
+manifest is not an index. The manifest's ``counts`` give every length; the writer saves by
+the table below and the reader checks each file against it (type, length) when it opens.
 
-Documents (municipalities, streets, localities) are numbered 0..N-1 in
-*descending* order of their id string, so that ordering candidates by
-(score desc, number asc) breaks ties exactly as Addok's Redis sorted sets do.
-
-Files:
-  terms.bin / terms.off         sorted terms (utf-8), offsets (uint64, N+1)
-  post.start                    per term, start of its postings (uint64, T+1)
-  post.docs / post.scores       postings: doc numbers ascending (uint32), score (float64)
-  term.maxscore                 per term, its highest posting score (float64)
-  docs.bin / docs.off           per document, orjson without house numbers
-  docs.importance / docs.lonlat float64 arrays
-  docs.flags                    per document, uint8: MULTI_POSTCODE (a street or locality
-                                with several postcodes)
-  labels.bin / labels.off       per document, its labels: the one shown, then the folded
-                                variants best first, joined by LABEL_SEPARATOR (a new
-                                candidate is scored from these without decoding its document)
-  hn.key.bin / hn.key.off       per house number, its canonical key
-  hn.lookup / hn.lookup_ids     hash(doc, key) sorted (uint64) and house number ids (uint32)
-  hn.doc                        per house number, its document (uint32)
-  hn.bin / hn.off               per house number, orjson of its properties (raw, id, ...)
-  hn.lonlat                     per house number, float64 (lon, lat)
-  geo.cell / geo.ref            every point (documents and house numbers) by geohash cell
-                                (uint64 sorted) and what it is (int64: doc or ~housenumber)
+Documents (municipalities, streets, localities) are numbered 0..N-1 in *descending* order
+of their id, so that ordering candidates by (score desc, number asc) breaks ties exactly as
+Addok's Redis sorted sets do, and an id is found by bisection. A document's house numbers
+are one range (``docs.hn``), sorted by key; each house-number record in ``hn.bin`` is its
+length (varint) then ``key 0x1F raw 0x1F id 0x1F extra``: ``raw`` empty when equal to the
+key, ``id`` as ``=<suffix>`` when it starts with the document's id (BAN: ``75101_cfq3tf`` ->
+``=_00012``), ``~<id>`` otherwise, empty when absent; ``extra`` the JSON of any other
+property. House-number coordinates are integers of 1e-7 degree (1 cm; exact for the 6
+decimals of the BAN).
 """
 
 from __future__ import annotations
 
-import zlib
+from dataclasses import dataclass
 
 FORMAT_NAME = "balise-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 
 # Postings under these keys are filters, not words: "|" never occurs in a token.
 FILTER_PREFIX = "|"
 
 LABEL_SEPARATOR = "\x1f"  # ASCII unit separator: never in a label
-MULTI_POSTCODE = 1
+HN_SEPARATOR = b"\x1f"
+MULTI_POSTCODE = 1  # docs.flags: a street or locality with several postcodes
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
+COORDINATE_SCALE = 10_000_000  # hn.lonlat: integers of 1e-7 degree
+
+
+@dataclass(frozen=True)
+class Array:
+    """A flat array file: its dtypes (the writer picks the first that fits), the count it
+    has one row per (``+1`` for offsets), its columns, and what it holds."""
+
+    name: str
+    dtypes: tuple[str, ...]
+    per: str
+    about: str
+    columns: int = 1
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A byte file, cut by an offsets array."""
+
+    name: str
+    offsets: str
+    about: str
+
+
+ARRAYS = (
+    Array("terms.off", ("<u8",), "terms+1", "start of each term in terms.bin (terms sorted)"),
+    Array("terms.table", ("<u4",), "terms.table", "hash table of the terms (term numbers)"),
+    Array("term.maxscore", ("<f8",), "terms", "highest posting score of each term"),
+    Array("post.start", ("<u8",), "terms+1", "start of each term's postings"),
+    Array("post.docs", ("<u4",), "postings", "documents of each term, ascending"),
+    Array("post.scores", ("<f8",), "postings", "score of each posting"),
+    Array("docs.id.off", ("<u8",), "documents+1", "start of each document id in docs.id.bin"),
+    Array("docs.off", ("<u8",), "documents+1", "start of each document in docs.bin"),
+    Array("labels.off", ("<u8",), "documents+1", "start of each document's labels"),
+    Array("docs.importance", ("<f8",), "documents", "importance"),
+    Array("docs.lonlat", ("<f8",), "documents", "longitude, latitude", columns=2),
+    Array("docs.flags", ("<u1",), "documents", "MULTI_POSTCODE"),
+    Array("docs.extent", ("<f4",), "documents",
+          "west, south, east, north of the document and its house numbers (rounded outward)",
+          columns=4),
+    Array("docs.hn", ("<u8",), "documents+1", "first house number of each document"),
+    Array("hn.off", ("<u4", "<u8"), "housenumbers", "start of each house-number record"),
+    Array("hn.lonlat", ("<i4",), "housenumbers", "longitude, latitude in 1e-7 degree", columns=2),
+    Array("geo.cell", ("<u8",), "points", "geohash cell of every point, ascending"),
+    Array("geo.ref", ("<i4",), "points", "the point: a document n, or a house number ~n"),
+    Array("words.off", ("<u8",), "words+1", "start of each lexicon word in words.bin (sorted)"),
+    Array("words.table", ("<u4",), "words.table", "hash table of the lexicon words"),
+    Array("words.start", ("<u8",), "words+1", "start of each word's tokens in words.tokens"),
+    Array("words.tokens", ("<u4",), "word_tokens", "the term numbers a word is searched as"),
+)
+
+BLOBS = (
+    Blob("terms.bin", "terms.off", "terms, UTF-8"),
+    Blob("docs.id.bin", "docs.id.off", "document ids, UTF-8 (descending)"),
+    Blob("docs.bin", "docs.off", "each document as JSON, without its house numbers"),
+    Blob("labels.bin", "labels.off",
+         "each document's labels: the one shown, then the folded variants best first, "
+         "joined by LABEL_SEPARATOR"),
+    Blob("hn.bin", "hn.off", "house-number records (see the module docstring)"),
+    Blob("words.bin", "words.off", "lexicon words: raw query words known to the index"),
+)
+
+COUNTS = ("documents", "terms", "postings", "housenumbers", "points", "words", "word_tokens",
+          "terms.table", "words.table")
+
+ARRAY = {a.name: a for a in ARRAYS}
+
+
+def expected_length(array: Array, counts: dict) -> int:
+    per, _, plus = array.per.partition("+")
+    return int(counts[per]) + (int(plus) if plus else 0)
 
 
 def filter_term(name: str, value: str) -> str:
     return f"{FILTER_PREFIX}{name}|{value}"
-
-
-def housenumber_hash(doc: int, key: str) -> int:
-    return (doc << 32) | zlib.crc32(key.encode())

@@ -1,67 +1,42 @@
 """Read-only, memory-mapped access to an index directory.
 
-Opening maps the files and reads the manifest; nothing is loaded into private
-memory, so every worker of a server shares one copy through the page cache.
+Opening maps the files and checks each against the format table (type and length);
+nothing is loaded into private memory, so every worker of a server shares one copy through
+the page cache, and a France-sized index opens in milliseconds.
 """
 
 from __future__ import annotations
 
 import mmap
-from bisect import bisect_left
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from . import geohash
+from ._lookup import StringTable, find_housenumbers, housenumber_record
+from .documents import decode_housenumber
 from .format import (
+    ARRAYS,
+    BLOBS,
+    COORDINATE_SCALE,
     FORMAT_NAME,
     FORMAT_VERSION,
     LABEL_SEPARATOR,
     MANIFEST,
     MULTI_POSTCODE,
+    expected_length,
     filter_term,
-    housenumber_hash,
 )
 
 
 class IndexFormatError(Exception):
-    """The directory is not a balise index, or one of another format version."""
-
-
-class Strings:
-    """A sequence of strings stored as a blob plus offsets (sorted or not)."""
-
-    def __init__(self, directory: Path, name: str) -> None:
-        self.offsets = np.load(directory / f"{name}.off.npy", mmap_mode="r").view(np.ndarray)
-        self.blob = _map(directory / f"{name}.bin")
-        self._n = len(self.offsets) - 1
-
-    def __len__(self) -> int:
-        return self._n
-
-    def __getitem__(self, i: int) -> str:
-        return self.raw(i).decode()
-
-    def raw(self, i: int) -> bytes:
-        return self.blob[int(self.offsets[i]) : int(self.offsets[i + 1])]
-
-
-class _RawView:
-    """Bytes view used for bisecting sorted terms without decoding them."""
-
-    def __init__(self, strings: Strings) -> None:
-        self.strings = strings
-
-    def __len__(self) -> int:
-        return len(self.strings)
-
-    def __getitem__(self, i: int) -> bytes:
-        return self.strings.raw(i)
+    """The directory is not a balise index, or one of another format version, or damaged."""
 
 
 def _map(path: Path):
+    """A read-only map of a file (b"" when it is empty: an empty file cannot be mapped)."""
     if path.stat().st_size == 0:
         return b""
     with open(path, "rb") as f:
@@ -82,34 +57,58 @@ class IndexReader:
                 f"{self.path}: index format version {self.manifest.get('format_version')}, "
                 f"this balise reads version {FORMAT_VERSION}: rebuild it with `balise import`"
             )
-        load = self._load
-        self.terms = Strings(self.path, "terms")
-        self._terms_raw = _RawView(self.terms)
-        self.post_start = load("post.start")
-        self.post_docs = load("post.docs")
-        self.post_scores = load("post.scores")
-        self.term_maxscore = load("term.maxscore")
-        self.doc_offsets = load("docs.off")
-        self.doc_flags = load("docs.flags")
-        self._labels = Strings(self.path, "labels")
-        self.docs_blob = _map(self.path / "docs.bin")
-        self.importance = load("docs.importance")
-        self.doc_lonlat = load("docs.lonlat")
-        self.hn_doc = load("hn.doc")
-        self.hn_keys = Strings(self.path, "hn.key")
-        self.hn_offsets = load("hn.off")
-        self.hn_blob = _map(self.path / "hn.bin")
-        self.hn_lonlat = load("hn.lonlat")
-        self.hn_lookup = load("hn.lookup")
-        self.hn_lookup_ids = load("hn.lookup_ids")
-        self.geo_cell = load("geo.cell")
-        self.geo_ref = load("geo.ref")
+        self.arrays = self._open_arrays(self.manifest.get("counts") or {})
+        self.blobs = {b.name: _map(self.path / b.name) for b in BLOBS}
+        a = self.arrays
+        self.terms = StringTable(a["terms.table"], self._bytes("terms.bin"), a["terms.off"])
+        self.words = StringTable(a["words.table"], self._bytes("words.bin"), a["words.off"])
+        no_table = np.full(1, 0xFFFFFFFF, np.uint32)  # document ids are found by bisection
+        self.doc_ids = StringTable(no_table, self._bytes("docs.id.bin"), a["docs.id.off"])
+        self.post_start = a["post.start"]
+        self.post_docs = a["post.docs"]
+        self.post_scores = a["post.scores"]
+        self.term_maxscore = a["term.maxscore"]
+        self.doc_offsets = a["docs.off"]
+        self.docs_blob = self.blobs["docs.bin"]
+        self.labels_offsets = a["labels.off"]
+        self.labels_blob = self._bytes("labels.bin")
+        self.importance = a["docs.importance"]
+        self.doc_lonlat = a["docs.lonlat"]
+        self.doc_flags = a["docs.flags"]
+        self.doc_extent = a["docs.extent"]
+        self.doc_hn = a["docs.hn"]
+        self.hn_offsets = a["hn.off"]
+        self.hn_blob = self._bytes("hn.bin")
+        self.hn_lonlat_e7 = a["hn.lonlat"]
+        self.geo_cell = a["geo.cell"]
+        self.geo_ref = a["geo.ref"]
         self.document = lru_cache(maxsize=20_000)(self._document)
-        self.co_occur = lru_cache(maxsize=100_000)(self._co_occur)
 
-    def _load(self, name: str) -> np.ndarray:
-        # PERF: a plain ndarray view of the map; np.memmap slicing is much slower.
-        return np.load(self.path / f"{name}.npy", mmap_mode="r").view(np.ndarray)
+    def _open_arrays(self, counts: dict) -> dict[str, np.ndarray]:
+        arrays = {}
+        for spec in ARRAYS:
+            path = self.path / spec.name
+            try:
+                length = expected_length(spec, counts)
+                size = path.stat().st_size
+            except (KeyError, ValueError, OSError) as e:
+                raise IndexFormatError(f"{self.path}: {spec.name}: {e}") from e
+            fits = [np.dtype(d) for d in spec.dtypes if np.dtype(d).itemsize * spec.columns * length == size]
+            dtype = fits[0] if fits else None
+            if dtype is None:
+                raise IndexFormatError(
+                    f"{self.path}: {spec.name} holds {size} bytes, not {length} rows of {spec.dtypes}"
+                )
+            # PERF: plain ndarray views of the maps; np.memmap slicing is much slower.
+            data = _map(path)
+            array = np.frombuffer(data, dtype=dtype) if size else np.empty(0, dtype=dtype)
+            arrays[spec.name] = array.reshape(-1, spec.columns) if spec.columns > 1 else array
+        return arrays
+
+    def _bytes(self, name: str) -> np.ndarray:
+        """A blob as a uint8 array (what the compiled lookups read)."""
+        blob = self.blobs[name]
+        return np.frombuffer(blob, dtype=np.uint8) if len(blob) else np.zeros(1, dtype=np.uint8)
 
     @property
     def version(self) -> str:
@@ -117,24 +116,13 @@ class IndexReader:
 
     @property
     def doc_count(self) -> int:
-        return len(self.doc_offsets) - 1
+        return len(self.importance)
 
     # --- terms and postings ---------------------------------------------------
 
     def term_id(self, term: str) -> int:
-        """The id of a term, or -1."""
-        return self.term_ids.get(term, -1)
-
-    @cached_property
-    def term_ids(self) -> dict[str, int]:
-        """Every term and its id.
-
-        NOTE: the one structure built in private memory (about 100 bytes a term),
-        lazily; built before the server forks, its pages stay shared.
-        """
-        blob = bytes(self.terms.blob[: int(self.terms.offsets[-1])])
-        off = self.terms.offsets.tolist()
-        return {blob[a:b].decode(): i for i, (a, b) in enumerate(zip(off, off[1:], strict=False))}
+        """The number of a term, or -1."""
+        return self.terms.find(term)
 
     def filter_id(self, name: str, value: str) -> int:
         return self.term_id(filter_term(name, value))
@@ -146,83 +134,83 @@ class IndexReader:
         start, end = int(self.post_start[tid]), int(self.post_start[tid + 1])
         return self.post_docs[start:end], self.post_scores[start:end]
 
-    def _co_occur(self, a: int, b: int) -> bool:
-        """Whether two terms share a document (what Addok keeps as pair sets)."""
-        x, y = self.postings(a)[0], self.postings(b)[0]
-        if len(x) > len(y):
-            x, y = y, x
-        if not len(x):
-            return False
-        pos = np.searchsorted(y, x)
-        pos[pos >= len(y)] = 0
-        return bool((y[pos] == x).any())
-
     def prefix_range(self, prefix: str) -> range:
-        """Ids of the terms that start with ``prefix`` (terms are sorted)."""
-        p = prefix.encode()
-        lo = bisect_left(self._terms_raw, p)
-        hi = bisect_left(self._terms_raw, p + b"\xff", lo)
-        return range(lo, hi)
+        """Numbers of the terms that start with ``prefix`` (terms are sorted)."""
+        return self.terms.prefix_range(prefix)
+
+    def lexicon(self, word: str) -> list[int] | None:
+        """The term numbers a raw query word is searched as, or None for a word the
+        documents never had (it then goes through the text pipeline)."""
+        i = self.words.find(word)
+        if i < 0:
+            return None
+        start, end = self.arrays["words.start"][i : i + 2]
+        return self.arrays["words.tokens"][int(start) : int(end)].tolist()
 
     # --- documents and house numbers ----------------------------------------------
 
-    def _document(self, n: int) -> dict:
-        """A document, shared by callers, who copy it to change it.
+    def find_document(self, doc_id: str) -> int:
+        """The number of the document with this id, or -1 (ids are sorted descending)."""
+        return self.doc_ids.bisect(doc_id, descending=True)
 
-        PERF: its folded names as tuples, which the garbage collector stops tracking: with
-        lists, the thousands of cached documents were walked by every full collection
-        (pauses of 100 ms and more under load).
-        """
+    def doc_id(self, n: int) -> str:
+        return self.doc_ids[n]
+
+    def _document(self, n: int) -> dict:
+        """A document, shared by callers, who copy it to change it."""
         doc = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
-        folded = doc.get("_folded")
-        if folded:
-            doc["_folded"] = (tuple(folded[0]), tuple(folded[1]))
+        doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
         return doc
 
     def labels(self, n: int) -> tuple[str, tuple[str, ...]]:
         """A document's labels, made at import: (shown, folded variants best first)."""
-        shown, *folded = self._labels[n].split(LABEL_SEPARATOR)
+        raw = bytes(self.labels_blob[int(self.labels_offsets[n]) : int(self.labels_offsets[n + 1])])
+        shown, *folded = raw.decode().split(LABEL_SEPARATOR)
         return shown, tuple(folded)
 
     def has_several_postcodes(self, n: int) -> bool:
         """A street or locality with several postcodes (a municipality counts as one)."""
         return bool(self.doc_flags[n] & MULTI_POSTCODE)
 
+    def housenumber_doc(self, hn: int) -> int:
+        """The document a house number belongs to."""
+        return int(np.searchsorted(self.doc_hn, hn, side="right")) - 1
+
+    def housenumber_docs(self, hns: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.doc_hn, hns, side="right").astype(np.int64) - 1
+
+    def housenumber_range(self, n: int) -> range:
+        return range(int(self.doc_hn[n]), int(self.doc_hn[n + 1]))
+
+    def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict]:
+        doc = self.housenumber_doc(hn) if doc is None else doc
+        payload = housenumber_record(self.hn_blob, int(self.hn_offsets[hn]))
+        return decode_housenumber(payload, self.doc_id(doc))
+
     def housenumber_raw(self, hn: int) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self._housenumber_props(hn)["raw"]
+        return self._housenumber(hn)[1]["raw"]
 
-    def housenumber(self, hn: int) -> dict:
-        props = self._housenumber_props(hn)
-        props["lon"], props["lat"] = (float(v) for v in self.hn_lonlat[hn])
+    def housenumber_key(self, hn: int) -> str:
+        return self._housenumber(hn)[0]
+
+    def housenumber(self, hn: int, doc: int | None = None) -> dict:
+        """A house number's properties (raw, id, ...) with its lon and lat."""
+        props = self._housenumber(hn, doc)[1]
+        props["lon"], props["lat"] = self.hn_lonlat(hn)
         return props
 
-    def _housenumber_props(self, hn: int) -> dict:
-        return orjson.loads(self.hn_blob[int(self.hn_offsets[hn]) : int(self.hn_offsets[hn + 1])])
+    def hn_lonlat(self, hn: int) -> tuple[float, float]:
+        x, y = self.hn_lonlat_e7[hn].tolist()
+        return x / COORDINATE_SCALE, y / COORDINATE_SCALE
+
+    def hn_lonlat_many(self, hns: np.ndarray) -> np.ndarray:
+        return self.hn_lonlat_e7[hns] / COORDINATE_SCALE
 
     def find_housenumbers(self, docs: np.ndarray, key: str) -> np.ndarray:
-        """For each document, the id of its house number ``key``, or -1."""
-        if not len(docs):
-            return np.empty(0, dtype=np.int64)
-        # housenumber_hash(doc, key) for every doc at once: the doc number over the key's crc.
-        wanted = (docs.astype(np.uint64) << np.uint64(32)) | np.uint64(housenumber_hash(0, key))
-        pos = np.searchsorted(self.hn_lookup, wanted)
-        pos = np.minimum(pos, len(self.hn_lookup) - 1) if len(self.hn_lookup) else pos
-        found = np.full(len(docs), -1, dtype=np.int64)
-        if not len(self.hn_lookup):
-            return found
-        hit = self.hn_lookup[pos] == wanted
-        encoded = key.encode()
-        for i in np.flatnonzero(hit):
-            # Walk equal hashes: the low 32 bits could collide within a street.
-            j = int(pos[i])
-            while j < len(self.hn_lookup) and self.hn_lookup[j] == wanted[i]:
-                hn = int(self.hn_lookup_ids[j])
-                if self.hn_keys.raw(hn) == encoded:
-                    found[i] = hn
-                    break
-                j += 1
-        return found
+        """For each document, the number of its house number ``key``, or -1."""
+        return find_housenumbers(np.ascontiguousarray(docs, dtype=np.uint32), key, self.doc_hn,
+                                 self.hn_offsets, self.hn_blob)
 
     # --- space ----------------------------------------------------------------------
 
@@ -234,6 +222,6 @@ class IndexReader:
         refs = [self.geo_ref[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         if not refs:
             return np.empty(0, dtype=np.uint32)
-        ref = np.concatenate(refs)
-        docs = np.where(ref >= 0, ref, self.hn_doc[np.where(ref < 0, ~ref, 0)])
+        ref = np.concatenate(refs).astype(np.int64)
+        docs = np.where(ref >= 0, ref, self.housenumber_docs(np.where(ref < 0, ~ref, 0)))
         return np.unique(docs.astype(np.uint32))

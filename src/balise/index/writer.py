@@ -1,210 +1,169 @@
-"""Build an index directory from a stream of Addok-shaped documents.
+"""Build an index directory from batches of processed documents, in bounded memory.
 
-Memory stays proportional to the number of postings and points kept as flat
-arrays (a few dozen bytes each), never to Python objects per house number:
-document and house-number JSON go straight to temporary blob files.
+Documents arrive as batches of records (``documents.process_batch``, run by the import's
+worker processes) and are filed as they come: postings, house numbers and points go to
+spill files of fixed-size records, document JSON and labels to temporary blobs; only a few
+dozen bytes per document stay in memory. :meth:`IndexWriter.finish` numbers the documents
+(descending id; a repeated id joins its first occurrence), then sorts each spill file
+within the memory budget (``runs.py``) and writes the arrays of ``format.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import tempfile
 import time
-from array import array
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import orjson
 
-from ..search.scoring import fold_fields, make_labels
-from ..text import Pipeline
+from ..text import Pipeline, make_pipeline
 from . import geohash
-from .format import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    LABEL_SEPARATOR,
-    MANIFEST,
-    MULTI_POSTCODE,
-    filter_term,
-    housenumber_hash,
-)
+from ._lookup import build_table
+from .documents import HN_SEPARATOR, process_batch
+from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from .runs import Spill, sorted_chunks
 
-# (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
-# configuration; postcode weighs 1.2 on municipalities.
-FIELDS = (
-    ("name", 4.0), ("street", 1.0), ("postcode", 1.0), ("city", 1.0), ("context", 1.0),
-    ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
-)
-FILTERS = ("type", "postcode", "citycode")
-IMPORTANCE_WEIGHT = 0.1
+MB = 1 << 20
+POSTING = np.dtype([("term", "<u4"), ("doc", "<u4"), ("score", "<f8")])
+HOUSENUMBER = np.dtype([("doc", "<u4"), ("x", "<i4"), ("y", "<i4"), ("off", "<u8")])
+POINT = np.dtype([("cell", "<u8"), ("ref", "<i4")])
+DOCUMENT = np.dtype([
+    ("importance", "<f8"), ("lon", "<f8"), ("lat", "<f8"), ("extent", "<f4", (4,)),
+    ("flags", "<u1"), ("id_len", "<u4"), ("doc_len", "<u4"), ("label_len", "<u4"),
+])
 
 
-class DocumentError(ValueError):
-    """A document that cannot be indexed (it is skipped and counted)."""
+class ArrayFile:
+    """One array of the format, written in pieces, checked against the table."""
+
+    def __init__(self, directory: Path, name: str, dtype: str | None = None) -> None:
+        spec = ARRAY[name]
+        self.dtype = np.dtype(dtype or spec.dtypes[0])
+        if self.dtype not in [np.dtype(d) for d in spec.dtypes]:
+            raise ValueError(f"{name}: {self.dtype.str} is not one of {spec.dtypes}")
+        self.columns = spec.columns
+        self.file = open(directory / name, "wb")  # noqa: SIM115 (closed by close())
+        self.count = 0
+
+    def write(self, values) -> None:
+        values = np.ascontiguousarray(values, dtype=self.dtype)
+        self.file.write(values.tobytes())
+        self.count += len(values)
+
+    def close(self) -> int:
+        self.file.close()
+        return self.count
 
 
-def as_list(value) -> list:
-    if value is None or value == "":
-        return []
-    if isinstance(value, (list, tuple)):
-        return [v for v in value if v not in (None, "")]
-    return [value]
+def write_array(directory: Path, name: str, values, dtype: str | None = None) -> int:
+    out = ArrayFile(directory, name, dtype)
+    out.write(values)
+    return out.close()
 
 
-def document_tokens(pipeline: Pipeline, doc: dict) -> dict[str, float]:
-    """Each token of the document with its score, as Addok's FieldsIndexer computes it."""
-    importance = float(doc.get("importance") or 0.0) * IMPORTANCE_WEIGHT
-    tokens: dict[str, float] = {}
-    for field, boost in FIELDS:
-        if field == "postcode" and doc.get("type") == "municipality":
-            boost = 1.2
-        for value in as_list(doc.get(field)):
-            words = pipeline.index_tokens(str(value))
-            if not words:
-                continue
-            score = (boost + importance) / len(words)
-            for word in words:
-                if tokens.get(word, 0.0) < score:
-                    tokens[word] = score
-    return tokens
+def offsets_of(lengths) -> np.ndarray:
+    """Offsets (uint64, one more than the lengths) of records of these lengths laid end to end."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.uint64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
 
 
-def check_document(doc: dict) -> None:
-    if not isinstance(doc, dict):
-        raise DocumentError("not an object")
-    for key in ("id", "type", "name"):
-        if not as_list(doc.get(key)):
-            raise DocumentError(f"missing {key}")
-    try:
-        lon, lat = float(doc["lon"]), float(doc["lat"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise DocumentError("bad coordinates") from e
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise DocumentError("coordinates out of range")
+def write_strings(directory: Path, name: str, strings: list[bytes]) -> None:
+    """Strings as ``name.bin`` plus ``name.off`` (uint64, one more than the strings)."""
+    offsets = offsets_of([len(b) for b in strings])
+    (directory / f"{name}.bin").write_bytes(b"".join(strings))
+    write_array(directory, f"{name}.off", offsets)
 
 
 class IndexWriter:
-    """Accumulates documents, then writes the index with :meth:`finish`."""
+    """Files batches of processed documents, then writes the index with :meth:`finish`."""
 
-    def __init__(self, path: Path, pipeline: Pipeline, rules: str = "fr") -> None:
+    def __init__(self, path: Path, pipeline: Pipeline | None = None, rules: str = "fr",
+                 memory: int = 1024 * MB) -> None:
         self.path = Path(path)
-        self.pipeline = pipeline
         self.rules = rules
+        self.pipeline = pipeline or make_pipeline(rules)
+        self.memory = memory
         self.started = time.time()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        self.term_ids: dict[str, int] = {}
-        self.post_term = array("I")
-        self.post_doc = array("I")
-        self.post_score = array("d")
-        self.doc_ids: list[str] = []
-        self.numbers: dict[str, int] = {}
-        self.doc_importance = array("d")
-        self.doc_lonlat = array("d")
-        self.doc_off = array("Q", [0])
-        self.docs_blob = open(self.tmp / "docs.tmp", "wb")  # noqa: SIM115 (closed in finish/abort)
-        self.doc_flags = array("B")
-        self.labels_off = array("Q", [0])
-        self.labels_blob = open(self.tmp / "labels.tmp", "wb")  # noqa: SIM115 (closed in finish/abort)
-        self.hn_doc = array("I")
-        self.hn_keys: list[str] = []
-        self.hn_lonlat = array("d")
-        self.hn_off = array("Q", [0])
+        self.work = self.tmp / "work"
+        self.work.mkdir()
+        self.postings = Spill(self.work / "postings", POSTING)
+        self.housenumbers = Spill(self.work / "housenumbers", HOUSENUMBER)
+        self.documents = Spill(self.work / "documents", DOCUMENT)
+        # NOTE: hn.bin is written once, in arrival order; hn.off points into it.
         self.hn_blob = open(self.tmp / "hn.bin", "wb")  # noqa: SIM115 (closed in finish/abort)
-        self.merged = 0
+        self.ids_blob = open(self.work / "ids", "wb")  # noqa: SIM115
+        self.docs_blob = open(self.work / "docs", "wb")  # noqa: SIM115
+        self.labels_blob = open(self.work / "labels", "wb")  # noqa: SIM115
+        self.term_ids: dict[str, int] = {}
+        self.words: dict[str, None] = {}
+        self.occurrences = 0  # documents filed, repeated ids included
 
-    def _term(self, term: str) -> int:
-        tid = self.term_ids.get(term)
-        if tid is None:
-            tid = self.term_ids[term] = len(self.term_ids)
-        return tid
+    # --- filing ------------------------------------------------------------------------
 
-    def add(self, doc: dict) -> int:
-        """Index one document; returns its number of house numbers."""
-        check_document(doc)
-        doc_id = str(as_list(doc["id"])[0])
-        housenumbers = doc.pop("housenumbers", None) or {}
-        n = self.numbers.get(doc_id)
-        if n is not None:
-            # NOTE: a repeated id (BANO spells some streets two ways) joins the
-            # first document: its words and house numbers are added to it, where
-            # Addok would keep only the last one's house numbers.
-            self.merged += 1
-            self._add_postings(n, doc, housenumbers)
-            return self._add_housenumbers(n, housenumbers)
-        n = self.numbers[doc_id] = len(self.doc_ids)
-        self.doc_ids.append(doc_id)
-        self._add_postings(n, doc, housenumbers)
-        self.doc_importance.append(float(doc.get("importance") or 0.0))
-        self.doc_lonlat.extend((float(doc["lon"]), float(doc["lat"])))
-        # Labels are compared folded: fold names and cities, and make the labels, once, here.
-        doc["_folded"] = fold_fields(doc)
-        shown, folded = make_labels(doc, None)
-        self.labels_blob.write(LABEL_SEPARATOR.join([shown, *folded]).encode())
-        self.labels_off.append(self.labels_blob.tell())
-        several = len(as_list(doc.get("postcode"))) > 1 and doc.get("type") != "municipality"
-        self.doc_flags.append(MULTI_POSTCODE if several else 0)
-        self.docs_blob.write(orjson.dumps(doc))
-        self.doc_off.append(self.docs_blob.tell())
-        return self._add_housenumbers(n, housenumbers)
+    def add(self, doc: dict) -> None:
+        """Index one document (raises DocumentError when it cannot be)."""
+        from .documents import DocumentError
 
-    def _add_postings(self, n: int, doc: dict, housenumbers: dict) -> None:
-        for term, score in document_tokens(self.pipeline, doc).items():
-            self.post_term.append(self._term(term))
-            self.post_doc.append(n)
-            self.post_score.append(score)
-        filters = {name: as_list(doc.get(name)) for name in FILTERS}
-        if housenumbers:
-            filters["type"] = filters["type"] + ["housenumber"]
-        for name, values in filters.items():
-            for value in values:
-                self.post_term.append(self._term(filter_term(name, str(value))))
-                self.post_doc.append(n)
-                self.post_score.append(1.0)
+        packed = process_batch(self.pipeline, [doc])
+        if packed["bad"]:
+            raise DocumentError(packed["bad"][0][1])
+        self.add_batch(packed)
 
-    def _add_housenumbers(self, n: int, housenumbers: dict) -> int:
-        keys = set()
-        key_of = self.pipeline.housenumber_key
-        end = self.hn_off[-1]
-        for raw, data in housenumbers.items():
-            try:
-                lon, lat = float(data["lon"]), float(data["lat"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            key = key_of(str(raw))
-            if key in keys:
-                continue
-            keys.add(key)
-            props = dict(data)
-            del props["lon"], props["lat"]
-            props["raw"] = str(raw)
-            blob = orjson.dumps(props)
-            self.hn_blob.write(blob)
-            end += len(blob)
-            self.hn_off.append(end)
-            self.hn_doc.append(n)
-            self.hn_keys.append(key)
-            self.hn_lonlat.append(lon)
-            self.hn_lonlat.append(lat)
-        return len(keys)
+    def add_batch(self, packed: dict) -> None:
+        """File the records of a batch (``documents.process_batch``)."""
+        n = len(packed["ids"])
+        if not n:
+            return
+        first = self.occurrences
+        self.occurrences += n
+        ids = [i.encode() for i in packed["ids"]]
+        self.ids_blob.write(b"".join(ids))
+        self.docs_blob.write(packed["docs"])
+        self.labels_blob.write(packed["labels"])
+        meta = np.zeros(n, dtype=DOCUMENT)
+        meta["importance"] = packed["importance"]
+        meta["lon"], meta["lat"] = packed["lonlat"][:, 0], packed["lonlat"][:, 1]
+        meta["extent"] = packed["extent"]
+        meta["flags"] = packed["flags"]
+        meta["id_len"] = [len(i) for i in ids]
+        meta["doc_len"] = packed["doc_lengths"]
+        meta["label_len"] = packed["label_lengths"]
+        self.documents.append(meta)
 
-    def add_all(self, docs: Iterable[dict], on_error=None) -> None:
-        for doc in docs:
-            try:
-                self.add(doc)
-            except DocumentError as e:
-                if on_error is None:
-                    raise
-                on_error(doc, e)
+        local = np.fromiter((self.term_ids.setdefault(t, len(self.term_ids)) for t in packed["terms"]),
+                            dtype=np.uint32, count=len(packed["terms"]))
+        postings = np.empty(len(packed["post_term"]), dtype=POSTING)
+        postings["term"] = local[packed["post_term"]] if len(local) else packed["post_term"]
+        postings["doc"] = packed["post_doc"] + first
+        postings["score"] = packed["post_score"]
+        self.postings.append(postings)
+
+        counts = packed["hn_count"]
+        hn = np.empty(int(counts.sum()), dtype=HOUSENUMBER)
+        hn["doc"] = np.repeat(np.arange(first, first + n, dtype=np.uint32), counts)
+        hn["x"], hn["y"] = packed["hn_lonlat"][:, 0], packed["hn_lonlat"][:, 1]
+        start = self.hn_blob.tell()
+        hn["off"] = np.uint64(start) + offsets_of(packed["hn_lengths"])[:-1]
+        self.hn_blob.write(packed["hn_records"])
+        self.housenumbers.append(hn)
+        self.words.update(dict.fromkeys(packed["words"]))
 
     def abort(self) -> None:
-        self.docs_blob.close()
-        self.labels_blob.close()
-        self.hn_blob.close()
+        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+            f.close()
+        for spill in (self.postings, self.housenumbers, self.documents):
+            spill.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- writing ---------------------------------------------------------------------------
 
     def finish(self, sources: list[dict] | None = None, extra: dict | None = None, report=None) -> dict:
         """Write every array, then the manifest, then move the directory into place.
@@ -212,20 +171,18 @@ class IndexWriter:
         ``report`` is called once the arrays are written; what it returns goes into the
         manifest under "import_report" (so times and peak memory cover the whole build).
         """
-        self.docs_blob.close()
-        self.labels_blob.close()
-        self.hn_blob.close()
+        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+            f.close()
         out = self.tmp
-        n_docs = len(self.doc_ids)
-        # Document numbers in descending id order (Addok's tie-break).
-        order = sorted(range(n_docs), key=self.doc_ids.__getitem__, reverse=True)
-        new_number = np.empty(n_docs, dtype=np.uint32)
-        new_number[np.asarray(order, dtype=np.int64)] = np.arange(n_docs, dtype=np.uint32)
-
-        self._write_documents(out, order)
-        n_terms = self._write_terms_and_postings(out, new_number)
-        n_hn = self._write_housenumbers(out, new_number)
-        self._write_geo(out, new_number)
+        counts: dict[str, int] = {}
+        new_of, first_of = self._write_documents(out, counts)
+        term_order = self._write_terms(out, counts)
+        self._write_postings(out, counts, new_of, term_order)
+        points = Spill(self.work / "points", POINT)
+        self._write_housenumbers(out, counts, new_of, first_of, points)
+        self._write_points(out, counts, points)
+        self._write_lexicon(out, counts, term_order)
+        shutil.rmtree(self.work)
 
         manifest = {
             "format": FORMAT_NAME,
@@ -233,7 +190,7 @@ class IndexWriter:
             "rules": self.rules,
             "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.time() - self.started, 3),
-            "counts": {"documents": n_docs, "housenumbers": n_hn, "terms": n_terms},
+            "counts": counts,
             "sources": sources or [],
             **(extra or {}),
         }
@@ -256,100 +213,217 @@ class IndexWriter:
         else:
             os.replace(self.tmp, self.path)
 
-    def _write_documents(self, out: Path, order: list[int]) -> None:
-        reorder_blob(out, "docs", np.frombuffer(self.doc_off, dtype=np.uint64), order)
-        reorder_blob(out, "labels", np.frombuffer(self.labels_off, dtype=np.uint64), order)
-        idx = np.asarray(order, dtype=np.int64)
-        np.save(out / "docs.flags.npy", np.frombuffer(self.doc_flags, dtype=np.uint8)[idx])
-        np.save(out / "docs.importance.npy", np.frombuffer(self.doc_importance, dtype=np.float64)[idx])
-        lonlat = np.frombuffer(self.doc_lonlat, dtype=np.float64).reshape(-1, 2)
-        np.save(out / "docs.lonlat.npy", lonlat[idx] if len(idx) else lonlat)
+    def _write_documents(self, out: Path, counts: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Number the documents (descending id, repeated ids merged) and write their arrays;
+        returns the new number of each occurrence and the first occurrence of each number."""
+        self.documents.close()
+        meta = self.documents.read(0, self.documents.count)
+        id_off = offsets_of(meta["id_len"])
+        blob = (self.work / "ids").read_bytes()
+        ids = np.array([blob[a:b] for a, b in zip(id_off[:-1].tolist(), id_off[1:].tolist(), strict=True)],
+                       dtype=f"S{max(1, int(meta['id_len'].max(initial=1)))}")
+        del blob
+        order = np.argsort(ids, kind="stable")  # ascending; equal ids in arrival order
+        starts = np.flatnonzero(np.r_[True, ids[order][1:] != ids[order][:-1]]) if len(ids) else order
+        n_docs = len(starts)
+        group = np.cumsum(np.r_[False, ids[order][1:] != ids[order][:-1]]) if len(ids) else order
+        new_of = np.empty(len(ids), dtype=np.uint32)
+        new_of[order] = (n_docs - 1 - group).astype(np.uint32)  # descending id
+        first_of = order[starts][::-1].copy()  # the first occurrence of each new number
+        counts["documents"] = n_docs
 
-    def _write_terms_and_postings(self, out: Path, new_number: np.ndarray) -> int:
-        terms = sorted(self.term_ids)
-        old_to_new = np.empty(len(terms), dtype=np.uint32)
+        first = meta[first_of]
+        write_strings(out, "docs.id", [bytes(i) for i in ids[first_of]])
+        write_array(out, "docs.importance", first["importance"])
+        write_array(out, "docs.lonlat", np.stack([first["lon"], first["lat"]], axis=1))
+        write_array(out, "docs.flags", first["flags"])
+        extent = first["extent"].copy()
+        if len(ids) > n_docs:  # a repeated id: the extent of every occurrence
+            np.minimum.at(extent[:, 0], new_of, meta["extent"][:, 0])
+            np.minimum.at(extent[:, 1], new_of, meta["extent"][:, 1])
+            np.maximum.at(extent[:, 2], new_of, meta["extent"][:, 2])
+            np.maximum.at(extent[:, 3], new_of, meta["extent"][:, 3])
+        write_array(out, "docs.extent", extent)
+        self.merged = len(ids) - n_docs
+        _permute_blob(self.work / "docs", meta["doc_len"], first_of, out, "docs")
+        _permute_blob(self.work / "labels", meta["label_len"], first_of, out, "labels")
+        return new_of, first_of
+
+    def _write_terms(self, out: Path, counts: dict) -> np.ndarray:
+        """Terms sorted (bytewise); returns the final number of each term by arrival."""
+        terms = sorted(self.term_ids, key=str.encode)
+        order = np.empty(len(terms), dtype=np.uint32)
         for new, term in enumerate(terms):
-            old_to_new[self.term_ids[term]] = new
-        write_strings(out, "terms", terms)
+            order[self.term_ids[term]] = new
+        encoded = [t.encode() for t in terms]
+        write_strings(out, "terms", encoded)
+        offsets = np.fromfile(out / "terms.off", dtype=np.uint64)
+        table = build_table(np.frombuffer((out / "terms.bin").read_bytes() or b"\0", dtype=np.uint8), offsets)
+        write_array(out, "terms.table", table)
+        counts["terms"], counts["terms.table"] = len(terms), len(table)
+        self.final_terms = terms
+        return order
 
-        term = old_to_new[np.frombuffer(self.post_term, dtype=np.uint32)]
-        doc = new_number[np.frombuffer(self.post_doc, dtype=np.uint32)]
-        score = np.frombuffer(self.post_score, dtype=np.float64)
-        order = np.lexsort((-score, doc, term))
-        term, doc, score = term[order], doc[order], score[order]
-        # A merged duplicate document may hold a term twice: keep its best score.
-        first = np.ones(len(term), dtype=bool)
-        first[1:] = (term[1:] != term[:-1]) | (doc[1:] != doc[:-1])
-        term, doc, score = term[first], doc[first], score[first]
-        start = np.zeros(len(terms) + 1, dtype=np.uint64)
-        np.cumsum(np.bincount(term, minlength=len(terms)), out=start[1:])
-        np.save(out / "post.start.npy", start)
-        np.save(out / "post.docs.npy", doc.astype(np.uint32))
-        np.save(out / "post.scores.npy", score)
-        maxscore = np.zeros(len(terms), dtype=np.float64)
-        if len(score):
-            np.maximum.at(maxscore, term, score)
-        np.save(out / "term.maxscore.npy", maxscore)
-        return len(terms)
+    def _write_postings(self, out: Path, counts: dict, new_of: np.ndarray, term_order: np.ndarray) -> None:
+        def prepare(records: np.ndarray) -> np.ndarray:
+            records["term"] = term_order[records["term"]]
+            records["doc"] = new_of[records["doc"]]
+            return records
 
-    def _write_housenumbers(self, out: Path, new_number: np.ndarray) -> int:
-        hn_doc = new_number[np.frombuffer(self.hn_doc, dtype=np.uint32)]
-        n = len(hn_doc)
-        np.save(out / "hn.doc.npy", hn_doc)
-        np.save(out / "hn.off.npy", np.frombuffer(self.hn_off, dtype=np.uint64))
-        np.save(out / "hn.lonlat.npy", np.frombuffer(self.hn_lonlat, dtype=np.float64).reshape(-1, 2))
-        write_strings(out, "hn.key", self.hn_keys)
-        lookup = np.fromiter(
-            (housenumber_hash(int(d), k) for d, k in zip(hn_doc, self.hn_keys, strict=True)),
-            dtype=np.uint64,
-            count=n,
-        )
-        order = np.argsort(lookup, kind="stable")
-        np.save(out / "hn.lookup.npy", lookup[order])
-        np.save(out / "hn.lookup_ids.npy", order.astype(np.uint32))
-        return n
+        def key(records: np.ndarray) -> np.ndarray:
+            return (records["term"].astype(np.uint64) << np.uint64(32)) | records["doc"]
 
-    def _write_geo(self, out: Path, new_number: np.ndarray) -> None:
-        doc_lonlat = np.frombuffer(self.doc_lonlat, dtype=np.float64).reshape(-1, 2)
-        hn_lonlat = np.frombuffer(self.hn_lonlat, dtype=np.float64).reshape(-1, 2)
-        lon = np.concatenate([doc_lonlat[:, 0], hn_lonlat[:, 0]])
-        lat = np.concatenate([doc_lonlat[:, 1], hn_lonlat[:, 1]])
-        # A point is a document (its number) or a house number (~its number).
-        ref = np.concatenate(
-            [new_number.astype(np.int64), ~np.arange(len(hn_lonlat), dtype=np.int64)]
-        )
-        cell = geohash.encode(lon, lat)
-        order = np.argsort(cell, kind="stable")
-        np.save(out / "geo.cell.npy", cell[order])
-        np.save(out / "geo.ref.npy", ref[order])
+        n_terms = counts["terms"]
+        per_term = np.zeros(n_terms, dtype=np.int64)
+        maxscore = np.zeros(n_terms, dtype=np.float64)
+        docs, scores = ArrayFile(out, "post.docs"), ArrayFile(out, "post.scores")
+        for chunk in sorted_chunks(self.postings, key, self.memory // 2, prepare):
+            # A repeated id may hold a word twice: keep its best score.
+            k = key(chunk)
+            starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+            best = np.maximum.reduceat(chunk["score"], starts) if len(chunk) else chunk["score"]
+            chunk = chunk[starts]
+            docs.write(chunk["doc"])
+            scores.write(best)
+            per_term += np.bincount(chunk["term"], minlength=n_terms)
+            np.maximum.at(maxscore, chunk["term"], best)
+        counts["postings"] = docs.close()
+        scores.close()
+        self.postings.remove()
+        start = np.zeros(n_terms + 1, dtype=np.uint64)
+        np.cumsum(per_term, out=start[1:])
+        write_array(out, "post.start", start)
+        write_array(out, "term.maxscore", maxscore)
+
+    def _write_housenumbers(self, out: Path, counts: dict, new_of: np.ndarray, first_of: np.ndarray,
+                            points: Spill) -> None:
+        def prepare(records: np.ndarray) -> np.ndarray:
+            records["doc"] = new_of[records["doc"]]
+            return records
+
+        n_docs = counts["documents"]
+        repeated = set(np.flatnonzero(np.bincount(new_of, minlength=n_docs) > 1).tolist())
+        blob_size = (self.tmp / "hn.bin").stat().st_size
+        offsets = ArrayFile(out, "hn.off", "<u4" if blob_size < 1 << 32 else "<u8")
+        lonlat = ArrayFile(out, "hn.lonlat")
+        per_doc = np.zeros(n_docs, dtype=np.int64)
+        number = 0
+        key = _field("doc")
+        with open(self.tmp / "hn.bin", "rb") as blob:
+            for chunk in sorted_chunks(self.housenumbers, key, self.memory // 2, prepare):
+                if repeated:
+                    chunk = _merge_repeated(chunk, repeated, blob)
+                offsets.write(chunk["off"])
+                lonlat.write(np.stack([chunk["x"], chunk["y"]], axis=1))
+                per_doc += np.bincount(chunk["doc"], minlength=n_docs)
+                refs = ~np.arange(number, number + len(chunk), dtype=np.int64)
+                number += len(chunk)
+                lon = chunk["x"] / COORDINATE_SCALE
+                lat = chunk["y"] / COORDINATE_SCALE
+                cells = np.empty(len(chunk), dtype=POINT)
+                cells["cell"], cells["ref"] = geohash.encode(lon, lat), refs
+                points.append(cells)
+        counts["housenumbers"] = offsets.close()
+        lonlat.close()
+        self.housenumbers.remove()
+        start = np.zeros(n_docs + 1, dtype=np.uint64)
+        np.cumsum(per_doc, out=start[1:])
+        write_array(out, "docs.hn", start)
+        lonlat_docs = np.fromfile(out / "docs.lonlat", dtype=np.float64).reshape(-1, 2)
+        cells = np.empty(n_docs, dtype=POINT)
+        cells["cell"] = geohash.encode(lonlat_docs[:, 0], lonlat_docs[:, 1])
+        cells["ref"] = np.arange(n_docs, dtype=np.int32)
+        points.append(cells)
+
+    def _write_points(self, out: Path, counts: dict, points: Spill) -> None:
+        cell, ref = ArrayFile(out, "geo.cell"), ArrayFile(out, "geo.ref")
+        for chunk in sorted_chunks(points, _field("cell"), self.memory // 2):
+            cell.write(chunk["cell"])
+            ref.write(chunk["ref"])
+        counts["points"] = cell.close()
+        ref.close()
+        points.remove()
+
+    def _write_lexicon(self, out: Path, counts: dict, term_order: np.ndarray) -> None:
+        """Each word of the documents (before synonyms and phonetics) and the term numbers
+        it is searched as: a query's known words then cost one lookup (see search/query.py)."""
+        number = {t: i for i, t in enumerate(self.final_terms)}
+        words, tokens, starts = [], [], [0]
+        for word in sorted(self.words, key=str.encode):
+            ids = [number.get(t, -1) for t in self.pipeline.expand(word)]
+            if not ids or min(ids) < 0:
+                continue
+            words.append(word.encode())
+            tokens.extend(ids)
+            starts.append(len(tokens))
+        write_strings(out, "words", words)
+        offsets = np.fromfile(out / "words.off", dtype=np.uint64)
+        table = build_table(np.frombuffer((out / "words.bin").read_bytes() or b"\0", dtype=np.uint8), offsets)
+        write_array(out, "words.table", table)
+        write_array(out, "words.start", np.asarray(starts, dtype=np.uint64))
+        write_array(out, "words.tokens", np.asarray(tokens, dtype=np.uint32))
+        counts["words"], counts["word_tokens"], counts["words.table"] = len(words), len(tokens), len(table)
 
 
-def reorder_blob(out: Path, name: str, offsets: np.ndarray, order: list[int]) -> None:
-    """``NAME.tmp`` (records in the order added) as ``NAME.bin`` + ``NAME.off`` in ``order``."""
-    src = (out / f"{name}.tmp").read_bytes()
-    new_off = np.zeros(len(order) + 1, dtype=np.uint64)
-    with open(out / f"{name}.bin", "wb") as f:
-        for i, old in enumerate(order):
-            f.write(src[offsets[old] : offsets[old + 1]])
-            new_off[i + 1] = f.tell()
-    (out / f"{name}.tmp").unlink()
-    np.save(out / f"{name}.off.npy", new_off)
+def _field(name: str):
+    def key(records: np.ndarray) -> np.ndarray:
+        return records[name]
+
+    return key
 
 
-def write_strings(out: Path, name: str, strings: list[str]) -> None:
-    """A list of strings as one utf-8 blob plus offsets."""
-    encoded = [s.encode() for s in strings]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.uint64)
-    if encoded:
-        np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    (out / f"{name}.bin").write_bytes(b"".join(encoded))
-    np.save(out / f"{name}.off.npy", offsets)
+def _merge_repeated(chunk: np.ndarray, repeated: set[int], blob) -> np.ndarray:
+    """House numbers of a repeated id come from several occurrences, each sorted: sort
+    them together by key, the first occurrence winning a key both have."""
+    docs = chunk["doc"]
+    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+    ends = np.r_[starts[1:], len(chunk)]
+    pieces, last = [], 0
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if int(docs[a]) not in repeated:
+            continue
+        keys = {}
+        for i in range(a, b):
+            blob.seek(int(chunk["off"][i]))
+            keys.setdefault(_record_key(blob), i)
+        order = [keys[k] for k in sorted(keys)]
+        pieces += [chunk[last:a], chunk[order]]
+        last = b
+    pieces.append(chunk[last:])
+    return np.concatenate(pieces)
+
+
+def _record_key(blob) -> bytes:
+    length, shift = 0, 0
+    while True:
+        byte = blob.read(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            break
+    return blob.read(length).split(HN_SEPARATOR, 1)[0]
+
+
+def _permute_blob(source: Path, lengths: np.ndarray, order: np.ndarray, out: Path, name: str) -> None:
+    """``name.bin`` + ``name.off``: the records of ``source`` (in arrival order, of the
+    given lengths) in the order given, read one at a time (pread: the page cache, not
+    this process, holds the file)."""
+    starts = offsets_of(lengths)
+    chosen = lengths[order].astype(np.uint64)
+    offsets = offsets_of(chosen)
+    write_array(out, f"{name}.off", offsets)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        with open(out / f"{name}.bin", "wb", buffering=1 << 20) as f:
+            for start, length in zip(starts[order].tolist(), chosen.tolist(), strict=True):
+                f.write(os.pread(fd, length, start))
+    finally:
+        os.close(fd)
+    source.unlink()
 
 
 def version_of(manifest: dict) -> str:
     """A short id of the index content, for cache keys and /health."""
-    import hashlib
-
     basis = orjson.dumps(
         [manifest["built_at"], manifest["counts"], manifest["sources"]], option=orjson.OPT_SORT_KEYS
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import Result
+from .scorer import Result
 
 HIDDEN = ("lat", "lon", "_id", "housenumbers")
 ATTRIBUTION = "BAN"

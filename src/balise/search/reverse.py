@@ -37,8 +37,9 @@ import numpy as np
 
 from ..index import IndexReader, geohash
 from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
+from ..text.labels import make_labels
 from . import scoring
-from .engine import Result
+from .scorer import Result
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
 FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
@@ -113,7 +114,7 @@ class Reverse:
             covered = _reach(columns, rows, level, lat, lon)
             if count < limit and covered < max_km:
                 continue
-            refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
+            refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)].astype(np.int64))
             km = _distances(self.index, refs, lat, lon)
             if covered >= max_km or int((km <= covered).sum()) >= limit:
                 return refs, km
@@ -136,7 +137,7 @@ class Reverse:
             if bound > max_km or (len(km) >= limit and bound > km[-1]):
                 break
             if hi - lo <= LEAF_POINTS or level == 0:
-                found = allowed.filter(self.index, geo_ref[lo:hi])
+                found = allowed.filter(self.index, geo_ref[lo:hi].astype(np.int64))
                 refs = np.concatenate([refs, found])
                 km = np.concatenate([km, _distances(self.index, found, lat, lon)])
                 keep = _smallest(km, refs, limit)  # nearest first: km[-1] is the limit-th
@@ -174,9 +175,9 @@ class Reverse:
         if ref >= 0:
             doc, housenumber, doc_number = index.document(ref), None, ref
         else:
-            doc_number = int(index.hn_doc[~ref])
+            doc_number = index.housenumber_doc(~ref)
             doc = dict(index.document(doc_number))  # Shared and cached: copied before a change.
-            props = index.housenumber(~ref)
+            props = index.housenumber(~ref, doc_number)
             housenumber = props.pop("raw")
             doc.update(props)
             doc["type"] = "housenumber"
@@ -188,7 +189,7 @@ class Reverse:
             doc_number,
             doc,
             housenumber=housenumber,
-            labels=scoring.make_labels(doc, housenumber, stored=index.labels(doc_number)),
+            labels=make_labels(doc, housenumber, stored=index.labels(doc_number)),
             distance_km=km,
             score=scoring.total(parts),
             parts=parts,
@@ -238,7 +239,7 @@ class PointFilter:
             refs = refs[(refs < 0) | _isin_sorted(refs, self.centres)]
         if self.documents is not None:
             is_hn = refs < 0
-            docs = np.where(is_hn, index.hn_doc[np.where(is_hn, ~refs, 0)].astype(np.int64), refs)
+            docs = np.where(is_hn, index.housenumber_docs(np.where(is_hn, ~refs, 0)), refs)
             refs = refs[_isin_sorted(docs, self.documents)]
         return refs
 
@@ -255,13 +256,11 @@ class PointFilter:
         centres = docs if self.centres is None else np.intersect1d(docs, self.centres, assume_unique=True)
         refs = [centres]
         if self.housenumbers:
-            # hn.lookup is sorted by (document << 32 | key hash): one range per document.
-            keys = docs.astype(np.uint64) << np.uint64(32)
-            lo = np.searchsorted(index.hn_lookup, keys)
-            hi = np.searchsorted(index.hn_lookup, keys + np.uint64(1 << 32))
+            # A document's house numbers are one range.
+            lo, hi = index.doc_hn[docs], index.doc_hn[docs + 1]
             if int((hi - lo).sum()) + len(centres) > at_most:
                 return None
-            refs.append(~index.hn_lookup_ids[_ranges(lo, hi)].astype(np.int64))
+            refs.append(~_ranges(lo, hi))
         return np.concatenate(refs)
 
 
@@ -347,7 +346,7 @@ def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> 
     """Haversine distances (km) of the points to the position."""
     is_hn = refs < 0
     lonlat = np.empty((len(refs), 2))
-    lonlat[is_hn] = index.hn_lonlat[~refs[is_hn]]
+    lonlat[is_hn] = index.hn_lonlat_many(~refs[is_hn])
     lonlat[~is_hn] = index.doc_lonlat[refs[~is_hn]]
     return scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], lat, lon)
 

@@ -297,14 +297,8 @@ def housenumber_alternatives(key: str) -> list[str]:
 
 def make_pipeline() -> Pipeline:
     return Pipeline(
-        token_steps=[
-            glue_ordinal,
-            each(fold_ordinal),
-            flag_housenumber,
-            flag_trailing_housenumber,
-            make_synonymize(load_synonyms()),
-            each(phonemicize),
-        ],
+        context_steps=[glue_ordinal, each(fold_ordinal), flag_housenumber, flag_trailing_housenumber],
+        word_steps=[make_synonymize(load_synonyms()), each(phonemicize)],
         query_steps=[extract_address, clean_noise, remove_leading_zeros],
         housenumber_key=housenumber_key,
     )

@@ -111,32 +111,54 @@ def ascii_label(s: str) -> str:
 class Pipeline:
     """Turns document text and queries into index tokens.
 
-    ``string_steps`` rewrite a whole query before it is tokenized (noise
-    cleaning, address extraction); ``token_steps`` rewrite the token stream.
+    ``query_steps`` rewrite a whole query before it is tokenized (noise cleaning, address
+    extraction); ``context_steps`` rewrite the token stream, each token seen with its
+    neighbours (house numbers, ordinals); ``word_steps`` rewrite each token alone
+    (synonyms, phonetics), so what they make of a word can be looked up in the index's
+    lexicon instead of computed again (:meth:`expand`).
     """
 
     def __init__(
         self,
-        token_steps: list[Step],
+        context_steps: list[Step],
+        word_steps: list[Step],
         query_steps: list[Callable[[str], str]],
         housenumber_key: Callable[[str], str],
     ) -> None:
-        self.token_steps = token_steps
+        self.context_steps = context_steps
+        self.word_steps = word_steps
         self.query_steps = query_steps
         self.housenumber_key = housenumber_key
-        self._index_cache: dict[str, list[str]] = {}
+        self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
 
     def run(self, tokens: Iterable[Token]) -> list[Token]:
-        for step in self.token_steps:
+        return self.expand_all(self.in_context(tokens))
+
+    def in_context(self, tokens: Iterable[Token]) -> list[Token]:
+        for step in self.context_steps:
             tokens = step(tokens)
         return list(tokens)
 
+    def expand_all(self, tokens: Iterable[Token]) -> list[Token]:
+        for step in self.word_steps:
+            tokens = step(tokens)
+        return list(tokens)
+
+    def expand(self, word: str) -> list[str]:
+        """The tokens one word is indexed and searched as (its synonyms, phonetics)."""
+        return [str(t) for t in self.expand_all([Token(word)])]
+
     def index_tokens(self, text: str) -> list[str]:
         """Tokens a document field is indexed under (cached: fields repeat a lot)."""
+        return self.index_words(text)[1]
+
+    def index_words(self, text: str) -> tuple[list[str], list[str]]:
+        """A document field's words (before :meth:`expand`) and its tokens."""
         cached = self._index_cache.get(text)
         if cached is None:
-            cached = [str(t) for t in self.run(normalize(tokenize(text)))]
-            if len(self._index_cache) < 2_000_000:
+            words = self.in_context(normalize(tokenize(text)))
+            cached = ([str(w) for w in words], [str(t) for t in self.expand_all(words)])
+            if len(self._index_cache) < 200_000:
                 self._index_cache[text] = cached
         return cached
 
@@ -147,9 +169,13 @@ class Pipeline:
             q = step(q)
         return q
 
+    def query_words(self, query: str) -> list[Token]:
+        """A query's words in context (house numbers flagged), before :meth:`expand`."""
+        return self.in_context(normalize(tokenize(self.clean_query(query))))
+
     def query_tokens(self, query: str) -> list[Token]:
         """Tokens of a query, in text order, the last one flagged ``is_last``."""
-        tokens = self.run(normalize(tokenize(self.clean_query(query))))
+        tokens = self.expand_all(self.query_words(query))
         if tokens:
             tokens[-1].is_last = True
         return tokens

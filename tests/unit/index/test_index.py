@@ -39,7 +39,9 @@ def test_round_trip(tmp_path):
     manifest = write(tmp_path, [STREET, TOWN])
     index = IndexReader(tmp_path / "index")
     assert index.manifest == manifest
-    assert manifest["counts"] == {"documents": 2, "housenumbers": 3, "terms": index.terms.__len__()}
+    counts = manifest["counts"]
+    assert (counts["documents"], counts["housenumbers"], counts["terms"]) == (2, 3, len(index.terms))
+    assert counts["points"] == 2 + 3  # every document and house number is a point
     # Numbers follow descending ids, so ties break as in Redis.
     assert [index.document(n)["id"] for n in range(2)] == ["75101_x", "75101"]
     assert "housenumbers" not in index.document(0)
@@ -131,3 +133,50 @@ def test_sample_round_trip(tmp_path):
     assert manifest["counts"]["housenumbers"] == sum(len(d.get("housenumbers") or {}) for d in docs)
     ids = {index.document(n)["id"] for n in range(index.doc_count)}
     assert ids == {d["id"] for d in docs}
+
+
+def test_documents_are_found_by_id(tmp_path):
+    write(tmp_path, [STREET, TOWN])
+    index = IndexReader(tmp_path / "index")
+    assert [index.find_document(i) for i in ("75101_x", "75101", "75101_y", "")] == [0, 1, -1, -1]
+    assert index.doc_id(0) == "75101_x"
+    assert list(index.housenumber_range(0)) == [0, 1, 2] and list(index.housenumber_range(1)) == []
+    assert [index.housenumber_key(hn) for hn in range(3)] == ["1", "30b", "30bis"]  # sorted by key
+    assert index.housenumber_doc(2) == 0
+
+
+def test_extent_covers_every_house_number(tmp_path):
+    write(tmp_path, [STREET, TOWN])
+    index = IndexReader(tmp_path / "index")
+    west, south, east, north = index.doc_extent[0].tolist()
+    assert west <= 2.33 and south <= 48.87 and east >= 2.333 and north >= 48.873
+    assert index.doc_extent[1].tolist() == pytest.approx([2.34, 48.86, 2.34, 48.86])
+
+
+def test_lexicon_gives_the_tokens_of_known_words(tmp_path):
+    write(tmp_path, [STREET, TOWN])
+    index = IndexReader(tmp_path / "index")
+    pipeline = make_pipeline()
+    for word in ("rue", "paix", "arrondissement", "paris"):
+        assert [index.terms[t] for t in index.lexicon(word)] == pipeline.expand(word)
+    assert index.lexicon("nowhere") is None
+
+
+def test_a_damaged_file_is_refused(tmp_path):
+    write(tmp_path, [STREET, TOWN])
+    with open(tmp_path / "index" / "post.docs", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(IndexFormatError, match="post.docs"):
+        IndexReader(tmp_path / "index")
+    (tmp_path / "index" / "post.docs").unlink()
+    with pytest.raises(IndexFormatError, match="post.docs"):
+        IndexReader(tmp_path / "index")
+
+
+def test_house_number_coordinates_keep_seven_decimals(tmp_path):
+    street = dict(STREET, housenumbers={"1": {"id": "a", "lon": 2.12345678, "lat": -48.1234567}})
+    write(tmp_path, [street])
+    index = IndexReader(tmp_path / "index")
+    assert index.hn_lonlat(0) == (2.1234568, -48.1234567)
+    props = index.housenumber(0)
+    assert (props["id"], props["raw"]) == ("a", "1")

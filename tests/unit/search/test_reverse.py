@@ -24,7 +24,7 @@ def every_point(geocoder) -> tuple[np.ndarray, np.ndarray]:
     refs = geocoder.index.geo_ref.astype(np.int64)
     is_hn = refs < 0
     lonlat = np.empty((len(refs), 2))
-    lonlat[is_hn] = geocoder.index.hn_lonlat[~refs[is_hn]]
+    lonlat[is_hn] = geocoder.index.hn_lonlat_many(~refs[is_hn])
     lonlat[~is_hn] = geocoder.index.doc_lonlat[refs[~is_hn]]
     return refs, np.radians(lonlat[:, ::-1])
 
@@ -101,7 +101,8 @@ def test_agrees_with_brute_force(geocoder, every_point, seed):
     index = geocoder.index
     for _ in range(40):
         if rng.random() < 0.5:  # near an address, up to a few km off
-            lon, lat = index.hn_lonlat[rng.integers(len(index.hn_lonlat))] + rng.normal(0, 0.03, 2)
+            hn = rng.integers(len(index.hn_offsets), size=1)
+            lon, lat = index.hn_lonlat_many(hn)[0] + rng.normal(0, 0.03, 2)
         else:  # anywhere around mainland France and Corsica, sea included
             lat, lon = rng.uniform(41, 51.5), rng.uniform(-6, 10)
         limit = int(rng.integers(1, 12))

@@ -1,0 +1,18 @@
+"""The compiled core (Cython): built by `pip install .` / `python -m build` with setuptools.
+
+Everything else is in pyproject.toml. A from-source install needs a C compiler and the
+Python headers (Debian: gcc, python3-dev).
+"""
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+MODULES = ["balise.index._lookup", "balise.search._postings", "balise.search._textscore"]
+
+setup(
+    ext_modules=cythonize(
+        [Extension(name, [f"src/{name.replace('.', '/')}.pyx"], extra_compile_args=["-O3"])
+         for name in MODULES],
+        language_level=3,
+    ),
+)

@@ -1,0 +1,294 @@
+"""What the index keeps of each document: its tokens and their scores, its labels, its
+stored JSON, its house-number records.
+
+This is the per-document work of an import, done by worker processes on batches of
+documents (:func:`process_batch`); the writer only files the results (``writer.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from ..text import Pipeline
+from ..text.labels import as_list as _as_list
+from ..text.labels import make_labels
+from .format import COORDINATE_SCALE, HN_SEPARATOR, LABEL_SEPARATOR, MULTI_POSTCODE, filter_term
+
+# (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
+# configuration; postcode weighs 1.2 on municipalities.
+FIELDS = (
+    ("name", 4.0), ("street", 1.0), ("postcode", 1.0), ("city", 1.0), ("context", 1.0),
+    ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
+)
+FILTERS = ("type", "postcode", "citycode")
+IMPORTANCE_WEIGHT = 0.1
+NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat
+
+
+class DocumentError(ValueError):
+    """A document that cannot be indexed (it is skipped and counted)."""
+
+
+def as_list(value) -> list:
+    if value is None or value == "":
+        return []
+    return [v for v in _as_list(value) if v not in (None, "")]
+
+
+def invalid_reason(doc: object) -> str:
+    """'' when a document can be indexed, else why not."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    for key in ("id", "type", "name"):
+        if not doc.get(key):
+            return f"missing {key}"
+    for key, bound in (("lon", 180.0), ("lat", 90.0)):
+        value = doc.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{key} is not a number"
+        if not -bound <= value <= bound:
+            return f"{key} out of range"
+    if not isinstance(doc.get("housenumbers", {}), dict):
+        return "housenumbers is not an object"
+    return ""
+
+
+def check_document(doc: object) -> None:
+    reason = invalid_reason(doc)
+    if reason:
+        raise DocumentError(reason)
+
+
+def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None = None) -> dict[str, float]:
+    """Each token of the document with its score, as Addok's FieldsIndexer computes it;
+    ``words`` receives the words the tokens come from (for the lexicon)."""
+    importance = float(doc.get("importance") or 0.0) * IMPORTANCE_WEIGHT
+    tokens: dict[str, float] = {}
+    for name, boost in FIELDS:
+        if name == "postcode" and doc.get("type") == "municipality":
+            boost = 1.2
+        for value in as_list(doc.get(name)):
+            raw_words, found = pipeline.index_words(str(value))
+            if not found:
+                continue
+            if words is not None:
+                words.update(dict.fromkeys(raw_words))
+            score = (boost + importance) / len(found)
+            for word in found:
+                if tokens.get(word, 0.0) < score:
+                    tokens[word] = score
+    return tokens
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def housenumber_record(key: str, raw: str, data: dict, doc_id: str) -> bytes:
+    """A house number as stored in hn.bin (see format.py)."""
+    hn_id = data.get("id")
+    if isinstance(hn_id, str):
+        id_field = "=" + hn_id[len(doc_id):] if hn_id.startswith(doc_id) else "~" + hn_id
+        extra_keys = [k for k in data if k not in ("id", "lon", "lat")]
+    else:  # no id, or not a string: kept as is with the other properties
+        id_field = ""
+        extra_keys = [k for k in data if k not in ("lon", "lat")]
+    extra = orjson.dumps({k: data[k] for k in extra_keys}) if extra_keys else b""
+    payload = HN_SEPARATOR.join(
+        (key.encode(), b"" if raw == key else raw.encode(), id_field.encode(), extra)
+    )
+    return varint(len(payload)) + payload
+
+
+def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict]:
+    """The key and the properties (raw, id, ...) of a house-number record's payload."""
+    key, raw, id_field, extra = payload.split(HN_SEPARATOR, 3)
+    props: dict = {}
+    if id_field:
+        text = id_field.decode()
+        props["id"] = doc_id + text[1:] if text[0] == "=" else text[1:]
+    if extra:
+        props.update(orjson.loads(extra))
+    props["raw"] = raw.decode() if raw else key.decode()
+    return key.decode(), props
+
+
+@dataclass
+class Batch:
+    """The records of a batch of documents, as compact arrays, ready to be filed."""
+
+    ids: list[str] = field(default_factory=list)
+    importance: list[float] = field(default_factory=list)
+    lonlat: list[float] = field(default_factory=list)
+    flags: bytearray = field(default_factory=bytearray)
+    extent: list[float] = field(default_factory=list)
+    docs: list[bytes] = field(default_factory=list)
+    labels: list[bytes] = field(default_factory=list)
+    terms: dict[str, int] = field(default_factory=dict)  # term -> number in this batch
+    post_term: list[int] = field(default_factory=list)
+    post_doc: list[int] = field(default_factory=list)
+    post_score: list[float] = field(default_factory=list)
+    hn_count: list[int] = field(default_factory=list)  # per document
+    hn_records: list[bytes] = field(default_factory=list)
+    hn_lonlat: list[int] = field(default_factory=list)
+    words: dict[str, None] = field(default_factory=dict)
+    bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, text)
+    housenumbers: int = 0
+    read_documents: int = 0  # valid NDJSON lines
+    read_housenumbers: int = 0  # their house numbers, as read
+
+    def packed(self) -> dict:
+        """Plain arrays and bytes (cheap to send between processes)."""
+        return {
+            "ids": self.ids,
+            "importance": np.asarray(self.importance, dtype=np.float64),
+            "lonlat": np.asarray(self.lonlat, dtype=np.float64).reshape(-1, 2),
+            "flags": np.frombuffer(bytes(self.flags), dtype=np.uint8),
+            "extent": np.asarray(self.extent, dtype=np.float32).reshape(-1, 4),
+            "docs": b"".join(self.docs),
+            "doc_lengths": np.fromiter(map(len, self.docs), dtype=np.uint64, count=len(self.docs)),
+            "labels": b"".join(self.labels),
+            "label_lengths": np.fromiter(map(len, self.labels), dtype=np.uint64, count=len(self.labels)),
+            "terms": list(self.terms),
+            "post_term": np.asarray(self.post_term, dtype=np.uint32),
+            "post_doc": np.asarray(self.post_doc, dtype=np.uint32),
+            "post_score": np.asarray(self.post_score, dtype=np.float64),
+            "hn_count": np.asarray(self.hn_count, dtype=np.uint32),
+            "hn_records": b"".join(self.hn_records),
+            "hn_lengths": np.fromiter(map(len, self.hn_records), dtype=np.uint64, count=len(self.hn_records)),
+            "hn_lonlat": np.asarray(self.hn_lonlat, dtype=np.int32).reshape(-1, 2),
+            "words": list(self.words),
+            "bad": self.bad,
+            "housenumbers": self.housenumbers,
+            "read_documents": self.read_documents,
+            "read_housenumbers": self.read_housenumbers,
+        }
+
+
+def _outward(value: float, down: bool) -> float:
+    """value as float32, rounded away from the inside of an extent."""
+    f = float(np.float32(value))
+    if down and f > value:
+        return float(np.nextafter(np.float32(value), np.float32(-math.inf)))
+    if not down and f < value:
+        return float(np.nextafter(np.float32(value), np.float32(math.inf)))
+    return f
+
+
+def add_document(batch: Batch, pipeline: Pipeline, doc: dict) -> None:
+    """File one document into the batch (raises DocumentError when it cannot be indexed)."""
+    check_document(doc)
+    doc_id = str(as_list(doc["id"])[0])
+    n = len(batch.ids)
+    for term, score in document_tokens(pipeline, doc, batch.words).items():
+        batch.post_term.append(batch.terms.setdefault(term, len(batch.terms)))
+        batch.post_doc.append(n)
+        batch.post_score.append(score)
+    housenumbers = doc.get("housenumbers") or {}
+    filters = {name: as_list(doc.get(name)) for name in FILTERS}
+    if housenumbers:
+        filters["type"] = filters["type"] + ["housenumber"]
+    for name, values in filters.items():
+        for value in values:
+            term = filter_term(name, str(value))
+            batch.post_term.append(batch.terms.setdefault(term, len(batch.terms)))
+            batch.post_doc.append(n)
+            batch.post_score.append(1.0)
+
+    lon, lat = float(doc["lon"]), float(doc["lat"])
+    batch.ids.append(doc_id)
+    batch.importance.append(float(doc.get("importance") or 0.0))
+    batch.lonlat.extend((lon, lat))
+    several = len(as_list(doc.get("postcode"))) > 1 and doc.get("type") != "municipality"
+    batch.flags.append(MULTI_POSTCODE if several else 0)
+    shown, folded = make_labels(doc, None)
+    batch.labels.append(LABEL_SEPARATOR.join([shown, *folded]).encode())
+    batch.docs.append(orjson.dumps({k: v for k, v in doc.items() if k not in NOT_STORED}))
+
+    west = east = lon
+    south = north = lat
+    records: dict[str, tuple[bytes, int, int]] = {}
+    key_of = pipeline.housenumber_key
+    for raw, data in housenumbers.items():
+        try:
+            hn_lon, hn_lat = float(data["lon"]), float(data["lat"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (-180 <= hn_lon <= 180 and -90 <= hn_lat <= 90):
+            continue
+        key = key_of(str(raw))
+        if key in records:
+            continue  # the first of two numbers with one key wins
+        records[key] = (
+            housenumber_record(key, str(raw), data, doc_id),
+            round(hn_lon * COORDINATE_SCALE),
+            round(hn_lat * COORDINATE_SCALE),
+        )
+        west, east = min(west, hn_lon), max(east, hn_lon)
+        south, north = min(south, hn_lat), max(north, hn_lat)
+    for key in sorted(records, key=str.encode):
+        record, x, y = records[key]
+        batch.hn_records.append(record)
+        batch.hn_lonlat.extend((x, y))
+    batch.hn_count.append(len(records))
+    batch.housenumbers += len(records)
+    batch.extent.extend((_outward(west, True), _outward(south, True), _outward(east, False),
+                         _outward(north, False)))
+
+
+def process_batch(pipeline: Pipeline, items: list, first_line: int = 0) -> dict:
+    """Records of a batch: documents (dicts), or NDJSON lines (bytes) numbered from
+    ``first_line``; a bad line or document is counted in ``bad``, never fatal."""
+    batch = Batch()
+    lines = read = 0
+    for i, item in enumerate(items):
+        if isinstance(item, bytes):
+            lines += 1
+            doc = _parse_line(batch, item, first_line + i)
+            if doc is None:
+                continue
+            reason = invalid_reason(doc)
+            if reason:
+                batch.bad.append((first_line + i, reason, item.decode("utf-8", "replace")[:200]))
+                continue
+            read += 1
+            batch.read_housenumbers += len(doc.get("housenumbers") or ())
+        else:
+            doc = item
+        try:
+            add_document(batch, pipeline, doc)
+        except DocumentError as e:
+            doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
+            batch.bad.append((first_line + i if lines else 0, str(e), doc_id))
+    batch.read_documents = read
+    return batch.packed()
+
+
+def _parse_line(batch: Batch, line: bytes, lineno: int) -> dict | None:
+    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+        line = line[3:]
+    line = line.rstrip(b"\r\n")
+    if not line.strip():
+        return None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        batch.bad.append((lineno, "invalid UTF-8", line.decode("utf-8", "replace")[:200]))
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        batch.bad.append((lineno, "invalid JSON", text[:200]))
+        return None

@@ -1,0 +1,203 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled text similarity of candidate labels against a query, as Addok computes it.
+
+Similarity is python-ngram's ``NGram.compare(label, query, N=2, pad_len=0)``: the bigrams
+both strings share (with multiplicity) over all bigram slots of both. A candidate's text
+score is the similarity of its first label that matches (>= MATCH_THRESHOLD), else its best
+one; with autocomplete, a label the query equals, starts or is inside of scores 1, 0.9 or 0.7.
+
+Labels are folded ASCII ([a-z0-9_ ]); each byte maps to a 6-bit class, so a bigram is a
+number under 4096 and the query's bigram counts are a table.
+
+NOTE: these loops exist only here, compiled: there is no pure-Python twin to keep in step.
+"""
+
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
+import numpy as np
+
+DEF CODES = 4096
+cdef double MATCH_THRESHOLD = 0.9
+cdef uint8_t SEPARATOR = 0x1F  # between the labels of a document in the labels blob
+
+cdef uint8_t CLASS[256]
+_letters = b"abcdefghijklmnopqrstuvwxyz0123456789_ "
+
+
+cdef void _init_classes():
+    cdef int i
+    for i in range(256):
+        CLASS[i] = 63
+    CLASS[0] = 0
+    for i in range(len(_letters)):
+        CLASS[_letters[i]] = i + 1
+
+
+_init_classes()
+
+
+cdef class Query:
+    """The bigram counts of a folded query, compared with many labels."""
+
+    cdef uint16_t counts[CODES]
+    cdef uint16_t used[CODES]
+    cdef uint16_t touched[256]
+    cdef readonly bytes text
+    cdef const uint8_t* q  # the bytes of ``text``
+    cdef Py_ssize_t length
+
+    def __init__(self, str query):
+        cdef Py_ssize_t i
+        cdef int code
+        self.text = query.encode("ascii", "replace")
+        self.length = len(self.text)
+        self.q = self.text
+        cdef const uint8_t* q = self.q
+        for i in range(CODES):
+            self.counts[i] = 0
+            self.used[i] = 0
+        for i in range(self.length - 1):
+            code = (CLASS[q[i]] << 6) | CLASS[q[i + 1]]
+            if self.counts[code] < 65535:
+                self.counts[code] += 1
+
+    cdef double similarity(self, const uint8_t* label, Py_ssize_t n) noexcept nogil:
+        cdef const uint8_t* q = self.q
+        cdef Py_ssize_t i, same = 0, slots, ntouched = 0
+        cdef int code
+        if self.length < 2:
+            return 1.0 if self.length == 1 and n == 1 and label[0] == q[0] else 0.0
+        for i in range(n - 1):
+            code = (CLASS[label[i]] << 6) | CLASS[label[i + 1]]
+            if self.used[code] < self.counts[code]:
+                if self.used[code] == 0:
+                    if ntouched < 256:
+                        self.touched[ntouched] = code
+                        ntouched += 1
+                    else:  # a label of hundreds of distinct shared bigrams: reset them all
+                        ntouched = -1
+                self.used[code] += 1
+                same += 1
+        if ntouched < 0:
+            for i in range(CODES):
+                self.used[i] = 0
+        else:
+            for i in range(ntouched):
+                self.used[self.touched[i]] = 0
+        if same == 0:
+            return 0.0
+        slots = (n - 1) + (self.length - 1) - same
+        return <double> same / <double> slots
+
+    cdef double completion(self, const uint8_t* label, Py_ssize_t n) noexcept nogil:
+        """1 when the query is the label, 0.9 when it starts it, 0.7 when it is inside."""
+        cdef const uint8_t* q = self.q
+        cdef Py_ssize_t m = self.length, i
+        if n == m and memcmp(label, q, m) == 0:
+            return 1.0
+        if n >= m and memcmp(label, q, m) == 0:
+            return 0.9
+        for i in range(1, n - m + 1):
+            if memcmp(label + i, q, m) == 0:
+                return 0.7
+        return 0.0
+
+    def compare(self, str label) -> float:
+        """The similarity of one label (for tests and explanations)."""
+        cdef bytes b = label.encode("ascii", "replace")
+        return self.similarity(b, len(b))
+
+
+cdef struct Best:
+    double first_match  # the similarity of the first matching label, or -1
+    double best  # the best similarity
+    double completion  # autocomplete: the best of 1 / 0.9 / 0.7
+
+
+cdef inline void offer(Query q, const uint8_t* label, Py_ssize_t n, bint autocomplete,
+                       Best* b) noexcept:
+    cdef double s
+    if autocomplete:
+        s = q.completion(label, n)
+        if s > b.completion:
+            b.completion = s
+    if b.first_match >= 0:
+        return
+    s = q.similarity(label, n)
+    if autocomplete:
+        s = s * 0.9
+    if s > b.best:
+        b.best = s
+    if s >= MATCH_THRESHOLD:
+        b.first_match = s
+
+
+cdef inline double result(Best* b) noexcept nogil:
+    if b.completion > 0:
+        return b.completion
+    return b.first_match if b.first_match >= 0 else b.best
+
+
+def score_stored(Query query, const uint8_t[::1] blob, const uint64_t[::1] offsets,
+                 const int64_t[::1] docs, list numbers, bint autocomplete):
+    """Text scores of documents from their stored labels (``labels.bin``: the label shown,
+    then the folded variants, separated by 0x1F), each with its house number ("12 bis") or
+    None: addok-france compares "<number> <label>" then "<label>" for every variant."""
+    cdef Py_ssize_t count = docs.shape[0], i, start, end, pos, cut, m
+    out_array = np.zeros(count, dtype=np.float64)
+    cdef double[::1] out = out_array
+    cdef Best b
+    cdef bytes number
+    cdef Py_ssize_t nlen
+    cdef bytearray scratch = bytearray(1024)
+    cdef uint8_t* buf = <uint8_t*> scratch
+    for i in range(count):
+        start = offsets[docs[i]]
+        end = offsets[docs[i] + 1]
+        number = numbers[i]
+        nlen = len(number) if number is not None else 0
+        b.first_match = -1
+        b.best = 0
+        b.completion = 0
+        pos = start
+        while pos < end and blob[pos] != SEPARATOR:  # the label shown
+            pos += 1
+        while pos < end:
+            pos += 1
+            cut = pos
+            while cut < end and blob[cut] != SEPARATOR:
+                cut += 1
+            m = cut - pos
+            if nlen:
+                if nlen + 1 + m > len(scratch):
+                    scratch = bytearray(2 * (nlen + 1 + m))
+                    buf = <uint8_t*> scratch
+                memcpy(buf, <const uint8_t*> number, nlen)
+                buf[nlen] = 32
+                if m:
+                    memcpy(buf + nlen + 1, &blob[pos], m)
+                # "<number> <label>".strip(): no trailing space when the label is empty
+                offer(query, buf, nlen + 1 + m if m else nlen, autocomplete, &b)
+            offer(query, &blob[pos] if m else buf, m, autocomplete, &b)
+            pos = cut
+        out[i] = result(&b)
+    return out_array
+
+
+def score_labels(Query query, list candidates, bint autocomplete):
+    """Text scores of candidates given as tuples of folded labels, in order."""
+    cdef Py_ssize_t count = len(candidates), i
+    out_array = np.zeros(count, dtype=np.float64)
+    cdef double[::1] out = out_array
+    cdef Best b
+    cdef bytes encoded
+    for i in range(count):
+        b.first_match = -1
+        b.best = 0
+        b.completion = 0
+        for label in candidates[i]:
+            encoded = (<str> label).encode("ascii", "replace")
+            offer(query, encoded, len(encoded), autocomplete, &b)
+        out[i] = result(&b)
+    return out_array

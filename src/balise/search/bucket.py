@@ -1,0 +1,417 @@
+"""The bucket of candidate documents and Addok's collectors, which fill it.
+
+The chain (``COLLECTORS``) and its rules are Addok 1.3's: rare tokens first, common tokens
+only to narrow an overflowing bucket, autocomplete on the last token, one-edit fuzzy
+matching, groups of related words, and dropping tokens when the bucket is dry. What Addok
+asks of Redis (ZINTERSTORE then ZREVRANGE) is the compiled intersection of ``_postings``:
+it walks the rarest list, so its cost never follows the commonest word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import product
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import _postings
+from .query import COMMON_THRESHOLD, QueryToken
+
+if TYPE_CHECKING:
+    from .engine import Search
+
+BUCKET_MIN = 10
+BUCKET_MAX = 100
+INTERSECT_LIMIT = 100_000
+MIN_EDGE_NGRAMS = 3
+MAX_EDGE_NGRAMS = 20
+MANUAL_SCAN = 501  # Addok's manual_scan looks at the first 501 ids of the rarest list.
+SMALL_BASE = 20_000  # fixed keys whose rarest list is this short are intersected once
+GEOHASH = "geohash"
+
+Key = int | str | tuple  # a term number, the geohash block, or a filter
+
+
+class Bucket:
+    """The candidate documents of one search, and the intersections that fill it."""
+
+    def __init__(self, search: Search) -> None:
+        self.search = search
+        self.index = search.index
+        self.query = search.query
+        self.wanted = search.wanted
+        self.arrays_of = search.query.arrays  # key -> (docs, scores), filled lazily
+        self.filters = search.query.filters
+        self.docs: set[int] = set()
+        self.keys: list = []
+        self.matched_keys: set = set()
+        self.trace = search.trace
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def arrays(self, key: Key) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted documents and scores of a key: a term number, a filter or the geohash."""
+        cached = self.arrays_of.get(key)
+        if cached is None:
+            cached = self.arrays_of[key] = self.index.postings(key)
+        return cached
+
+    def _lists(self, keys: Sequence[Key]) -> list:
+        """The keys' lists, shortest first (stable): the order Addok's sums follow."""
+        return sorted((self.arrays(k) for k in keys), key=lambda a: len(a[0]))
+
+    def intersect(self, keys: list, limit: int = 0) -> set[int]:
+        """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key."""
+        if not limit > 0:
+            limit = max(self.wanted, BUCKET_MAX)
+        if not keys:
+            return set()
+        keys = list(dict.fromkeys(list(keys) + self.filters))
+        if len(keys) == 1 and not isinstance(keys[0], int):
+            return set(self.arrays(keys[0])[0].tolist())  # A set: all members.
+        return set(_postings.intersect_best(self._lists(keys), limit).tolist())
+
+    def add(self, keys: list, limit: int | None = None) -> None:
+        self.matched_keys.update(k for k in keys if isinstance(k, int))
+        limit = limit or (BUCKET_MAX - len(self.docs))
+        self.docs.update(self.intersect(keys, limit))
+        self.note("add_to_bucket", keys)
+
+    def new(self, keys: list, limit: int = 0) -> None:
+        self.matched_keys = {k for k in keys if isinstance(k, int)}
+        self.docs = self.intersect(keys, limit)
+        self.note("new_bucket", keys)
+
+    def extend_with(self, keys: list, terms: Callable[[], Sequence[int]], use_geohash=False,
+                    stop: Callable[[], bool] | None = None) -> None:
+        """``add(keys + [term])`` for each of ``terms()``, as Addok's autocomplete and fuzzy do.
+
+        PERF: the fixed keys' intersection is made once when it is small (as Addok's pair
+        sets prefilter such terms); when every fixed list is long, each term's list drives
+        its own intersection, so "rue" and "de" are galloped through, never walked.
+        """
+        geohash = [self.search.geohash_key] if use_geohash and self.search.geohash_key else []
+        fixed = list(dict.fromkeys(list(keys) + geohash + self.filters))
+        if not fixed:
+            for term in terms():
+                if stop is not None and stop():
+                    break
+                self.add([term])
+            return
+        fixed_lists = self._lists(fixed)
+        fixed_terms = [k for k in fixed if isinstance(k, int)]
+        if len(fixed_lists[0][0]) <= SMALL_BASE:
+            base = _postings.intersect(fixed_lists)
+            fixed_lists = [base]
+            empty = not len(base[0])
+        else:
+            empty = not _postings.intersects(fixed_lists)
+        if empty:
+            self.matched_keys.update(fixed_terms)
+            return
+        for term in terms():
+            if stop is not None and stop():
+                break
+            self.matched_keys.update(fixed_terms)
+            self.matched_keys.add(term)
+            lists = fixed_lists if term in fixed else [*fixed_lists, self.arrays(term)]
+            limit = BUCKET_MAX - len(self.docs)
+            best = _postings.intersect_best(lists, limit if limit > 0 else max(self.wanted, BUCKET_MAX))
+            self.docs.update(best.tolist())
+            self.note("add_to_bucket", fixed + [term])
+
+    @property
+    def full(self) -> bool:
+        return self.wanted <= len(self.docs) < BUCKET_MAX
+
+    @property
+    def overflow(self) -> bool:
+        return len(self.docs) >= BUCKET_MAX
+
+    @property
+    def dry(self) -> bool:
+        return len(self.docs) < self.wanted
+
+    @property
+    def empty(self) -> bool:
+        return not self.docs
+
+    @property
+    def pass_should_match_threshold(self) -> bool:
+        return len(self.matched_keys) >= self.query.should_match_threshold
+
+    def note(self, action: str, keys) -> None:
+        if self.trace is not None:
+            self.trace.append(f"{action} {self.query.describe(keys)} -> {len(self.docs)}")
+
+
+def without(keys: list, key) -> list:
+    """``keys`` less one occurrence of ``key`` (Addok's ``list.remove``: a word written
+    twice is searched twice, and dropping it once keeps the other)."""
+    out = list(keys)
+    if key in out:
+        out.remove(key)
+    return out
+
+
+# --- collectors (Addok's RESULTS_COLLECTORS, in order) --------------------------------------
+
+
+def only_commons_but_geohash_try_autocomplete(s: Search):
+    if s.geohash_key and s.query.only_commons:
+        autocomplete(s, s.query.tokens, use_geohash=True)
+
+
+def no_tokens_but_housenumbers_and_geohash(s: Search):
+    if not s.query.tokens and s.query.housenumbers and s.geohash_key:
+        s.bucket.new([s.geohash_key], BUCKET_MIN)
+
+
+def no_available_tokens_abort(s: Search):
+    if not s.query.tokens:
+        return True
+
+
+def only_commons(s: Search):
+    q, bucket = s.query, s.bucket
+    if not q.only_commons:
+        return
+    keys = [t.tid for t in q.tokens]
+    if s.geohash_key:
+        keys.append(s.geohash_key)
+    if len(keys) == 1 or s.geohash_key:
+        bucket.add(keys)
+    if bucket.dry and len(keys) > 1:
+        q.tokens.sort(key=lambda t: t.frequency)
+        keys = [t.tid for t in q.tokens]
+        first = q.tokens[0]
+        if first.frequency < INTERSECT_LIMIT:
+            bucket.add(keys)
+        else:
+            bucket.docs.update(manual_scan(s, keys))
+
+
+def manual_scan(s: Search, keys: list) -> set[int]:
+    """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
+    docs, scores = s.bucket.arrays(keys[0])
+    candidates = docs[_postings.best(docs, scores, MANUAL_SCAN)]
+    keep = np.ones(len(candidates), dtype=bool)
+    for key in keys[1:] + s.query.filters:
+        keep &= _postings.members(candidates, s.bucket.arrays(key)[0])
+    return set(candidates[keep][: s.wanted].tolist())
+
+
+def no_meaningful_but_common_try_autocomplete(s: Search):
+    q, bucket = s.query, s.bucket
+    if not q.meaningful and q.common:
+        autocomplete(s, q.common)
+        q.meaningful = q.common[:1]
+        if not bucket.pass_should_match_threshold:
+            return False
+        if bucket.full or bucket.overflow or s.has_cream():
+            return True
+
+
+def only_commons_try_autocomplete(s: Search):
+    if s.query.only_commons:
+        autocomplete(s, s.query.tokens, skip_commons=True)
+        if not s.bucket.empty:
+            return True
+
+
+def bucket_with_meaningful(s: Search):
+    q, bucket = s.query, s.bucket
+    if not q.meaningful:
+        return
+    if len(q.meaningful) == 1 and q.common and not q.filters:
+        for token in q.common:
+            if token not in q.meaningful:
+                q.meaningful.append(token)
+                break
+    bucket.keys = [t.tid for t in q.meaningful]
+    if bucket.empty:
+        bucket.new(bucket.keys, BUCKET_MIN)
+        if len(bucket) == BUCKET_MIN:
+            bucket.new(bucket.keys)
+        if not s.autocomplete and s.has_cream() and s.scorer.cream < BUCKET_MIN:
+            return True
+    else:
+        bucket.add(bucket.keys)
+
+
+def reduce_with_other_commons(s: Search):
+    q, bucket = s.query, s.bucket
+    if q.only_commons:
+        return
+    for token in q.common:
+        if token not in q.meaningful and bucket.overflow:
+            q.meaningful.append(token)
+            bucket.keys = [t.tid for t in q.meaningful]
+            bucket.new(bucket.keys)
+
+
+def ensure_geohash_results_are_included_if_center_is_given(s: Search):
+    if s.bucket.overflow and s.geohash_key:
+        s.bucket.add(s.bucket.keys + [s.geohash_key], max(s.wanted, 10))
+
+
+def autocomplete_meaningful(s: Search):
+    if s.bucket.overflow or not s.autocomplete:
+        return
+    if s.geohash_key:
+        autocomplete(s, s.query.meaningful, use_geohash=True)
+    autocomplete(s, s.query.meaningful)
+
+
+def autocomplete_candidates(s: Search, last: QueryToken | None) -> np.ndarray:
+    """Terms the last token may be the beginning of (Addok's edge n-grams)."""
+    if last is None or not MIN_EDGE_NGRAMS <= len(last.value) <= MAX_EDGE_NGRAMS:
+        return np.empty(0, dtype=np.int64)
+    found = s.index.prefix_range(last.value)
+    terms = np.arange(found.start, found.stop, dtype=np.int64)
+    return terms[terms != last.tid]
+
+
+def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_geohash=False):
+    last = s.query.last_token
+    others = [t for t in tokens if not t.is_last]
+    if any(t.tid < 0 for t in others):
+        return  # Addok's pair sets of an unknown word are empty.
+    candidates = autocomplete_candidates(s, last)
+    if not len(candidates):
+        return
+    keys = [t.tid for t in others]
+    start = s.index.post_start
+    frequency = (start[candidates + 1] - start[candidates]).astype(np.int64)
+    if len(tokens) == 1:
+        order = np.lexsort((candidates, -s.index.term_maxscore[candidates]))
+    else:
+        order = np.lexsort((candidates, -frequency))
+    if skip_commons:
+        order = order[frequency[order] <= COMMON_THRESHOLD]
+    chosen = candidates[order].tolist()
+    last_not_found = last is not None and last.tid < 0
+    # Once the bucket overflows it stays so: later candidates are skipped.
+    stop = None if last_not_found else (lambda: s.bucket.overflow)
+    s.bucket.extend_with(keys, lambda: chosen, use_geohash=use_geohash, stop=stop)
+
+
+def fuzzy_collector(s: Search):
+    q = s.query
+    if s.fuzzy and not s.has_cream():
+        if q.not_found:
+            try_fuzzy(s, q.not_found)
+        if s.bucket.dry and not s.has_cream():
+            try_fuzzy(s, q.meaningful)
+        if s.bucket.dry and not s.has_cream() and q.common:
+            try_fuzzy(s, q.meaningful, include_common=False)
+
+
+def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
+    bucket = s.bucket
+    if not bucket.dry or not tokens:
+        return
+    tokens.sort(key=lambda t: len(t.value), reverse=True)
+    allkeys = bucket.keys[:]
+    if include_common:
+        allkeys.extend(t.tid for t in s.query.common if t.tid not in bucket.keys)
+    for try_one in tokens:
+        if bucket.full:
+            break
+        keys = without(allkeys, try_one.tid)
+        if try_one.isdigit():
+            continue
+        bucket.extend_with(keys, partial(s.engine.fuzzy_terms, try_one.value), stop=lambda: not bucket.dry)
+
+
+def extend_results_extrapoling_relations(s: Search):
+    if not s.bucket.dry:
+        return
+    q = s.query
+    tokens = list(dict.fromkeys(q.meaningful + q.common))
+    relations = sorted(
+        manytomany_relations(s, tokens),
+        key=lambda r: (sum(t.frequency for t in r) / len(r), [t.value for t in r]),
+    )
+    for relation in relations:
+        s.bucket.add([t.tid for t in relation])
+        if s.bucket.overflow:
+            break
+
+
+def co_occur(s: Search, a: QueryToken, b: QueryToken) -> bool:
+    """Whether two tokens share a document (Addok's pair sets)."""
+    if a.tid < 0 or b.tid < 0:
+        return False
+    return s.engine.co_occur(min(a.tid, b.tid), max(a.tid, b.tid))
+
+
+def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[QueryToken]]:
+    """Groups of query words that share documents two by two (Addok's relations).
+
+    NOTE: Addok grows one group greedily from each word, visiting words in the order
+    of a Python set of strings, that is of their salted hashes; balise takes every
+    maximal group (Bron-Kerbosch), which includes each group Addok can build.
+    """
+    words = list({t.value: t for t in tokens}.values())
+    linked = {t: {o for o in words if o is not t and co_occur(s, t, o)} for t in words}
+    cliques: list[set[QueryToken]] = []
+
+    def grow(clique: set, candidates: set, excluded: set) -> None:
+        if not candidates and not excluded:
+            cliques.append(clique)
+            return
+        pivot = max(candidates | excluded, key=lambda t: len(linked[t] & candidates))
+        for t in [w for w in words if w in candidates - linked[pivot]]:
+            grow(clique | {t}, candidates & linked[t], excluded & linked[t])
+            candidates = candidates - {t}
+            excluded = excluded | {t}
+
+    grow(set(), set(words), set())
+    groups = [[t for t in words if t in c and not t.is_common] for c in cliques]
+    groups = [g for g in groups if len(g) > 1]
+    unique: list[list[QueryToken]] = []
+    for group in sorted(groups, key=len, reverse=True):
+        if not any(set(group) <= set(u) for u in unique):
+            unique.append(group)
+    return unique
+
+
+def extend_results_reducing_tokens(s: Search):
+    q, bucket = s.query, s.bucket
+    if bucket.full or s.has_cream():
+        return True
+    if not bucket.dry:
+        return
+    if bucket.empty or len(q.meaningful) - 1 > q.should_match_threshold:
+        q.meaningful.sort(key=lambda t: (2 if t.isdigit() else 1, t.frequency), reverse=True)
+        for token in q.meaningful:
+            bucket.add(without(bucket.keys, token.tid))
+            if bucket.overflow:
+                break
+        if bucket.empty and len(q.meaningful) > 3:
+            for token, token2 in product(q.meaningful, q.meaningful):
+                if token is not token2:
+                    bucket.add(without(without(bucket.keys, token.tid), token2.tid))
+                    if bucket.overflow:
+                        break
+
+
+COLLECTORS = [
+    only_commons_but_geohash_try_autocomplete,
+    no_tokens_but_housenumbers_and_geohash,
+    no_available_tokens_abort,
+    only_commons,
+    no_meaningful_but_common_try_autocomplete,
+    only_commons_try_autocomplete,
+    bucket_with_meaningful,
+    reduce_with_other_commons,
+    ensure_geohash_results_are_included_if_center_is_given,
+    autocomplete_meaningful,
+    fuzzy_collector,
+    extend_results_extrapoling_relations,
+    extend_results_reducing_tokens,
+]

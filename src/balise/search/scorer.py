@@ -1,0 +1,184 @@
+"""Candidates and results: each bucket document scored once, as Addok's result processors
+do (house number, labels, text similarity, importance, distance to a centre), then the
+best few turned into results.
+
+Candidates are kept as columns (one list per property), not as objects: a search scores up
+to a few hundred of them and returns five.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..index._lookup import housenumber_raws
+from ..text import ascii_label
+from ..text.french import housenumber_alternatives
+from ..text.labels import Labels, as_list, make_labels, with_housenumber
+from . import _textscore, scoring
+
+if TYPE_CHECKING:
+    from .engine import Search
+
+
+@dataclass(eq=False)
+class Result:
+    doc_number: int
+    doc: dict
+    housenumber: str | None = None
+    labels: Labels | None = None
+    str_distance: float = 0.0
+    distance_km: float | None = None
+    score: float = 0.0
+    parts: dict = field(default_factory=dict)
+
+
+class Scorer:
+    """The scored candidates of one search."""
+
+    def __init__(self, search: Search) -> None:
+        self.search = search
+        self.index = search.index
+        self.query = search.query
+        self.position: dict[int, int] = {}  # document -> its column, or -1 (filtered out)
+        self.docs: list[int] = []
+        self.hns: list[int] = []
+        self.trailing: list[bool] = []
+        self.postcodes: list[str | None] = []  # the postcode asked for, among several
+        self.str_distance = np.empty(0)
+        self.importance = np.empty(0)
+        self.km: np.ndarray | None = None
+        self.score = np.empty(0)
+        self.cream = 0
+
+    def has_cream(self) -> bool:
+        bucket = self.search.bucket
+        if bucket.empty or bucket.overflow or len(bucket) > 10:
+            return False
+        self.convert()
+        return self.cream > 0
+
+    def convert(self) -> None:
+        """Score every bucket document not scored yet."""
+        new = sorted(d for d in self.search.bucket.docs if d not in self.position)
+        if not new:
+            return
+        docs = np.asarray(new, dtype=np.int64)
+        hns = self._match_housenumbers(docs)
+        raws = housenumber_raws(hns, self.index.hn_offsets, self.index.hn_blob)
+        first = len(self.docs)
+        kept_docs, kept_hns, numbers, special = [], [], [], []
+        for doc, hn, raw in zip(new, hns.tolist(), raws, strict=True):
+            trailing = hn >= 0 and bool(self.query.maybe_housenumbers)
+            if trailing and self._number_in_name(doc):
+                hn, raw, trailing = -1, None, False
+            if hn < 0 and self.query.only_housenumber:
+                self.position[doc] = -1
+                continue
+            postcode = self._asked_postcode(doc) if self.query.postcodes else None
+            self.position[doc] = first + len(kept_docs)
+            kept_docs.append(doc)
+            kept_hns.append(hn)
+            self.trailing.append(trailing)
+            self.postcodes.append(postcode)
+            if trailing or postcode is not None:
+                special.append(len(numbers))
+            numbers.append(ascii_label(raw).encode() if raw else None)
+        if not kept_docs:
+            return
+        self.docs += kept_docs
+        self.hns += kept_hns
+        batch = np.asarray(kept_docs, dtype=np.int64)
+        text = _textscore.score_stored(self.query.bigrams, self.index.labels_blob, self.index.labels_offsets,
+                                       batch, numbers, self.search.autocomplete)
+        if special:
+            labels = [self.labels(first + i)[1] for i in special]
+            text[special] = _textscore.score_labels(self.query.bigrams, labels, self.search.autocomplete)
+        importance = self.index.importance[batch]
+        if self.search.lat is not None and self.search.lon is not None:
+            lonlat = self.index.doc_lonlat[batch].copy()
+            has_hn = np.asarray(kept_hns) >= 0
+            if has_hn.any():
+                lonlat[has_hn] = self.index.hn_lonlat_many(np.asarray(kept_hns)[has_hn])
+            km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.search.lat, self.search.lon)
+            score = scoring.total_with_centre(text, importance, km)
+            self.km = km if self.km is None else np.concatenate([self.km, km])
+        else:
+            score = scoring.total_without_centre(text, importance)
+        self.str_distance = np.concatenate([self.str_distance, text])
+        self.importance = np.concatenate([self.importance, importance])
+        self.score = np.concatenate([self.score, score])
+        self.cream += int(np.count_nonzero(text >= scoring.MATCH_THRESHOLD))
+
+    def _match_housenumbers(self, docs: np.ndarray) -> np.ndarray:
+        key = self.query.housenumber_key
+        if not self.query.check_housenumber or not key:
+            return np.full(len(docs), -1, dtype=np.int64)
+        found = self.index.find_housenumbers(docs, key)
+        for alternative in housenumber_alternatives(key):
+            missing = found < 0
+            if not missing.any():
+                break
+            found[missing] = self.index.find_housenumbers(docs[missing], alternative)
+        return found
+
+    def _number_in_name(self, doc: int) -> bool:
+        """Whether a trailing number of the query is part of this street's name."""
+        number = self.query.maybe_housenumbers[0].raw
+        names = as_list(self.index.document(doc).get("name"))
+        return any(number in ascii_label(str(name)).split() for name in names)
+
+    def _asked_postcode(self, doc: int) -> str | None:
+        """The postcode a query asks for, among a street's several ones."""
+        for p in self.search.engine.other_postcodes(doc):
+            if p in self.query.postcodes:
+                return p
+        return None
+
+    def labels(self, i: int) -> Labels:
+        """The labels of the candidate in column i."""
+        doc, hn = self.docs[i], self.hns[i]
+        housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
+        stored = self.index.labels(doc)
+        if not self.trailing[i] and self.postcodes[i] is None:
+            return with_housenumber(stored, {}, housenumber, False, None)
+        return make_labels(self.index.document(doc), housenumber, self.trailing[i], self.postcodes[i], stored)
+
+    # --- results -------------------------------------------------------------------------
+
+    def best(self, limit: int) -> list[int]:
+        """Columns of the best candidates: score, then importance, then document number."""
+        if not self.docs:
+            return []
+        order = np.lexsort((np.asarray(self.docs), -self.importance, -self.score))[:limit]
+        return [int(i) for i in order if self.score[i] >= scoring.MIN_SCORE]
+
+    def result(self, i: int) -> Result:
+        """The full result of a candidate: its document, with its house number merged in."""
+        doc_number, hn = self.docs[i], self.hns[i]
+        doc = dict(self.index.document(doc_number))
+        self._prefer_queried_postcode(doc)
+        km = float(self.km[i]) if self.km is not None else None
+        str_distance, importance = float(self.str_distance[i]), float(self.importance[i])
+        result = Result(doc_number, doc, labels=self.labels(i), str_distance=str_distance,
+                        distance_km=km, score=float(self.score[i]))
+        if hn >= 0:
+            props = self.index.housenumber(hn, doc_number)
+            result.housenumber = props.pop("raw")
+            doc.update(props)
+            doc["type"] = "housenumber"
+        result.parts = scoring.score_parts(str_distance, importance, km)
+        return result
+
+    def _prefer_queried_postcode(self, doc: dict) -> None:
+        """Show (and score with) the postcode the query names, not only the first one.
+
+        Beyond Addok, whose labels always use a document's first postcode.
+        """
+        postcodes = doc.get("postcode")
+        if isinstance(postcodes, list) and len(postcodes) > 1:
+            asked = [p for p in postcodes if p in self.query.words]
+            if asked:
+                doc["postcode"] = asked + [p for p in postcodes if p not in asked]

@@ -1,0 +1,81 @@
+"""The import in bounded memory: sorted runs spilled to disk and merged give the index that
+one in-memory sort gives, whatever the budget and the number of workers."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import orjson
+
+from balise.importer.build import build_index
+from balise.index import IndexReader, IndexWriter
+from balise.index.format import ARRAYS, BLOBS
+from balise.index.runs import Spill, sorted_chunks
+from balise.text import make_pipeline
+from tests.conftest import SAMPLE
+
+RECORD = np.dtype([("key", "<u8"), ("seq", "<u4")])
+
+
+def spill(tmp_path, keys) -> Spill:
+    out = Spill(tmp_path / "spill", RECORD)
+    records = np.empty(len(keys), dtype=RECORD)
+    records["key"], records["seq"] = keys, np.arange(len(keys))
+    for piece in np.array_split(records, 7):  # appended in several pieces, as an import does
+        out.append(piece)
+    return out
+
+
+def key(records):
+    return records["key"]
+
+
+def test_merged_runs_come_out_sorted_and_stable(tmp_path):
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 2_000, 100_000)  # many equal keys
+    chunks = list(sorted_chunks(spill(tmp_path, keys), key, budget=245_760))  # runs of 4,096
+    assert len(chunks) > 1  # the budget forced several runs and a merge
+    merged = np.concatenate(chunks)
+    order = np.argsort(keys, kind="stable")
+    assert merged["key"].tolist() == keys[order].tolist()
+    assert merged["seq"].tolist() == order.tolist()  # equal keys keep their order of arrival
+    # Equal keys never straddle two chunks: a chunk can be deduplicated on its own.
+    last = [c["key"][-1] for c in chunks[:-1]]
+    first = [c["key"][0] for c in chunks[1:]]
+    assert all(a < b for a, b in zip(last, first, strict=True))
+    assert not list((tmp_path).glob("spill.run*"))  # runs are removed
+
+
+def test_one_key_longer_than_a_block(tmp_path):
+    keys = np.r_[np.zeros(9_000, dtype=np.int64), np.arange(1, 3_000)]
+    merged = np.concatenate(list(sorted_chunks(spill(tmp_path, keys[::-1].copy()), key, budget=30_000)))
+    assert merged["key"].tolist() == sorted(keys.tolist())
+
+
+def files(directory) -> dict[str, bytes]:
+    names = [a.name for a in ARRAYS] + [b.name for b in BLOBS]
+    return {name: (directory / name).read_bytes() for name in names}
+
+
+def test_a_tiny_memory_budget_gives_the_same_index(tmp_path):
+    with gzip.open(SAMPLE) as f:
+        docs = [orjson.loads(line) for line in f]
+    docs += docs[:20]  # repeated ids, merged across runs
+    built = {}
+    for name, memory in (("large", 1 << 30), ("tiny", 64 << 10)):
+        writer = IndexWriter(tmp_path / name, make_pipeline(), memory=memory)
+        for doc in docs:
+            writer.add(doc)
+        writer.finish()
+        built[name] = files(tmp_path / name)
+    assert built["tiny"] == built["large"]
+    assert IndexReader(tmp_path / "tiny").manifest["counts"]["documents"] == len(docs) - 20
+
+
+def test_workers_give_the_same_index(tmp_path):
+    one, _ = build_index([SAMPLE], tmp_path / "one", workers=1)
+    two, _ = build_index([SAMPLE], tmp_path / "two", workers=2)
+    assert files(tmp_path / "one") == files(tmp_path / "two")
+    assert one["counts"] == two["counts"]
+    assert two["import_report"]["workers"] == 2
