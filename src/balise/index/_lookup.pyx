@@ -169,6 +169,27 @@ cdef class StringTable:
         return -1
 
 
+cdef class Lexicon(StringTable):
+    """Raw words and the term numbers each is searched as (``words.*``)."""
+
+    cdef const uint64_t[::1] starts
+    cdef const uint32_t[::1] tokens
+
+    def __init__(self, table, blob, offsets, starts, tokens):
+        StringTable.__init__(self, table, blob, offsets)
+        self.starts = starts
+        self.tokens = tokens if len(tokens) else np.zeros(1, dtype=np.uint32)
+
+    def lookup(self, str word):
+        """The term numbers of a word, or None for a word the documents never had."""
+        cdef bytes encoded = word.encode()
+        cdef int64_t i = table_find_c(self.table, self.blob, self.offsets, <const uint8_t*> encoded,
+                                      len(encoded))
+        if i < 0:
+            return None
+        return [self.tokens[j] for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1])]
+
+
 cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py_ssize_t i,
                         const uint8_t* key, Py_ssize_t n, bint prefix_only) noexcept nogil:
     """Compare string i with key (bytewise, as UTF-8 sorts); with prefix_only, a string

@@ -15,7 +15,8 @@ import numpy as np
 import orjson
 
 from . import geohash
-from ._lookup import StringTable, find_housenumbers, housenumber_record
+from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_record
+from ._postings import Postings
 from .documents import decode_housenumber
 from .format import (
     ARRAYS,
@@ -61,12 +62,14 @@ class IndexReader:
         self.blobs = {b.name: _map(self.path / b.name) for b in BLOBS}
         a = self.arrays
         self.terms = StringTable(a["terms.table"], self._bytes("terms.bin"), a["terms.off"])
-        self.words = StringTable(a["words.table"], self._bytes("words.bin"), a["words.off"])
+        self.words = Lexicon(a["words.table"], self._bytes("words.bin"), a["words.off"], a["words.start"],
+                             a["words.tokens"])
         no_table = np.full(1, 0xFFFFFFFF, np.uint32)  # document ids are found by bisection
         self.doc_ids = StringTable(no_table, self._bytes("docs.id.bin"), a["docs.id.off"])
         self.post_start = a["post.start"]
         self.post_docs = a["post.docs"]
         self.post_scores = a["post.scores"]
+        self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores)
         self.term_maxscore = a["term.maxscore"]
         self.doc_offsets = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]
@@ -128,7 +131,7 @@ class IndexReader:
         return self.term_id(filter_term(name, value))
 
     def frequency(self, tid: int) -> int:
-        return int(self.post_start[tid + 1] - self.post_start[tid])
+        return self.postings_lists.frequency(tid)
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = int(self.post_start[tid]), int(self.post_start[tid + 1])
@@ -141,11 +144,7 @@ class IndexReader:
     def lexicon(self, word: str) -> list[int] | None:
         """The term numbers a raw query word is searched as, or None for a word the
         documents never had (it then goes through the text pipeline)."""
-        i = self.words.find(word)
-        if i < 0:
-            return None
-        start, end = self.arrays["words.start"][i : i + 2]
-        return self.arrays["words.tokens"][int(start) : int(end)].tolist()
+        return self.words.lookup(word)
 
     # --- documents and house numbers ----------------------------------------------
 
@@ -174,10 +173,13 @@ class IndexReader:
 
     def housenumber_doc(self, hn: int) -> int:
         """The document a house number belongs to."""
-        return int(np.searchsorted(self.doc_hn, hn, side="right")) - 1
+        # NOTE: keys of the array's type: a Python int against uint64 compares as floats,
+        # converting the whole array on every call.
+        return int(np.searchsorted(self.doc_hn, np.uint64(hn), side="right")) - 1
 
     def housenumber_docs(self, hns: np.ndarray) -> np.ndarray:
-        return np.searchsorted(self.doc_hn, hns, side="right").astype(np.int64) - 1
+        keys = np.asarray(hns).astype(np.uint64)
+        return np.searchsorted(self.doc_hn, keys, side="right").astype(np.int64) - 1
 
     def housenumber_range(self, n: int) -> range:
         return range(int(self.doc_hn[n]), int(self.doc_hn[n + 1]))
@@ -187,9 +189,9 @@ class IndexReader:
         payload = housenumber_record(self.hn_blob, int(self.hn_offsets[hn]))
         return decode_housenumber(payload, self.doc_id(doc))
 
-    def housenumber_raw(self, hn: int) -> str:
+    def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self._housenumber(hn)[1]["raw"]
+        return self._housenumber(hn, doc)[1]["raw"]
 
     def housenumber_key(self, hn: int) -> str:
         return self._housenumber(hn)[0]

@@ -3,7 +3,7 @@
 The chain (``COLLECTORS``) and its rules are Addok 1.3's: rare tokens first, common tokens
 only to narrow an overflowing bucket, autocomplete on the last token, one-edit fuzzy
 matching, groups of related words, and dropping tokens when the bucket is dry. What Addok
-asks of Redis (ZINTERSTORE then ZREVRANGE) is the compiled intersection of ``_postings``:
+asks of Redis (ZINTERSTORE then ZREVRANGE) is the compiled intersection of ``index._postings``:
 it walks the rarest list, so its cost never follows the commonest word.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _postings
+from ..index._postings import best, members
 from .query import COMMON_THRESHOLD, QueryToken
 
 if TYPE_CHECKING:
@@ -40,9 +40,10 @@ class Bucket:
     def __init__(self, search: Search) -> None:
         self.search = search
         self.index = search.index
+        self.postings = search.index.postings_lists
         self.query = search.query
         self.wanted = search.wanted
-        self.arrays_of = search.query.arrays  # key -> (docs, scores), filled lazily
+        self.arrays_of = search.query.arrays  # filters and the geohash block: key -> arrays
         self.filters = search.query.filters
         self.docs: set[int] = set()
         self.keys: list = []
@@ -54,25 +55,24 @@ class Bucket:
 
     def arrays(self, key: Key) -> tuple[np.ndarray, np.ndarray]:
         """Sorted documents and scores of a key: a term number, a filter or the geohash."""
-        cached = self.arrays_of.get(key)
-        if cached is None:
-            cached = self.arrays_of[key] = self.index.postings(key)
-        return cached
+        if isinstance(key, int):
+            return self.index.postings(key)
+        return self.arrays_of[key]
 
-    def _lists(self, keys: Sequence[Key]) -> list:
-        """The keys' lists, shortest first (stable): the order Addok's sums follow."""
-        return sorted((self.arrays(k) for k in keys), key=lambda a: len(a[0]))
+    def _resolved(self, keys: Sequence[Key]) -> list:
+        """Keys as the compiled intersections take them: term numbers, or arrays."""
+        return [k if isinstance(k, int) else self.arrays_of[k] for k in keys]
 
-    def intersect(self, keys: list, limit: int = 0) -> set[int]:
+    def intersect(self, keys: list, limit: int = 0) -> list[int]:
         """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key."""
         if not limit > 0:
             limit = max(self.wanted, BUCKET_MAX)
         if not keys:
-            return set()
+            return []
         keys = list(dict.fromkeys(list(keys) + self.filters))
         if len(keys) == 1 and not isinstance(keys[0], int):
-            return set(self.arrays(keys[0])[0].tolist())  # A set: all members.
-        return set(_postings.intersect_best(self._lists(keys), limit).tolist())
+            return self.arrays(keys[0])[0].tolist()  # all members
+        return self.postings.best(self._resolved(keys), limit)
 
     def add(self, keys: list, limit: int | None = None) -> None:
         self.matched_keys.update(k for k in keys if isinstance(k, int))
@@ -82,12 +82,13 @@ class Bucket:
 
     def new(self, keys: list, limit: int = 0) -> None:
         self.matched_keys = {k for k in keys if isinstance(k, int)}
-        self.docs = self.intersect(keys, limit)
+        self.docs = set(self.intersect(keys, limit))
         self.note("new_bucket", keys)
 
     def extend_with(self, keys: list, terms: Callable[[], Sequence[int]], use_geohash=False,
-                    stop: Callable[[], bool] | None = None) -> None:
-        """``add(keys + [term])`` for each of ``terms()``, as Addok's autocomplete and fuzzy do.
+                    stop_when: int = 0) -> None:
+        """``add(keys + [term])`` for each of ``terms()``, as Addok's autocomplete and fuzzy do;
+        ``stop_when`` 1 stops once the bucket overflows, 2 once it holds what is wanted.
 
         PERF: the fixed keys' intersection is made once when it is small (as Addok's pair
         sets prefilter such terms); when every fixed list is long, each term's list drives
@@ -97,31 +98,29 @@ class Bucket:
         fixed = list(dict.fromkeys(list(keys) + geohash + self.filters))
         if not fixed:
             for term in terms():
-                if stop is not None and stop():
+                if stop_when == 1 and self.overflow or stop_when == 2 and not self.dry:
                     break
                 self.add([term])
             return
-        fixed_lists = self._lists(fixed)
         fixed_terms = [k for k in fixed if isinstance(k, int)]
-        if len(fixed_lists[0][0]) <= SMALL_BASE:
-            base = _postings.intersect(fixed_lists)
-            fixed_lists = [base]
-            empty = not len(base[0])
+        resolved = sorted(self._resolved(fixed), key=self.postings.length)  # Addok sums shortest first
+        if self.postings.length(resolved[0]) <= SMALL_BASE:
+            resolved = [self.postings.intersection(resolved, False)]
+            empty = not len(resolved[0][0])
         else:
-            empty = not _postings.intersects(fixed_lists)
+            empty = not self.postings.intersects(resolved)
         if empty:
             self.matched_keys.update(fixed_terms)
             return
-        for term in terms():
-            if stop is not None and stop():
-                break
+        candidates = list(terms())
+        tried = self.postings.extend(resolved, set(fixed_terms), candidates, self.docs, self.wanted,
+                                     BUCKET_MAX, stop_when)
+        if tried:
             self.matched_keys.update(fixed_terms)
-            self.matched_keys.add(term)
-            lists = fixed_lists if term in fixed else [*fixed_lists, self.arrays(term)]
-            limit = BUCKET_MAX - len(self.docs)
-            best = _postings.intersect_best(lists, limit if limit > 0 else max(self.wanted, BUCKET_MAX))
-            self.docs.update(best.tolist())
-            self.note("add_to_bucket", fixed + [term])
+            self.matched_keys.update(candidates[:tried])
+        if self.trace is not None:
+            for term in candidates[:tried]:
+                self.note("add_to_bucket", fixed + [term])
 
     @property
     def full(self) -> bool:
@@ -197,10 +196,10 @@ def only_commons(s: Search):
 def manual_scan(s: Search, keys: list) -> set[int]:
     """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
     docs, scores = s.bucket.arrays(keys[0])
-    candidates = docs[_postings.best(docs, scores, MANUAL_SCAN)]
+    candidates = docs[best(docs, scores, MANUAL_SCAN)]
     keep = np.ones(len(candidates), dtype=bool)
     for key in keys[1:] + s.query.filters:
-        keep &= _postings.members(candidates, s.bucket.arrays(key)[0])
+        keep &= members(candidates, s.bucket.arrays(key)[0])
     return set(candidates[keep][: s.wanted].tolist())
 
 
@@ -295,8 +294,7 @@ def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_ge
     chosen = candidates[order].tolist()
     last_not_found = last is not None and last.tid < 0
     # Once the bucket overflows it stays so: later candidates are skipped.
-    stop = None if last_not_found else (lambda: s.bucket.overflow)
-    s.bucket.extend_with(keys, lambda: chosen, use_geohash=use_geohash, stop=stop)
+    s.bucket.extend_with(keys, lambda: chosen, use_geohash=use_geohash, stop_when=0 if last_not_found else 1)
 
 
 def fuzzy_collector(s: Search):
@@ -324,7 +322,7 @@ def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
         keys = without(allkeys, try_one.tid)
         if try_one.isdigit():
             continue
-        bucket.extend_with(keys, partial(s.engine.fuzzy_terms, try_one.value), stop=lambda: not bucket.dry)
+        bucket.extend_with(keys, partial(s.engine.fuzzy_terms, try_one.value), stop_when=2)
 
 
 def extend_results_extrapoling_relations(s: Search):
@@ -357,7 +355,12 @@ def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[Query
     maximal group (Bron-Kerbosch), which includes each group Addok can build.
     """
     words = list({t.value: t for t in tokens}.values())
-    linked = {t: {o for o in words if o is not t and co_occur(s, t, o)} for t in words}
+    linked: dict[QueryToken, set[QueryToken]] = {t: set() for t in words}
+    for i, t in enumerate(words):
+        for o in words[i + 1 :]:
+            if co_occur(s, t, o):
+                linked[t].add(o)
+                linked[o].add(t)
     cliques: list[set[QueryToken]] = []
 
     def grow(clique: set, candidates: set, excluded: set) -> None:

@@ -11,7 +11,6 @@ import numpy as np
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
 from ..text import Pipeline
-from . import _postings
 from .bucket import COLLECTORS, GEOHASH, Bucket
 from .query import Query
 from .scorer import Result, Scorer
@@ -33,7 +32,7 @@ class Engine:
 
     def _co_occur(self, a: int, b: int) -> bool:
         """Whether two terms share a document (what Addok keeps as pair sets)."""
-        return _postings.share_a_document(self.index.postings(a)[0], self.index.postings(b)[0])
+        return self.index.postings_lists.share(a, b)
 
     def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
         """The postcodes of a street or locality that has several, else ().

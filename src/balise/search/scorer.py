@@ -140,7 +140,7 @@ class Scorer:
     def labels(self, i: int) -> Labels:
         """The labels of the candidate in column i."""
         doc, hn = self.docs[i], self.hns[i]
-        housenumber = self.index.housenumber_raw(hn) if hn >= 0 else None
+        housenumber = self.index.housenumber_raw(hn, doc) if hn >= 0 else None
         stored = self.index.labels(doc)
         if not self.trailing[i] and self.postcodes[i] is None:
             return with_housenumber(stored, {}, housenumber, False, None)
