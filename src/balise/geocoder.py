@@ -8,9 +8,8 @@ from pathlib import Path
 from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
 from .search import geojson
-from .search.engine import Engine, Search
+from .search.engine import Engine, best_reading
 from .search.reverse import Reverse
-from .search.scoring import MATCH_THRESHOLD
 from .text import make_pipeline
 
 QUERY_MAX_LENGTH = 200
@@ -78,15 +77,7 @@ class Geocoder:
         check_center(lat, lon)
         filters = normalize_filters(filters)
         options = dict(limit=int(limit), autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
-        search = Search(self.engine, q, trace=debug, **options)
-        results = search.run() if q.strip() else []
-        if search.query.maybe_housenumbers and not (results and results[0].str_distance >= MATCH_THRESHOLD):
-            # "Rue de Rivoli 12": the number may be a house number written last
-            # (beyond Addok); searched again without it, the better answer wins.
-            second = Search(self.engine, q, trailing_number_as_housenumber=True, trace=debug, **options)
-            other = second.run()
-            if other and (not results or other[0].score > results[0].score):
-                search, results = second, other
+        search, results = best_reading(self.engine, q, trace=debug, **options) if q.strip() else (None, [])
         features = []
         for result in results:
             original = self.index.document(result.doc_number).get("type")

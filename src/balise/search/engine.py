@@ -14,6 +14,7 @@ from ..text import Pipeline
 from .bucket import COLLECTORS, GEOHASH, Bucket
 from .query import Query
 from .scorer import Result, Scorer
+from .scoring import MATCH_THRESHOLD
 
 
 class Engine:
@@ -60,6 +61,7 @@ class Search:
         filters: dict[str, list[str]] | None = None,
         fuzzy: bool = True,
         trailing_number_as_housenumber: bool = False,
+        extract: bool = True,
         trace: bool = False,
     ) -> None:
         self.engine = engine
@@ -69,7 +71,8 @@ class Search:
         self.fuzzy = fuzzy
         self.lat, self.lon = lat, lon
         self.trace: list[str] | None = [] if trace else None
-        self.query = Query(engine.index, engine.pipeline, query, filters, trailing_number_as_housenumber)
+        self.query = Query(engine.index, engine.pipeline, query, filters,
+                           trailing_number_as_housenumber=trailing_number_as_housenumber, extract=extract)
         self.bucket = Bucket(self)
         self.scorer = Scorer(self)
         self._geohash_key: object = None
@@ -101,3 +104,52 @@ class Search:
         self.scorer.convert()
         return [self.scorer.result(i) for i in self.scorer.best(self.wanted)]
 
+
+
+def best_reading(engine: Engine, q: str, trace: bool = False, **options) -> tuple[Search, list[Result]]:
+    """A query searched as written, then, when no answer matches it clearly, in the other
+    ways it may be meant (beyond Addok); the reading whose best answer scores highest wins.
+
+    - "Rue de Rivoli 12": a number after the street name may be the house number.
+    - "Gradignan 33170 39 Rue du Moulin": Addok keeps the address out of a longer text
+      ("SARL X 22 rue Y"), which drops a city written first; at the scale of France, "39 rue
+      du moulin" alone is in hundreds of towns. A dropped part with a postcode is a place,
+      not noise: it is kept. Other dropped text is kept only when it names the place of the
+      answer it leads to ("Palais de la Porte Dorée 293 avenue Daumesnil" stays noise).
+    Every reading is scored against the whole query, so their scores compare.
+    """
+    dropped = engine.pipeline.dropped(q)
+    extract = not any(len(w) == 5 and w.isdigit() for w in dropped.split())
+    first = Search(engine, q, extract=extract, trace=trace, **options)
+    best = (first, first.run())
+    if best[1] and best[1][0].str_distance >= MATCH_THRESHOLD:
+        return best
+    others = []
+    if first.query.maybe_housenumbers:
+        others.append({"trailing_number_as_housenumber": True, "extract": extract})
+    if extract and dropped:
+        others.append({"extract": False})
+    for reading in others:
+        other = Search(engine, q, trace=trace, **reading, **options)
+        results = other.run()
+        if not results or (best[1] and results[0].score <= best[1][0].score):
+            continue
+        if reading.get("extract", True) or names_the_place(engine.pipeline, dropped, results[0].doc):
+            best = (other, results)
+    return best
+
+
+PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
+
+
+def names_the_place(pipeline: Pipeline, text: str, doc: dict) -> bool:
+    """Whether every word of ``text`` is a word of the document's place (its city,
+    postcode, département...), compared as index tokens (so "St" is "Saint")."""
+    fields = PLACE_FIELDS + (("name",) if doc.get("type") == "municipality" else ())
+    place: set[str] = set()
+    for name in fields:
+        value = doc.get(name)
+        for v in value if isinstance(value, list) else [value]:
+            if v:
+                place.update(pipeline.index_tokens(str(v)))
+    return set(pipeline.index_tokens(text)) <= place

@@ -46,8 +46,9 @@ class Query:
 
     def __init__(self, index: IndexReader, pipeline: Pipeline, text: str,
                  filters: dict[str, list[str]] | None = None,
-                 trailing_number_as_housenumber: bool = False) -> None:
+                 trailing_number_as_housenumber: bool = False, extract: bool = True) -> None:
         self.index = index
+        self.extract = extract
         self.pipeline = pipeline
         self.text = ascii_label(text.strip())
         self.housenumbers: list[Token] = []
@@ -91,7 +92,7 @@ class Query:
         return [(t, self.index.term_id(t)) for t in self.pipeline.expand(word)]
 
     def _tokenize(self, text: str, trailing_number_as_housenumber: bool) -> None:
-        words = self.pipeline.query_words(text.strip())
+        words = self.pipeline.query_words(text.strip(), self.extract)
         self.last_token: QueryToken | None = None
         self.maybe_housenumbers = [w for w in words if w.kind and w.kind.startswith("maybe_")]
         as_number = {"housenumber"}

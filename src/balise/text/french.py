@@ -41,6 +41,9 @@ ORDINAL = re.compile(r"\b(" + ORDINAL_REGEX + r")\b", flags=re.IGNORECASE)
 STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
 NUMBER_WITH_ORDINAL = re.compile(r"^(\d{1,4})(" + ORDINAL_REGEX + ")$", flags=re.IGNORECASE)
 HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
+# The BAN's parcels and lots: number 12, suffix p2, on a street of their own whose name
+# starts with it ("12P2 Rue des Rosiers", address "12P2 12P2 Rue des Rosiers").
+PARCEL = re.compile(r"\d{1,4}[a-z]{1,2}\d{1,3}", flags=re.IGNORECASE)
 LEADING_ZEROS = re.compile(r"\b0+(\d{1,3})\b")
 # (pattern, replacement, what the text must hold for the pattern to match at all).
 # PERF: each pattern is tried only when its text is there (one `in` instead of a regex).
@@ -122,8 +125,13 @@ def load_synonyms() -> dict[str, str]:
 
 def extract_address(q: str) -> str:
     """Keep "22 rue des Fleurs 59350 Lille" out of "Ets XYZ bât B 22 rue des Fleurs ..."."""
+    return q[address_start(q) :]
+
+
+def address_start(q: str) -> int:
+    """Where the address starts in a longer text (a number before a street type), else 0."""
     m = EXTRACT_ADDRESS.search(q) if any(c.isdigit() for c in q) else None
-    return m.group() if m else q
+    return m.start() if m else 0
 
 
 def clean_noise(q: str) -> str:
@@ -187,13 +195,16 @@ def fold_ordinal(token: Token) -> Token:
 
 
 def flag_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
-    """The first number at the start or before a street type is a house number."""
+    """The first number at the start or before a street type is a house number.
+
+    Beyond Addok, a parcel number ("12p2") is one too when the street's name repeats it
+    ("12p2 12p2 rue des rosiers", "saucats 33650 12p2 12p2 rue..."); once, it is the name.
+    """
     found = False
     for _, token, following in _neighbours(tokens):
-        if (
-            not found
-            and (token.is_first or (following and STREET_TYPE.match(following)))
-            and HOUSENUMBER.match(token)
+        if not found and (
+            (token.is_first or (following and STREET_TYPE.match(following))) and HOUSENUMBER.match(token)
+            or PARCEL.fullmatch(token) and token == following
         ):
             token.kind = "housenumber"
             found = True
@@ -303,7 +314,8 @@ def make_pipeline() -> Pipeline:
     return Pipeline(
         context_steps=[glue_ordinal, each(fold_ordinal), flag_housenumber, flag_trailing_housenumber],
         word_steps=[make_synonymize(load_synonyms()), each(phonemicize)],
-        query_steps=[extract_address, clean_noise, remove_leading_zeros],
+        query_steps=[clean_noise, remove_leading_zeros],
+        extract=address_start,
         housenumber_key=housenumber_key,
     )
 

@@ -111,11 +111,12 @@ def ascii_label(s: str) -> str:
 class Pipeline:
     """Turns document text and queries into index tokens.
 
-    ``query_steps`` rewrite a whole query before it is tokenized (noise cleaning, address
-    extraction); ``context_steps`` rewrite the token stream, each token seen with its
-    neighbours (house numbers, ordinals); ``word_steps`` rewrite each token alone
-    (synonyms, phonetics), so what they make of a word can be looked up in the index's
-    lexicon instead of computed again (:meth:`expand`).
+    ``extract`` finds where the address starts in a longer text ("SARL X 22 rue Y"); a
+    search may skip it (a city written first is not noise). ``query_steps`` rewrite the
+    whole query before it is tokenized (noise cleaning); ``context_steps`` rewrite the
+    token stream, each token seen with its neighbours (house numbers, ordinals);
+    ``word_steps`` rewrite each token alone (synonyms, phonetics), so what they make of a
+    word can be looked up in the index's lexicon instead of computed again (:meth:`expand`).
     """
 
     def __init__(
@@ -124,10 +125,12 @@ class Pipeline:
         word_steps: list[Step],
         query_steps: list[Callable[[str], str]],
         housenumber_key: Callable[[str], str],
+        extract: Callable[[str], int] | None = None,
     ) -> None:
         self.context_steps = context_steps
         self.word_steps = word_steps
         self.query_steps = query_steps
+        self.extract = extract
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
 
@@ -162,20 +165,28 @@ class Pipeline:
                 self._index_cache[text] = cached
         return cached
 
-    def clean_query(self, query: str) -> str:
-        """The folded query after noise cleaning, before tokenizing."""
+    def dropped(self, query: str) -> str:
+        """What the address extraction leaves out of a query (folded), or ''."""
         q = ascii_label(query)
+        start = self.extract(q) if self.extract else 0
+        return q[:start].strip()
+
+    def clean_query(self, query: str, extract: bool = True) -> str:
+        """The folded query after address extraction and noise cleaning, before tokenizing."""
+        q = ascii_label(query)
+        if extract and self.extract:
+            q = q[self.extract(q) :]
         for step in self.query_steps:
             q = step(q)
         return q
 
-    def query_words(self, query: str) -> list[Token]:
+    def query_words(self, query: str, extract: bool = True) -> list[Token]:
         """A query's words in context (house numbers flagged), before :meth:`expand`."""
-        return self.in_context(normalize(tokenize(self.clean_query(query))))
+        return self.in_context(normalize(tokenize(self.clean_query(query, extract))))
 
-    def query_tokens(self, query: str) -> list[Token]:
+    def query_tokens(self, query: str, extract: bool = True) -> list[Token]:
         """Tokens of a query, in text order, the last one flagged ``is_last``."""
-        tokens = self.expand_all(self.query_words(query))
+        tokens = self.expand_all(self.query_words(query, extract))
         if tokens:
             tokens[-1].is_last = True
         return tokens
