@@ -21,6 +21,7 @@ from ..index import IndexReader
 from ..text import Pipeline, Token, ascii_label
 from ..text.french import housenumber_alternatives
 from . import scoring
+from .area import AreaFilter
 from .fuzzy import one_edit
 from .scoring import as_list
 
@@ -130,8 +131,10 @@ class Search:
         filters: dict[str, list[str]] | None = None,
         fuzzy: bool = True,
         trailing_number_as_housenumber: bool = False,
+        area: AreaFilter | None = None,
     ) -> None:
         self.engine = engine
+        self.area = area  # HOOK(area): only results inside it (search/area.py)
         self.index = engine.index
         self.pipeline = engine.pipeline
         self.wanted = limit
@@ -259,7 +262,7 @@ class Search:
             return set()
         keys = list(dict.fromkeys(list(keys) + self.filters))
         if len(keys) == 1 and not isinstance(keys[0], int):
-            return set(self.arrays(keys[0])[0].tolist())  # A set: all members.
+            return set(self.intersection(keys)[0].tolist())  # A set: all members (HOOK(area): inside).
         return top(*self.intersection(keys), limit)
 
     def intersection(self, keys: list) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +273,8 @@ class Search:
             if not len(docs):
                 break
             docs, scores = intersect_sorted(docs, scores, other_docs, other_scores)
+        if self.area is not None:  # HOOK(area): the bucket fills with documents inside only
+            docs, scores = self.area.keep(docs, scores, bool(self.housenumber_key and self.check_housenumber))
         return docs, scores
 
     def add_to_bucket(self, keys: list, limit: int | None = None) -> None:
@@ -427,6 +432,11 @@ class Search:
         trailing = hn >= 0 and bool(self.maybe_housenumbers)
         if trailing and self._trailing_number_in_name(self.index.document(doc_number)):
             hn, trailing = -1, False
+        if self.area is not None:  # HOOK(area): the point that answers must lie inside
+            hn = self.area.answering(doc_number, hn)
+            if hn is None:
+                return None
+            trailing = trailing and hn >= 0
         if hn < 0 and self.only_housenumber:
             return None
         postcode = self._asked_postcode(doc_number) if self.query_postcodes else None
@@ -556,7 +566,7 @@ def only_commons(s: Search):
 
 def manual_scan(s: Search, keys: list) -> set[int]:
     """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
-    docs, scores = s.arrays(keys[0])
+    docs, scores = s.intersection(keys[:1])  # HOOK(area): its documents inside, if any
     head = best(docs, scores, MANUAL_SCAN)
     candidates = docs[head]
     keep = np.ones(len(candidates), dtype=bool)

@@ -1,0 +1,95 @@
+"""Lookup by id: the documents and house numbers that have the ids asked for.
+
+Documents are numbered in descending order of their id string (index/format.py), so a
+document's id is found by a binary search over the document store: about 20 reads for all of
+France. House-number ids in BAN, BANO and the France stand-in start with their street's id
+(``75101_cfq3tf_00001``, ``040190070F-11B``): the street is found by the prefixes of the id
+cut at ``_`` and ``-``, longest first, then the number among the street's house numbers (one
+range of ``hn.lookup``, read one by one: at most a few thousand).
+
+Found: every municipality, street and locality by its id, and every house number whose id is
+its document's id, then ``_`` or ``-``, then anything. Not found: a house number whose id does
+not start so (no source here does that), an id over ``MAX_ID_LENGTH`` characters. Unknown ids
+are left out; an id asked twice answers twice.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import scoring
+from .engine import Result
+
+MAX_IDS = 100
+MAX_ID_LENGTH = 200
+SEPARATORS = re.compile(r"[_-]")
+
+
+class Lookup:
+    """Ids to (document number, house number id or -1) over one index."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def find(self, ids: list[str]) -> list[tuple[int, int]]:
+        """What each id names, in the order asked; unknown ids left out."""
+        found = []
+        for wanted in ids:
+            if not wanted or len(wanted) > MAX_ID_LENGTH:
+                continue
+            hit = self._one(wanted)
+            if hit is not None:
+                found.append(hit)
+        return found
+
+    def _one(self, wanted: str) -> tuple[int, int] | None:
+        doc = self.document(wanted)
+        if doc >= 0:
+            return doc, -1
+        cuts = [m.start() for m in SEPARATORS.finditer(wanted)]
+        for cut in reversed(cuts):  # the longest prefix first
+            doc = self.document(wanted[:cut])
+            if doc >= 0:
+                hn = self.housenumber(doc, wanted)
+                if hn >= 0:
+                    return doc, hn
+        return None
+
+    def document(self, doc_id: str) -> int:
+        """The number of the document with this id, or -1 (ids descend with numbers)."""
+        index = self.index
+        lo, hi = 0, index.doc_count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if str(index.document(mid)["id"]) > doc_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < index.doc_count and str(index.document(lo)["id"]) == doc_id:
+            return lo
+        return -1
+
+    def housenumber(self, doc: int, hn_id: str) -> int:
+        """The house number of document ``doc`` that has this id, or -1."""
+        index = self.index
+        first = np.uint64(doc) << np.uint64(32)
+        lo, hi = np.searchsorted(index.hn_lookup, [first, first + np.uint64(1 << 32)])
+        for hn in index.hn_lookup_ids[lo:hi].tolist():
+            if index.housenumber(hn).get("id") == hn_id:
+                return hn
+        return -1
+
+
+def result(index, doc_number: int, hn: int) -> Result:
+    """A found document or house number as a result, shaped as a search's (score 1: found by id)."""
+    doc = dict(index.document(doc_number))  # shared and cached: copied before a change
+    housenumber = None
+    if hn >= 0:
+        props = index.housenumber(hn)
+        housenumber = props.pop("raw")
+        doc.update(props)
+        doc["type"] = "housenumber"
+    labels = scoring.make_labels(doc, housenumber, stored=index.labels(doc_number))
+    return Result(doc_number, doc, housenumber=housenumber, labels=labels, score=1.0)
