@@ -6,6 +6,7 @@ import hashlib
 import resource
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..index import DocumentError, IndexWriter
@@ -47,7 +48,9 @@ def build_index(
             fmt = detect_format(path) if path.stat().st_size else "empty"
             described.append(
                 {"path": path.name, "format": fmt, "bytes": path.stat().st_size,
-                 "sha256": file_sha256(path)}
+                 "sha256": file_sha256(path),
+                 # HOOK(status): the source's date as /status shows it (its modification time)
+                 "modified": datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")}
             )
             before = report.bytes_read
             for doc in iter_documents(path, report, communes):
