@@ -12,12 +12,13 @@ from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
 from ..index.pointer import CurrentGeocoder
-from . import jsonbatch, resources
+from . import jsonbatch, resources, web
 
 
 def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: bool = True) -> falcon.App:
     """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
-    ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``."""
+    ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``, the web page ``/``
+    and its ``/static/`` files."""
     settings = settings or Settings.from_env()
     app = falcon.App(middleware=[Cors(settings.cors_origin)])
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
@@ -31,6 +32,8 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     app.add_route("/lookup", resources.Lookup(geocoder))
     app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes))
     app.add_route("/status", resources.Status(geocoder, __version__))
+    app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
+    app.add_route("/static/{path:path}", web.Static(web.load_static()))
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)
     app.set_error_serializer(serialize_error)
