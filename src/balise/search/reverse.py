@@ -87,8 +87,11 @@ class Reverse:
         if refs is not None:
             km = _distances(self.index, refs, lat, lon)
         else:
-            # HOOK(area): with an area, the far search alone: it prunes the squares outside it.
-            refs, km = (None, None) if area is not None else self._near(allowed, lat, lon, limit, max_km)
+            # HOOK(area): from a position outside the area, the far search alone: it prunes the
+            # squares outside the area, where the near one would measure blocks of nothing;
+            # from inside, the near search stops at the latest with the block that holds it.
+            near = area is None or area.contains(lon, lat)
+            refs, km = self._near(allowed, lat, lon, limit, max_km) if near else (None, None)
             if refs is None:
                 refs, km = self._far(allowed, lat, lon, limit, max_km)
         chosen = _smallest(km, refs, limit)
@@ -114,14 +117,15 @@ class Reverse:
             bounds = np.searchsorted(cells, np.array(starts + ends, dtype=np.uint64))  # PERF: one call
             lo, hi = bounds[: len(starts)], bounds[len(starts) :]
             count = int((hi - lo).sum())
-            if count < limit and max_km == inf:
+            whole = allowed.holds_area(columns, rows, level)  # HOOK(area): every point that may answer
+            if count < limit and max_km == inf and not whole:
                 continue  # fewer points than wanted, even unfiltered: the next level, unmeasured
             covered = _reach(columns, rows, level, lat, lon)
-            if count < limit and covered < max_km:
+            if count < limit and covered < max_km and not whole:
                 continue
             refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)])
             km = _distances(self.index, refs, lat, lon)
-            if covered >= max_km or int((km <= covered).sum()) >= limit:
+            if whole or covered >= max_km or int((km <= covered).sum()) >= limit:
                 return refs, km
         return None, None
 
@@ -256,6 +260,15 @@ class PointFilter:
             lonlat = _lonlat(index, refs)
             refs = refs[self.area.contains_many(lonlat[:, 0], lonlat[:, 1])]
         return refs
+
+    def holds_area(self, columns: list[int], rows: list[int], level: int) -> bool:
+        """Whether a block of squares (see :func:`_block`) holds the whole area (HOOK(area))."""
+        if self.area is None:
+            return False
+        west, south, _, _ = _edges(columns[0], rows[0], level)
+        _, _, east, north = _edges(columns[-1], rows[-1], level)
+        a = self.area
+        return west <= a.west and a.east < east and south <= a.south and a.north < north
 
     def meets(self, x: np.ndarray, y: np.ndarray, level: int) -> np.ndarray:
         """Whether each square of a level may hold points inside the area (HOOK(area))."""

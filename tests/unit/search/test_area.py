@@ -228,6 +228,22 @@ def test_reverse_answers_the_nearest_points_inside_the_box(geocoder, every_point
     assert [f["properties"]["distance"] for f in found] == [int(k * 1000) for k in truth]
 
 
+@pytest.mark.parametrize(("box", "points"), [((2.3515, 48.8562, 2.353, 48.8572), 5),
+                                             ((2.3521, 48.8565, 2.3525, 48.8568), 0),
+                                             ((2.352, 48.8566, 2.352, 48.8566), 0)])
+def test_reverse_in_a_box_holding_fewer_points_than_asked(geocoder, every_point, box, points):
+    """From inside a small box, every point of the box, nearest first (the near search stops
+    with the first block that holds the box)."""
+    refs, lonlat = every_point
+    keep = (lonlat[:, 0] >= box[0]) & (lonlat[:, 0] <= box[2]) & (lonlat[:, 1] >= box[1]) & (
+        lonlat[:, 1] <= box[3])
+    lat, lon = (box[1] + box[3]) / 2, (box[0] + box[2]) / 2
+    truth = sorted(int(haversine_km(a, o, lat, lon) * 1000) for o, a in lonlat[keep])
+    found = features(geocoder.reverse(lat, lon, limit=50, bbox=box))
+    assert len(truth) == points
+    assert [f["properties"]["distance"] for f in found] == truth
+
+
 def test_reverse_with_a_box_keeps_its_filters_and_max_distance(geocoder):
     box = (2.34, 48.85, 2.36, 48.86)
     streets = features(geocoder.reverse(*HOTEL_DE_VILLE, limit=3, bbox=box, filters={"type": "street"}))
