@@ -256,10 +256,14 @@ class PointFilter:
             is_hn = refs < 0
             docs = np.where(is_hn, index.hn_doc[np.where(is_hn, ~refs, 0)].astype(np.int64), refs)
             refs = refs[_isin_sorted(docs, self.documents)]
-        if self.area is not None:  # HOOK(area)
-            lonlat = _lonlat(index, refs)
-            refs = refs[self.area.contains_many(lonlat[:, 0], lonlat[:, 1])]
-        return refs
+        return self.inside(index, refs)
+
+    def inside(self, index: IndexReader, refs: np.ndarray) -> np.ndarray:
+        """The points inside the area, if any (HOOK(area))."""
+        if self.area is None:
+            return refs
+        lonlat = _lonlat(index, refs)
+        return refs[self.area.contains_many(lonlat[:, 0], lonlat[:, 1])]
 
     def holds_area(self, columns: list[int], rows: list[int], level: int) -> bool:
         """Whether a block of squares (see :func:`_block`) holds the whole area (HOOK(area))."""
@@ -296,11 +300,7 @@ class PointFilter:
             if int((hi - lo).sum()) + len(centres) > at_most:
                 return None
             refs.append(~index.hn_lookup_ids[_ranges(lo, hi)].astype(np.int64))
-        refs = np.concatenate(refs)
-        if self.area is not None:  # HOOK(area)
-            lonlat = _lonlat(index, refs)
-            refs = refs[self.area.contains_many(lonlat[:, 0], lonlat[:, 1])]
-        return refs
+        return self.inside(index, np.concatenate(refs))  # HOOK(area)
 
 
 # --- geometry --------------------------------------------------------------------------------
