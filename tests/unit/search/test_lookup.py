@@ -59,3 +59,35 @@ def test_at_most_100_ids(geocoder):
     with pytest.raises(InvalidParameter):
         geocoder.lookup(["04001", 4001])
     assert ids(geocoder.lookup("04001")) == ["04001"]  # one id
+
+
+@pytest.fixture(scope="module")
+def csv_geocoder(tmp_path_factory):
+    """An index of the first rows of the official BAN CSV (Paris) and of a BANO CSV (90)."""
+    import gzip
+
+    from balise import Geocoder
+    from balise.importer.build import build_index
+    from tests.conftest import DATA
+
+    ban, bano = DATA / "ban" / "adresses-75.csv.gz", DATA / "bano" / "bano-90.csv.gz"
+    if not ban.exists() or not bano.exists():
+        pytest.skip("data not found (../shared must sit beside the repo)")
+    base = tmp_path_factory.mktemp("csv-lookup")
+    for source, name in ((ban, "adresses-75.csv"), (bano, "bano-90.csv")):
+        with gzip.open(source, "rt", encoding="utf-8") as f:
+            (base / name).write_text("".join(f.readlines()[:2001]), encoding="utf-8")
+    build_index([base / "adresses-75.csv", base / "bano-90.csv"], base / "index", DATA / "communes")
+    return Geocoder.open(base / "index"), base
+
+
+def test_house_numbers_of_ban_and_bano_csv_by_their_ids(csv_geocoder):
+    geocoder, base = csv_geocoder
+    ban = [line.split(";")[0] for line in (base / "adresses-75.csv").read_text().splitlines()[1:]]
+    bano = [line.split(",")[0] for line in (base / "bano-90.csv").read_text().splitlines()]
+    assert ban[0] == "75101_cfq3tf_00001" and bano[0] == "900010003F-1"
+    for wanted in (ban[:100], ban[-100:], bano[:100], bano[-100:]):
+        fc = geocoder.lookup(wanted)
+        assert ids(fc) == wanted and {f["properties"]["type"] for f in fc["features"]} == {"housenumber"}
+    (first,) = geocoder.lookup(["75101_cfq3tf_00001"])["features"]
+    assert first["properties"]["label"] == "1 Avenue du Général Lemonnier 75001 Paris"
