@@ -110,6 +110,8 @@ class Area:
 
 
 def _number(value) -> float:
+    if isinstance(value, bool):  # JSON's true is not 1
+        raise ValueError(value)
     number = float(value)
     if not math.isfinite(number):
         raise ValueError(value)

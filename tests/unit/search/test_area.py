@@ -49,6 +49,7 @@ def test_parse_bbox():
     (2.3, 48.9, 2.4, 48.8),  # minlat > maxlat
     (-181, 0, 0, 1), (0, -91, 1, 0), (0, 0, 181, 1), (0, 0, 1, 90.5),
     (0, 0, 1), (0, 0, 1, 1, 1), "0,0,1,1", (0, 0, float("nan"), 1), (0, 0, "x", 1), (0, 0, None, 1),
+    (0, 0, True, 1),
 ])
 def test_bad_boxes_are_400(bbox):
     with pytest.raises(InvalidParameter) as raised:
