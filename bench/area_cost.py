@@ -8,12 +8,15 @@ a town, ±0.05°; a département, ±0.5°) and with a town-sized box elsewhere (
 the Creuse: most queries have no answer there, the costly case: the bucket stays dry and every
 collector runs). The kinds are timed in a rotating order, each query once per kind, after 200
 untimed warm-up queries. Prints, per kind, q/s, p50, p99 and the ratio of total time to the
-plain searches of the same queries.
+plain searches of the same queries. Then the same for reverse (``limit=1``) at the official
+points (town halls, post offices): no box, street and town boxes around the point, the town
+box elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import statistics
 import sys
 import time
@@ -21,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from addok_env import shared_data  # noqa: E402
 from evalsets import load_cases  # noqa: E402
 
 WARMUP = 200
@@ -66,15 +70,36 @@ def main(argv=None) -> int:
             timings[kind].append(time.perf_counter() - start)
             if kind == "town" and found and found[0]["properties"]["id"] == plain[0]["properties"]["id"]:
                 same_top += 1
+    print(f"search: {answered} answered queries of {len(timed)}; town box: same first result for {same_top}")
+    report(timings)
+
+    with (Path(shared_data()) / "eval" / "official-points-dev.csv").open(encoding="utf-8", newline="") as f:
+        points = [(float(r["expected_lat"]), float(r["expected_lon"])) for r in csv.DictReader(f)]
+    points = points[: args.queries]
+    kinds = ["plain", "street", "town", "elsewhere"]
+    timings = {k: [] for k in kinds}
+    geocoder.reverse(*points[0], bbox=ELSEWHERE)  # builds what reverse builds once
+    for i, (lat, lon) in enumerate(points):
+        boxes = {k: (lon - SIDES[k], lat - SIDES[k], lon + SIDES[k], lat + SIDES[k])
+                 for k in ("street", "town")}
+        boxes["plain"], boxes["elsewhere"] = None, ELSEWHERE
+        for kind in kinds[i % len(kinds):] + kinds[:i % len(kinds)]:
+            start = time.perf_counter()
+            geocoder.reverse(lat, lon, limit=1, bbox=boxes[kind])
+            timings[kind].append(time.perf_counter() - start)
+    print(f"reverse: {len(points)} points")
+    report(timings)
+    return 0
+
+
+def report(timings: dict[str, list[float]]) -> None:
     base = sum(timings["plain"])
-    print(f"{answered} answered queries of {len(timed)}; town box: same first result for {same_top}")
     print(f"{'kind':<12} {'q/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'time vs plain':>14}")
-    for kind in kinds:
-        ordered = sorted(timings[kind])
+    for kind, seconds in timings.items():
+        ordered = sorted(seconds)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         print(f"{kind:<12} {len(ordered) / sum(ordered):8.0f} {statistics.median(ordered) * 1000:8.3f} "
               f"{p99 * 1000:8.3f} {ordered[-1] * 1000:8.2f} {sum(ordered) / base:14.2f}")
-    return 0
 
 
 if __name__ == "__main__":
