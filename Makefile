@@ -20,7 +20,7 @@ $(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz 
 ## Set up, index the bundled sample (Paris 1st-4th arrondissements) and serve it on :7878.
 demo: $(SAMPLE_INDEX)/manifest.json
 	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 1 "34 rue de rivoli paris"
-	@echo "Serving on http://127.0.0.1:7878 - try:"
+	@echo "Serving on http://127.0.0.1:7878 - open the search page http://127.0.0.1:7878/ or try:"
 	@echo "  curl 'http://127.0.0.1:7878/search/?q=place+des+vosg&limit=3'"
 	@echo "  curl 'http://127.0.0.1:7878/reverse/?lat=48.8566&lon=2.3522'"
 	$(BIN)/balise serve --index $(SAMPLE_INDEX) --port 7878

@@ -8,6 +8,13 @@ Beyond addok-csv: per-row filters work, ``result_street`` is filled, a bad row (
 count, undecodable bytes, over-long query, bad coordinates) gets empty result columns and is
 counted instead of failing the file, the output has one BOM only when asked for, and when no
 ``columns`` are given the ``lat``/``lon`` columns are left out of the query.
+
+As the national address API's CSV, each row says what happened in ``result_status``: ``ok``,
+``not-found``, ``skipped`` (nothing to geocode: an empty query or point, or a query over 200
+characters) or ``error`` (a row with more or fewer cells than the header, undecodable bytes,
+bad coordinates...; the reason goes to the log, and to the counts of ``balise geocode``). A
+row's cells beyond the header's width are dropped, never written into the result columns.
+A ``bbox`` (minlon, minlat, maxlon, maxlat) restricts every row of the file to that box.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from pathlib import Path
 from typing import IO, Literal, NamedTuple
 
 from .errors import BaliseError, FileTooLarge, InvalidCsv, InvalidParameter
-from .geocoder import Geocoder
+from .geocoder import QUERY_MAX_LENGTH, Geocoder
+from .search.area import Area, parse_bbox
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +49,10 @@ REVERSE_COLUMNS = ("result_latitude", "result_longitude", "result_label", "resul
                    "result_type", "result_id", "result_housenumber")
 EXTRA_FIELDS = ("name", "street", "postcode", "city", "context", "citycode", "oldcitycode",
                 "oldcity", "district")
+STATUS = "result_status"  # the national API's: ok, not-found, skipped or error
 RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "search": SEARCH_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS),
-    "reverse": REVERSE_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS),
+    "search": SEARCH_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS) + (STATUS,),
+    "reverse": REVERSE_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS) + (STATUS,),
 }
 # Columns addok-csv's reverse reads the point from, when none is named.
 REVERSE_LAT = ("latitude", "lat")
@@ -53,6 +62,7 @@ DELIMITERS = ",;|\t"
 MIN_SCORE = 0.5  # addok-csv's CSV_MIN_SCORE: a first result scoring at most this is not shown
 SEARCH_LIMIT = 3  # as addok-csv: enough for result_score_next
 HEAD_BYTES = 64 * 1024  # what encoding and delimiter detection look at
+LOGGED_ERRORS = 100  # error rows logged one by one per file; the others are only counted
 CHUNK_ROWS = 500
 SPOOL_MEMORY = 1 << 20  # an upload bigger than this is spooled to a temporary file
 MISSING_DELIMITER = 'Unable to detect the delimiter; give one with the "delimiter" parameter.'
@@ -80,7 +90,9 @@ class CsvOptions:
     the search center, or of the point to reverse (default: ``latitude``/``lat`` and
     ``longitude``/``lon``/``lng``/``long``). ``citycode``, ``postcode`` and ``type`` name
     columns whose value on each row filters that row. ``result_columns`` picks and orders the
-    result columns (default: all of them, in addok-csv's order).
+    result columns (default: all of them, in addok-csv's order, then ``result_status``).
+    ``bbox`` (minlon, minlat, maxlon, maxlat, or that text with commas) keeps every row's
+    results inside that box.
     """
 
     columns: tuple[str, ...] = ()
@@ -95,9 +107,14 @@ class CsvOptions:
     type: str | None = None
     result_columns: tuple[str, ...] = ()
     min_score: float = MIN_SCORE
+    bbox: tuple[float, float, float, float] | str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
+        if self.bbox is not None:
+            bbox = parse_bbox(self.bbox) if isinstance(self.bbox, str) else tuple(self.bbox)
+            Area.box(bbox)  # a bad box fails the file now (400), not every row
+            object.__setattr__(self, "bbox", bbox)
         object.__setattr__(self, "result_columns", tuple(self.result_columns))
         delimiter = {"\\t": "\t", "tab": "\t"}.get(self.delimiter or "", self.delimiter)
         object.__setattr__(self, "delimiter", delimiter)
@@ -139,7 +156,7 @@ class CsvOptions:
 
         kwargs: dict = {"columns": tuple(values("columns")),
                         "result_columns": tuple(values("result_columns"))}
-        for name in ("encoding", "delimiter", "quote", "lat", "lon", "citycode", "postcode", "type"):
+        for name in ("encoding", "delimiter", "quote", "lat", "lon", "citycode", "postcode", "type", "bbox"):
             if (value := one(name)) is not None:
                 kwargs[name] = value
         if (value := one("with_bom")) is not None:
@@ -201,10 +218,12 @@ class Lookup(NamedTuple):
 
 
 class Failed(NamedTuple):
-    """A row that could not be geocoded: a short reason (counted) and the detail (shown)."""
+    """A row that was not geocoded: a short reason (counted) and the detail (shown); its
+    ``status`` is ``error``, or ``skipped`` when there was nothing to geocode."""
 
     reason: str
     detail: str = ""
+    status: str = "error"
 
 
 Outcome = tuple[str, ...] | Failed | None  # result values, a failure, or not found
@@ -260,26 +279,37 @@ class _Plan:
                 self.header.append(name)
             self.slots.append((self.header.index(name), known.index(name)))
         self.added = len(self.header) - self.width
+        self.status = self.header.index(STATUS) if STATUS in wanted else None
 
     def lookup(self, row: list[str]) -> Lookup | Failed:
         lat = lon = None
         if self.lat is not None and self.lon is not None:
             lat_text, lon_text = row[self.lat].strip(), row[self.lon].strip()
             if lat_text or lon_text or self.mode == "reverse":
+                if self.mode == "reverse" and not (lat_text or lon_text):
+                    return Failed("no point", status="skipped")
                 try:
                     lat, lon = float(lat_text.replace(",", ".")), float(lon_text.replace(",", "."))
                 except ValueError:
                     return Failed("invalid coordinates", f"{lat_text!r}, {lon_text!r}")
         query = " ".join(row[i] for i in self.query) if self.mode == "search" else ""
+        if self.mode == "search" and not query.strip():
+            return Failed("empty query", status="skipped")
+        if len(query) > QUERY_MAX_LENGTH:
+            return Failed("query too long", f"{len(query)} characters, at most {QUERY_MAX_LENGTH}",
+                          status="skipped")
         filters = {name: value for name, i in self.filters if (value := row[i].strip())}
         return Lookup(query, lat, lon, filters)
 
     def output(self, row: list[str], outcome: Outcome) -> list[str]:
-        """The row as read (a short one padded), then the result columns."""
-        out = row + [""] * (self.width - len(row) + self.added)
+        """The row as read (a short one padded, a long one cut to the header's width), then
+        the result columns: every one for a result, only ``result_status`` otherwise."""
+        out = row[: self.width] + [""] * (self.width - min(len(row), self.width) + self.added)
         if outcome is not None and not isinstance(outcome, Failed):
             for position, value in self.slots:
                 out[position] = outcome[value]
+        elif self.status is not None:
+            out[self.status] = "not-found" if outcome is None else outcome.status
         return out
 
 
@@ -465,18 +495,22 @@ def _cell(value: object) -> str:
 class RowGeocoder:
     """One lookup to addok-csv's result values; a row's error is returned, never raised."""
 
-    def __init__(self, geocoder: Geocoder, mode: Mode = "search", min_score: float = MIN_SCORE) -> None:
+    def __init__(self, geocoder: Geocoder, mode: Mode = "search", min_score: float = MIN_SCORE,
+                 bbox: tuple[float, float, float, float] | None = None) -> None:
         self.geocoder = geocoder
         self.mode = mode
         self.min_score = min_score
+        self.bbox = bbox
 
     def __call__(self, lookup: Lookup) -> Outcome:
         try:
             if self.mode == "reverse":
-                answer = self.geocoder.reverse(lookup.lat, lookup.lon, limit=1, filters=lookup.filters)
+                answer = self.geocoder.reverse(lookup.lat, lookup.lon, limit=1, filters=lookup.filters,
+                                               bbox=self.bbox)
             else:
                 answer = self.geocoder.search(lookup.query, limit=SEARCH_LIMIT, autocomplete=False,
-                                              lat=lookup.lat, lon=lookup.lon, filters=lookup.filters)
+                                              lat=lookup.lat, lon=lookup.lon, filters=lookup.filters,
+                                              bbox=self.bbox)
         except BaliseError as e:
             return Failed(e.title.lower(), e.description)
         except Exception as e:  # NOTE: one row must not cost the other million
@@ -502,7 +536,7 @@ class RowGeocoder:
         street = props.get("street") or (name if props.get("type") in ("housenumber", "street") else "")
         extra = {**props, "name": name, "street": street}
         values = (*head, props.get("type"), props.get("id"), housenumber,
-                  *(extra.get(key) for key in EXTRA_FIELDS))
+                  *(extra.get(key) for key in EXTRA_FIELDS), "ok")
         return tuple(_cell(v) for v in values)
 
 
@@ -523,9 +557,9 @@ class _InProcess:
 _worker: RowGeocoder | None = None  # set once in each worker process by _init_worker
 
 
-def _init_worker(index_dir: str, mode: Mode, min_score: float) -> None:
+def _init_worker(index_dir: str, mode: Mode, min_score: float, bbox: tuple | None) -> None:
     global _worker
-    _worker = RowGeocoder(Geocoder.open(index_dir), mode, min_score)
+    _worker = RowGeocoder(Geocoder.open(index_dir), mode, min_score, bbox)
 
 
 def _geocode_chunk(lookups: list[Lookup]) -> list[Outcome]:
@@ -536,13 +570,14 @@ def _geocode_chunk(lookups: list[Lookup]) -> list[Outcome]:
 class _Workers:
     """Worker processes, each opening the memory-mapped index itself; started at once."""
 
-    def __init__(self, index_dir: str, mode: Mode, min_score: float, workers: int) -> None:
+    def __init__(self, index_dir: str, mode: Mode, min_score: float, workers: int,
+                 bbox: tuple | None = None) -> None:
         # NOTE: fork, not spawn: spawn re-runs the parent's __main__ (a notebook, "python -")
         # in each child. Forked now, before the caller starts threads (a progress bar).
         # A pool of concurrent.futures, not multiprocessing.Pool: a dead worker breaks it
         # (BrokenProcessPool) instead of leaving a result waited for forever.
         context = multiprocessing.get_context("fork")
-        self.pool = ProcessPoolExecutor(workers, context, _init_worker, (index_dir, mode, min_score))
+        self.pool = ProcessPoolExecutor(workers, context, _init_worker, (index_dir, mode, min_score, bbox))
         self.pool.submit(int).result()  # all workers are forked on the first task
 
     def submit(self, lookups: list[Lookup]) -> Callable[[], list[Outcome]]:
@@ -562,21 +597,31 @@ class BatchStats:
     rows: int = 0
     found: int = 0
     errors: int = 0
+    skipped: int = 0
     reasons: Counter = field(default_factory=Counter)
     examples: list[tuple[int, str]] = field(default_factory=list)
     bytes_read: int = 0
 
     @property
     def not_found(self) -> int:
-        return self.rows - self.found - self.errors
+        return self.rows - self.found - self.errors - self.skipped
 
     def count(self, outcome: Outcome, line: int) -> None:
         self.rows += 1
         if isinstance(outcome, Failed):
-            self.errors += 1
+            if outcome.status == "skipped":
+                self.skipped += 1
+            else:
+                self.errors += 1
+                if self.errors <= LOGGED_ERRORS:
+                    log.warning("CSV line %d: result_status=error: %s: %s", line, outcome.reason,
+                                outcome.detail)
+                    if self.errors == LOGGED_ERRORS:
+                        log.warning("further CSV errors of this file are counted, not logged")
             self.reasons[outcome.reason] += 1
             if len(self.examples) < 10:
-                self.examples.append((line, f"{outcome.reason}: {outcome.detail}"))
+                self.examples.append((line, f"{outcome.reason}: {outcome.detail}" if outcome.detail
+                                      else outcome.reason))
         elif outcome is not None:
             self.found += 1
 
@@ -659,7 +704,7 @@ def geocode_rows(geocoder: Geocoder, source: IO | Iterable, options: CsvOptions 
     """Geocode a CSV in this process: ``source`` is a binary file, or an iterable of byte or
     text lines. A bad file or option raises a BaliseError (400) now; bad rows are counted."""
     options = options or CsvOptions()
-    row_geocoder = RowGeocoder(geocoder, mode, options.min_score)
+    row_geocoder = RowGeocoder(geocoder, mode, options.min_score, options.bbox)
     return GeocodedCsv(source, options, mode, lambda: _InProcess(row_geocoder), chunk_rows=chunk_rows)
 
 
@@ -675,6 +720,6 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
     Geocoder.open(index_dir)  # NOTE: a bad index fails here, clearly, not in every worker
 
     def executor() -> _Workers:
-        return _Workers(str(index_dir), mode, options.min_score, workers)
+        return _Workers(str(index_dir), mode, options.min_score, workers, options.bbox)
 
     return GeocodedCsv(source, options, mode, executor, in_flight=2 * workers, chunk_rows=chunk_rows)

@@ -86,6 +86,21 @@ def _filters(type_, postcode, citycode) -> dict:
     return {k: v for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
 
 
+def _bbox(ctx, param, value: str | None):
+    """``--bbox minlon,minlat,maxlon,maxlat`` as numbers (the geocoder checks the box)."""
+    from .search.area import parse_bbox
+
+    if value is None:
+        return None
+    try:
+        return parse_bbox(value)
+    except BaliseError as e:
+        raise click.BadParameter(e.description) from e
+
+
+BBOX_HELP = "Only results inside this box: minlon,minlat,maxlon,maxlat."
+
+
 @main.command()
 @index_option
 @click.argument("query", required=False)
@@ -96,17 +111,23 @@ def _filters(type_, postcode, citycode) -> dict:
 @click.option("--type", "type_", multiple=True, help="Filter: housenumber, street, locality, municipality.")
 @click.option("--postcode", multiple=True)
 @click.option("--citycode", multiple=True)
+@click.option("--bbox", callback=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
+@click.option("--geo-boost", type=click.Choice(["score", "favor", "strict"]), default="score",
+              show_default=True, help="With --lat/--lon: score near results higher, show them first "
+              "(favor), or only them (strict).")
+@click.option("--geo-radius", type=float, help="Km around --lat/--lon for favor and strict [default: 0.5].")
 @click.option("--debug", is_flag=True, help="Add tokens, candidates and score parts.")
 @click.option("--input", "input_", type=click.File("r", encoding="utf-8"),
               help="A file of queries: one per line, or a CSV with --column.")
 @click.option("--column", help="CSV column holding the query (with --input).")
 @click.option("--output", type=click.File("wb"), default="-", help="JSON lines output (with --input).")
-def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, citycode, debug,
-           input_, column, output) -> None:
+def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, citycode, bbox, geo_boost,
+           geo_radius, debug, input_, column, output) -> None:
     """Search QUERY, or every query of --input, and print geocodejson."""
     geocoder = open_geocoder(index_dir)
     filters = _filters(type_, postcode, citycode)
-    options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
+    options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters, bbox=bbox,
+                   geo_boost=geo_boost, geo_radius=geo_radius)
     if input_ is None:
         if not query:
             raise click.UsageError("give a QUERY or --input FILE")
@@ -148,6 +169,7 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
 @click.option("--result-columns", multiple=True, metavar="COL", help="Result columns to write (repeat).")
 @click.option("--min-score", type=float, default=0.5, show_default=True,
               help="A first result scoring at most this is not written (search).")
+@click.option("--bbox", callback=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
 @click.option("--delimiter", help="Field delimiter (default: sniffed among , ; | TAB).")
 @click.option("--quote", default='"', show_default=True, help="Quote character.")
 @click.option("--encoding", help="Input encoding (default: detected; the output uses it too).")
@@ -156,11 +178,12 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
               help="Worker processes (0: one per available CPU).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
-            result_columns, min_score, delimiter, quote, encoding, with_bom, workers, quiet) -> None:
+            result_columns, min_score, bbox, delimiter, quote, encoding, with_bom, workers, quiet) -> None:
     """Geocode IN.csv into OUT.csv as addok-csv does, on every core ("-": stdin, stdout).
 
-    OUT.csv holds the input columns, then the result columns; a bad row gets empty results
-    and is counted. The file is written beside OUT.csv and renamed at the end.
+    OUT.csv holds the input columns, then the result columns, the last one result_status (ok,
+    not-found, skipped, error); a bad row gets empty results and is counted. The file is
+    written beside OUT.csv and renamed at the end.
     """
     from contextlib import ExitStack
 
@@ -176,7 +199,7 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
     completed = False
     try:
         options = CsvOptions(columns=columns, lat=lat, lon=lon, citycode=citycode, postcode=postcode,
-                             type=type_, result_columns=result_columns, min_score=min_score,
+                             type=type_, result_columns=result_columns, min_score=min_score, bbox=bbox,
                              delimiter=delimiter, quote=quote, encoding=encoding, with_bom=with_bom)
         with ExitStack() as stack:
             source = sys.stdin.buffer if str(input_path) == "-" else stack.enter_context(
@@ -202,11 +225,24 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
     click.echo(
         f"geocoded {stats.rows:,} rows in {elapsed:.1f} s ({stats.rows / max(elapsed, 1e-9):,.0f} rows/s) "
         f"on {workers} worker(s): {stats.found:,} found, {stats.not_found:,} not found, "
-        f"{stats.errors:,} errors", err=True)
+        f"{stats.skipped:,} skipped, {stats.errors:,} errors", err=True)
     for reason, count in stats.reasons.most_common():
         click.echo(f"  {count:,} {reason}", err=True)
     for line, reason in stats.examples:
         click.echo(f"  line {line}: {reason}", err=True)
+
+@main.command()
+@index_option
+@click.argument("ids", nargs=-1, required=True)
+def lookup(index_dir, ids) -> None:
+    """Print the features with these ids (streets, places, house numbers) as geocodejson."""
+    geocoder = open_geocoder(index_dir)
+    try:
+        result = geocoder.lookup(list(ids))
+    except BaliseError as e:
+        raise click.ClickException(e.description) from e
+    click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+
 
 @main.command()
 @index_option

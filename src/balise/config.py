@@ -98,6 +98,13 @@ SETTINGS = [
     Setting("BALISE_COMPRESS_LEVELS", "br=4,gzip=6,zstd=3", "compression level of each encoding"),
     Setting("BALISE_LOG_FORMAT", "json", "request log lines: json (one object a line) or text"),
     Setting("BALISE_LOG_REQUESTS", "true", "log one line per HTTP request", _bool),
+    # POST /batch (http/batch.py) and the web page at / (http/web.py).
+    Setting("BALISE_BATCH_MAX", "100", "most requests in one POST /batch (400 beyond)", int),
+    Setting("BALISE_BATCH_MAX_BYTES", "1000000", "largest POST /batch body in bytes (413 beyond)", int),
+    Setting("BALISE_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            "map tiles of the web page at / (Leaflet URL template); empty: a map without tiles"),
+    Setting("BALISE_TILES_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">'
+            "OpenStreetMap</a> contributors", "attribution shown under those tiles (HTML)"),
 ]
 
 
@@ -144,6 +151,10 @@ class Settings:
     compress_levels: str
     log_format: str
     log_requests: bool
+    batch_max: int
+    batch_max_bytes: int
+    tiles_url: str
+    tiles_attribution: str
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> Settings:

@@ -50,3 +50,16 @@ class FileTooLarge(BaliseError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"The file is over the limit of {limit:,} bytes.")
         self.limit = limit
+
+
+class BodyTooLarge(BaliseError):
+    status = 413
+    title = "Body too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The request body is over the limit of {limit:,} bytes.")
+        self.limit = limit
+
+
+class InvalidJson(BaliseError):
+    title = "Invalid JSON"

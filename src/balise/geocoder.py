@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
-from .search import geojson
-from .search.engine import Engine, best_reading
+from .search import geojson, lookup
+from .search.area import Area, search_areas
+from .search.engine import Engine, Search, best_reading
 from .search.reverse import Reverse
+from .search.scorer import Result
 from .text import make_pipeline
 
 QUERY_MAX_LENGTH = 200
@@ -48,6 +50,7 @@ class Geocoder:
         self.pipeline = make_pipeline(index.manifest.get("rules", "fr"))
         self.engine = Engine(index, self.pipeline)
         self.reverser = Reverse(index)
+        self.ids = lookup.Lookup(index)
 
     @classmethod
     def open(cls, directory: Path | str) -> Geocoder:
@@ -66,20 +69,36 @@ class Geocoder:
         lon: float | None = None,
         filters: Mapping | None = None,
         debug: bool = False,
+        bbox: Sequence[float] | None = None,
+        geo_boost: str = "score",
+        geo_radius: float | None = None,
     ) -> dict:
-        """A geocodejson FeatureCollection of the best ``limit`` matches for ``q``."""
+        """A geocodejson FeatureCollection of the best ``limit`` matches for ``q``.
+
+        ``bbox`` (minlon, minlat, maxlon, maxlat) keeps results inside that box; ``geo_boost``
+        (``score``, ``favor``, ``strict``) and ``geo_radius`` (km) say how the centre
+        ``lat``/``lon`` counts: see :mod:`balise.search.area`.
+        """
         if not isinstance(q, str):
             raise InvalidParameter("q", "must be a string")
         if len(q) > QUERY_MAX_LENGTH:
             raise QueryTooLong(len(q), QUERY_MAX_LENGTH)
         if not 1 <= int(limit) <= MAX_LIMIT:
             raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
+        limit = int(limit)
         check_center(lat, lon)
         filters = normalize_filters(filters)
-        options = dict(limit=int(limit), autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
-        search, results = best_reading(self.engine, q, trace=debug, **options) if q.strip() else (None, [])
+        areas = search_areas(bbox, geo_boost, geo_radius, lat, lon)
+        options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
+        found: list[tuple[Search, Result]] = []
+        for area in areas if q.strip() else []:  # favor: near first, then anywhere to fill up to limit
+            if len(found) >= limit:
+                break
+            seen = {(r.doc_number, r.housenumber) for _, r in found}
+            search, results = best_reading(self.engine, q, trace=debug, area=area, **options)
+            found += [(search, r) for r in results if (r.doc_number, r.housenumber) not in seen]
         features = []
-        for result in results:
+        for search, result in found[:limit]:
             original = self.index.document(result.doc_number).get("type")
             info = None
             if debug:
@@ -104,12 +123,14 @@ class Geocoder:
         limit: int = 1,
         filters: Mapping | None = None,
         max_distance: float | None = None,
+        bbox: Sequence[float] | None = None,
     ) -> dict:
         """A geocodejson FeatureCollection of the ``limit`` points nearest to (lat, lon),
         nearest first, each with its ``distance`` in metres.
 
         Unlike Addok, it answers however far the nearest point is, unless it is farther
-        than ``max_distance`` metres. See :mod:`balise.search.reverse` for the filters.
+        than ``max_distance`` metres. ``bbox`` (minlon, minlat, maxlon, maxlat) keeps the
+        points inside that box. See :mod:`balise.search.reverse` for the filters.
         """
         for name, value in (("lat", lat), ("lon", lon)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
@@ -120,9 +141,24 @@ class Geocoder:
         if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
             raise InvalidParameter("max_distance", "must be a distance in metres, 0 or more")
         filters = normalize_filters(filters)
-        results = self.reverser.nearest(float(lat), float(lon), int(limit), filters, max_distance)
+        area = None if bbox is None else Area.box(bbox)  # HOOK(area)
+        results = self.reverser.nearest(float(lat), float(lon), int(limit), filters, max_distance, area)
         features = [geojson.feature(r, self.index.document(r.doc_number).get("type")) for r in results]
         return geojson.collection(features, filters=filters, limit=int(limit))
+
+    def lookup(self, ids: Sequence[str]) -> dict:
+        """A geocodejson FeatureCollection of the documents and house numbers with these ids
+        (at most 100), in the order asked, unknown ids left out: see :mod:`balise.search.lookup`."""
+        if isinstance(ids, str):
+            ids = [ids]
+        if len(ids) > lookup.MAX_IDS:
+            raise InvalidParameter("id", f"at most {lookup.MAX_IDS} ids")
+        if not all(isinstance(i, str) for i in ids):
+            raise InvalidParameter("id", "ids are strings")
+        found = self.ids.find(list(ids))
+        features = [geojson.feature(lookup.result(self.index, doc, hn), self.index.document(doc).get("type"))
+                    for doc, hn in found]
+        return geojson.collection(features)
 
     def warm(self) -> None:
         """Build the lazy structures and fill the first caches, so that a server does it

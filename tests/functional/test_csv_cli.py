@@ -90,3 +90,23 @@ def test_bad_file_fails_cleanly(france_index, tmp_path):
     done = balise("geocode", "--index", str(france_index), str(empty), str(out))
     assert done.returncode == 1 and "empty" in done.stderr
     assert not out.exists() and not out.with_name("out.csv.part").exists()
+
+
+def test_geocode_with_a_bbox_and_result_status(france_index, points, tmp_path):
+    """Every row restricted to Paris: the rows of other départements are not found there."""
+    out = tmp_path / "paris.csv"
+    done = balise("geocode", "--index", str(france_index), "--columns", "query", "--workers", "2",
+                  "--bbox", "2.22,48.81,2.47,48.91", "--quiet", str(points), str(out))
+    assert done.returncode == 0, done.stderr
+    answered = read(out)
+    assert list(answered[0])[-1] == "result_status"
+    found = [r for r in answered if r["result_status"] == "ok"]
+    assert {r["result_status"] for r in answered} == {"ok", "not-found"}
+    assert found and all(r["result_citycode"].startswith("751") for r in found)
+    assert all(2.22 <= float(r["longitude"]) <= 2.47 for r in found)
+    assert all(48.81 <= float(r["latitude"]) <= 48.91 for r in found)
+    summary = f"{len(found):,} found, {len(answered) - len(found):,} not found, 0 skipped, 0 errors"
+    assert summary in done.stderr
+    bad = balise("geocode", "--index", str(france_index), "--bbox", "2.47,48.81,2.22,48.91", str(points),
+                 str(tmp_path / "bad.csv"))
+    assert bad.returncode != 0 and "bbox" in bad.stderr

@@ -302,7 +302,7 @@ def test_openapi_matches_the_code(openapi):
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
     assert set(openapi["paths"]) == {"/search/", "/reverse/", "/search/csv/", "/reverse/csv/", "/health",
-                                     "/openapi.json"}
+                                     "/openapi.json", "/lookup/", "/batch", "/status", "/", "/static/{path}"}
 
 
 def test_answers_validate_against_openapi(server, openapi):
@@ -326,8 +326,11 @@ def test_answers_validate_against_openapi(server, openapi):
 def test_schemathesis(server, tmp_path):
     """Generated requests from the OpenAPI document: no 5xx, answers as documented."""
     checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+    # NOTE: one worker: with two threads, hypothesis's ast.parse of schemathesis's largest module
+    # (to describe a filter) fails now and then on CPython 3.11 with "SystemError: AST constructor
+    # recursion depth mismatch" (CPython gh-106905), a "Runtime Error" of an operation.
     cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json",
-           "--checks", checks, "--max-examples", "30", "--seed", "20240601", "--workers", "2",
+           "--checks", checks, "--max-examples", "30", "--seed", "20240601", "--workers", "1",
            "--generation-database", "none", "--request-timeout", "10", "--no-color"]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]

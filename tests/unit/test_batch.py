@@ -234,12 +234,71 @@ def test_bad_rows_are_counted_and_the_rest_geocoded(geocoder):
     out = records(rows)
     assert [r["id"] for r in out] == ["1", "2", "3", "4", "5", "6"]  # the blank line is no row
     assert [bool(r["result_label"]) for r in out] == [True, False, False, False, True, True]
+    assert [r["result_status"] for r in out] == ["ok", "error", "error", "skipped", "ok", "ok"]
     assert rows[2][:2] == ["2", ""] and len(rows[2]) == len(rows[0])  # a short row is padded
-    assert rows[3][:3] == ["3", RIVOLI, "extra"]  # a long one is kept as it was
+    assert rows[3][:3] == ["3", RIVOLI, ""] and len(rows[3]) == len(rows[0])  # a long one is cut
     stats = output.stats
-    assert (stats.rows, stats.found, stats.errors, stats.not_found) == (6, 3, 3, 0)
+    assert (stats.rows, stats.found, stats.errors, stats.skipped, stats.not_found) == (6, 3, 2, 1, 0)
     assert stats.reasons == {"wrong column count": 2, "query too long": 1}
     assert [line for line, _ in stats.examples] == [3, 4, 5]
+
+
+@pytest.mark.parametrize("delimiter", [None, ";"])
+def test_extra_cells_never_land_in_the_result_columns(geocoder, delimiter):
+    """Issue 12, point 6: a row with more cells than the header is an error with empty results;
+    its cells stay in the input columns only, sniffed delimiter or explicit."""
+    data = (f"id;q\n1;{RIVOLI}\n2;{RIVOLI};48.1;2.2;Fake label;0.99\n3;place des vosges paris\n"
+            f"4;{RIVOLI};\n")
+    rows, output, _ = run(geocoder, data, delimiter=delimiter, columns=("q",))
+    assert {len(row) for row in rows} == {len(rows[0])} == {2 + len(RESULT_COLUMNS["search"])}
+    first, extra, third, empty_extra = records(rows)
+    assert [first["result_status"], third["result_status"]] == ["ok", "ok"]
+    for row in (extra, empty_extra):
+        assert row["result_status"] == "error"
+        assert [row[c] for c in RESULT_COLUMNS["search"] if c != "result_status"] == [""] * (
+            len(RESULT_COLUMNS["search"]) - 1)
+        assert (row["id"], row["q"]) in (("2", RIVOLI), ("4", RIVOLI))
+    assert not {"48.1", "2.2", "Fake label", "0.99"} & set(rows[2])
+    assert output.stats.errors == 2 and output.stats.reasons == {"wrong column count": 2}
+
+
+def test_result_status_of_every_kind(geocoder):
+    data = f"q,cp\n{RIVOLI},\nxyzzy qwertz,\n,75001\n   ,\n{'x' * 201},\n{RIVOLI},99999\n"
+    rows, output, _ = run(geocoder, data, columns=("q",), postcode="cp")
+    assert [r["result_status"] for r in records(rows)] == [
+        "ok", "not-found", "skipped", "skipped", "skipped", "not-found"]
+    stats = output.stats
+    assert (stats.found, stats.not_found, stats.skipped, stats.errors) == (1, 2, 3, 0)
+    only = run(geocoder, data, columns=("q",), result_columns=("result_label", "result_status"))[0]
+    assert only[0] == ["q", "cp", "result_label", "result_status"]
+    assert [r[3] for r in only[1:]] == ["ok", "not-found", "skipped", "skipped", "skipped", "ok"]
+    without = run(geocoder, data, columns=("q",), result_columns=("result_label",))[0]
+    assert without[0] == ["q", "cp", "result_label"] and {len(r) for r in without} == {3}
+
+
+def test_errors_are_logged_with_their_reason(geocoder, caplog):
+    data = "q,lat,lon\nrue de rivoli,abc,2\nrue de rivoli,,\n"
+    with caplog.at_level("WARNING", logger="balise.batch"):
+        rows, _, _ = run(geocoder, data, columns=("q",), lat="lat", lon="lon")
+    assert [r["result_status"] for r in records(rows)] == ["error", "ok"]
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message == "CSV line 2: result_status=error: invalid coordinates: 'abc', '2'"
+
+
+def test_a_bbox_for_the_whole_file(geocoder):
+    data = "q\nrue de la paix\n12 rue de la paix\nrue de rivoli\n"
+    rows, _, _ = run(geocoder, data, bbox="6.1,44.0,6.4,44.2")
+    out = records(rows)
+    assert [r["result_label"] for r in out] == [
+        "Rue de la Paix 04000 Digne-les-Bains", "12 Rue de la Paix 04000 Digne-les-Bains", ""]
+    assert [r["result_status"] for r in out] == ["ok", "ok", "not-found"]
+    rows, _, _ = run(geocoder, "id,lat,lon\n1,48.8566,2.3522\n", mode="reverse", bbox=(6.1, 44.0, 6.4, 44.2))
+    (point,) = records(rows)
+    assert 6.1 <= float(point["result_longitude"]) <= 6.4 and 44.0 <= float(point["result_latitude"]) <= 44.2
+    for bad in ("1,2,3", (6.4, 44, 6.1, 44.2), "a,b,c,d"):
+        with pytest.raises(InvalidParameter) as raised:
+            CsvOptions(bbox=bad)
+        assert raised.value.name == "bbox"
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", codecs.BOM_UTF8, b"  \r\n"])
@@ -310,7 +369,8 @@ def test_reverse_rows(geocoder):
     assert exact["result_distance"] == "0" and exact["result_street"] == "Rue de Rivoli"
     assert float(exact["result_latitude"]) == pytest.approx(48.855602)
     assert missing["result_label"] == "" and int(near["result_distance"]) < 50
-    assert output.stats.errors == 1 and output.stats.reasons == {"invalid coordinates": 1}
+    assert [r["result_status"] for r in records(rows)] == ["ok", "skipped", "ok"]
+    assert output.stats.skipped == 1 and output.stats.reasons == {"no point": 1}
 
 
 def test_reverse_named_columns_and_type_filter(geocoder):

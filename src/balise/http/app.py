@@ -12,12 +12,13 @@ from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
 from ..index.pointer import CurrentGeocoder
-from . import resources
+from . import jsonbatch, resources, web
 
 
 def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: bool = True) -> falcon.App:
     """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
-    ``/health``, ``/openapi.json``."""
+    ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``, the web page ``/``
+    and its ``/static/`` files."""
     settings = settings or Settings.from_env()
     app = falcon.App(middleware=[Cors(settings.cors_origin)])
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
@@ -28,6 +29,11 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes))
     app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes))
     app.add_route("/health", resources.Health(geocoder, __version__))
+    app.add_route("/lookup", resources.Lookup(geocoder))
+    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes))
+    app.add_route("/status", resources.Status(geocoder, __version__))
+    app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
+    app.add_route("/static/{path:path}", web.Static(web.load_static()))
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)
     app.set_error_serializer(serialize_error)
@@ -69,7 +75,8 @@ class Cors:
         resp.set_header("Access-Control-Allow-Headers", "X-Requested-With")
         if req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):
             # Falcon answers OPTIONS itself (200, Allow); a browser's preflight also wants these.
-            resp.set_header("Access-Control-Allow-Methods", "GET, OPTIONS")
+            allowed = [m.strip() for m in (resp.get_header("Allow") or "GET").split(",") if m.strip()]
+            resp.set_header("Access-Control-Allow-Methods", ", ".join(dict.fromkeys([*allowed, "OPTIONS"])))
             requested = req.get_header("Access-Control-Request-Headers")
             if requested:
                 resp.set_header("Access-Control-Allow-Headers", requested)

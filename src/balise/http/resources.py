@@ -7,17 +7,22 @@ repeated values and the texts of errors are Addok's.
 from __future__ import annotations
 
 import math
+import time
+from datetime import UTC, datetime
 
 import falcon
 import orjson
 
 from ..errors import InvalidParameter, MissingParameter
 from ..geocoder import FILTER_NAMES, MAX_LIMIT, Geocoder
+from ..search.area import parse_bbox
+from ..search.lookup import MAX_IDS
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
-SEARCH_PARAMS = ("q", "limit", "autocomplete", *LAT_NAMES, *LON_NAMES, *FILTER_NAMES, "debug")
-REVERSE_PARAMS = (*LAT_NAMES, *LON_NAMES, "limit", "max_distance", *FILTER_NAMES)
+AREA_PARAMS = ("bbox", "geo_boost", "geo_radius")
+SEARCH_PARAMS = ("q", "limit", "autocomplete", *LAT_NAMES, *LON_NAMES, *FILTER_NAMES, "debug", *AREA_PARAMS)
+REVERSE_PARAMS = (*LAT_NAMES, *LON_NAMES, "limit", "max_distance", *FILTER_NAMES, "bbox")
 JSON = "application/json; charset=utf-8"  # Addok's content type for answers (errors: without charset)
 
 
@@ -42,6 +47,9 @@ class Search:
             lon=lon,
             filters=parse_filters(req),
             debug=bool(req.get_param_as_bool("debug")),
+            bbox=parse_box(req),
+            geo_boost=req.get_param("geo_boost") or "score",
+            geo_radius=parse_float(req, "geo_radius"),
         )
         send_json(resp, answer)
 
@@ -62,7 +70,24 @@ class Reverse:
         max_distance = parse_float(req, "max_distance")
         if max_distance is not None and max_distance < 0:
             raise InvalidParameter("max_distance", "must be 0 or more (metres)")
-        send_json(resp, self.geocoder.reverse(lat, lon, limit, parse_filters(req), max_distance))
+        answer = self.geocoder.reverse(lat, lon, limit, parse_filters(req), max_distance, parse_box(req))
+        send_json(resp, answer)
+
+
+class Lookup:
+    """``GET /lookup/``: features by id (``id`` repeated, then ``ids`` comma-separated)."""
+
+    def __init__(self, geocoder: Geocoder) -> None:
+        self.geocoder = geocoder
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        ids = [i for i in req.get_param_as_list("id") or () if i]
+        ids += [i for value in req.get_param_as_list("ids") or () for i in value.split(",") if i]
+        if not ids:
+            raise MissingParameter("id")
+        if len(ids) > MAX_IDS:
+            raise InvalidParameter("id", f"at most {MAX_IDS} ids")
+        send_json(resp, self.geocoder.lookup(ids))
 
 
 class GeocodeCsv:
@@ -127,6 +152,34 @@ class Health:
         resp.content_type = JSON
 
 
+class Status:
+    """``GET /status``: the index in service (version, build, sources, counts), the software's
+    version and the uptime; never cached (``Cache-Control: no-cache``)."""
+
+    def __init__(self, geocoder: Geocoder, version: str, started: float | None = None) -> None:
+        self.geocoder, self.version = geocoder, version
+        self.started = time.time() if started is None else started
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        manifest = self.geocoder.index.manifest  # the index in service now (it can be swapped)
+        keep = ("path", "format", "bytes", "sha256", "modified")
+        send_json(resp, {
+            "status": "ok",
+            "software": {"name": "balise", "version": self.version},
+            "started_at": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "index": {
+                "version": manifest.get("version"),
+                "built_at": manifest.get("built_at"),
+                "format_version": manifest.get("format_version"),
+                "rules": manifest.get("rules"),
+                "counts": manifest.get("counts", {}),
+                "sources": [{k: source.get(k) for k in keep} for source in manifest.get("sources", [])],
+            },
+        })
+        resp.cache_control = ["no-cache"]
+
+
 class OpenApi:
     """``GET /openapi.json``: the document shipped in the package."""
 
@@ -180,6 +233,12 @@ def parse_lon_lat(req: falcon.Request) -> tuple[float | None, float | None]:
     if lat is not None and not -90 <= lat <= 90:
         raise InvalidParameter("lat", "out of range")
     return lon, lat
+
+
+def parse_box(req: falcon.Request) -> tuple[float, float, float, float] | None:
+    """``bbox=minlon,minlat,maxlon,maxlat`` (the geocoder checks the box itself)."""
+    value = req.get_param("bbox")
+    return None if value is None else parse_bbox(value)
 
 
 def parse_filters(req: falcon.Request) -> dict[str, list[str]]:

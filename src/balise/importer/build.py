@@ -17,6 +17,7 @@ import resource
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..index import IndexWriter
@@ -186,7 +187,9 @@ def build_index(
         for path in map(Path, sources):
             size = path.stat().st_size
             fmt = detect_format(path) if size else "empty"
-            described.append({"path": path.name, "format": fmt, "bytes": size, "sha256": file_sha256(path)})
+            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            described.append({"path": path.name, "format": fmt, "bytes": size, "sha256": file_sha256(path),
+                              "modified": modified})  # the source's date, as /status shows it
             reading = _Progress()
             if fmt in ("ndjson", "empty"):
                 tasks = ndjson_blocks(path, report, reading)

@@ -31,6 +31,27 @@ cdef struct List:
     Py_ssize_t length
 
 
+# Documents allowed by a box (degrees): mode 0 all, 1 those whose own point is in it, 2 those
+# whose extent (their point and their house numbers') meets it.
+cdef struct Area:
+    int mode
+    double west, south, east, north
+    const double* lonlat
+    const float* extent
+
+
+cdef inline bint allowed(const Area* area, uint32_t doc) noexcept nogil:
+    cdef double x, y
+    if area.mode == 0:
+        return True
+    if area.mode == 1:
+        x = area.lonlat[2 * doc]
+        y = area.lonlat[2 * doc + 1]
+        return area.west <= x <= area.east and area.south <= y <= area.north
+    return (area.extent[4 * doc] <= area.east and area.extent[4 * doc + 2] >= area.west
+            and area.extent[4 * doc + 1] <= area.north and area.extent[4 * doc + 3] >= area.south)
+
+
 cdef inline Py_ssize_t gallop(const uint32_t* a, Py_ssize_t lo, Py_ssize_t n, uint32_t x) noexcept nogil:
     """The first position >= lo whose value is >= x (n when none)."""
     cdef Py_ssize_t step = 1, hi = lo, mid
@@ -153,15 +174,15 @@ cdef inline bint member(List* lists, Py_ssize_t count, Py_ssize_t driver, Py_ssi
     return True
 
 
-cdef void best_of(List* lists, Py_ssize_t count, Heap* heap) noexcept nogil:
-    """Offer every document of the intersection to the heap."""
+cdef void best_of(List* lists, Py_ssize_t count, const Area* area, Heap* heap) noexcept nogil:
+    """Offer every document of the intersection (in the area) to the heap."""
     cdef Py_ssize_t cursors[MAX_KEYS]
     cdef Py_ssize_t driver = shortest(lists, count), i
     cdef double total
     for i in range(count):
         cursors[i] = 0
     for i in range(lists[driver].length):
-        if member(lists, count, driver, i, cursors, &total):
+        if member(lists, count, driver, i, cursors, &total) and allowed(area, lists[driver].docs[i]):
             heap_push(heap, total, lists[driver].docs[i])
 
 
@@ -175,11 +196,25 @@ cdef class Postings:
     cdef const uint64_t[::1] start
     cdef const uint32_t[::1] docs
     cdef const double[::1] scores
+    cdef const double[::1] lonlat
+    cdef const float[::1] extent
 
-    def __cinit__(self, start, docs, scores):
+    def __cinit__(self, start, docs, scores, lonlat, extent):
         self.start = start
         self.docs = docs if len(docs) else np.zeros(1, dtype=np.uint32)
         self.scores = scores if len(scores) else np.zeros(1, dtype=np.float64)
+        self.lonlat = lonlat.reshape(-1) if len(lonlat) else np.zeros(2, dtype=np.float64)
+        self.extent = extent.reshape(-1) if len(extent) else np.zeros(4, dtype=np.float32)
+
+    cdef int area(self, object box, Area* out) except -1:
+        """``box``: None, or (west, south, east, north, by_extent)."""
+        out.mode = 0
+        out.lonlat = &self.lonlat[0]
+        out.extent = &self.extent[0]
+        if box is not None:
+            out.west, out.south, out.east, out.north = box[0], box[1], box[2], box[3]
+            out.mode = 2 if box[4] else 1
+        return 0
 
     def frequency(self, Py_ssize_t term) -> int:
         return self.start[term + 1] - self.start[term]
@@ -239,28 +274,32 @@ cdef class Postings:
             lists[j] = item
         return n
 
-    def best(self, list keys, Py_ssize_t limit, bint by_length=True) -> list:
-        """The best ``limit`` documents having every key, best first (a list)."""
+    def best(self, list keys, Py_ssize_t limit, bint by_length=True, box=None) -> list:
+        """The best ``limit`` documents having every key (in the box), best first (a list)."""
         cdef List lists[MAX_KEYS]
         cdef Heap heap
+        cdef Area area
         cdef Py_ssize_t i, count = self.resolve(keys, by_length, lists)
         if count == 0 or limit <= 0:
             return []
+        self.area(box, &area)
         heap.items = <Entry*> malloc(limit * sizeof(Entry))
         heap.size = 0
         heap.capacity = limit
         with nogil:
-            best_of(lists, count, &heap)
+            best_of(lists, count, &area, &heap)
             heap_sort(&heap)
         try:
             return [heap.items[i].doc for i in range(heap.size)]
         finally:
             free(heap.items)
 
-    def intersection(self, list keys, bint by_length=True):
-        """Documents having every key, with their summed scores (two arrays)."""
+    def intersection(self, list keys, bint by_length=True, box=None):
+        """Documents having every key (in the box), with their summed scores (two arrays)."""
         cdef List lists[MAX_KEYS]
+        cdef Area area
         cdef Py_ssize_t count = self.resolve(keys, by_length, lists)
+        self.area(box, &area)
         if count == 0:
             return np.empty(0, dtype=np.uint32), np.empty(0, dtype=np.float64)
         cdef Py_ssize_t cursors[MAX_KEYS]
@@ -275,16 +314,18 @@ cdef class Postings:
             for i in range(count):
                 cursors[i] = 0
             for i in range(n):
-                if member(lists, count, driver, i, cursors, &total):
+                if member(lists, count, driver, i, cursors, &total) and allowed(&area, lists[driver].docs[i]):
                     out_docs[found] = lists[driver].docs[i]
                     out_scores[found] = total
                     found += 1
         return docs_array[:found], scores_array[:found]
 
-    def intersects(self, list keys) -> bool:
-        """Whether the keys have a document in common (stops at the first)."""
+    def intersects(self, list keys, box=None) -> bool:
+        """Whether the keys have a document in common (in the box; stops at the first)."""
         cdef List lists[MAX_KEYS]
+        cdef Area area
         cdef Py_ssize_t count = self.resolve(keys, False, lists)
+        self.area(box, &area)
         if count == 0:
             return False
         cdef Py_ssize_t cursors[MAX_KEYS]
@@ -295,13 +336,13 @@ cdef class Postings:
             for i in range(count):
                 cursors[i] = 0
             for i in range(lists[driver].length):
-                if member(lists, count, driver, i, cursors, &total):
+                if member(lists, count, driver, i, cursors, &total) and allowed(&area, lists[driver].docs[i]):
                     found = True
                     break
         return found
 
     def extend(self, list fixed, set fixed_terms, list terms, set bucket, Py_ssize_t wanted,
-               Py_ssize_t bucket_max, int stop) -> int:
+               Py_ssize_t bucket_max, int stop, box=None) -> int:
         """For each term: the best documents having the fixed keys and the term go to the
         bucket (Addok's autocomplete and fuzzy steps). ``stop``: 0 never, 1 when the bucket
         overflows, 2 when it holds ``wanted``. The fixed keys are summed in their order,
@@ -309,7 +350,9 @@ cdef class Postings:
         were tried."""
         cdef List lists[MAX_KEYS]
         cdef Heap heap
+        cdef Area area
         cdef Py_ssize_t tried = 0, limit, i, count
+        self.area(box, &area)
         heap.items = <Entry*> malloc(max(wanted, bucket_max) * sizeof(Entry))
         try:
             for term in terms:
@@ -321,7 +364,7 @@ cdef class Postings:
                 heap.capacity = limit if limit > 0 else max(wanted, bucket_max)
                 heap.size = 0
                 with nogil:
-                    best_of(lists, count, &heap)
+                    best_of(lists, count, &area, &heap)
                 for i in range(heap.size):
                     bucket.add(heap.items[i].doc)
         finally:

@@ -231,13 +231,11 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: dict) -> None:
         key = key_of(str(raw))
         if key in records:
             continue  # the first of two numbers with one key wins
-        records[key] = (
-            housenumber_record(key, str(raw), data, doc_id),
-            round(hn_lon * COORDINATE_SCALE),
-            round(hn_lat * COORDINATE_SCALE),
-        )
-        west, east = min(west, hn_lon), max(east, hn_lon)
-        south, north = min(south, hn_lat), max(north, hn_lat)
+        x, y = round(hn_lon * COORDINATE_SCALE), round(hn_lat * COORDINATE_SCALE)
+        records[key] = (housenumber_record(key, str(raw), data, doc_id), x, y)
+        # The extent holds the points as stored (to 1e-7 degree), as the reader gives them.
+        west, east = min(west, x / COORDINATE_SCALE), max(east, x / COORDINATE_SCALE)
+        south, north = min(south, y / COORDINATE_SCALE), max(north, y / COORDINATE_SCALE)
     for key in sorted(records, key=str.encode):
         record, x, y = records[key]
         batch.hn_records.append(record)

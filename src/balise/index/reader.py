@@ -69,7 +69,8 @@ class IndexReader:
         self.post_start = a["post.start"]
         self.post_docs = a["post.docs"]
         self.post_scores = a["post.scores"]
-        self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores)
+        self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores, a["docs.lonlat"],
+                                       a["docs.extent"])
         self.term_maxscore = a["term.maxscore"]
         self.doc_offsets = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]

@@ -45,6 +45,7 @@ class Bucket:
         self.wanted = search.wanted
         self.arrays_of = search.query.arrays  # filters and the geohash block: key -> arrays
         self.filters = search.query.filters
+        self.box = search.box  # the area results must lie in, if any
         self.docs: set[int] = set()
         self.keys: list = []
         self.matched_keys: set = set()
@@ -70,9 +71,9 @@ class Bucket:
         if not keys:
             return []
         keys = list(dict.fromkeys(list(keys) + self.filters))
-        if len(keys) == 1 and not isinstance(keys[0], int):
-            return self.arrays(keys[0])[0].tolist()  # all members
-        return self.postings.best(self._resolved(keys), limit)
+        if len(keys) == 1 and not isinstance(keys[0], int):  # all members
+            return self.postings.intersection(self._resolved(keys), False, self.box)[0].tolist()
+        return self.postings.best(self._resolved(keys), limit, True, self.box)
 
     def add(self, keys: list, limit: int | None = None) -> None:
         self.matched_keys.update(k for k in keys if isinstance(k, int))
@@ -105,16 +106,16 @@ class Bucket:
         fixed_terms = [k for k in fixed if isinstance(k, int)]
         resolved = sorted(self._resolved(fixed), key=self.postings.length)  # Addok sums shortest first
         if self.postings.length(resolved[0]) <= SMALL_BASE:
-            resolved = [self.postings.intersection(resolved, False)]
+            resolved = [self.postings.intersection(resolved, False, self.box)]
             empty = not len(resolved[0][0])
         else:
-            empty = not self.postings.intersects(resolved)
+            empty = not self.postings.intersects(resolved, self.box)
         if empty:
             self.matched_keys.update(fixed_terms)
             return
         candidates = list(terms())
         tried = self.postings.extend(resolved, set(fixed_terms), candidates, self.docs, self.wanted,
-                                     BUCKET_MAX, stop_when)
+                                     BUCKET_MAX, stop_when, self.box)
         if tried:
             self.matched_keys.update(fixed_terms)
             self.matched_keys.update(candidates[:tried])
@@ -196,6 +197,8 @@ def only_commons(s: Search):
 def manual_scan(s: Search, keys: list) -> set[int]:
     """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
     docs, scores = s.bucket.arrays(keys[0])
+    if s.box is not None:
+        docs, scores = s.bucket.postings.intersection([s.bucket.arrays(keys[0])], False, s.box)
     candidates = docs[best(docs, scores, MANUAL_SCAN)]
     keep = np.ones(len(candidates), dtype=bool)
     for key in keys[1:] + s.query.filters:

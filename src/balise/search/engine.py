@@ -11,6 +11,7 @@ import numpy as np
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
 from ..text import Pipeline
+from .area import Area
 from .bucket import COLLECTORS, GEOHASH, Bucket
 from .query import Query
 from .scorer import Result, Scorer
@@ -62,6 +63,7 @@ class Search:
         fuzzy: bool = True,
         trailing_number_as_housenumber: bool = False,
         extract: bool = True,
+        area: Area | None = None,
         trace: bool = False,
     ) -> None:
         self.engine = engine
@@ -73,6 +75,9 @@ class Search:
         self.trace: list[str] | None = [] if trace else None
         self.query = Query(engine.index, engine.pipeline, query, filters,
                            trailing_number_as_housenumber=trailing_number_as_housenumber, extract=extract)
+        self.area = area
+        housenumbers = bool(self.query.housenumber_key and self.query.check_housenumber)
+        self.box = None if area is None else area.bounds(housenumbers)
         self.bucket = Bucket(self)
         self.scorer = Scorer(self)
         self._geohash_key: object = None

@@ -22,7 +22,9 @@ documents of that type (``type=street`` answers streets at their own centre, not
 numbers, as Addok does); kinds mix, as in ``type=housenumber street``. ``postcode`` and
 ``citycode`` keep the points of documents that have one of the values (a house number is
 judged by its street). Without a type, every kind of point answers, as in Addok, where a
-street's centre answers when it is nearer than all its house numbers.
+street's centre answers when it is nearer than all its house numbers. ``bbox`` keeps the points
+inside a box (:mod:`balise.search.area`): the far search then goes down only the squares that
+meet it, so a box far from the position, or empty, costs a few squares, not the whole grid.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from ..index import IndexReader, geohash
 from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
 from ..text.labels import make_labels
 from . import scoring
+from .area import Area
 from .scorer import Result
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
@@ -72,10 +75,12 @@ class Reverse:
         limit: int = 1,
         filters: dict[str, list[str]] | None = None,
         max_distance: float | None = None,
+        area: Area | None = None,
     ) -> list[Result]:
         """The ``limit`` points nearest to (lat, lon) that pass the filters, within
-        ``max_distance`` metres if given; as :class:`Result` with distance and score."""
-        allowed = PointFilter(filters or {}, self.documents)
+        ``max_distance`` metres if given, inside ``area`` if given; as :class:`Result`
+        with distance and score."""
+        allowed = PointFilter(filters or {}, self.documents, area)  # HOOK(area)
         max_km = inf if max_distance is None else max_distance / 1000
         if allowed.nothing:
             return []
@@ -83,7 +88,11 @@ class Reverse:
         if refs is not None:
             km = _distances(self.index, refs, lat, lon)
         else:
-            refs, km = self._near(allowed, lat, lon, limit, max_km)
+            # HOOK(area): from a position outside the area, the far search alone: it prunes the
+            # squares outside the area, where the near one would measure blocks of nothing;
+            # from inside, the near search stops at the latest with the block that holds it.
+            near = area is None or area.contains(lon, lat)
+            refs, km = self._near(allowed, lat, lon, limit, max_km) if near else (None, None)
             if refs is None:
                 refs, km = self._far(allowed, lat, lon, limit, max_km)
         chosen = _smallest(km, refs, limit)
@@ -109,14 +118,15 @@ class Reverse:
             bounds = np.searchsorted(cells, np.array(starts + ends, dtype=np.uint64))  # PERF: one call
             lo, hi = bounds[: len(starts)], bounds[len(starts) :]
             count = int((hi - lo).sum())
-            if count < limit and max_km == inf:
+            whole = allowed.holds_area(columns, rows, level)  # HOOK(area): every point that may answer
+            if count < limit and max_km == inf and not whole:
                 continue  # fewer points than wanted, even unfiltered: the next level, unmeasured
             covered = _reach(columns, rows, level, lat, lon)
-            if count < limit and covered < max_km:
+            if count < limit and covered < max_km and not whole:
                 continue
             refs = allowed.filter(self.index, self.index.geo_ref[_ranges(lo, hi)].astype(np.int64))
             km = _distances(self.index, refs, lat, lon)
-            if covered >= max_km or int((km <= covered).sum()) >= limit:
+            if whole or covered >= max_km or int((km <= covered).sum()) >= limit:
                 return refs, km
         return None, None
 
@@ -127,6 +137,9 @@ class Reverse:
         split it (or measure its points when few), until no square can beat the answer."""
         cells, geo_ref = self.index.geo_cell, self.index.geo_ref
         squares = self.squares
+        if allowed.area is not None:  # HOOK(area): only the squares that meet it
+            meets = allowed.meets(squares.x, squares.y, FAR_LEVEL)
+            squares = Squares(*(a[meets] for a in squares))
         bounds = _lower_bounds(lat, lon, *_rectangles(squares.x, squares.y, FAR_LEVEL))
         heap = list(zip(bounds.tolist(), [FAR_LEVEL] * len(bounds), squares.x.tolist(), squares.y.tolist(),
                         squares.starts.tolist(), squares.ends.tolist(), strict=True))
@@ -151,8 +164,9 @@ class Reverse:
             edges = (np.searchsorted(cells[lo:hi], starts) + lo).tolist() + [hi]
             xs, ys = CHILD_X + 2 * x, CHILD_Y + 2 * y
             child_bounds = _lower_bounds(lat, lon, *_rectangles(xs, ys, level)).tolist()
+            meets = allowed.meets(xs, ys, level)  # HOOK(area)
             for i in range(4):
-                if edges[i + 1] > edges[i]:
+                if edges[i + 1] > edges[i] and meets[i]:
                     heapq.heappush(heap, (child_bounds[i], level, 2 * x + i % 2, 2 * y + i // 2,
                                           edges[i], edges[i + 1]))
         return refs, km
@@ -208,7 +222,9 @@ class Reverse:
 class PointFilter:
     """Which points may answer, from the filters."""
 
-    def __init__(self, filters: dict[str, list[str]], documents: Callable[[str, tuple], np.ndarray]) -> None:
+    def __init__(self, filters: dict[str, list[str]], documents: Callable[[str, tuple], np.ndarray],
+                 area: Area | None = None) -> None:
+        self.area = area  # HOOK(area): points outside it do not pass
         types = set(filters.get("type") or ())
         self.housenumbers = not types or "housenumber" in types
         # Documents whose centre may answer (sorted), or None for all of them.
@@ -241,7 +257,29 @@ class PointFilter:
             is_hn = refs < 0
             docs = np.where(is_hn, index.housenumber_docs(np.where(is_hn, ~refs, 0)), refs)
             refs = refs[_isin_sorted(docs, self.documents)]
-        return refs
+        return self.inside(index, refs)
+
+    def inside(self, index: IndexReader, refs: np.ndarray) -> np.ndarray:
+        """The points inside the area, if any (HOOK(area))."""
+        if self.area is None:
+            return refs
+        lonlat = _lonlat(index, refs)
+        return refs[self.area.contains_many(lonlat[:, 0], lonlat[:, 1])]
+
+    def holds_area(self, columns: list[int], rows: list[int], level: int) -> bool:
+        """Whether a block of squares (see :func:`_block`) holds the whole area (HOOK(area))."""
+        if self.area is None:
+            return False
+        west, south, _, _ = _edges(columns[0], rows[0], level)
+        _, _, east, north = _edges(columns[-1], rows[-1], level)
+        a = self.area
+        return west <= a.west and a.east < east and south <= a.south and a.north < north
+
+    def meets(self, x: np.ndarray, y: np.ndarray, level: int) -> np.ndarray:
+        """Whether each square of a level may hold points inside the area (HOOK(area))."""
+        if self.area is None:
+            return np.ones(len(x), dtype=bool)
+        return self.area.intersects_many(*_edges(x, y, level))
 
     def points(self, index: IndexReader, at_most: int) -> np.ndarray | None:
         """Every point that passes, as refs, when the filters leave at most ``at_most``; else None."""
@@ -261,7 +299,7 @@ class PointFilter:
             if int((hi - lo).sum()) + len(centres) > at_most:
                 return None
             refs.append(~_ranges(lo, hi))
-        return np.concatenate(refs)
+        return self.inside(index, np.concatenate(refs))  # HOOK(area)
 
 
 # --- geometry --------------------------------------------------------------------------------
@@ -322,12 +360,18 @@ def _spread(v: int) -> int:
 
 def _rectangles(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
     """West, east, south and north edges (radians) of squares of a level."""
+    west, south, east, north = _edges(x, y, level)
+    return np.radians(west), np.radians(east), np.radians(south), np.radians(north)
+
+
+def _edges(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
+    """West, south, east and north edges (degrees) of squares of a level."""
     size = 1 << level
-    west = np.radians(x * size * CELL_LON - 180)
-    east = np.radians((x + 1) * size * CELL_LON - 180)
-    south = np.radians(y * size * CELL_LAT - 90)
-    north = np.radians(np.minimum((y + 1) * size * CELL_LAT - 90, 90))
-    return west, east, south, north
+    west = x * size * CELL_LON - 180
+    east = (x + 1) * size * CELL_LON - 180
+    south = y * size * CELL_LAT - 90
+    north = np.minimum((y + 1) * size * CELL_LAT - 90, 90)
+    return west, south, east, north
 
 
 def _lower_bounds(lat: float, lon: float, west, east, south, north) -> np.ndarray:
@@ -344,11 +388,17 @@ def _lower_bounds(lat: float, lon: float, west, east, south, north) -> np.ndarra
 
 def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> np.ndarray:
     """Haversine distances (km) of the points to the position."""
+    lonlat = _lonlat(index, refs)
+    return scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], lat, lon)
+
+
+def _lonlat(index: IndexReader, refs: np.ndarray) -> np.ndarray:
+    """(lon, lat) of each point."""
     is_hn = refs < 0
     lonlat = np.empty((len(refs), 2))
     lonlat[is_hn] = index.hn_lonlat_many(~refs[is_hn])
     lonlat[~is_hn] = index.doc_lonlat[refs[~is_hn]]
-    return scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], lat, lon)
+    return lonlat
 
 
 def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -74,6 +74,13 @@ class Scorer:
             trailing = hn >= 0 and bool(self.query.maybe_housenumbers)
             if trailing and self._number_in_name(doc):
                 hn, raw, trailing = -1, None, False
+            if self.search.area is not None:  # the house number if inside, else the place itself
+                answering = self.search.area.answering(self.index, doc, hn)
+                if answering is None:
+                    self.position[doc] = -1
+                    continue
+                if answering < 0 and hn >= 0:
+                    hn, raw, trailing = -1, None, False
             if hn < 0 and self.query.only_housenumber:
                 self.position[doc] = -1
                 continue
