@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE_INDEX = var/sample-index
 
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test setup lint bench scale clean
 
 $(BIN)/balise: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(BIN)/balise
 	$(BIN)/python bench/throughput.py --index .bench/balise-index
 	$(BIN)/python bench/accuracy.py --index .bench/balise-index --addok --out .bench/accuracy.md
 	$(BIN)/python bench/http_load.py --index .bench/balise-index
+
+## France-scale figures: the stand-in at scales 0.03, 0.3 and 1, imported and searched (long).
+scale: $(BIN)/balise
+	$(BIN)/python bench/scale.py --json .bench/scale.json
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
