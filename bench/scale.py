@@ -29,7 +29,6 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -309,20 +308,23 @@ def table(rows: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['scale']} | {r['documents']:,} | {r['housenumbers']:,} | {r['import_s']} | "
-                     f"{r['import_peak_mb']:,} | {r['index_mb']:,} | {r['bytes_per_doc']} | {r['bytes_per_hn']} | "
-                     f"{r['first_answer_s']} ({r['first_answer_with_python_s']} with python) |")
+        lines.append(
+            f"| {r['scale']} | {r['documents']:,} | {r['housenumbers']:,} | {r['import_s']} | "
+            f"{r['import_peak_mb']:,} | {r['index_mb']:,} | {r['bytes_per_doc']} | {r['bytes_per_hn']} | "
+            f"{r['first_answer_s']} ({r['first_answer_with_python_s']} with python) |")
     lines += ["", "| scale | autocomplete | kind | q/s | p50 ms | p90 ms | p99 ms | max ms | top-1 % |",
               "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         for ac in ("off", "on"):
             s = r["search"][ac]
             for kind, v in [("all", s["all"]), *sorted(s["kinds"].items())]:
-                lines.append(f"| {r['scale']} | {ac} | {kind} | {v['qps']:,.0f} | {v['p50']:.2f} | {v['p90']:.2f} | "
-                             f"{v['p99']:.2f} | {v['max']:.1f} | {v['top1']:.1f} |")
+                lines.append(
+                    f"| {r['scale']} | {ac} | {kind} | {v['qps']:,.0f} | {v['p50']:.2f} | {v['p90']:.2f} | "
+                    f"{v['p99']:.2f} | {v['max']:.1f} | {v['top1']:.1f} |")
     served = [r for r in rows if "served" in r]
     if served:
-        lines += ["", "| scale | requests in the load | worker private MB | worker Pss MB |", "|---|---|---|---|"]
+        lines += ["", "| scale | requests in the load | worker private MB | worker Pss MB |",
+                  "|---|---|---|---|"]
         for r in served:
             m = r["served"]
             lines.append(f"| {r['scale']} | {m['requests']:,} | {' / '.join(map(str, m['private_mb']))} | "
