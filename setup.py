@@ -7,7 +7,9 @@ Python headers (Debian: gcc, python3-dev).
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-MODULES = ["balise.index._lookup", "balise.index._postings", "balise.search._textscore"]
+MODULES = [
+    "balise.index._lookup", "balise.index._postings", "balise.index._records", "balise.search._textscore",
+]
 
 setup(
     ext_modules=cythonize(

@@ -213,6 +213,7 @@ def build_index(
                 "merged_duplicate_ids": writer.merged,
                 "communes": bool(communes_dir),
                 "workers": workers,
+                "phases_seconds": writer.phases,
                 "memory_budget_mb": memory // MB,
                 "seconds": round(time.perf_counter() - started, 2),
                 "peak_memory_mb": round(peak_memory_mb(), 1),

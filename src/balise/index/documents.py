@@ -7,7 +7,6 @@ documents (:func:`process_batch`); the writer only files the results (``writer.p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +15,8 @@ import orjson
 from ..text import Pipeline
 from ..text.labels import as_list as _as_list
 from ..text.labels import make_labels
+from ._records import housenumber_record  # noqa: F401 (the record format, for tests)
+from ._records import housenumbers as housenumbers_records
 from .format import COORDINATE_SCALE, HN_SEPARATOR, LABEL_SEPARATOR, MULTI_POSTCODE, filter_term
 
 # (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
@@ -34,7 +35,9 @@ class DocumentError(ValueError):
 
 
 def as_list(value) -> list:
-    if value is None or value == "":
+    if type(value) is str:  # PERF: the usual case, first
+        return [value] if value else []
+    if value is None:
         return []
     return [v for v in _as_list(value) if v not in (None, "")]
 
@@ -84,34 +87,6 @@ def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None
     return tokens
 
 
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def housenumber_record(key: str, raw: str, data: dict, doc_id: str) -> bytes:
-    """A house number as stored in hn.bin (see format.py)."""
-    hn_id = data.get("id")
-    if isinstance(hn_id, str):
-        id_field = "=" + hn_id[len(doc_id):] if hn_id.startswith(doc_id) else "~" + hn_id
-        extra_keys = [k for k in data if k not in ("id", "lon", "lat")]
-    else:  # no id, or not a string: kept as is with the other properties
-        id_field = ""
-        extra_keys = [k for k in data if k not in ("lon", "lat")]
-    extra = orjson.dumps({k: data[k] for k in extra_keys}) if extra_keys else b""
-    payload = HN_SEPARATOR.join(
-        (key.encode(), b"" if raw == key else raw.encode(), id_field.encode(), extra)
-    )
-    return varint(len(payload)) + payload
-
-
 def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict]:
     """The key and the properties (raw, id, ...) of a house-number record's payload."""
     key, raw, id_field, extra = payload.split(HN_SEPARATOR, 3)
@@ -156,7 +131,7 @@ class Batch:
             "importance": np.asarray(self.importance, dtype=np.float64),
             "lonlat": np.asarray(self.lonlat, dtype=np.float64).reshape(-1, 2),
             "flags": np.frombuffer(bytes(self.flags), dtype=np.uint8),
-            "extent": np.asarray(self.extent, dtype=np.float32).reshape(-1, 4),
+            "extent": outward(np.asarray(self.extent, dtype=np.float64).reshape(-1, 4)),
             "docs": b"".join(self.docs),
             "doc_lengths": np.fromiter(map(len, self.docs), dtype=np.uint64, count=len(self.docs)),
             "labels": b"".join(self.labels),
@@ -177,19 +152,20 @@ class Batch:
         }
 
 
-def _outward(value: float, down: bool) -> float:
-    """value as float32, rounded away from the inside of an extent."""
-    f = float(np.float32(value))
-    if down and f > value:
-        return float(np.nextafter(np.float32(value), np.float32(-math.inf)))
-    if not down and f < value:
-        return float(np.nextafter(np.float32(value), np.float32(math.inf)))
-    return f
+def outward(extent: np.ndarray) -> np.ndarray:
+    """Extents (west, south, east, north; float64) as float32 rounded away from the inside."""
+    rounded = extent.astype(np.float32)
+    low = rounded[:, :2] > extent[:, :2]
+    high = rounded[:, 2:] < extent[:, 2:]
+    rounded[:, :2][low] = np.nextafter(rounded[:, :2][low], np.float32(-np.inf))
+    rounded[:, 2:][high] = np.nextafter(rounded[:, 2:][high], np.float32(np.inf))
+    return rounded
 
 
-def add_document(batch: Batch, pipeline: Pipeline, doc: dict) -> None:
+def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = False) -> None:
     """File one document into the batch (raises DocumentError when it cannot be indexed)."""
-    check_document(doc)
+    if not checked:
+        check_document(doc)
     doc_id = str(as_list(doc["id"])[0])
     n = len(batch.ids)
     for term, score in document_tokens(pipeline, doc, batch.words).items():
@@ -217,33 +193,12 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: dict) -> None:
     batch.labels.append(LABEL_SEPARATOR.join([shown, *folded]).encode())
     batch.docs.append(orjson.dumps({k: v for k, v in doc.items() if k not in NOT_STORED}))
 
-    west = east = lon
-    south = north = lat
-    records: dict[str, tuple[bytes, int, int]] = {}
-    key_of = pipeline.housenumber_key
-    for raw, data in housenumbers.items():
-        try:
-            hn_lon, hn_lat = float(data["lon"]), float(data["lat"])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if not (-180 <= hn_lon <= 180 and -90 <= hn_lat <= 90):
-            continue
-        key = key_of(str(raw))
-        if key in records:
-            continue  # the first of two numbers with one key wins
-        x, y = round(hn_lon * COORDINATE_SCALE), round(hn_lat * COORDINATE_SCALE)
-        records[key] = (housenumber_record(key, str(raw), data, doc_id), x, y)
-        # The extent holds the points as stored (to 1e-7 degree), as the reader gives them.
-        west, east = min(west, x / COORDINATE_SCALE), max(east, x / COORDINATE_SCALE)
-        south, north = min(south, y / COORDINATE_SCALE), max(north, y / COORDINATE_SCALE)
-    for key in sorted(records, key=str.encode):
-        record, x, y = records[key]
-        batch.hn_records.append(record)
-        batch.hn_lonlat.extend((x, y))
-    batch.hn_count.append(len(records))
-    batch.housenumbers += len(records)
-    batch.extent.extend((_outward(west, True), _outward(south, True), _outward(east, False),
-                         _outward(north, False)))
+    count, west, south, east, north = housenumbers_records(
+        housenumbers, doc_id, pipeline.housenumber_key, COORDINATE_SCALE, batch.hn_records, batch.hn_lonlat)
+    batch.hn_count.append(count)
+    batch.housenumbers += count
+    # The extent holds the points as stored (to 1e-7 degree), as the reader gives them.
+    batch.extent.extend((min(lon, west), min(lat, south), max(lon, east), max(lat, north)))
 
 
 def process_batch(pipeline: Pipeline, items: list, first_line: int = 0) -> dict:
@@ -266,7 +221,7 @@ def process_batch(pipeline: Pipeline, items: list, first_line: int = 0) -> dict:
         else:
             doc = item
         try:
-            add_document(batch, pipeline, doc)
+            add_document(batch, pipeline, doc, checked=bool(lines))
         except DocumentError as e:
             doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
             batch.bad.append((first_line + i if lines else 0, str(e), doc_id))

@@ -105,6 +105,7 @@ class IndexWriter:
         self.term_ids: dict[str, int] = {}
         self.words: dict[str, None] = {}
         self.occurrences = 0  # documents filed, repeated ids included
+        self.phases: dict[str, float] = {}  # seconds: reading and filing, then each sort
 
     # --- filing ------------------------------------------------------------------------
 
@@ -175,13 +176,26 @@ class IndexWriter:
             f.close()
         out = self.tmp
         counts: dict[str, int] = {}
+        self.phases["filing"] = round(time.time() - self.started, 2)
+        clock = time.time()
+
+        def done(phase: str) -> None:
+            nonlocal clock
+            self.phases[phase] = round(time.time() - clock, 2)
+            clock = time.time()
+
         new_of, first_of = self._write_documents(out, counts)
+        done("documents")
         term_order = self._write_terms(out, counts)
         self._write_postings(out, counts, new_of, term_order)
+        done("postings")
         points = Spill(self.work / "points", POINT)
         self._write_housenumbers(out, counts, new_of, first_of, points)
+        done("housenumbers")
         self._write_points(out, counts, points)
+        done("points")
         self._write_lexicon(out, counts, term_order)
+        done("lexicon")
         shutil.rmtree(self.work)
 
         manifest = {
