@@ -1,12 +1,20 @@
-"""Forward search speed, in one process, balise and Addok side by side in one run.
+"""Forward search speed, in one process, balise and Addok side by side in one run, on two
+mixes of queries; and the France-scale figures of bench/scale.py.
 
     python bench/throughput.py --index DIR [--no-addok] [--profile] [--limit N]
+                               [--scale-json .bench/scale.json]
 
-The query list is every distinct query of the labelled sets (bench/evalsets.py), in a fixed
-order. Each engine first runs the same 200 warm-up queries (untimed; they are not in the timed
-list), then every timed query once, one at a time. No result cache is involved on either side
-(each engine keeps its own internal memoization, e.g. Addok's token cache and balise's document
-cache). Prints q/s, p50, p99 and balise's ratio to Addok; --profile adds where balise's time goes.
+- answerable: real addresses of the dev data written the ways people write them
+  (bench/answerable.py: full, no postcode, lower case without accents, a typo, street only,
+  city first, messy, number last), each with an answer in the data; autocomplete off.
+- eval: every distinct query of the labelled sets (bench/evalsets.py: official points and
+  geocoder-tester rows, most of whose targets are absent from the dev data, where Addok's
+  fallback chain is slowest), with their own options.
+
+Each engine first runs 200 untimed warm-up queries of the mix, then every other query once,
+one at a time; no result cache on either side. Prints q/s, p50, p99 and balise's ratio to
+Addok for each mix; --profile adds where balise's time goes. With --scale-json (written by
+``make scale``), the France-scale rows follow.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import pstats
 import statistics
 import sys
@@ -23,12 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import addok_env  # noqa: E402
+from answerable import make as answerable_rows  # noqa: E402
 from evalsets import load_cases  # noqa: E402
 
 WARMUP = 200
+REPO = Path(__file__).resolve().parents[1]
 
 
 def query_list() -> list[dict]:
+    """The eval mix: every distinct query of the labelled sets, in a fixed order."""
     seen, queries = set(), []
     for case in load_cases():
         q = {"q": case.query, "limit": case.limit, "autocomplete": case.autocomplete,
@@ -38,6 +50,12 @@ def query_list() -> list[dict]:
             seen.add(key)
             queries.append(q)
     return queries
+
+
+def answerable_list(n: int = 6000) -> list[dict]:
+    """The answerable mix (bench/answerable.py, its default seed), autocomplete off."""
+    return [{"q": row[1], "limit": 5, "autocomplete": False, "lat": None, "lon": None}
+            for row in answerable_rows(n, 3)]
 
 
 def summary(timings: list[float]) -> dict:
@@ -77,38 +95,60 @@ def run_balise(index: str, warmup: list[dict], queries: list[dict], profile: boo
     return timings, startup, profiler
 
 
+def scale_rows(path: Path) -> list[str]:
+    rows = json.loads(path.read_text())
+    lines = ["\n| France stand-in (bench/scale.py) | autocomplete | q/s | p50 ms | p99 ms | max ms "
+             "| top-1 % |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for ac in ("off", "on"):
+            a = r["search"][ac]["all"]
+            lines.append(f"| scale {r['scale']} ({r['documents']:,} documents) | {ac} | {a['qps']:,.0f} | "
+                         f"{a['p50']:.2f} | {a['p99']:.2f} | {a['max']:.1f} | {a['top1']:.1f} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", required=True)
     parser.add_argument("--no-addok", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile balise (slower)")
-    parser.add_argument("--limit", type=int, default=0, help="timed queries (0: all)")
+    parser.add_argument("--limit", type=int, default=0, help="timed queries per mix (0: all)")
+    parser.add_argument("--mix", choices=["answerable", "eval", "both"], default="both")
+    parser.add_argument("--scale-json", default=str(REPO / ".bench" / "scale.json"))
     args = parser.parse_args(argv)
 
-    queries = query_list()
-    warmup, timed = queries[:WARMUP], queries[WARMUP:]
-    if args.limit:
-        timed = timed[: args.limit]
-    print(f"{len(timed)} timed queries after {len(warmup)} warm-up queries")
-
-    rows = {}
-    timings, startup, profiler = run_balise(args.index, warmup, timed, args.profile)
-    rows["balise"] = summary(timings)
-    print(f"balise: opened and answered a first query in {startup * 1000:.0f} ms")
-    if not args.no_addok:
-        _, addok_timings = addok_env.run_addok(warmup + timed, warmup=len(warmup))
-        rows["addok 1.3.2"] = summary(addok_timings[len(warmup):])
-
-    print("\n| engine | queries | q/s | p50 ms | p99 ms |\n|---|---|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {r['queries']} | {r['qps']:.1f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
-    if "addok 1.3.2" in rows:
-        ratio = rows["balise"]["qps"] / rows["addok 1.3.2"]["qps"]
-        print(f"\nbalise / addok: {ratio:.1f}x queries/s")
-    if profiler:
+    mixes = {"answerable": answerable_list, "eval": query_list}
+    chosen = list(mixes) if args.mix == "both" else [args.mix]
+    table = ["| mix | engine | queries | q/s | p50 ms | p99 ms | ratio |", "|---|---|---|---|---|---|---|"]
+    profiles = []
+    for name in chosen:
+        queries = mixes[name]()
+        warmup, timed = queries[:WARMUP], queries[WARMUP:]
+        if args.limit:
+            timed = timed[: args.limit]
+        timings, startup, profiler = run_balise(args.index, warmup, timed, args.profile)
+        rows = {"balise": summary(timings)}
+        if profiler:
+            profiles.append((name, profiler))
+        if not args.no_addok:
+            _, addok_timings = addok_env.run_addok(warmup + timed, warmup=len(warmup))
+            rows["addok 1.3.2"] = summary(addok_timings[len(warmup):])
+        ratio = ""
+        if "addok 1.3.2" in rows:
+            ratio = f"{rows['balise']['qps'] / rows['addok 1.3.2']['qps']:.1f}x"
+        for engine, r in rows.items():
+            table.append(f"| {name} | {engine} | {r['queries']} | {r['qps']:.1f} | {r['p50_ms']:.2f} | "
+                         f"{r['p99_ms']:.2f} | {ratio if engine == 'balise' else ''} |")
+        print(f"{name}: {len(timed)} timed queries after {len(warmup)} warm-up queries; "
+              f"balise opened and answered a first query in {startup * 1000:.0f} ms", flush=True)
+    print("\n" + "\n".join(table))
+    scale = Path(args.scale_json)
+    if scale.exists():
+        print("\n".join(scale_rows(scale)))
+    for name, profiler in profiles:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-        print("\nbalise profile (tottime):\n" + out.getvalue())
+        print(f"\nbalise profile, {name} mix (tottime):\n" + out.getvalue())
     return 0
 
 

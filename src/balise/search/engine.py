@@ -132,7 +132,7 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options) -> tupl
     others = []
     if first.query.maybe_housenumbers:
         others.append({"trailing_number_as_housenumber": True, "extract": extract})
-    if extract and dropped:
+    if extract and dropped and could_name_a_place(engine, dropped):
         others.append({"extract": False})
     for reading in others:
         other = Search(engine, q, trace=trace, **reading, **options)
@@ -145,6 +145,13 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options) -> tupl
 
 
 PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
+
+
+def could_name_a_place(engine: Engine, text: str) -> bool:
+    """Whether some document has every word of ``text``: else no answer's place can be
+    named by it (:func:`names_the_place`), and the reading that keeps it is not tried."""
+    terms = [engine.index.term_id(t) for t in engine.pipeline.index_tokens(text)]
+    return bool(terms) and min(terms) >= 0 and engine.index.postings_lists.intersects(terms)
 
 
 def names_the_place(pipeline: Pipeline, text: str, doc: dict) -> bool:

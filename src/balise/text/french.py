@@ -128,6 +128,7 @@ def extract_address(q: str) -> str:
     return q[address_start(q) :]
 
 
+@lru_cache(maxsize=256)  # a query's readings ask it several times
 def address_start(q: str) -> int:
     """Where the address starts in a longer text (a number before a street type), else 0."""
     m = EXTRACT_ADDRESS.search(q) if any(c.isdigit() for c in q) else None
@@ -163,6 +164,31 @@ def _neighbours(tokens: Iterable[Token]) -> Iterator[tuple[Token | None, Token, 
     yield previous, current, None
 
 
+# What the token steps ask of single words, cached (PERF: the same few thousand words come
+# again and again; each question is a regular expression of dozens of alternatives).
+# On a single word (\w+), a match from its start ending at a word boundary is a full match.
+
+
+@lru_cache(maxsize=100_000)
+def is_street_type(word: str) -> bool:
+    return STREET_TYPE.fullmatch(word) is not None
+
+
+@lru_cache(maxsize=100_000)
+def is_ordinal(word: str) -> bool:
+    return ORDINAL.match(word) is not None
+
+
+@lru_cache(maxsize=100_000)
+def is_housenumber(word: str) -> bool:
+    return HOUSENUMBER.match(word) is not None
+
+
+@lru_cache(maxsize=100_000)
+def is_parcel(word: str) -> bool:
+    return PARCEL.fullmatch(word) is not None
+
+
 def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
     """"3 bis rue" -> "3bis rue": an ordinal glued to the number before it.
 
@@ -175,7 +201,7 @@ def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
             held = token
             continue
         if held is not None:
-            if ORDINAL.match(token) and (not following or STREET_TYPE.match(following)):
+            if is_ordinal(token) and (not following or is_street_type(following)):
                 raw = f"{held} {token}"
                 token = held.update(raw.replace(" ", ""), raw=raw)
             else:
@@ -203,8 +229,8 @@ def flag_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
     found = False
     for _, token, following in _neighbours(tokens):
         if not found and (
-            (token.is_first or (following and STREET_TYPE.match(following))) and HOUSENUMBER.match(token)
-            or PARCEL.fullmatch(token) and token == following
+            (token.is_first or (following and is_street_type(following))) and is_housenumber(token)
+            or is_parcel(token) and token == following
         ):
             token.kind = "housenumber"
             found = True
@@ -220,6 +246,11 @@ NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l",
 TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + ")?$")
 
 
+@lru_cache(maxsize=100_000)
+def is_trailing_number(word: str) -> bool:
+    return TRAILING_NUMBER.match(word) is not None
+
+
 def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
     """"rue de Rivoli 12": a number after the street name may be the house number.
 
@@ -232,10 +263,10 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
         yield from tokens
         return
     for i, token in enumerate(tokens):
-        if i == 0 or not TRAILING_NUMBER.match(token):
+        if i == 0 or not is_trailing_number(token):
             continue
         previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
-        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or STREET_TYPE.fullmatch(previous):
+        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or is_street_type(previous):
             continue
         if following is not None and (following in MONTHS or following.isdigit() and len(following) < 5):
             continue
