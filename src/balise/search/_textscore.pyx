@@ -54,9 +54,7 @@ cdef class Query:
         self.length = len(self.text)
         self.q = self.text
         cdef const uint8_t* q = self.q
-        for i in range(CODES):
-            self.counts[i] = 0
-            self.used[i] = 0
+        # NOTE: counts and used start at zero: the object's memory comes zeroed.
         for i in range(self.length - 1):
             code = (CLASS[q[i]] << 6) | CLASS[q[i + 1]]
             if self.counts[code] < 65535:

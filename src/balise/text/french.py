@@ -8,7 +8,7 @@ deliberately differs it says so (house-number keys keep "bis" apart from "b").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -46,9 +46,9 @@ HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
 PARCEL = re.compile(r"\d{1,4}[a-z]{1,2}\d{1,3}", flags=re.IGNORECASE)
 LEADING_ZEROS = re.compile(r"\b0+(\d{1,3})\b")
 # (pattern, replacement, what the text must hold for the pattern to match at all).
-# PERF: each pattern is tried only when its text is there (one `in` instead of a regex).
+# PERF: each pattern is tried only when its text is there (a plain search, no backtracking).
 NOISE = [
-    (re.compile(p, flags=re.IGNORECASE), r, needs)
+    (re.compile(p, flags=re.IGNORECASE), r, re.compile("|".join(map(re.escape, needs))))
     for p, r, needs in (
         (r"([\d]{5})", r" \1 ", "0123456789"),
         (r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", r"\1", ("bp", "b.p", "cs", "tsa", "cidex")),
@@ -128,19 +128,28 @@ def extract_address(q: str) -> str:
     return q[address_start(q) :]
 
 
+NUMBER_START = re.compile(r"\b\d")
+
+
 @lru_cache(maxsize=256)  # a query's readings ask it several times
 def address_start(q: str) -> int:
-    """Where the address starts in a longer text (a number before a street type), else 0."""
-    m = EXTRACT_ADDRESS.search(q) if any(c.isdigit() for c in q) else None
-    return m.start() if m else 0
+    """Where the address starts in a longer text (a number before a street type), else 0.
+
+    PERF: EXTRACT_ADDRESS.search, tried only where a number starts (the same leftmost match).
+    """
+    for number in NUMBER_START.finditer(q):
+        if EXTRACT_ADDRESS.match(q, number.start()):
+            return number.start()
+    return 0
 
 
 def clean_noise(q: str) -> str:
     """Drop CEDEX, BP/CS/TSA numbers, floors; expand s/ (sur) and s/s (sous)."""
+    lower = q.lower()
     for pattern, repl, needs in NOISE:
-        lower = q.lower()
-        if any(n in lower for n in needs):
+        if needs.search(lower):
             q = pattern.sub(repl, q)
+            lower = q.lower()
     return q.strip()
 
 
@@ -150,18 +159,6 @@ def remove_leading_zeros(q: str) -> str:
 
 
 # --- token steps --------------------------------------------------------------
-
-
-def _neighbours(tokens: Iterable[Token]) -> Iterator[tuple[Token | None, Token, Token | None]]:
-    previous = None
-    iterator = iter(tokens)
-    current = next(iterator, None)
-    if current is None:
-        return
-    for following in iterator:
-        yield previous, current, following
-        previous, current = current, following
-    yield previous, current, None
 
 
 # What the token steps ask of single words, cached (PERF: the same few thousand words come
@@ -189,14 +186,18 @@ def is_parcel(word: str) -> bool:
     return PARCEL.fullmatch(word) is not None
 
 
-def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
+def glue_ordinal(tokens: Iterable[Token]) -> list[Token]:
     """"3 bis rue" -> "3bis rue": an ordinal glued to the number before it.
 
     NOTE: as in Addok, of two numbers in a row only the second is kept ("10-12
     rue X" is searched as "12 rue X").
     """
+    tokens = list(tokens)
+    out: list[Token] = []
     held = None
-    for _, token, following in _neighbours(tokens):
+    last = len(tokens) - 1
+    for i, token in enumerate(tokens):
+        following = tokens[i + 1] if i < last else None
         if following and token.isdigit() and len(token) < 5:
             held = token
             continue
@@ -205,9 +206,10 @@ def glue_ordinal(tokens: Iterable[Token]) -> Iterator[Token]:
                 raw = f"{held} {token}"
                 token = held.update(raw.replace(" ", ""), raw=raw)
             else:
-                yield held
+                out.append(held)
             held = None
-        yield token
+        out.append(token)
+    return out
 
 
 def fold_ordinal(token: Token) -> Token:
@@ -220,21 +222,23 @@ def fold_ordinal(token: Token) -> Token:
     return token
 
 
-def flag_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
+def flag_housenumber(tokens: Iterable[Token]) -> list[Token]:
     """The first number at the start or before a street type is a house number.
 
     Beyond Addok, a parcel number ("12p2") is one too when the street's name repeats it
     ("12p2 12p2 rue des rosiers", "saucats 33650 12p2 12p2 rue..."); once, it is the name.
     """
-    found = False
-    for _, token, following in _neighbours(tokens):
-        if not found and (
+    tokens = list(tokens)
+    last = len(tokens) - 1
+    for i, token in enumerate(tokens):
+        following = tokens[i + 1] if i < last else None
+        if (
             (token.is_first or (following and is_street_type(following))) and is_housenumber(token)
             or is_parcel(token) and token == following
         ):
             token.kind = "housenumber"
-            found = True
-        yield token
+            break
+    return tokens
 
 
 MONTHS = {
@@ -251,7 +255,7 @@ def is_trailing_number(word: str) -> bool:
     return TRAILING_NUMBER.match(word) is not None
 
 
-def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
+def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
     """"rue de Rivoli 12": a number after the street name may be the house number.
 
     Beyond Addok, which only looks for a number at the start or before a street
@@ -260,8 +264,7 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
     """
     tokens = list(tokens)
     if any(t.kind == "housenumber" for t in tokens):
-        yield from tokens
-        return
+        return tokens
     for i, token in enumerate(tokens):
         if i == 0 or not is_trailing_number(token):
             continue
@@ -274,18 +277,19 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> Iterator[Token]:
         if following is not None and (following in FOLD or len(following) == 1 and following.isalpha()):
             following.kind = "maybe_housenumber_suffix"  # "12 bis", "12 b"
         break
-    yield from tokens
+    return tokens
 
 
 def make_synonymize(synonyms: dict[str, str]):
-    def synonymize(tokens: Iterable[Token]) -> Iterator[Token]:
+    def synonymize(tokens: Iterable[Token]) -> list[Token]:
+        out = []
         for token in tokens:
             wanted = synonyms.get(token)
             if wanted is None:
-                yield token
+                out.append(token)
             else:
-                for position, word in enumerate(wanted.split()):
-                    yield token.update(word, position=position)
+                out += [token.update(word, position=position) for position, word in enumerate(wanted.split())]
+        return out
 
     return synonymize
 

@@ -8,7 +8,7 @@ provide the steps; this module only knows how to chain them and cache results.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from unidecode import unidecode
@@ -66,9 +66,8 @@ Step = Callable[[Iterable[Token]], Iterable[Token]]
 def each(func: Callable[[Token], Token]) -> Step:
     """Turn a token -> token function into a pipeline step."""
 
-    def step(tokens: Iterable[Token]) -> Iterator[Token]:
-        for token in tokens:
-            yield func(token)
+    def step(tokens: Iterable[Token]) -> list[Token]:
+        return [func(token) for token in tokens]
 
     step.__name__ = func.__name__
     return step
@@ -96,10 +95,12 @@ def fold(s: str) -> str:
     return s if s.isascii() else unidecode(s)
 
 
-def normalize(tokens: Iterable[Token]) -> Iterator[Token]:
+def normalize(tokens: Iterable[Token]) -> list[Token]:
+    out = []
     for token in tokens:
         folded = fold(token)
-        yield token if folded == token else token.update(folded)
+        out.append(token if folded == token else token.update(folded))
+    return out
 
 
 @lru_cache(maxsize=65536)
