@@ -16,10 +16,17 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# A C compiler for the compiled core (Cython, balise/*/_*.pyx); the base image has the
+# Python headers. Only this stage has it: the runtime image gets the built wheel.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml setup.py README.md ./
 COPY src ./src
-# The wheel, installed with its dependencies (and zstandard, for `balise bundle`); then the
-# bytecode for PYTHONOPTIMIZE=1 (.opt-1.pyc), as the root filesystem is read-only at run time.
+# The wheel (compiled core inside), installed with its dependencies (and zstandard, for
+# `balise bundle`); then the bytecode for PYTHONOPTIMIZE=1 (.opt-1.pyc), as the root
+# filesystem is read-only at run time.
 RUN python3 -m venv /opt/balise \
  && /opt/balise/bin/pip wheel --no-deps --wheel-dir /wheels . \
  && /opt/balise/bin/pip install "$(ls /wheels/balise-*.whl)[bundle]" \

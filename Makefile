@@ -6,7 +6,10 @@ SAMPLE_INDEX = var/sample-index
 
 .PHONY: demo test setup lint bench scale clean
 
-$(BIN)/balise: pyproject.toml
+# The compiled core is rebuilt when a .pyx changes.
+PYX := $(wildcard src/balise/*/_*.pyx)
+
+$(BIN)/balise: pyproject.toml setup.py $(PYX)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

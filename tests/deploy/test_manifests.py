@@ -321,3 +321,6 @@ def test_the_dockerfile():
     assert "march=native" not in code and "curl" not in code
     assert int(re.search(r"PYTHONOPTIMIZE=(\d)", text).group(1)) <= 1
     assert ["ENTRYPOINT", '["balise"]'] in instructions and ["CMD", '["serve"]'] in instructions
+    # The compiled core is built in the first stage; the runtime image has no compiler.
+    build, runtime = text.split("\nFROM ${PYTHON_IMAGE} AS runtime", 1)
+    assert "gcc" in build and "gcc" not in runtime
