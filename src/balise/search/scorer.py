@@ -47,6 +47,8 @@ class Scorer:
         self.hns: list[int] = []
         self.trailing: list[bool] = []
         self.postcodes: list[str | None] = []  # the postcode asked for, among several
+        # Scores by batch of candidates, joined into columns when the results are chosen.
+        self.batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
         self.str_distance = np.empty(0)
         self.importance = np.empty(0)
         self.km: np.ndarray | None = None
@@ -111,13 +113,20 @@ class Scorer:
                 lonlat[has_hn] = self.index.hn_lonlat_many(np.asarray(kept_hns)[has_hn])
             km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.search.lat, self.search.lon)
             score = scoring.total_with_centre(text, importance, km)
-            self.km = km if self.km is None else np.concatenate([self.km, km])
         else:
+            km = None
             score = scoring.total_without_centre(text, importance)
-        self.str_distance = np.concatenate([self.str_distance, text])
-        self.importance = np.concatenate([self.importance, importance])
-        self.score = np.concatenate([self.score, score])
+        self.batches.append((text, importance, score, km))
         self.cream += int(np.count_nonzero(text >= scoring.MATCH_THRESHOLD))
+
+    def _columns(self) -> None:
+        """The scores of every candidate, in column order (joined once, when needed)."""
+        if len(self.batches) > 1:
+            text, importance, score, km = zip(*self.batches, strict=True)
+            self.batches = [(np.concatenate(text), np.concatenate(importance), np.concatenate(score),
+                             None if km[0] is None else np.concatenate(km))]
+        if self.batches:
+            self.str_distance, self.importance, self.score, self.km = self.batches[0]
 
     def _match_housenumbers(self, docs: np.ndarray) -> np.ndarray:
         key = self.query.housenumber_key
@@ -159,6 +168,7 @@ class Scorer:
         """Columns of the best candidates: score, then importance, then document number."""
         if not self.docs:
             return []
+        self._columns()
         order = np.lexsort((np.asarray(self.docs), -self.importance, -self.score))[:limit]
         return [int(i) for i in order if self.score[i] >= scoring.MIN_SCORE]
 
