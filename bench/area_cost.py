@@ -1,8 +1,11 @@
 """What a ``bbox`` costs a forward search, in one process: the same queries with and without one.
 
-    python bench/area_cost.py --index DIR [--queries 1500]
+    python bench/area_cost.py --index DIR [--queries 1500] [--csv QUERIES.csv]
 
-The queries are the distinct queries of the labelled sets (bench/evalsets.py), in a fixed order.
+The queries are the distinct queries of the labelled sets (bench/evalsets.py), in a fixed order,
+or with ``--csv`` those of a query file (make_france.py's --queries, bench/answerable.py), the
+France stand-in's (autocomplete off and on) for the France figures; reverse then runs at
+their answers.
 Each is searched without a box, then with boxes around its own first result (a street, ±0.005°;
 a town, ±0.05°; a département, ±0.5°) and with a town-sized box elsewhere (around Malval, in
 the Creuse: most queries have no answer there, the costly case: the bucket stays dry and every
@@ -36,17 +39,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", required=True)
     parser.add_argument("--queries", type=int, default=1500, help="timed queries (after the warm-up)")
+    parser.add_argument("--csv", help="a query file (kind, query, expected_id, expected_lon, expected_lat)")
     args = parser.parse_args(argv)
 
     from balise import Geocoder
 
     geocoder = Geocoder.open(args.index)
     seen, queries = set(), []
-    for case in load_cases():
-        key = (case.query, case.autocomplete)
-        if key not in seen:
-            seen.add(key)
-            queries.append((case.query, case.autocomplete))
+    if args.csv:
+        with open(args.csv, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        queries = [(r["query"], i % 2 == 1) for i, r in enumerate(rows)]
+        points = [(float(r["expected_lat"]), float(r["expected_lon"])) for r in rows]
+    else:
+        for case in load_cases():
+            key = (case.query, case.autocomplete)
+            if key not in seen:
+                seen.add(key)
+                queries.append((case.query, case.autocomplete))
+        official = Path(shared_data()) / "eval" / "official-points-dev.csv"
+        with official.open(encoding="utf-8", newline="") as f:
+            points = [(float(r["expected_lat"]), float(r["expected_lon"])) for r in csv.DictReader(f)]
     warmup, timed = queries[:WARMUP], queries[WARMUP:WARMUP + args.queries]
     for q, autocomplete in warmup:
         geocoder.search(q, autocomplete=autocomplete)
@@ -73,8 +86,6 @@ def main(argv=None) -> int:
     print(f"search: {answered} answered queries of {len(timed)}; town box: same first result for {same_top}")
     report(timings)
 
-    with (Path(shared_data()) / "eval" / "official-points-dev.csv").open(encoding="utf-8", newline="") as f:
-        points = [(float(r["expected_lat"]), float(r["expected_lon"])) for r in csv.DictReader(f)]
     points = points[: args.queries]
     kinds = ["plain", "street", "town", "elsewhere"]
     timings = {k: [] for k in kinds}
