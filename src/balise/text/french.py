@@ -166,22 +166,22 @@ def remove_leading_zeros(q: str) -> str:
 # On a single word (\w+), a match from its start ending at a word boundary is a full match.
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=50_000)
 def is_street_type(word: str) -> bool:
     return STREET_TYPE.fullmatch(word) is not None
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=50_000)
 def is_ordinal(word: str) -> bool:
     return ORDINAL.match(word) is not None
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=50_000)
 def is_housenumber(word: str) -> bool:
     return HOUSENUMBER.match(word) is not None
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=50_000)
 def is_parcel(word: str) -> bool:
     return PARCEL.fullmatch(word) is not None
 
@@ -250,7 +250,7 @@ NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l",
 TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + ")?$")
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=50_000)
 def is_trailing_number(word: str) -> bool:
     return TRAILING_NUMBER.match(word) is not None
 
@@ -294,7 +294,7 @@ def make_synonymize(synonyms: dict[str, str]):
     return synonymize
 
 
-@lru_cache(maxsize=500_000)
+@lru_cache(maxsize=50_000)  # known words come from the lexicon
 def phonetic(word: str) -> str:
     """Very light French phonetic folding: keeps only significant letters."""
     for pattern, repl in PHONETIC_RULES:
@@ -314,7 +314,7 @@ HOUSENUMBER_PARTS = re.compile(
 )
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=20_000)
 def housenumber_key(raw: str) -> str:
     """Canonical key of a house number: "30 BIS" -> "30bis", "30B" -> "30b", "0012" -> "12".
 

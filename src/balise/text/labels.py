@@ -72,7 +72,7 @@ def with_housenumber(base: Labels, doc: dict, housenumber: str | None, number_la
     return (shown, tuple(dict.fromkeys(folded)))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=10_000)
 def labels_of(
     names: tuple[Part, ...], cities: tuple[Part, ...], postcode: Part | None, is_municipality: bool
 ) -> Labels:
