@@ -201,9 +201,13 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = Fa
     batch.extent.extend((min(lon, west), min(lat, south), max(lon, east), max(lat, north)))
 
 
-def process_batch(pipeline: Pipeline, items: list, first_line: int = 0) -> dict:
-    """Records of a batch: documents (dicts), or NDJSON lines (bytes) numbered from
-    ``first_line``; a bad line or document is counted in ``bad``, never fatal."""
+def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0) -> dict:
+    """Records of a batch: documents (dicts), or NDJSON lines (bytes, or a block of them)
+    numbered from ``first_line``; a bad line or document is counted in ``bad``, never fatal."""
+    if isinstance(items, bytes):
+        items = items.split(b"\n")
+        if items and not items[-1]:
+            items.pop()
     batch = Batch()
     lines = read = 0
     for i, item in enumerate(items):
