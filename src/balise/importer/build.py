@@ -58,16 +58,18 @@ def parse_memory(text: str) -> int:
 # --- workers --------------------------------------------------------------------------------
 
 _PIPELINE = None
+_REPORTED: set[str] = set()  # texts whose words this worker already sent (one import a worker)
 
 
 def _init_worker(rules: str) -> None:
-    global _PIPELINE
+    global _PIPELINE, _REPORTED
     _PIPELINE = make_pipeline(rules)
+    _REPORTED = set()
 
 
 def _work(task: tuple[list | bytes, int]) -> dict:
     items, first_line = task
-    return process_batch(_PIPELINE, items, first_line)
+    return process_batch(_PIPELINE, items, first_line, _REPORTED)
 
 
 class Workers:

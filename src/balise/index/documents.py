@@ -66,19 +66,29 @@ def check_document(doc: object) -> None:
         raise DocumentError(reason)
 
 
-def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None = None) -> dict[str, float]:
+REPORTED_MAX = 500_000  # texts remembered as reported (past it, they are reported again)
+
+
+def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None = None,
+                    reported: set[str] | None = None) -> dict[str, float]:
     """Each token of the document with its score, as Addok's FieldsIndexer computes it;
-    ``words`` receives the words the tokens come from (for the lexicon)."""
+    ``words`` receives the words the tokens come from (for the lexicon), except those of
+    the texts in ``reported`` (what this process already sent, for this import)."""
     importance = float(doc.get("importance") or 0.0) * IMPORTANCE_WEIGHT
     tokens: dict[str, float] = {}
     for name, boost in FIELDS:
         if name == "postcode" and doc.get("type") == "municipality":
             boost = 1.2
         for value in as_list(doc.get(name)):
-            raw_words, found = pipeline.index_words(str(value))
+            text = str(value)
+            raw_words, found = pipeline.index_words(text)
             if not found:
                 continue
-            if words is not None:
+            if words is not None and (reported is None or text not in reported):
+                if reported is not None:
+                    if len(reported) >= REPORTED_MAX:
+                        reported.clear()
+                    reported.add(text)
                 words.update(dict.fromkeys(raw_words))
             score = (boost + importance) / len(found)
             for word in found:
@@ -162,13 +172,14 @@ def outward(extent: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = False) -> None:
+def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = False,
+                 reported: set[str] | None = None) -> None:
     """File one document into the batch (raises DocumentError when it cannot be indexed)."""
     if not checked:
         check_document(doc)
     doc_id = str(as_list(doc["id"])[0])
     n = len(batch.ids)
-    for term, score in document_tokens(pipeline, doc, batch.words).items():
+    for term, score in document_tokens(pipeline, doc, batch.words, reported).items():
         batch.post_term.append(batch.terms.setdefault(term, len(batch.terms)))
         batch.post_doc.append(n)
         batch.post_score.append(score)
@@ -201,9 +212,11 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = Fa
     batch.extent.extend((min(lon, west), min(lat, south), max(lon, east), max(lat, north)))
 
 
-def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0) -> dict:
+def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0,
+                  reported: set[str] | None = None) -> dict:
     """Records of a batch: documents (dicts), or NDJSON lines (bytes, or a block of them)
-    numbered from ``first_line``; a bad line or document is counted in ``bad``, never fatal."""
+    numbered from ``first_line``; a bad line or document is counted in ``bad``, never fatal.
+    ``reported``: the texts whose words this process already sent in this import."""
     if isinstance(items, bytes):
         items = items.split(b"\n")
         if items and not items[-1]:
@@ -225,7 +238,7 @@ def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0) 
         else:
             doc = item
         try:
-            add_document(batch, pipeline, doc, checked=bool(lines))
+            add_document(batch, pipeline, doc, checked=bool(lines), reported=reported)
         except DocumentError as e:
             doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
             batch.bad.append((first_line + i if lines else 0, str(e), doc_id))

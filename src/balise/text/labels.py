@@ -7,8 +7,6 @@ rarely, a postcode the query asks for) changes them.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from .pipeline import ascii_label
 
 # (label shown, folded variants best first). PERF: a plain tuple of strings, which the
@@ -72,11 +70,13 @@ def with_housenumber(base: Labels, doc: dict, housenumber: str | None, number_la
     return (shown, tuple(dict.fromkeys(folded)))
 
 
-@lru_cache(maxsize=10_000)
 def labels_of(
     names: tuple[Part, ...], cities: tuple[Part, ...], postcode: Part | None, is_municipality: bool
 ) -> Labels:
-    """Label variants of a place, best first (addok-france's make_labels), cached."""
+    """Label variants of a place, best first (addok-france's make_labels).
+
+    NOTE: not cached: made once per document at import, where the places are all different,
+    and rarely at query time (a postcode asked for, a number written last)."""
     labels: list[tuple[Part, ...]] = []
     for name in names:
         for city in cities or (None,):
