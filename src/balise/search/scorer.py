@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..index._lookup import housenumber_raws
+from ..index.format import MULTI_POSTCODE
 from ..text import ascii_label
 from ..text.french import housenumber_alternatives
 from ..text.labels import Labels, as_list, make_labels, with_housenumber
@@ -21,6 +22,8 @@ from . import _textscore, scoring
 
 if TYPE_CHECKING:
     from .engine import Search
+
+DROPPED = -2  # a candidate that cannot answer (outside the area, no house number asked for)
 
 
 @dataclass(eq=False)
@@ -68,33 +71,28 @@ class Scorer:
         if not new:
             return
         docs = np.asarray(new, dtype=np.int64)
-        hns = self._match_housenumbers(docs)
-        raws = housenumber_raws(hns, self.index.hn_offsets, self.index.hn_blob)
+        hns = self._match_housenumbers(docs).tolist()
+        raws = housenumber_raws(np.asarray(hns, dtype=np.int64), self.index.hn_offsets, self.index.hn_blob)
+        trailing = [False] * len(new)
+        if self.query.maybe_housenumbers or self.search.area is not None or self.query.only_housenumber:
+            self._adjust(new, hns, raws, trailing)  # PERF: a loop over candidates only then
+        postcodes: list[str | None] = [None] * len(new)
+        if self.query.postcodes:  # the postcode asked for, among a street's several ones
+            several = np.flatnonzero(self.index.doc_flags[docs] & MULTI_POSTCODE).tolist()
+            for i in several:
+                postcodes[i] = self._asked_postcode(new[i])
         first = len(self.docs)
-        kept_docs, kept_hns, numbers, special = [], [], [], []
-        for doc, hn, raw in zip(new, hns.tolist(), raws, strict=True):
-            trailing = hn >= 0 and bool(self.query.maybe_housenumbers)
-            if trailing and self._number_in_name(doc):
-                hn, raw, trailing = -1, None, False
-            if self.search.area is not None:  # the house number if inside, else the place itself
-                answering = self.search.area.answering(self.index, doc, hn)
-                if answering is None:
-                    self.position[doc] = -1
-                    continue
-                if answering < 0 and hn >= 0:
-                    hn, raw, trailing = -1, None, False
-            if hn < 0 and self.query.only_housenumber:
-                self.position[doc] = -1
-                continue
-            postcode = self._asked_postcode(doc) if self.query.postcodes else None
-            self.position[doc] = first + len(kept_docs)
-            kept_docs.append(doc)
-            kept_hns.append(hn)
-            self.trailing.append(trailing)
-            self.postcodes.append(postcode)
-            if trailing or postcode is not None:
-                special.append(len(numbers))
-            numbers.append(ascii_label(raw).encode() if raw else None)
+        kept = [i for i, hn in enumerate(hns) if hn != DROPPED]
+        for i in range(len(new)):
+            if hns[i] == DROPPED:
+                self.position[new[i]] = -1
+        self.position.update((new[i], first + k) for k, i in enumerate(kept))
+        kept_docs = [new[i] for i in kept]
+        kept_hns = [hns[i] for i in kept]
+        self.trailing += [trailing[i] for i in kept]
+        self.postcodes += [postcodes[i] for i in kept]
+        special = [k for k, i in enumerate(kept) if trailing[i] or postcodes[i] is not None]
+        numbers = [ascii_label(raws[i]).encode() if raws[i] and hns[i] >= 0 else None for i in kept]
         if not kept_docs:
             return
         self.docs += kept_docs
@@ -127,6 +125,28 @@ class Scorer:
                              None if km[0] is None else np.concatenate(km))]
         if self.batches:
             self.str_distance, self.importance, self.score, self.km = self.batches[0]
+
+    def _adjust(self, docs: list[int], hns: list[int], raws: list, trailing: list[bool]) -> None:
+        """Which house number answers for each candidate (DROPPED: none may answer): a
+        number written after the street's name that is part of that name is not one; in an
+        area, the house number if inside, else the place itself; with type=housenumber,
+        only candidates with one."""
+        maybe, area = bool(self.query.maybe_housenumbers), self.search.area
+        for i, doc in enumerate(docs):
+            hn = hns[i]
+            trailing[i] = hn >= 0 and maybe
+            if trailing[i] and self._number_in_name(doc):
+                hn, trailing[i] = -1, False
+            if area is not None:
+                answering = area.answering(self.index, doc, hn)
+                if answering is None:
+                    hns[i] = DROPPED
+                    continue
+                if answering < 0 and hn >= 0:
+                    hn, trailing[i] = -1, False
+            if hn < 0 and self.query.only_housenumber:
+                hn = DROPPED
+            hns[i] = hn
 
     def _match_housenumbers(self, docs: np.ndarray) -> np.ndarray:
         key = self.query.housenumber_key
