@@ -1,4 +1,4 @@
-"""The HTTP API, through a real gunicorn (``balise serve``, 2 workers) on the dev index.
+"""The HTTP API, through a real server (``balise serve``, 2 workers) on the dev index.
 
 Addok 1.3.2 is the oracle: error bodies are the ones its falcon views produce, and answers
 are compared with its own, live when the Addok venv of ``bench/`` is there, and always with
@@ -369,31 +369,27 @@ def test_concurrent_requests(server):
     assert statuses == [200] * 150
 
 
-# --- serving: gunicorn configuration ---------------------------------------------------------
+# --- serving: the server's configuration ----------------------------------------------------
 
 
-def test_gunicorn_config_reads_the_environment(tmp_path):
-    """gunicorn reads no variable itself: gunicorn.conf.py must (REVIEW 1.2)."""
-    import os
+def test_server_config_reads_the_environment():
+    """granian embedded reads no variable itself: http/server.py passes the settings on."""
+    from balise.config import Settings
+    from balise.http.server import build_server
 
-    conf = Path(resources.__file__).with_name("gunicorn.conf.py")
-    env = dict(os.environ, WORKERS="3", KEEPALIVE="7", BIND="0.0.0.0:9000", WORKER_CLASS="sync",
-               MAX_REQUESTS="10", MAX_REQUESTS_JITTER="2", TIMEOUT="11", GRACEFUL_TIMEOUT="12",
-               WORKER_TMP_DIR=str(tmp_path / "missing"))
-    names = ["wsgi_app", "bind", "workers", "worker_class", "keepalive", "preload_app", "max_requests",
-             "max_requests_jitter", "timeout", "graceful_timeout", "worker_tmp_dir", "control_socket_disable"]
-    code = ("import json, runpy, sys; ns = runpy.run_path(sys.argv[1]); "
-            f"print(json.dumps({{k: ns.get(k) for k in {names!r}}}))")
-    done = subprocess.run([sys.executable, "-c", code, str(conf)], env=env, capture_output=True, text=True,
-                          check=True)
-    values = json.loads(done.stdout)
-    assert values == {
-        "wsgi_app": "balise.http.app:from_env()", "bind": "0.0.0.0:9000", "workers": 3,
-        "worker_class": "sync", "keepalive": 7, "preload_app": True, "max_requests": 10,
-        "max_requests_jitter": 2, "timeout": 11, "graceful_timeout": 12,
-        "worker_tmp_dir": None,  # not there: gunicorn's default rather than a crash
-        "control_socket_disable": True,  # gunicorn 25+ (the installed one)
-    }
+    env = {"WORKERS": "3", "THREADS": "4", "KEEPALIVE": "7", "BIND": "0.0.0.0:9000", "GRACEFUL_TIMEOUT": "12",
+           "WORKER_MAX_RSS": "300", "WORKER_LIFETIME": "3600", "WORKER_CHECK_INTERVAL": "5",
+           "LOG_LEVEL": "warning"}
+    server = build_server(Settings.from_env(env))
+    assert (server.bind_addr, server.bind_port) == ("0.0.0.0", 9000)
+    assert (server.workers, server.blocking_threads) == (3, 4)
+    assert server.http1_settings.header_read_timeout == 7000 and server.http1_settings.keep_alive
+    assert (server.workers_kill_timeout, server.workers_lifetime, server.workers_rss) == (12, 3600, 300 << 20)
+    assert server.rss_sample_interval == 5 and server.respawn_failed_workers and not server.websockets
+    defaults = build_server(Settings.from_env({}))
+    assert (defaults.workers_lifetime, defaults.workers_rss, defaults.bind_addr) == (None, None, "127.0.0.1")
+    with pytest.raises(ValueError, match="KEEPALIVE"):
+        Settings.from_env({"KEEPALIVE": "75"})  # granian takes 1 ms to 60 s
 
 
 @pytest.mark.parametrize(("files", "quota"), [

@@ -12,6 +12,7 @@ from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
 from ..index.pointer import CurrentGeocoder
+from ..ops.process import at_worker_start
 from . import resources
 
 
@@ -25,8 +26,10 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/search", resources.Search(geocoder))
     app.add_route("/reverse", resources.Reverse(geocoder))
-    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes))
-    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes))
+    # One thread of each worker is kept from uploads, which may be slow (resources.UploadSlots).
+    uploads = resources.UploadSlots(settings.threads - 1)
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes, uploads))
     app.add_route("/health", resources.Health(geocoder, __version__))
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)
@@ -38,15 +41,17 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
 
 
 def from_env() -> falcon.App:
-    """The app ``gunicorn.conf.py`` serves: the index of ``BALISE_INDEX``, warmed up.
+    """The app ``balise serve`` serves (http/server.py): the index of ``BALISE_INDEX``, warmed up.
 
-    With ``preload_app`` this runs once, in the gunicorn master, before it forks: the
-    index maps and the structures built here are shared by every worker.
+    This runs once, in the server's master, before it forks: the index maps and the
+    structures built here are shared by every worker.
     """
     settings = Settings.from_env()
     # Follows `BALISE_INDEX/current` when it is an index root: a new version published
-    # there is picked up by every worker without a restart (balise/index/pointer.py).
+    # there is picked up by every worker without a restart (balise/index/pointer.py), and
+    # a worker forked after that (a replaced one) starts on it.
     geocoder = CurrentGeocoder(settings.index)
+    at_worker_start(geocoder.refresh)
     return create_app(geocoder, settings)
 
 

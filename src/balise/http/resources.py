@@ -7,6 +7,8 @@ repeated values and the texts of errors are Addok's.
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable, Iterable, Iterator
 
 import falcon
 import orjson
@@ -69,11 +71,12 @@ class GeocodeCsv:
     """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out.
 
     The upload is spooled (memory, then disk) because form fields may follow the file;
-    the answer is streamed as rows are geocoded, so memory stays bounded.
+    the answer is streamed as rows are geocoded, so memory stays bounded. The whole
+    exchange holds one of the worker's upload slots (:class:`UploadSlots`).
     """
 
-    def __init__(self, geocoder: Geocoder, mode: str, max_bytes: int) -> None:
-        self.geocoder, self.mode, self.max_bytes = geocoder, mode, max_bytes
+    def __init__(self, geocoder: Geocoder, mode: str, max_bytes: int, slots: UploadSlots) -> None:
+        self.geocoder, self.mode, self.max_bytes, self.slots = geocoder, mode, max_bytes, slots
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         from ..batch import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
@@ -81,22 +84,76 @@ class GeocodeCsv:
         check_size(req.content_length, self.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
             raise InvalidParameter("data", "send a multipart/form-data form with the CSV in `data`")
-        form: dict[str, list[str]] = {}
-        data, filename = None, None
+        release = self.slots.take()
         try:
-            for part in req.get_media():
-                if part.name == "data" and data is None:
-                    data, filename = spool_upload(part.stream, self.max_bytes), part.filename
-                else:
-                    form.setdefault(part.name, []).append(part.get_text() or "")
-        except falcon.MediaMalformedError as e:
-            raise InvalidParameter("data", "the multipart form could not be read") from e
-        if data is None:
-            raise MissingParameter("data")
-        out = geocode_rows(self.geocoder, data, CsvOptions.from_form(form), mode=self.mode)
+            form: dict[str, list[str]] = {}
+            data, filename = None, None
+            try:
+                for part in req.get_media():
+                    if part.name == "data" and data is None:
+                        data, filename = spool_upload(part.stream, self.max_bytes), part.filename
+                    else:
+                        form.setdefault(part.name, []).append(part.get_text() or "")
+            except falcon.MediaMalformedError as e:
+                raise InvalidParameter("data", "the multipart form could not be read") from e
+            if data is None:
+                raise MissingParameter("data")
+            out = geocode_rows(self.geocoder, data, CsvOptions.from_form(form), mode=self.mode)
+        except BaseException:
+            release()
+            raise
         resp.content_type = out.content_type
         resp.downloadable_as = output_filename(filename)
-        resp.stream = out
+        resp.stream = Releasing(out, release)
+
+
+class UploadSlots:
+    """How many CSV uploads a worker serves at once; one more is refused at once (503).
+
+    NOTE: why. The server hands a request to a worker thread once its headers are in; its
+    body is then read by that thread, so a client that sends it slowly (or reads the
+    answer slowly) holds the thread for as long as it likes. Uploads are the only requests
+    that read a body: with ``THREADS - 1`` slots, a thread is always left for the others.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = max(1, count)
+        self._free = threading.BoundedSemaphore(self.count)
+
+    def take(self):
+        """Take a slot, or raise 503; returns the function that gives it back (once)."""
+        if not self._free.acquire(blocking=False):
+            raise falcon.HTTPServiceUnavailable(
+                title="Too many uploads",
+                description=f"This worker is already geocoding {self.count} file(s); retry shortly.",
+                retry_after=5)
+        released = threading.Event()
+
+        def release() -> None:
+            if not released.is_set():
+                released.set()
+                self._free.release()
+
+        return release
+
+
+class Releasing:
+    """An answer's chunks; ``release`` is called when the server closes it (PEP 3333:
+    always, whether the client read it all or went away)."""
+
+    def __init__(self, chunks: Iterable[bytes], release: Callable[[], None]) -> None:
+        self.chunks, self.release = chunks, release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.release()
 
 
 class Health:

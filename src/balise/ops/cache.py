@@ -52,6 +52,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import multiprocessing.util
 import sqlite3
 import struct
 import threading
@@ -376,9 +377,11 @@ class SqliteTier:
         db.execute("CREATE TABLE IF NOT EXISTS answers "
                    "(key BLOB PRIMARY KEY, expires REAL NOT NULL, value BLOB NOT NULL) WITHOUT ROWID")
         # a new process starts with its own pending writes (never a parent's), and writes
-        # them when it exits (gunicorn's workers exit through sys.exit: atexit runs)
+        # them when it exits: atexit in a plain process; multiprocessing's finalizers in a
+        # server worker (a multiprocessing child ends with os._exit, which skips atexit)
         self._pending = {}
         atexit.register(self.flush)
+        multiprocessing.util.Finalize(None, self.flush, exitpriority=10)
         return db
 
     def _warm(self) -> None:
