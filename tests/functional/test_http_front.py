@@ -3,6 +3,8 @@ workers) on the sample index, raw sockets where a client misbehaves.
 
 - Slow clients (request lines, headers and bodies sent a byte at a time, answers not read)
   hold no worker thread a normal request needs.
+- A rate limit holds however the path is spelled; clients behind a trusted proxy each have
+  their own.
 - The server's own limits are far enough that the app answers, in JSON: a long query gets
   the app's 413, big or many headers are no error; what the server still refuses (over 100
   headers, a request line that is not HTTP) gets an empty answer, never HTML.
@@ -29,6 +31,16 @@ def front(sample_index, tmp_path_factory) -> Client:
     with balise_serve(sample_index, tmp_path_factory.mktemp("front"), BALISE_RATE_LIMITS="",
                       BALISE_LOG_REQUESTS="false", KEEPALIVE=str(KEEPALIVE),
                       BALISE_CSV_MAX_BYTES=str(CSV_MAX_BYTES)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def limited(sample_index, tmp_path_factory) -> Client:
+    """A rate limit on /search, behind a trusted proxy on this host (nginx's case). One worker:
+    without Redis, each worker counts on its own (ops/ratelimit.py)."""
+    with balise_serve(sample_index, tmp_path_factory.mktemp("limited"), workers=1,
+                      BALISE_RATE_LIMITS="/search=5/minute",
+                      BALISE_TRUSTED_PROXIES="127.0.0.1", BALISE_LOG_REQUESTS="false") as client:
         yield client
 
 
@@ -153,6 +165,22 @@ def wait_until(check, what: str, timeout: float = 10.0) -> None:
             return
         time.sleep(0.2)
     pytest.fail(f"{what}: not within {timeout} s")
+
+
+# --- rate limits -------------------------------------------------------------------------------
+
+
+def test_rate_limits_hold_however_the_path_is_spelled(limited):
+    spellings = ["/search", "/search/", "//search", "//search/", "///search", "/search%2F", "/%73earch"]
+    statuses = [limited.get(spellings[n % len(spellings)], {"q": "rue de rivoli"}).status for n in range(14)]
+    assert statuses == [200] * 5 + [429] * 9
+    refused = limited.get("//search/", {"q": "rivoli"})
+    assert refused.status == 429 and refused.json()["title"] == "Too many requests"
+    assert refused.headers["x-ratelimit-limit"] == "5" and int(refused.headers["retry-after"]) >= 1
+    # behind a trusted proxy (BALISE_TRUSTED_PROXIES=127.0.0.1), each client has its own limit
+    other = {"X-Forwarded-For": "198.51.100.7"}
+    statuses = [limited.get("//search", {"q": "rivoli"}, headers=other).status for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
 
 
 # --- the server's own limits -------------------------------------------------------------------

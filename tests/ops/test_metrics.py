@@ -32,10 +32,10 @@ def test_one_process(sample_index):
     client.simulate_get("/nowhere")
     found = samples(client.simulate_get("/metrics").text)
     assert total(found, "balise_http_requests_total", endpoint="/search", status="200") == 3
-    # refused before routing: no route template yet
-    assert total(found, "balise_http_requests_total", endpoint="other", status="429") == 1
+    # refused after routing, before any work: counted on its route
+    assert total(found, "balise_http_requests_total", endpoint="/search", status="429") == 1
     assert total(found, "balise_http_requests_total", endpoint="other", status="404") == 1
-    assert total(found, "balise_http_request_duration_seconds_count", endpoint="/search") == 3
+    assert total(found, "balise_http_request_duration_seconds_count", endpoint="/search") == 4
     assert total(found, "balise_cache_lookups_total", tier="l1", result="hit") == 2
     assert total(found, "balise_cache_lookups_total", tier="l1", result="miss") == 1
     assert total(found, "balise_rate_limited_total", scope="/search") == 1
