@@ -5,6 +5,8 @@ workers) on the sample index, raw sockets where a client misbehaves.
   hold no worker thread a normal request needs.
 - A rate limit holds however the path is spelled; clients behind a trusted proxy each have
   their own.
+- CSV uploads: chunked bodies are read (or refused with 413 past the limit), non-text
+  encodings are a 400, never a 500.
 - The server's own limits are far enough that the app answers, in JSON: a long query gets
   the app's 413, big or many headers are no error; what the server still refuses (over 100
   headers, a request line that is not HTTP) gets an empty answer, never HTML.
@@ -13,6 +15,7 @@ workers) on the sample index, raw sockets where a client misbehaves.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -181,6 +184,67 @@ def test_rate_limits_hold_however_the_path_is_spelled(limited):
     other = {"X-Forwarded-For": "198.51.100.7"}
     statuses = [limited.get("//search", {"q": "rivoli"}, headers=other).status for _ in range(6)]
     assert statuses == [200] * 5 + [429]
+
+
+# --- CSV uploads -------------------------------------------------------------------------------
+
+
+def chunked_upload(client: Client, body: bytes, content_type: str, chunk: int = 1000) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(client.host, client.port, timeout=30)
+    try:
+        conn.request("POST", "/search/csv/", body=(body[i:i + chunk] for i in range(0, len(body), chunk)),
+                     headers={"Content-Type": content_type}, encode_chunked=True)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def test_a_chunked_upload_is_read_within_the_limit(front):
+    body, content_type = multipart({"columns": "q"}, ADDRESSES)
+    status, answer = chunked_upload(front, body, content_type)
+    assert status == 200, answer
+    rows = answer.decode().splitlines()
+    assert len(rows) == 40 and rows[1].startswith("1 rue de rivoli paris,48.8")
+    big, content_type = multipart({}, ADDRESSES * (CSV_MAX_BYTES // len(ADDRESSES) + 1))
+    status, answer = chunked_upload(front, big, content_type)
+    assert status == 413 and json.loads(answer)["title"] == "File too large"
+
+
+def test_a_chunked_upload_to_a_server_that_cannot_end_it_gets_411(sample_index):
+    """Not with balise's server (it says where a chunked body ends: wsgi.input_terminated);
+    with a WSGI server that does not, the app answers 411 rather than read past the body."""
+    import falcon.testing
+
+    from balise import Geocoder
+    from balise.config import Settings
+    from balise.http import create_app
+
+    settings = Settings.from_env({"BALISE_RATE_LIMITS": ""})
+    app = create_app(Geocoder.open(sample_index), settings, with_ops=False)
+    body, content_type = multipart({}, ADDRESSES)
+    environ = falcon.testing.create_environ("/search/csv/", method="POST", body=body, headers={
+        "Content-Type": content_type, "Transfer-Encoding": "chunked"})
+    del environ["CONTENT_LENGTH"]  # as a chunked request has none
+    started = {}
+    answer = b"".join(app(environ, lambda status, headers: started.update(status=status)))
+    assert started["status"].startswith("411") and json.loads(answer)["title"] == "Length required"
+
+
+@pytest.mark.parametrize("encoding", ["base64", "rot13", "zlib", "hex", "bz2", "uu", "quopri", "idna",
+                                      "punycode", "undefined", "utf-7", "cp037", "unicode_escape", "nope"])
+def test_only_text_encodings_are_read(front, encoding):
+    status, headers, answer = post_csv(front, ADDRESSES, {"encoding": encoding})
+    assert status == 400 and headers["content-type"] == "application/json", answer
+    assert json.loads(answer)["description"].startswith('The "encoding" parameter is invalid.')
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_and_utf32_need_their_byte_order_mark(front, encoding):
+    status, _, answer = post_csv(front, ADDRESSES, {"encoding": encoding})  # UTF-8 bytes: not readable
+    assert status == 400 and "cannot be read as" in json.loads(answer)["description"]
+    status, _, answer = post_csv(front, ADDRESSES.decode().encode(encoding), {"encoding": encoding})
+    assert status == 200 and answer.decode(encoding).splitlines()[1].startswith("1 rue de rivoli paris,")
 
 
 # --- the server's own limits -------------------------------------------------------------------

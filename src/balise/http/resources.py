@@ -6,6 +6,7 @@ repeated values and the texts of errors are Addok's.
 
 from __future__ import annotations
 
+import codecs
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -89,7 +90,7 @@ class GeocodeCsv:
             form: dict[str, list[str]] = {}
             data, filename = None, None
             try:
-                for part in req.get_media():
+                for part in read_form(req, self.max_bytes):
                     if part.name == "data" and data is None:
                         data, filename = spool_upload(part.stream, self.max_bytes), part.filename
                     else:
@@ -98,13 +99,63 @@ class GeocodeCsv:
                 raise InvalidParameter("data", "the multipart form could not be read") from e
             if data is None:
                 raise MissingParameter("data")
-            out = geocode_rows(self.geocoder, data, CsvOptions.from_form(form), mode=self.mode)
+            options = CsvOptions.from_form(form)
+            check_text_encoding(options.encoding)
+            try:
+                out = geocode_rows(self.geocoder, data, options, mode=self.mode)
+            except (UnicodeError, LookupError) as e:  # the file is not in the encoding given
+                raise InvalidParameter("encoding", f"the file cannot be read as {options.encoding}") from e
         except BaseException:
             release()
             raise
         resp.content_type = out.content_type
         resp.downloadable_as = output_filename(filename)
         resp.stream = Releasing(out, release)
+
+
+def read_form(req: falcon.Request, max_bytes: int):
+    """The parts of a multipart form, whether its length was given or it came chunked.
+
+    NOTE: falcon's multipart parser needs the length: a chunked body (no Content-Length)
+    is first spooled up to ``max_bytes`` (413 beyond), where the server says it ends
+    (``wsgi.input_terminated``, PEP 3333); otherwise it is refused with 411.
+    """
+    from ..batch import spool_upload
+
+    if req.content_length is not None:
+        return req.get_media()
+    if not req.env.get("wsgi.input_terminated"):
+        raise falcon.HTTPLengthRequired(title="Length required",
+                                        description="Send the form with a Content-Length header.")
+    body = spool_upload(req.stream, max_bytes)
+    length = body.seek(0, 2)
+    body.seek(0)
+    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+    return handler.deserialize(body, req.content_type, length)
+
+
+# Bytes a CSV is searched in for delimiters, quotes and line ends: the encoding must keep them.
+ASCII = "".join(map(chr, range(32, 127))) + "\t\r\n"
+
+
+def check_text_encoding(name: str | None) -> None:
+    """Refuse (400) an ``encoding`` that is not a text encoding the CSV reader can use: one
+    that keeps ASCII as it is (the reader splits lines and cells on its bytes), or UTF-16
+    or UTF-32 (decoded whole). ``base64``, ``rot13``, ``zlib``, ``hex``, ``idna``, EBCDIC...
+    are refused here rather than failing in the reader.
+    """
+    if not name:
+        return
+    try:
+        codec = codecs.lookup(name)
+        if codec.name.startswith(("utf-16", "utf-32")):
+            return
+        encoded = ASCII.encode(codec.name)
+        if encoded == ASCII.encode("ascii") and encoded.decode(codec.name, "replace") == ASCII:
+            return
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        pass
+    raise InvalidParameter("encoding", f"not a text encoding this service reads: {name!r}")
 
 
 class UploadSlots:
