@@ -100,6 +100,10 @@ SETTINGS = [
     Setting("BALISE_RATE_LIMITS", "/search=10/second;*=100/minute,1000/hour",
             "limits per client IP: PATH=LIMIT[,LIMIT] rules split by ';', '*' all paths; empty: none"),
     Setting("BALISE_TRUSTED_PROXIES", "", "proxies trusted for X-Forwarded-For: IPs or networks, commas"),
+    Setting("BALISE_HEALTH_NETWORKS", "127.0.0.0/8,::1", "clients that may read /health/detailed: IPs or "
+            "networks, commas (the client behind BALISE_TRUSTED_PROXIES); empty: nobody"),
+    Setting("BALISE_HEALTH_HOST_DETAILS", "false", "show paths, pid, memory figures and Redis hosts in "
+            "/health/detailed", _bool),
     Setting("BALISE_COMPRESS_MIN_SIZE", "500", "smallest answer in bytes that is compressed", int),
     Setting("BALISE_COMPRESS_LEVELS", "br=4,gzip=6,zstd=3", "compression level of each encoding"),
     Setting("BALISE_LOG_FORMAT", "json", "request log lines: json (one object a line) or text"),
@@ -143,6 +147,8 @@ class Settings:
     cache_ttl_not_found: int
     rate_limits: str
     trusted_proxies: str
+    health_networks: str
+    health_host_details: bool
     compress_min_size: int
     compress_levels: str
     log_format: str

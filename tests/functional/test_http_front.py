@@ -10,6 +10,7 @@ workers) on the sample index, raw sockets where a client misbehaves.
 - The server's own limits are far enough that the app answers, in JSON: a long query gets
   the app's 413, big or many headers are no error; what the server still refuses (over 100
   headers, a request line that is not HTTP) gets an empty answer, never HTML.
+- ``/health/detailed`` answers only to loopback (by default), and without host details.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +275,19 @@ def test_what_the_server_refuses_itself_is_never_html(front, request_bytes, stat
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status), answer[:200]
     assert body == b"" and b"text/html" not in head.lower()
+
+
+# --- /health/detailed --------------------------------------------------------------------------
+
+
+def test_health_detailed_is_private_and_shows_no_host_details(limited, sample_index):
+    outsider = limited.get("/health/detailed", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert outsider.status == 403 and outsider.headers["content-type"] == "application/json"
+    assert "203.0.113.9" not in outsider.body.decode()
+    local = limited.get("/health/detailed")  # from this host, as kubectl port-forward or exec would
+    assert local.status == 200 and local.json()["status"] in ("healthy", "degraded")
+    text = local.body.decode()
+    assert str(Path(sample_index).parent) not in text and "pid" not in local.json()
+    checks = local.json()["checks"]
+    assert set(checks["memory"]) == {"healthy"} and set(checks["disk"]) == {"healthy"}
+    assert "target" not in checks["redis"]

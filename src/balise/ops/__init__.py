@@ -72,7 +72,7 @@ def build(geocoder: Any, settings: Settings) -> Ops:
     from . import logging as access_log
     from .breaker import Breaker
     from .cache import CacheMiddleware, MemoryTier, RedisTier, SqliteTier, TieredCache, Ttls
-    from .clientip import ClientAddress
+    from .clientip import ClientAddress, parse_networks
     from .compression import CompressionMiddleware, parse_levels
     from .health import Detailed, Live, Ready, ResponseTimes
     from .metrics import Metrics, MetricsMiddleware, MetricsResource
@@ -94,6 +94,7 @@ def build(geocoder: Any, settings: Settings) -> Ops:
     cache = TieredCache(tiers, metrics)
     limiter = RateLimiter(parse_rules(settings.rate_limits), redis, metrics)
     client = ClientAddress(settings.trusted_proxies)
+    viewers = parse_networks(settings.health_networks, "BALISE_HEALTH_NETWORKS")
     times = ResponseTimes()
     ttls = Ttls(settings.cache_ttl_exact, settings.cache_ttl_fuzzy, settings.cache_ttl_not_found)
     logger = access_log.configure(settings.log_format)
@@ -114,7 +115,8 @@ def build(geocoder: Any, settings: Settings) -> Ops:
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
         "/health/ready": Ready(geocoder),
-        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite),
+        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=viewers, client=client,
+                                     host_details=settings.health_host_details),
     }
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
