@@ -301,12 +301,14 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
 def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
     """Make the index INDEX_DIR (built by `balise import`, or an older ROOT/<version> to
     roll back to) the current one of ROOT; INDEX_DIR itself is left as it is."""
-    from .index import IndexFormatError
+    from .bundle import BundleError, check_version
+    from .index import IndexFormatError, IndexReader
     from .index.pointer import install
 
     try:
+        check_version(IndexReader(index_dir).manifest.get("version"))
         directory = install(root, index_dir, keep)
-    except IndexFormatError as e:
+    except (IndexFormatError, BundleError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{root}/current -> {directory.name}")
 
