@@ -301,8 +301,39 @@ def test_openapi_matches_the_code(openapi):
     assert reverse["limit"]["schema"]["default"] == 1
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
-    assert set(openapi["paths"]) == {"/search/", "/reverse/", "/search/csv/", "/reverse/csv/", "/health",
-                                     "/openapi.json"}
+
+
+def test_openapi_documents_every_route_and_answer_of_the_app(openapi, geocoder):
+    """The app's own routes (falcon.inspect), with their methods, are the document's paths;
+    every route rate limits apply to documents the 429 and its headers, every health
+    endpoint its 503 (or 403), every route the server's own 414 and 431."""
+    import falcon.inspect
+
+    from balise.config import Settings
+    from balise.http import create_app
+    from balise.ops.ratelimit import EXEMPT
+
+    app = create_app(geocoder, Settings.from_env({}))
+    routes = {r.path: {m.method.lower() for m in r.methods if not m.internal}
+              for r in falcon.inspect.inspect_routes(app)}
+    documented = {path.rstrip("/") or "/": {m for m in item if m != "parameters"}
+                  for path, item in openapi["paths"].items()}
+    assert documented == routes
+    refs = openapi["components"]["responses"]
+    assert set(refs["TooManyRequests"]["headers"]) == {
+        "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+    for path, item in openapi["paths"].items():
+        for operation in item.values():
+            answers = operation["responses"]
+            assert answers["414"] == {"$ref": "#/components/responses/UriTooLong"}, path
+            assert answers["431"] == {"$ref": "#/components/responses/HeadersTooLarge"}, path
+            limited = not path.startswith(EXEMPT)
+            assert ("429" in answers) == limited, path
+            if path in ("/health/ready", "/health/detailed"):
+                assert "503" in answers
+    assert "403" in openapi["paths"]["/health/detailed"]["get"]["responses"]
+    for path in ("/search/csv/", "/reverse/csv/"):
+        assert {"400", "411", "413", "503"} <= set(openapi["paths"][path]["post"]["responses"])
 
 
 def test_answers_validate_against_openapi(server, openapi):
@@ -321,6 +352,9 @@ def test_answers_validate_against_openapi(server, openapi):
     check(server.get("/search/", {}), "Error")
     check(server.get("/search/", {"q": "x" * 300}), "Error")
     check(server.get("/health"), "Health")
+    check(server.get("/health/live"), "Live")
+    check(server.get("/health/ready"), "Ready")
+    check(server.get("/health/detailed"), "Detailed")
 
 
 def test_schemathesis(server, tmp_path):
