@@ -11,20 +11,28 @@ workers) on the sample index, raw sockets where a client misbehaves.
   the app's 413, big or many headers are no error; what the server still refuses (over 100
   headers, a request line that is not HTTP) gets an empty answer, never HTML.
 - ``/health/detailed`` answers only to loopback (by default), and without host details.
+- The server runs on a read-only root, writing only to a tmpfs (TMPDIR) and /dev/shm, as
+  the image does (``docker run --read-only --tmpfs /tmp``); workers replaced for memory
+  (WORKER_MAX_RSS) under load lose no request, once the rare one a stopped worker had
+  accepted but not read is retried, as clients do (tests/functional/test_index_swap.py).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.servers import Client, balise_serve
+from tests.servers import Client, balise_serve, free_port, stop, wait_until_healthy
 
 KEEPALIVE = 3  # seconds for a request's headers to arrive (and an idle connection to stay)
 CSV_MAX_BYTES = 200_000
@@ -291,3 +299,80 @@ def test_health_detailed_is_private_and_shows_no_host_details(limited, sample_in
     checks = local.json()["checks"]
     assert set(checks["memory"]) == {"healthy"} and set(checks["disk"]) == {"healthy"}
     assert "target" not in checks["redis"]
+
+
+# --- production conditions ---------------------------------------------------------------------
+
+
+def test_the_server_runs_on_a_read_only_root(sample_index, tmp_path):
+    """In a mount namespace of its own, / is remounted read-only and a tmpfs is the only
+    writable directory (TMPDIR, PROMETHEUS_MULTIPROC_DIR), /dev/shm aside: the server starts,
+    answers searches, CSV uploads of every size, metrics, health."""
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True).returncode:
+        pytest.skip("no mount namespace here (unshare needs CAP_SYS_ADMIN)")
+    writable = tmp_path / "tmp"
+    writable.mkdir()
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "TMPDIR": str(writable), "PROMETHEUS_MULTIPROC_DIR": str(writable / "prometheus"),
+           "WORKER_TMP_DIR": "/dev/shm", "PYTHONDONTWRITEBYTECODE": "1", "BALISE_RATE_LIMITS": "",
+           "BALISE_CACHE_SQLITE": ""}
+    serve = (f"mount --bind / / && mount -o remount,bind,ro / && mount -t tmpfs tmpfs {writable} && "
+             f"exec {sys.executable} -m balise.cli serve --index {sample_index} --host 127.0.0.1 "
+             f"--port {port} --workers 2")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", serve],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    client = Client("127.0.0.1", port)
+    try:
+        wait_until_healthy(client, proc, log)
+        assert client.get("/search/", {"q": "8 rue de rivoli"}).status == 200
+        assert client.get("/reverse/", {"lat": 48.8566, "lon": 2.3522}).status == 200
+        assert post_csv(client, ADDRESSES)[0] == 200
+        assert post_csv(client, ADDRESSES * 60)[0] == 200  # ~1.5 MB: spooled to TMPDIR
+        assert b"balise_http_requests_total" in client.get("/metrics").body
+        assert client.get("/health/detailed").status == 200
+        assert not (tmp_path / "probe").exists()
+    finally:
+        stop(proc, group=True)
+    text = log.read_text()
+    assert "Read-only file system" not in text and "Traceback" not in text, text[-3000:]
+
+
+def test_workers_replaced_for_their_memory_under_load(sample_index, tmp_path):
+    """WORKER_MAX_RSS of 1 MiB: every worker is over it at each check (1 s) and is replaced,
+    one after the other, while 3 clients search on new connections."""
+    with balise_serve(sample_index, tmp_path, BALISE_RATE_LIMITS="", BALISE_LOG_REQUESTS="false",
+                      WORKER_MAX_RSS="1", WORKER_CHECK_INTERVAL="1") as client:
+        pids_before = {client.get("/health/live").json()["pid"] for _ in range(20)}
+        results: list[object] = []
+        retried: list[Exception] = []
+        stop_at = time.monotonic() + 12
+
+        def search() -> int:
+            return client.get("/search/", {"q": "rue de rivoli", "limit": 1}, timeout=10).status
+
+        def load() -> None:
+            while time.monotonic() < stop_at:
+                try:
+                    try:
+                        results.append(search())
+                    except (http.client.RemoteDisconnected, ConnectionError) as error:
+                        retried.append(error)  # closed before an answer: a client retries (RFC 9110 9.2.2)
+                        results.append(search())
+                except Exception as error:  # noqa: BLE001 - what the test counts
+                    results.append(error)
+
+        threads = [threading.Thread(target=load) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        pids_after = {client.get("/health/live").json()["pid"] for _ in range(20)}
+    failed = [r for r in results if r != 200]
+    assert pids_after.isdisjoint(pids_before), (pids_before, pids_after)  # all replaced
+    assert len(results) > 1000 and not failed, failed[:3]
+    print(f"\nworkers replaced under load: {len(results)} requests, 0 failed; {len(retried)} closed "
+          "before an answer and retried")
+
