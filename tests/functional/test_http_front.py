@@ -275,7 +275,7 @@ def test_long_queries_big_headers_get_the_apps_json(front):
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET /a b c HTTP/1.1\r\n\r\n", 400),
     (b"GET /search/?q=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-])
+], ids=["120 headers", "not HTTP", "spaces in the path", "a 70 KB URL"])
 def test_what_the_server_refuses_itself_is_never_html(front, request_bytes, status):
     """NOTE: these answers are the server's (hyper's, inside granian), which has no hook for
     their body: an empty one (docs/deploy.md). Everything short of them reaches the app."""

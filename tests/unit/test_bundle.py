@@ -261,7 +261,7 @@ UNSAFE_VERSIONS = ["../x", "../../tmp/x", "/tmp/balise-abs", "current", ".hidden
                    "x" * 200, "v\nnewline"]
 
 
-@pytest.mark.parametrize("version", UNSAFE_VERSIONS)
+@pytest.mark.parametrize("version", UNSAFE_VERSIONS, ids=repr)
 def test_a_bundle_whose_version_is_not_a_plain_name_is_refused_and_nothing_moves(
         server, sample_index, alps_index, tmp_path, version):
     """The version names ROOT/<version>: "../x" or an absolute path would install outside
