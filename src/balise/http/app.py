@@ -24,8 +24,9 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/search", resources.Search(geocoder))
-    app.add_route("/reverse", resources.Reverse(geocoder))
+    engine = resources.EngineTurn()
+    app.add_route("/search", resources.Search(geocoder, engine))
+    app.add_route("/reverse", resources.Reverse(geocoder, engine))
     # One thread of each worker is kept from uploads, which may be slow (resources.UploadSlots).
     uploads = resources.UploadSlots(settings.threads - 1)
     app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
