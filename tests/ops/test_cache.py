@@ -352,3 +352,30 @@ def test_l3_answers_pending_in_a_worker_are_written_when_the_server_stops(sample
     with sqlite3.connect(db) as after:
         assert after.execute("SELECT count(*) FROM answers").fetchone()[0] >= 3
 
+
+def test_entries_are_packed_and_unpacked_by_several_threads_at_once():
+    """A server worker runs THREADS requests at once: pack and unpack (zstd) must not share a
+    zstandard object between threads (that corrupted memory: a segmentation fault). In a
+    subprocess, so that a crash fails this test, not the whole run."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, threading
+        from balise.ops.cache import Entry, pack, unpack
+        bodies = [os.urandom(200) * (n % 7 + 4) for n in range(50)]
+        bad = []
+        def run():
+            for n in range(20000):
+                entry = Entry(1e10, (bodies[n % 50][:10], bodies[n % 50][10:]))
+                if unpack(pack(entry)) != entry:
+                    bad.append(n)
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(len(bad))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "0", (done.returncode, done.stderr[-500:])
+
