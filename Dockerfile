@@ -1,4 +1,4 @@
-# The balise image: `balise serve` (gunicorn) as a non-root user on a read-only root
+# The balise image: `balise serve` (granian) as a non-root user on a read-only root
 # filesystem; the index comes from a volume (filled by `balise bundle fetch`, see
 # deploy/kubernetes/ and docs/deploy.md). Settings are environment variables (config.py).
 #
@@ -45,9 +45,9 @@ RUN python3 -O -m compileall -q -j 0 "$(python3 -c 'import sysconfig; print(sysc
  && mkdir -p /data/index \
  && chown 1000:1000 /data/index
 COPY --from=build /opt/balise /opt/balise
-# Everything a worker writes goes to /tmp (an emptyDir or tmpfs) or /dev/shm (RAM):
-# TMPDIR, gunicorn's heartbeat files (WORKER_TMP_DIR), prometheus_client's multiprocess
-# files (PROMETHEUS_MULTIPROC_DIR, created and emptied by the server at start).
+# Everything a worker writes goes to /tmp (an emptyDir or tmpfs): TMPDIR (CSV uploads
+# spooled past 1 MB) and prometheus_client's multiprocess files (PROMETHEUS_MULTIPROC_DIR,
+# created and emptied by the server at start).
 ENV PATH=/opt/balise/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -63,7 +63,7 @@ EXPOSE 7878
 # No curl in a slim image: `balise healthcheck` asks /health/ready (or /health) with
 # Python's urllib; start-period covers opening and warming a France-sized index.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 CMD ["balise", "healthcheck"]
-# `balise serve` execs gunicorn (balise/http/gunicorn.conf.py), which then is PID 1 and
+# `balise serve` execs the server (balise/http/server.py: granian), which then is PID 1 and
 # gets the stop signal itself; its settings come from the environment (WORKERS, ...).
 ENTRYPOINT ["balise"]
 CMD ["serve"]

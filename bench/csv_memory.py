@@ -10,7 +10,7 @@ numbered. Then:
 1. speed: ``balise geocode`` on the first ``--speed-rows`` rows with 1 worker, then with
    ``--workers``: rows/s;
 2. memory: ``balise geocode --workers W`` on the whole file, and, if the HTTP app has the
-   route, ``POST /search/csv/`` of the whole file to a real gunicorn (one worker), the answer
+   route, ``POST /search/csv/`` of the whole file to a real server (one worker), the answer
    read as it streams. The RSS of every process of the run (parent and children) is sampled
    each second; printed: the peak, and the timeline as the output grows.
 
@@ -225,13 +225,12 @@ def post_csv(port: int, source: Path, on_block) -> tuple[int, bytes]:
 
 
 def run_http(index: str, source: Path, app: str | None = None) -> list[str]:
-    """POST the whole file to /search/csv/ of a real gunicorn, reading the answer as it comes;
-    ``app`` ("module:callable") replaces balise's app, to try a prototype."""
+    """POST the whole file to /search/csv/ of a real server (``balise serve``'s), reading the
+    answer as it comes; ``app`` ("module:factory") replaces balise's app, to try a prototype."""
     port = free_port()
-    config = REPO / "src" / "balise" / "http" / "gunicorn.conf.py"
     env = dict(os.environ, BALISE_INDEX=index, BIND=f"127.0.0.1:{port}", WORKERS="1",
                BALISE_CSV_MAX_BYTES="0", LOG_LEVEL="warning")
-    command = [sys.executable, "-m", "gunicorn", "--config", str(config), *([app] if app else [])]
+    command = [sys.executable, "-m", "balise.http.server", *([app] if app else [])]
     server = subprocess.Popen(command, env=env)
     try:
         for _ in range(120):
@@ -243,7 +242,7 @@ def run_http(index: str, source: Path, app: str | None = None) -> list[str]:
             except OSError:
                 time.sleep(0.5)
         else:
-            return ["HTTP: gunicorn did not start"]
+            return ["HTTP: the server did not start"]
         tiny = OUT / "tiny.csv"
         tiny.write_text("query\n12 rue de rivoli paris\n", encoding="utf-8")
         status, answer = post_csv(port, tiny, lambda block: None)
@@ -268,7 +267,7 @@ def run_http(index: str, source: Path, app: str | None = None) -> list[str]:
         seconds = time.perf_counter() - started
         sampler.stop.set()
         sampler.join()
-        label = f"HTTP POST /search/csv/ ({app or 'balise'}), 1 gunicorn worker"
+        label = f"HTTP POST /search/csv/ ({app or 'balise'}), 1 server worker"
         return sampler.report(label, rows, seconds, received)
     finally:
         server.terminate()
@@ -282,7 +281,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--speed-rows", type=int, default=20_000)
     parser.add_argument("--no-http", action="store_true")
-    parser.add_argument("--http-app", help="WSGI app (module:callable) instead of balise's")
+    parser.add_argument("--http-app", help="WSGI app factory (module:function) instead of balise's")
     args = parser.parse_args()
 
     report: list[str] = [f"{time.strftime('%Y-%m-%d %H:%M')}; index {args.index}; "

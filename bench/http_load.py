@@ -1,11 +1,11 @@
 """HTTP load test: wrk against balise and Addok, same queries, same machine, one run.
 
     python bench/http_load.py --index DIR [--duration 20] [--warmup 10] [--connections 8]
-                              [--worker-class sync|gthread] [--no-addok]
+                              [--env K=V ...] [--no-addok]
 
-Both servers run gunicorn with 2 sync workers on loopback (balise: `balise serve`, its own
-gunicorn.conf.py, WORKER_CLASS from --worker-class; Addok 1.3.2:
-`addok.http.wsgi:application`, its Redis loaded from the bench import). wrk (Debian package
+Both servers run 2 workers on loopback (balise: `balise serve`, granian, settings from
+--env such as THREADS=1; Addok 1.3.2: `addok.http.wsgi:application` under gunicorn, 2 sync
+workers, its Redis loaded from the bench import). wrk (Debian package
 `wrk`) cycles through the same list of request paths for each: /search/ with the distinct
 eval queries (autocomplete off, limit 5: no cache on either side), /reverse/ with the
 official points' coordinates, and /reverse/ at 5,000 addresses of the data moved up to
@@ -166,8 +166,7 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=10, help="unmeasured seconds before each load")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
-                        help="balise's gunicorn workers (Addok's are sync)")
+    parser.add_argument("--env", action="append", default=[], help="K=V for balise's server (repeat)")
     parser.add_argument("--no-addok", action="store_true")
     args = parser.parse_args(argv)
 
@@ -178,8 +177,8 @@ def main(argv=None) -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Uncached and unlimited: no cache tier, no rate limit, nothing but the search itself.
-    env = {**os.environ, "WORKERS": "2", "WORKER_CLASS": args.worker_class, "BALISE_RATE_LIMITS": "",
-           "BALISE_CACHE_ENTRIES": "0", "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": ""}
+    env = {**os.environ, "WORKERS": "2", "BALISE_RATE_LIMITS": "", "BALISE_CACHE_ENTRIES": "0",
+           "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": "", **dict(kv.split("=", 1) for kv in args.env)}
     cmd = ["balise", "serve", "--index", args.index, "--port", str(port), "--workers", "2"]
     with server(cmd, env, base + "/health"):
         for name, paths in loads.items():
@@ -190,8 +189,8 @@ def main(argv=None) -> int:
             for name, paths in loads.items():
                 results[("addok", name)] = measure(base, paths, args)
 
-    print(f"wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up, "
-          f"2 gunicorn workers each (balise: {args.worker_class}, Addok: sync)\n")
+    print(f"wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up, 2 workers each "
+          f"(balise: balise serve {' '.join(args.env)}; Addok: gunicorn sync)\n")
     print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
     print("|---|---|---|---|---|---|---|---|")
     for (engine, name), r in results.items():

@@ -1,4 +1,4 @@
-"""A real ``balise serve`` (gunicorn) in a subprocess and a small HTTP client for it, shared by
+"""A real ``balise serve`` (granian) in a subprocess and a small HTTP client for it, shared by
 the functional tests and the ops tests."""
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def free_port() -> int:
 def balise_serve(index: Path, directory: Path, workers: int = 2, **env: str) -> Iterator[Client]:
     """``balise serve`` exactly as a user runs it (this environment plus ``env``), answering
     when the block starts; stopped with all its workers when it ends, whatever happened.
-    Its output goes to ``directory/gunicorn.log``."""
+    Its output goes to ``directory/server.log``."""
     port = free_port()
-    log = directory / "gunicorn.log"
+    log = directory / "server.log"
     environ = {k: v for k, v in os.environ.items() if k not in OWN_VARIABLES}
     environ.update(env)
     cmd = [sys.executable, "-m", "balise.cli", "serve", "--index", str(index),
@@ -102,7 +102,7 @@ def wait_until_healthy(client: Client, proc: subprocess.Popen, log: Path, timeou
 
 
 def stop(proc: subprocess.Popen, group: bool = False) -> None:
-    """A graceful stop (SIGTERM) of the gunicorn master we started (it stops its workers),
+    """A graceful stop (SIGTERM) of the server's master we started (it stops its workers),
     then a kill if it hangs. ``group``: it leads a process group of its own
     (``start_new_session``), killed too, so that no worker outlives its master."""
     if proc.poll() is None:

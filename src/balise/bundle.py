@@ -33,6 +33,7 @@ import http.client
 import logging
 import os
 import random
+import re
 import shutil
 import tarfile
 import tempfile
@@ -70,6 +71,24 @@ class ChecksumError(BundleError):
     """The downloaded archive is not the one expected (its sha256 differs)."""
 
 
+# A version names a directory directly under the index root: one plain name, never hidden.
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_version(version: object) -> str:
+    """``version`` if it is safe as ``ROOT/<version>``, else ``BundleError``.
+
+    NOTE: the version comes from the manifest inside the archive, so from whoever made the
+    bundle: "../x" or an absolute path would install outside ROOT, and "current" would make
+    ROOT/current a link to itself.
+    """
+    if (not isinstance(version, str) or not VERSION_NAME.fullmatch(version)
+            or version == pointer.CURRENT):
+        raise BundleError(f"refused: the index version {version!r} is not a plain name (letters, digits, "
+                          f"'.', '_', '-'; not {pointer.CURRENT!r}); nothing was installed")
+    return version
+
+
 # --- create ------------------------------------------------------------------------------------
 
 
@@ -91,7 +110,7 @@ def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> 
     manifest = IndexReader(index_dir).manifest  # refuses a directory that is not an index
     compression = compression_of(out.name)
     level = DEFAULT_LEVEL[compression] if level is None else level
-    version = manifest["version"]
+    version = check_version(manifest.get("version"))
     files = sorted(p for p in index_dir.iterdir() if p.is_file() and p.name != MANIFEST)
     files.append(index_dir / MANIFEST)
     partial = out.with_name(f".{out.name}.part")
@@ -363,7 +382,7 @@ def _unpack(archive: Path, into: Path) -> Path:
         written = sum(p.stat().st_size for p in unpacked.iterdir() if p.name != MANIFEST)
         if manifest.get("bytes") not in (None, written):
             raise BundleError(f"index files hold {written} bytes, its manifest says {manifest['bytes']}")
-        target = into / manifest["version"]
+        target = into / check_version(manifest.get("version"))
         if target.exists():
             IndexReader(target)  # the same version already there: keep it (it may be in service)
         else:

@@ -251,10 +251,10 @@ def lookup(index_dir, ids) -> None:
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes [default: WORKERS, or one per CPU].")
 def serve(index_dir: Path, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with gunicorn.
+    """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with granian.
 
-    Runs gunicorn with balise/http/gunicorn.conf.py, whose settings come from the
-    environment (BIND, WORKERS, KEEPALIVE...); the options here set those variables.
+    Runs balise/http/server.py, whose settings come from the environment (BIND, WORKERS,
+    THREADS, KEEPALIVE...); the options here set those variables.
     """
     import os
 
@@ -263,7 +263,7 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
 
     try:
         # An index directory, or a root whose `current` link is followed while serving.
-        IndexReader(resolve(index_dir))  # fail here clearly, not in a gunicorn traceback
+        IndexReader(resolve(index_dir))  # fail here clearly, not in a server traceback
     except (IndexFormatError, OSError) as e:
         raise click.ClickException(str(e)) from e
     # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
@@ -275,9 +275,8 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
         env["BIND"] = f"{host}:{bind_port if port is None else port}"
     if workers:
         env["WORKERS"] = str(workers)
-    config = Path(__file__).parent / "http" / "gunicorn.conf.py"
-    argv = [sys.executable, "-m", "gunicorn", "--config", str(config)]
-    os.execve(sys.executable, argv, env)  # gunicorn takes this process: signals reach it directly
+    argv = [sys.executable, "-m", "balise.http.server"]
+    os.execve(sys.executable, argv, env)  # the server takes this process: signals reach it directly
 
 
 @main.group()
@@ -348,12 +347,14 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
 def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
     """Make the index INDEX_DIR (built by `balise import`, or an older ROOT/<version> to
     roll back to) the current one of ROOT; INDEX_DIR itself is left as it is."""
-    from .index import IndexFormatError
+    from .bundle import BundleError, check_version
+    from .index import IndexFormatError, IndexReader
     from .index.pointer import install
 
     try:
+        check_version(IndexReader(index_dir).manifest.get("version"))
         directory = install(root, index_dir, keep)
-    except IndexFormatError as e:
+    except (IndexFormatError, BundleError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{root}/current -> {directory.name}")
 

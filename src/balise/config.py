@@ -40,8 +40,16 @@ def _cgroup_quota(cgroup: Path) -> float | None:
 
 
 def _workers(value: str) -> int:
-    """Gunicorn workers: the number given, else one per available CPU."""
+    """Server workers: the number given, else one per available CPU."""
     return int(value) if value.strip() else available_cpus()
+
+
+def _keepalive(value: str) -> int:
+    """Seconds, within what the server accepts (granian: 1 ms to 60 s)."""
+    seconds = int(value)
+    if not 1 <= seconds <= 60:
+        raise ValueError(f"KEEPALIVE must be 1 to 60 seconds, not {seconds}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -57,20 +65,18 @@ SETTINGS = [
     Setting("BALISE_RULES", "fr", "text rules used when importing (country)"),
     Setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer"),
     Setting("BALISE_CSV_MAX_BYTES", "50000000", "largest CSV upload in bytes (413 beyond; 0: no limit)", int),
-    # The HTTP server (gunicorn; names as in addok-docker and most gunicorn images).
+    # The HTTP server (`balise serve`: granian, http/server.py).
     Setting("BIND", "127.0.0.1:7878", "address:port the server listens on", str),
     Setting("WORKERS", "", "worker processes; empty: one per CPU of the cgroup quota", _workers),
-    Setting("WORKER_CLASS", "gthread", "gunicorn worker class: sync or gthread (CPU-bound work)"),
-    Setting("THREADS", "1", "threads per gthread worker", int),
-    Setting("KEEPALIVE", "5", "seconds an idle keep-alive connection is kept (gthread)", int),
-    Setting("TIMEOUT", "30", "seconds a silent worker is given before it is killed", int),
-    Setting("GRACEFUL_TIMEOUT", "30", "seconds a worker has to finish its requests on restart", int),
-    Setting("MAX_REQUESTS", "1000000", "requests a worker serves before it is replaced", int),
-    Setting("MAX_REQUESTS_JITTER", "100000", "random extra requests: workers not replaced at once", int),
-    Setting("PRELOAD_APP", "true", "open the index in the master, shared by the workers", _bool),
-    Setting("WORKER_TMP_DIR", "/dev/shm", "where workers write their heartbeat (RAM, not disk)"),
-    Setting("LOG_LEVEL", "info", "gunicorn log level"),
-    Setting("ACCESS_LOG", "", "access log path ('-': stderr); empty: none"),
+    Setting("THREADS", "4", "threads running the app in each worker (CSV uploads may use all but one)", int),
+    Setting("KEEPALIVE", "30", "seconds for a request's headers to arrive, and an idle connection to stay "
+            "open (1..60)", _keepalive),
+    Setting("GRACEFUL_TIMEOUT", "30", "seconds a worker has to finish its requests when stopped", int),
+    Setting("WORKER_MAX_RSS", "0", "MiB of memory after which a worker is replaced; 0: never", int),
+    Setting("WORKER_LIFETIME", "0", "seconds after which a worker is replaced (60 or more); 0: never", int),
+    Setting("WORKER_CHECK_INTERVAL", "30", "seconds between two checks of WORKER_MAX_RSS (1..300)", int),
+    Setting("WORKER_TMP_DIR", "/dev/shm", "where the metrics of the workers are written (RAM, not disk)"),
+    Setting("LOG_LEVEL", "info", "server log level (requests are logged by balise: BALISE_LOG_*)"),
     # Index roots and bundles (`balise bundle`, index/pointer.py, docs/deploy.md).
     Setting("BALISE_INDEX_KEEP", "2", "index versions kept under an index root, current included", int),
     Setting("BALISE_BUNDLE_URL", "", "index bundle fetched by `balise bundle fetch` when no URL is given"),
@@ -94,6 +100,10 @@ SETTINGS = [
     Setting("BALISE_RATE_LIMITS", "/search=10/second;*=100/minute,1000/hour",
             "limits per client IP: PATH=LIMIT[,LIMIT] rules split by ';', '*' all paths; empty: none"),
     Setting("BALISE_TRUSTED_PROXIES", "", "proxies trusted for X-Forwarded-For: IPs or networks, commas"),
+    Setting("BALISE_HEALTH_NETWORKS", "127.0.0.0/8,::1", "clients that may read /health/detailed: IPs or "
+            "networks, commas (the client behind BALISE_TRUSTED_PROXIES); empty: nobody"),
+    Setting("BALISE_HEALTH_HOST_DETAILS", "false", "show paths, pid, memory figures and Redis hosts in "
+            "/health/detailed", _bool),
     Setting("BALISE_COMPRESS_MIN_SIZE", "500", "smallest answer in bytes that is compressed", int),
     Setting("BALISE_COMPRESS_LEVELS", "br=4,gzip=6,zstd=3", "compression level of each encoding"),
     Setting("BALISE_LOG_FORMAT", "json", "request log lines: json (one object a line) or text"),
@@ -118,17 +128,14 @@ class Settings:
     csv_max_bytes: int
     bind: str
     workers: int
-    worker_class: str
     threads: int
     keepalive: int
-    timeout: int
     graceful_timeout: int
-    max_requests: int
-    max_requests_jitter: int
-    preload_app: bool
+    worker_max_rss: int
+    worker_lifetime: int
+    worker_check_interval: int
     worker_tmp_dir: str
     log_level: str
-    access_log: str
     index_keep: int
     bundle_url: str
     bundle_sha256: str
@@ -147,6 +154,8 @@ class Settings:
     cache_ttl_not_found: int
     rate_limits: str
     trusted_proxies: str
+    health_networks: str
+    health_host_details: bool
     compress_min_size: int
     compress_levels: str
     log_format: str

@@ -309,6 +309,39 @@ def test_settings_in_the_configmap_are_read_by_something():
         assert scheme == ("redis+cluster" if "cluster" in kustomization else "redis+sentinel")
 
 
+@pytest.mark.parametrize("kustomization", ["overlays/dev", "overlays/production",
+                                           "overlays/production-redis-cluster"])
+def test_rate_limits_count_per_client_behind_the_gateway(kustomization, sample_index):
+    """The app with the pod's settings (its ConfigMap; no Redis, the sample index): two
+    clients behind one gateway pod each get the whole /search limit, a client cannot
+    escape its own by what it writes in X-Forwarded-For, and nobody else is trusted."""
+    import falcon.testing
+
+    from balise import Geocoder
+    from balise.config import Settings
+    from balise.http import create_app
+
+    config = next(d for d in resources(kustomization, "ConfigMap")
+                  if d["metadata"]["name"].startswith("balise-config"))["data"]
+    settings = Settings.from_env({**config, "BALISE_INDEX": str(sample_index), "BALISE_REDIS_URL": "",
+                                  "BALISE_LOG_REQUESTS": "false"})
+    assert settings.rate_limits.startswith("/search=10/second")  # the plan's, on
+    client = falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings))
+
+    def search(gateway: str, forwarded: str) -> int:
+        return client.simulate_get("/search/", params={"q": "rivoli"}, remote_addr=gateway,
+                                   headers={"X-Forwarded-For": forwarded}).status_code
+
+    for gateway in ("10.244.1.7", "172.20.3.4", "192.168.5.6", "100.64.2.9"):  # usual pod CIDRs
+        first, second = f"198.51.100.{gateway.split('.')[1]}", f"203.0.113.{gateway.split('.')[1]}"
+        assert [search(gateway, first) for _ in range(11)] == [200] * 10 + [429]
+        assert search(gateway, f"6.6.6.6, {first}") == 429  # a forged left hop changes nothing
+        assert search(gateway, second) == 200  # another client, the same gateway pod
+    assert search("198.51.100.99", "192.0.2.1") == 200 and search("198.51.100.99", "192.0.2.2") == 200
+    outside = [search("198.51.100.99", f"192.0.2.{n}") for n in range(3, 12)]
+    assert outside[-1] == 429  # not a trusted proxy: its header is ignored, its own address counts
+
+
 def test_the_dockerfile():
     text = (REPO / "Dockerfile").read_text()
     instructions = [line.split(None, 1) for line in text.splitlines()

@@ -1,4 +1,4 @@
-"""Shared fixtures of the functional tests: a real ``balise serve`` (gunicorn, 2 workers) on
+"""Shared fixtures of the functional tests: a real ``balise serve`` (granian, 2 workers) on
 the dev index (tests/servers.py), and its HTTP client."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HTTP API, through a real gunicorn (``balise serve``, 2 workers) on the dev index.
+"""The HTTP API, through a real server (``balise serve``, 2 workers) on the dev index.
 
 Addok 1.3.2 is the oracle: error bodies are the ones its falcon views produce, and answers
 are compared with its own, live when the Addok venv of ``bench/`` is there, and always with
@@ -9,6 +9,7 @@ are compared with its own, live when the Addok venv of ``bench/`` is there, and 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -301,8 +302,39 @@ def test_openapi_matches_the_code(openapi):
     assert reverse["limit"]["schema"]["default"] == 1
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
-    assert set(openapi["paths"]) == {"/search/", "/reverse/", "/search/csv/", "/reverse/csv/", "/health",
-                                     "/openapi.json", "/lookup/", "/batch", "/status", "/", "/static/{path}"}
+
+
+def test_openapi_documents_every_route_and_answer_of_the_app(openapi, geocoder):
+    """The app's own routes (falcon.inspect), with their methods, are the document's paths;
+    every route rate limits apply to documents the 429 and its headers, every health
+    endpoint its 503 (or 403), every route the server's own 414 and 431."""
+    import falcon.inspect
+
+    from balise.config import Settings
+    from balise.http import create_app
+    from balise.ops.ratelimit import EXEMPT
+
+    app = create_app(geocoder, Settings.from_env({}))
+    routes = {re.sub(r"{(\w+):\w+}", r"{\1}", r.path): {m.method.lower() for m in r.methods if not m.internal}
+              for r in falcon.inspect.inspect_routes(app)}
+    documented = {path.rstrip("/") or "/": {m for m in item if m != "parameters"}
+                  for path, item in openapi["paths"].items()}
+    assert documented == routes
+    refs = openapi["components"]["responses"]
+    assert set(refs["TooManyRequests"]["headers"]) == {
+        "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
+    for path, item in openapi["paths"].items():
+        for operation in item.values():
+            answers = operation["responses"]
+            assert answers["414"] == {"$ref": "#/components/responses/UriTooLong"}, path
+            assert answers["431"] == {"$ref": "#/components/responses/HeadersTooLarge"}, path
+            limited = not path.startswith(EXEMPT)
+            assert ("429" in answers) == limited, path
+            if path in ("/health/ready", "/health/detailed"):
+                assert "503" in answers
+    assert "403" in openapi["paths"]["/health/detailed"]["get"]["responses"]
+    for path in ("/search/csv/", "/reverse/csv/"):
+        assert {"400", "411", "413", "503"} <= set(openapi["paths"][path]["post"]["responses"])
 
 
 def test_answers_validate_against_openapi(server, openapi):
@@ -321,6 +353,9 @@ def test_answers_validate_against_openapi(server, openapi):
     check(server.get("/search/", {}), "Error")
     check(server.get("/search/", {"q": "x" * 300}), "Error")
     check(server.get("/health"), "Health")
+    check(server.get("/health/live"), "Live")
+    check(server.get("/health/ready"), "Ready")
+    check(server.get("/health/detailed"), "Detailed")
 
 
 def test_schemathesis(server, tmp_path):
@@ -372,31 +407,27 @@ def test_concurrent_requests(server):
     assert statuses == [200] * 150
 
 
-# --- serving: gunicorn configuration ---------------------------------------------------------
+# --- serving: the server's configuration ----------------------------------------------------
 
 
-def test_gunicorn_config_reads_the_environment(tmp_path):
-    """gunicorn reads no variable itself: gunicorn.conf.py must (REVIEW 1.2)."""
-    import os
+def test_server_config_reads_the_environment():
+    """granian embedded reads no variable itself: http/server.py passes the settings on."""
+    from balise.config import Settings
+    from balise.http.server import build_server
 
-    conf = Path(resources.__file__).with_name("gunicorn.conf.py")
-    env = dict(os.environ, WORKERS="3", KEEPALIVE="7", BIND="0.0.0.0:9000", WORKER_CLASS="sync",
-               MAX_REQUESTS="10", MAX_REQUESTS_JITTER="2", TIMEOUT="11", GRACEFUL_TIMEOUT="12",
-               WORKER_TMP_DIR=str(tmp_path / "missing"))
-    names = ["wsgi_app", "bind", "workers", "worker_class", "keepalive", "preload_app", "max_requests",
-             "max_requests_jitter", "timeout", "graceful_timeout", "worker_tmp_dir", "control_socket_disable"]
-    code = ("import json, runpy, sys; ns = runpy.run_path(sys.argv[1]); "
-            f"print(json.dumps({{k: ns.get(k) for k in {names!r}}}))")
-    done = subprocess.run([sys.executable, "-c", code, str(conf)], env=env, capture_output=True, text=True,
-                          check=True)
-    values = json.loads(done.stdout)
-    assert values == {
-        "wsgi_app": "balise.http.app:from_env()", "bind": "0.0.0.0:9000", "workers": 3,
-        "worker_class": "sync", "keepalive": 7, "preload_app": True, "max_requests": 10,
-        "max_requests_jitter": 2, "timeout": 11, "graceful_timeout": 12,
-        "worker_tmp_dir": None,  # not there: gunicorn's default rather than a crash
-        "control_socket_disable": True,  # gunicorn 25+ (the installed one)
-    }
+    env = {"WORKERS": "3", "THREADS": "4", "KEEPALIVE": "7", "BIND": "0.0.0.0:9000", "GRACEFUL_TIMEOUT": "12",
+           "WORKER_MAX_RSS": "300", "WORKER_LIFETIME": "3600", "WORKER_CHECK_INTERVAL": "5",
+           "LOG_LEVEL": "warning"}
+    server = build_server(Settings.from_env(env))
+    assert (server.bind_addr, server.bind_port) == ("0.0.0.0", 9000)
+    assert (server.workers, server.blocking_threads) == (3, 4)
+    assert server.http1_settings.header_read_timeout == 7000 and server.http1_settings.keep_alive
+    assert (server.workers_kill_timeout, server.workers_lifetime, server.workers_rss) == (12, 3600, 300 << 20)
+    assert server.rss_sample_interval == 5 and server.respawn_failed_workers and not server.websockets
+    defaults = build_server(Settings.from_env({}))
+    assert (defaults.workers_lifetime, defaults.workers_rss, defaults.bind_addr) == (None, None, "127.0.0.1")
+    with pytest.raises(ValueError, match="KEEPALIVE"):
+        Settings.from_env({"KEEPALIVE": "75"})  # granian takes 1 ms to 60 s
 
 
 @pytest.mark.parametrize(("files", "quota"), [

@@ -1,4 +1,4 @@
-"""``POST /search/csv/`` and ``/reverse/csv/`` on the real gunicorn server, as addok-csv is used."""
+"""``POST /search/csv/`` and ``/reverse/csv/`` on the real server, as addok-csv is used."""
 
 from __future__ import annotations
 

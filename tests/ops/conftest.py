@@ -292,7 +292,7 @@ def serve() -> Iterator:
 
 @pytest.fixture(autouse=True)
 def _no_multiprocess_metrics(monkeypatch):
-    """In-process tests use each Metrics object's own registry (the gunicorn test sets the dir)."""
+    """In-process tests use each Metrics object's own registry (the server test sets the dir)."""
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
 
 

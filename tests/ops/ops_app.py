@@ -1,7 +1,7 @@
-"""The app the gunicorn test serves: balise's own (``create_app``) with the ops layer
-installed as the app factory will install it.
+"""The app the multiprocess metrics test serves: balise's own (``create_app``) with the ops
+layer installed as the app factory will install it.
 
-Run as ``gunicorn -c tests/ops/gunicorn_ops.conf.py 'tests.ops.ops_app:app()'``.
+Run as ``python -m balise.http.server tests.ops.ops_app:app``.
 """
 
 from __future__ import annotations

@@ -333,3 +333,49 @@ def test_lifetimes_follow_the_kind_of_answer(sample_geocoder, redis_url, shared_
         assert abs((l1.expires - time.time()) - ttls.of(kind)) < 5
     assert 990 < lifetimes["exact"] <= 1000 and 90 < lifetimes["fuzzy"] <= 100
     assert 5 < lifetimes["not_found"] <= 10
+
+
+def test_l3_answers_pending_in_a_worker_are_written_when_the_server_stops(sample_index, tmp_path):
+    """A server worker is a multiprocessing child, which ends without running atexit: its
+    pending L3 writes must still reach the file (multiprocessing's finalizers)."""
+    import sqlite3
+
+    from tests.servers import balise_serve
+
+    db = tmp_path / "l3.sqlite"
+    with balise_serve(sample_index, tmp_path, BALISE_CACHE_SQLITE=str(db), BALISE_RATE_LIMITS="",
+                      BALISE_LOG_REQUESTS="false") as client:
+        for n in range(1, 6):  # fewer than a batch: pending until the worker stops
+            assert client.get("/search/", {"q": f"{n} rue de rivoli paris", "limit": 20}).status == 200
+        with sqlite3.connect(db) as before:
+            assert before.execute("SELECT count(*) FROM answers").fetchone()[0] == 0
+    with sqlite3.connect(db) as after:
+        assert after.execute("SELECT count(*) FROM answers").fetchone()[0] >= 3
+
+
+def test_entries_are_packed_and_unpacked_by_several_threads_at_once():
+    """A server worker runs THREADS requests at once: pack and unpack (zstd) must not share a
+    zstandard object between threads (that corrupted memory: a segmentation fault). In a
+    subprocess, so that a crash fails this test, not the whole run."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import os, threading
+        from balise.ops.cache import Entry, pack, unpack
+        bodies = [os.urandom(200) * (n % 7 + 4) for n in range(50)]
+        bad = []
+        def run():
+            for n in range(20000):
+                entry = Entry(1e10, (bodies[n % 50][:10], bodies[n % 50][10:]))
+                if unpack(pack(entry)) != entry:
+                    bad.append(n)
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(len(bad))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "0", (done.returncode, done.stderr[-500:])
+

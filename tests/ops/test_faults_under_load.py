@@ -1,4 +1,4 @@
-"""Redis faults under load, with real servers: ``balise serve`` (gunicorn, 2 workers) on the
+"""Redis faults under load, with real servers: ``balise serve`` (granian, 2 workers) on the
 sample index, a real Redis or Sentinel set, client threads asking real queries.
 
 - Redis SIGKILLed mid-run: no request fails, every answer is the one given with Redis up;
@@ -40,8 +40,7 @@ def server_env(tmp_path, redis_url: str) -> dict[str, str]:
         "BALISE_BREAKER_RESET": "1",  # seconds open before a trial call (30 in production)
         "BALISE_REDIS_TIMEOUT": "0.2",
         "BALISE_LOG_REQUESTS": "false",
-        "MAX_REQUESTS": "0",  # no worker replaced during the run
-        "WORKER_TMP_DIR": str(tmp_path),  # heartbeats and metrics files
+        "WORKER_TMP_DIR": str(tmp_path),  # metrics files
     }
 
 

@@ -26,7 +26,7 @@ def client_for(geocoder, tmp_path=None, **env):
 
 
 def test_healthy_with_redis_and_l3(geocoder, redis_url, tmp_path):
-    client, ops = client_for(geocoder, BALISE_REDIS_URL=redis_url,
+    client, ops = client_for(geocoder, BALISE_REDIS_URL=redis_url, BALISE_HEALTH_HOST_DETAILS="true",
                              BALISE_CACHE_SQLITE=str(tmp_path / "l3.db"))
     for _ in range(3):
         client.simulate_get("/search", params={"q": "rue de rivoli"})
@@ -46,6 +46,30 @@ def test_healthy_with_redis_and_l3(geocoder, redis_url, tmp_path):
     assert checks["response_time"]["count"] == 3 and checks["response_time"]["p95_ms"] > 0
     assert client.simulate_get("/health").json["status"] == "HEALTHY"  # Addok's, untouched
     ops.close()
+
+
+def test_detailed_is_private_and_without_host_details_by_default(geocoder, redis_url, tmp_path):
+    l3 = str(tmp_path / "l3.db")
+    client, ops = client_for(geocoder, BALISE_REDIS_URL=redis_url, BALISE_CACHE_SQLITE=l3)
+    outsider = client.simulate_get("/health/detailed", remote_addr="203.0.113.9")
+    assert outsider.status_code == 403 and outsider.json["title"] == "Forbidden"
+    body = client.simulate_get("/health/detailed").json  # falcon's test client: from 127.0.0.1
+    assert body["status"] == "healthy" and "pid" not in body
+    checks = body["checks"]
+    assert checks["memory"] == {"healthy": True} and checks["disk"] == {"healthy": True}
+    assert "target" not in checks["redis"] and checks["redis"]["status"] == "up"
+    assert str(tmp_path) not in client.simulate_get("/health/detailed").text
+    ops.close()
+    # another network, behind a trusted proxy
+    client, ops = client_for(geocoder, BALISE_HEALTH_NETWORKS="10.1.0.0/16",
+                             BALISE_TRUSTED_PROXIES="127.0.0.1")
+    assert client.simulate_get("/health/detailed").status_code == 403
+    inside = {"X-Forwarded-For": "10.1.2.3"}
+    assert client.simulate_get("/health/detailed", headers=inside).status_code == 200
+    nobody, _ = client_for(geocoder, BALISE_HEALTH_NETWORKS="")
+    assert nobody.simulate_get("/health/detailed").status_code == 403
+    with pytest.raises(ValueError, match="BALISE_HEALTH_NETWORKS"):
+        client_for(geocoder, BALISE_HEALTH_NETWORKS="10.0.0.0/33")
 
 
 def test_redis_down_is_degraded_not_unhealthy(geocoder):

@@ -74,7 +74,7 @@ def test_clients_are_never_shared_across_a_fork(redis_url):
 def test_post_fork_warms_the_new_process(redis_url, shared_redis):
     connector = RedisConnector.from_url(redis_url, Breaker())
     assert not connector._client.built
-    warm_all()  # what the gunicorn post_fork hook calls
+    warm_all()  # what the server runs in each new worker
     assert connector._client.built
     with shared_redis.client() as c:
         assert c.info("clients")["connected_clients"] >= 2  # this client and ours

@@ -247,6 +247,49 @@ def test_an_archive_without_a_valid_index_is_refused(server, tmp_path):
     assert not (tmp_path / "root" / "x").exists()
 
 
+def index_with_version(source: Path, version: object, directory: Path) -> Path:
+    """A copy of the index ``source`` whose manifest says ``version``."""
+    directory.mkdir(parents=True)
+    for path in source.iterdir():
+        (directory / path.name).write_bytes(path.read_bytes())
+    manifest = orjson.loads((directory / "manifest.json").read_bytes())
+    (directory / "manifest.json").write_bytes(orjson.dumps({**manifest, "version": version}))
+    return directory
+
+
+ABSOLUTE = "<an absolute path under tmp_path>"
+UNSAFE_VERSIONS = ["../x", "../../tmp/x", ABSOLUTE, "current", ".hidden", "a/b", "", "..", ".", None,
+                   "x" * 200, "v\nnewline"]
+
+
+@pytest.mark.parametrize("version", UNSAFE_VERSIONS, ids=repr)
+def test_a_bundle_whose_version_is_not_a_plain_name_is_refused_and_nothing_moves(
+        server, sample_index, alps_index, tmp_path, version):
+    """The version names ROOT/<version>: "../x" or an absolute path would install outside
+    ROOT, "current" would make ROOT/current a link to itself."""
+    root = tmp_path / "here" / "root"
+    in_service = install(root, alps_index)
+    version = str(tmp_path / "absolute") if version == ABSOLUTE else version
+    hostile = index_with_version(sample_index, version, tmp_path / "made" / "good-name")
+    archive = tmp_path / "made" / "hostile.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(hostile.iterdir(), key=lambda p: p.name == "manifest.json"):
+            tar.add(path, arcname=f"good-name/{path.name}")
+    Path(f"{archive}.sha256").write_text(hashlib.sha256(archive.read_bytes()).hexdigest())
+    outside = sorted(p for p in tmp_path.rglob("*") if root not in p.parents)
+    in_root = visible(root)
+    with pytest.raises(BundleError, match="is not a plain name"):
+        fetch(server.publish(archive), root, sleep=no_sleep)
+    assert resolve(root) == in_service and os.readlink(root / CURRENT) == in_service.name
+    assert visible(root) == in_root and not list(root.glob(".staging*"))  # nothing installed, nothing left
+    assert sorted(p for p in tmp_path.rglob("*") if root not in p.parents) == outside  # nothing moved out
+    with pytest.raises(BundleError, match="is not a plain name"):  # nor packed
+        create(hostile, tmp_path / "out.tar.gz")
+    result = CliRunner().invoke(main, ["bundle", "publish", str(hostile), "--into", str(root)])
+    assert result.exit_code == 1 and "is not a plain name" in result.output  # no traceback
+    assert os.readlink(root / CURRENT) == in_service.name
+
+
 def test_cli_create_fetch_and_publish(server, sample_index, alps_index, tmp_path):
     runner = CliRunner()
     out = tmp_path / "out" / "sample.tar.gz"

@@ -1,4 +1,4 @@
-"""The HTTP service: Addok's API over falcon (WSGI), served by gunicorn (``balise serve``)."""
+"""The HTTP service: Addok's API over falcon (WSGI), served by granian (``balise serve``, http/server.py)."""
 
 from .app import create_app, from_env
 

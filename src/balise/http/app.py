@@ -12,6 +12,7 @@ from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import Geocoder
 from ..index.pointer import CurrentGeocoder
+from ..ops.process import at_worker_start
 from . import jsonbatch, resources, web
 
 
@@ -24,13 +25,16 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
-    app.add_route("/search", resources.Search(geocoder))
-    app.add_route("/reverse", resources.Reverse(geocoder))
-    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes))
-    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes))
+    engine = resources.EngineTurn()
+    app.add_route("/search", resources.Search(geocoder, engine))
+    app.add_route("/reverse", resources.Reverse(geocoder, engine))
+    # One thread of each worker is kept from uploads, which may be slow (resources.UploadSlots).
+    uploads = resources.UploadSlots(settings.threads - 1)
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes, uploads))
     app.add_route("/health", resources.Health(geocoder, __version__))
-    app.add_route("/lookup", resources.Lookup(geocoder))
-    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes))
+    app.add_route("/lookup", resources.Lookup(geocoder, engine))
+    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, engine))
     app.add_route("/status", resources.Status(geocoder, __version__))
     app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
     app.add_route("/static/{path:path}", web.Static(web.load_static()))
@@ -44,15 +48,17 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
 
 
 def from_env() -> falcon.App:
-    """The app ``gunicorn.conf.py`` serves: the index of ``BALISE_INDEX``, warmed up.
+    """The app ``balise serve`` serves (http/server.py): the index of ``BALISE_INDEX``, warmed up.
 
-    With ``preload_app`` this runs once, in the gunicorn master, before it forks: the
-    index maps and the structures built here are shared by every worker.
+    This runs once, in the server's master, before it forks: the index maps and the
+    structures built here are shared by every worker.
     """
     settings = Settings.from_env()
     # Follows `BALISE_INDEX/current` when it is an index root: a new version published
-    # there is picked up by every worker without a restart (balise/index/pointer.py).
+    # there is picked up by every worker without a restart (balise/index/pointer.py), and
+    # a worker forked after that (a replaced one) starts on it.
     geocoder = CurrentGeocoder(settings.index)
+    at_worker_start(geocoder.refresh)
     return create_app(geocoder, settings)
 
 

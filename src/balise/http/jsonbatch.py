@@ -29,6 +29,7 @@ answered by the same index version, one after the other, in this worker.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 
@@ -54,8 +55,9 @@ LIMIT = 2  # the first result and the next one's score
 class Batch:
     """``POST /batch``: see the module docstring."""
 
-    def __init__(self, geocoder, max_requests: int, max_bytes: int) -> None:
+    def __init__(self, geocoder, max_requests: int, max_bytes: int, engine=None) -> None:
         self.geocoder, self.max_requests, self.max_bytes = geocoder, max_requests, max_bytes
+        self.engine = engine or contextlib.nullcontext()  # the worker's turn in the engine
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, self.max_bytes)
@@ -72,7 +74,11 @@ class Batch:
         if not isinstance(common, dict):
             raise InvalidParameter("params", "must be an object")
         geocoder = self.geocoder.get() if hasattr(self.geocoder, "get") else self.geocoder  # one version
-        send_json(resp, {"results": [answer(geocoder, item, common) for item in requests]})
+        results = []
+        for item in requests:  # one turn an item: a batch does not hold the engine for long
+            with self.engine:
+                results.append(answer(geocoder, item, common))
+        send_json(resp, {"results": results})
 
 
 def read_json(req: falcon.Request, max_bytes: int):

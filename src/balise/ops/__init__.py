@@ -8,15 +8,15 @@ usable as falcon middleware or as a plain object:
     ratelimit.py    ``limits`` per client IP and path, Redis-shared, memory fallback; 429
     clientip.py     the client address behind trusted proxies
     compression.py  br / zstd / gzip on Accept-Encoding, streams included
-    metrics.py      Prometheus, multiprocess under gunicorn; ``/metrics``
+    metrics.py      Prometheus, summed over the server's workers; ``/metrics``
     health.py       ``/health/live``, ``/health/ready``, ``/health/detailed``
     logging.py      one JSON (or text) line per request, with a request id
     process.py      resources built per process, never shared across a fork
 
-The app factory calls :func:`install`; gunicorn.conf.py calls :func:`prepare_metrics_dir`
-and uses :func:`post_fork` and :func:`child_exit` as hooks.
+The app factory calls :func:`install`; the server (http/server.py) calls
+:func:`prepare_metrics_dir` in its master and :func:`post_fork` in each new worker.
 
-NOTE: this module imports no submodule at import time, so that gunicorn.conf.py can set
+NOTE: this module imports no submodule at import time, so that http/server.py can set
 ``PROMETHEUS_MULTIPROC_DIR`` (``prepare_metrics_dir``) before prometheus_client is loaded:
 the library decides between single- and multi-process values when it is first imported.
 """
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .ratelimit import RateLimiter
     from .redis import NoRedis, RedisConnector
 
-__all__ = ["Ops", "build", "child_exit", "install", "post_fork", "prepare_metrics_dir"]
+__all__ = ["Ops", "build", "install", "post_fork", "prepare_metrics_dir"]
 
 
 @dataclass
@@ -72,7 +72,7 @@ def build(geocoder: Any, settings: Settings) -> Ops:
     from . import logging as access_log
     from .breaker import Breaker
     from .cache import CacheMiddleware, MemoryTier, RedisTier, SqliteTier, TieredCache, Ttls
-    from .clientip import ClientAddress
+    from .clientip import ClientAddress, parse_networks
     from .compression import CompressionMiddleware, parse_levels
     from .health import Detailed, Live, Ready, ResponseTimes
     from .metrics import Metrics, MetricsMiddleware, MetricsResource
@@ -94,6 +94,7 @@ def build(geocoder: Any, settings: Settings) -> Ops:
     cache = TieredCache(tiers, metrics)
     limiter = RateLimiter(parse_rules(settings.rate_limits), redis, metrics)
     client = ClientAddress(settings.trusted_proxies)
+    viewers = parse_networks(settings.health_networks, "BALISE_HEALTH_NETWORKS")
     times = ResponseTimes()
     ttls = Ttls(settings.cache_ttl_exact, settings.cache_ttl_fuzzy, settings.cache_ttl_not_found)
     logger = access_log.configure(settings.log_format)
@@ -114,7 +115,8 @@ def build(geocoder: Any, settings: Settings) -> Ops:
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
         "/health/ready": Ready(geocoder),
-        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite),
+        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=viewers, client=client,
+                                     host_details=settings.health_host_details),
     }
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
@@ -134,7 +136,7 @@ def prepare_metrics_dir(base: str | None = None) -> str:
     """Sets ``PROMETHEUS_MULTIPROC_DIR`` (if unset: a new directory under ``base``, else the
     system's temporary directory) and empties it of an earlier run's files, once per master.
 
-    Call it from gunicorn.conf.py, before the app (and prometheus_client) is imported.
+    Call it in the server's master, before the app (and prometheus_client) is imported.
     """
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
@@ -143,7 +145,7 @@ def prepare_metrics_dir(base: str | None = None) -> str:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
         # ours: removed when this process (the master, not a forked worker) exits
         atexit.register(_remove_metrics_dir, path, os.getpid())
-    # NOTE: gunicorn runs its config again on SIGHUP: the files of running workers stay.
+    # NOTE: once per master (a second call must not remove the files of running workers).
     if os.environ.get("BALISE_METRICS_DIR_OWNER") != str(os.getpid()):
         os.makedirs(path, exist_ok=True)
         for stale in glob.glob(os.path.join(path, "*.db")):
@@ -157,16 +159,11 @@ def _remove_metrics_dir(path: str, owner: int) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def post_fork(server: Any = None, worker: Any = None) -> None:
-    """Gunicorn hook: open the new worker's own Redis and SQLite connections now (fail open),
-    so its first request does not pay for them. Nothing is inherited from the master."""
+def post_fork() -> None:
+    """In a new worker, before its first request: open its own Redis and SQLite connections
+    now (fail open), so that its first request does not pay for them, and run what else
+    registered for this moment (``process.at_worker_start``). Nothing is inherited from the
+    master."""
     from .process import warm_all
 
     warm_all()
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """Gunicorn hook (in the master): forget the live gauges of a worker that exited."""
-    from .metrics import child_exit as metrics_child_exit
-
-    metrics_child_exit(server, worker)

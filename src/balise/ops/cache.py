@@ -52,6 +52,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
+import multiprocessing.util
 import sqlite3
 import struct
 import threading
@@ -103,8 +104,21 @@ class Entry:
 _HEADER = struct.Struct(">BdI")  # flags, expires (epoch seconds), length of the first part
 _SPLIT, _ZSTD, _ZLIB = 1, 2, 4
 _COMPRESS_FROM = 256  # bytes; smaller answers gain nothing
-_zstd_c = zstandard.ZstdCompressor(level=3) if zstandard else None
-_zstd_d = zstandard.ZstdDecompressor() if zstandard else None
+# NOTE: one zstd compressor and decompressor per thread: a zstandard object used by two
+# threads at once corrupts memory (a worker serves THREADS requests at once; it crashed).
+_zstd = threading.local()
+
+
+def _zstd_compressor():
+    if not hasattr(_zstd, "c"):
+        _zstd.c = zstandard.ZstdCompressor(level=3)
+    return _zstd.c
+
+
+def _zstd_decompressor():
+    if not hasattr(_zstd, "d"):
+        _zstd.d = zstandard.ZstdDecompressor()
+    return _zstd.d
 
 
 def pack(entry: Entry) -> bytes:
@@ -112,8 +126,8 @@ def pack(entry: Entry) -> bytes:
     payload = b"".join(entry.parts)
     flags = _SPLIT if len(entry.parts) == 2 else 0
     if len(payload) >= _COMPRESS_FROM:
-        if _zstd_c is not None:
-            payload, flags = _zstd_c.compress(payload), flags | _ZSTD
+        if zstandard is not None:
+            payload, flags = _zstd_compressor().compress(payload), flags | _ZSTD
         else:
             payload, flags = zlib.compress(payload, 1), flags | _ZLIB
     return _HEADER.pack(flags, entry.expires, len(entry.parts[0])) + payload
@@ -125,9 +139,9 @@ def unpack(blob: bytes) -> Entry | None:
         flags, expires, first = _HEADER.unpack_from(blob)
         payload = blob[_HEADER.size:]
         if flags & _ZSTD:
-            if _zstd_d is None:
+            if zstandard is None:
                 return None
-            payload = _zstd_d.decompress(payload)
+            payload = _zstd_decompressor().decompress(payload)
         elif flags & _ZLIB:
             payload = zlib.decompress(payload)
     except Exception as error:  # struct, zlib and zstd errors alike: a miss
@@ -376,9 +390,11 @@ class SqliteTier:
         db.execute("CREATE TABLE IF NOT EXISTS answers "
                    "(key BLOB PRIMARY KEY, expires REAL NOT NULL, value BLOB NOT NULL) WITHOUT ROWID")
         # a new process starts with its own pending writes (never a parent's), and writes
-        # them when it exits (gunicorn's workers exit through sys.exit: atexit runs)
+        # them when it exits: atexit in a plain process; multiprocessing's finalizers in a
+        # server worker (a multiprocessing child ends with os._exit, which skips atexit)
         self._pending = {}
         atexit.register(self.flush)
+        multiprocessing.util.Finalize(None, self.flush, exitpriority=10)
         return db
 
     def _warm(self) -> None:

@@ -17,8 +17,8 @@ import falcon
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(text: str | Iterable[str]) -> list[Network]:
-    """``"10.0.0.0/8, 127.0.0.1"`` as networks; ``ValueError`` names a bad one."""
+def parse_networks(text: str | Iterable[str], setting: str = "BALISE_TRUSTED_PROXIES") -> list[Network]:
+    """``"10.0.0.0/8, 127.0.0.1"`` as networks; ``ValueError`` names a bad one (and ``setting``)."""
     items = text.split(",") if isinstance(text, str) else list(text)
     networks = []
     for item in (i.strip() for i in items):
@@ -26,7 +26,7 @@ def parse_networks(text: str | Iterable[str]) -> list[Network]:
             try:
                 networks.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
-                raise ValueError(f"not an IP address or network: {item!r} (BALISE_TRUSTED_PROXIES)") from None
+                raise ValueError(f"not an IP address or network: {item!r} ({setting})") from None
     return networks
 
 

@@ -7,18 +7,23 @@
 - ``GET /health/detailed``: index, Redis, cache tiers, memory, disk and recent response
   times of this worker. ``healthy`` (200); ``degraded`` (200: the service still answers,
   e.g. Redis down, its breaker open, memory or disk nearly full); ``unhealthy`` (503: the
-  index does not answer).
+  index does not answer). Only for clients in ``BALISE_HEALTH_NETWORKS`` (loopback by
+  default; the client as ``BALISE_TRUSTED_PROXIES`` reveals it), 403 for others; host
+  details (paths, pid, memory figures, Redis hosts) only with
+  ``BALISE_HEALTH_HOST_DETAILS=true``.
 
 ``/health`` itself is Addok's (http/resources.py), unchanged.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,11 +33,13 @@ import orjson
 
 from .. import __version__
 from .breaker import RedisUnavailable
+from .clientip import ClientAddress, Network, parse_networks
 
 JSON = "application/json; charset=utf-8"
 PROBE_QUERY = "rue"  # any index answers it, quickly
 LOW_DISK = 0.05  # free fraction under which the disk is reported unhealthy
 HIGH_MEMORY = 0.9  # fraction of the cgroup memory limit above which memory is unhealthy
+LOOPBACK = parse_networks("127.0.0.0/8, ::1")
 
 
 class ResponseTimes:
@@ -123,15 +130,25 @@ class Ready:
 
 
 class Detailed:
-    """``GET /health/detailed``: every check, and the overall status."""
+    """``GET /health/detailed``: every check, and the overall status.
+
+    ``viewers``: the networks whose clients may read it (``client`` tells a request's
+    client, behind trusted proxies); ``host_details``: whether paths, pid, memory figures
+    and Redis hosts are shown (a reader of the report learns the host's layout).
+    """
 
     def __init__(self, geocoder: Any, redis: Any = None, cache: Any = None,
-                 times: ResponseTimes | None = None, sqlite: Any = None) -> None:
+                 times: ResponseTimes | None = None, sqlite: Any = None,
+                 viewers: Sequence[Network] = LOOPBACK, client: ClientAddress | None = None,
+                 host_details: bool = False) -> None:
         self.geocoder = geocoder
         self.redis = redis
         self.cache = cache
         self.times = times or ResponseTimes()
         self.sqlite = sqlite
+        self.viewers = list(viewers)
+        self.client = client or ClientAddress()
+        self.host_details = host_details
 
     def checks(self) -> dict:
         index = check_index(self.geocoder)
@@ -162,7 +179,17 @@ class Detailed:
         out["breaker"]["state"] = self.redis.breaker.state
         return out
 
+    def allowed(self, req: falcon.Request) -> bool:
+        try:
+            client = ipaddress.ip_address(self.client(req))
+        except ValueError:
+            return False
+        return any(client in network for network in self.viewers)
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if not self.allowed(req):
+            raise falcon.HTTPForbidden(title="Forbidden", description=(
+                "/health/detailed answers only to the networks of BALISE_HEALTH_NETWORKS."))
         checks = self.checks()
         if not checks["index"]["healthy"]:
             status, code = "unhealthy", 503
@@ -170,13 +197,27 @@ class Detailed:
             status, code = "healthy", 200
         else:
             status, code = "degraded", 200
-        _send(resp, {
+        body = {
             "status": status,
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "version": __version__,
-            "pid": os.getpid(),
             "checks": checks,
-        }, code)
+        }
+        if self.host_details:
+            body["pid"] = os.getpid()
+        else:
+            without_host_details(checks)
+        _send(resp, body, code)
+
+
+def without_host_details(checks: dict) -> None:
+    """Keep the verdicts, drop what describes the host: paths, memory figures, Redis hosts,
+    and error texts (which may name paths)."""
+    checks["memory"] = {"healthy": checks["memory"]["healthy"]}
+    checks["disk"] = {"healthy": checks["disk"]["healthy"]}
+    checks["redis"].pop("target", None)
+    if "error" in checks["index"]:
+        checks["index"]["error"] = checks["index"]["error"].split(":", 1)[0]  # the exception's type
 
 
 def check_memory() -> dict:

@@ -7,7 +7,7 @@ tier that answered (``l1``, ``l2``, ``l3``, ``miss``, or none when not cacheable
 client's address (ops/clientip.py). ``BALISE_LOG_FORMAT=text`` writes the same fields as
 ``key=value`` text; ``BALISE_LOG_REQUESTS=false`` writes none.
 
-The lines go to the ``balise.access`` logger, by default to stderr (where gunicorn's own
+The lines go to the ``balise.access`` logger, by default to stderr (where the server's own
 log goes), one write per line so the lines of several workers never interleave.
 """
 

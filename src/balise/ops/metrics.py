@@ -1,12 +1,13 @@
-"""Prometheus metrics, correct under gunicorn's many processes.
+"""Prometheus metrics, correct under the server's many worker processes.
 
 Each worker is a process with its own counters; a scrape reaches one of them. In
 prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before
 ``prometheus_client`` is first imported: ``balise.ops.prepare_metrics_dir`` in
-gunicorn.conf.py does it) every process writes its values to files in that directory and
-``/metrics`` adds them up, so any worker answers for all of them. ``child_exit`` (a
-gunicorn hook) drops the live gauges of a dead worker. Outside gunicorn (tests, one
-process) the values live in this object's own registry.
+http/server.py does it) every process writes its values to files in that directory and
+``/metrics`` adds them up, so any worker answers for all of them. Each scrape first drops
+the live gauges of workers that are gone (:func:`forget_dead_workers`: the server has no
+hook for a worker's exit). Outside a server (tests, one process) the values live in this
+object's own registry.
 
 Series (latencies in seconds, buckets from 0.5 ms: balise answers in milliseconds):
 
@@ -28,6 +29,7 @@ scanners cannot create series without bound.
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from collections.abc import Iterator
@@ -191,6 +193,7 @@ class MetricsResource:
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry()
         if multiprocess_mode():
+            forget_dead_workers(os.environ["PROMETHEUS_MULTIPROC_DIR"])
             MultiProcessCollector(registry)
         else:
             registry.register(_Forward(self.metrics.registry))
@@ -213,7 +216,20 @@ class _Forward:
         return self.source.collect()
 
 
-def child_exit(server: Any, worker: Any) -> None:
-    """Gunicorn hook: a worker is gone, drop its live gauges (its counters still count)."""
-    if multiprocess_mode():
-        mark_process_dead(worker.pid)
+def forget_dead_workers(directory: str) -> list[int]:
+    """Drop the live gauges of the processes that are gone (their counters stay); returns
+    their pids. A glob and a signal 0 per file: cheap enough for every scrape."""
+    dead = set()
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        try:
+            pid = int(os.path.basename(path)[:-3].rpartition("_")[2])
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            dead.add(pid)
+        except PermissionError:  # alive, someone else's
+            continue
+    for pid in dead:
+        mark_process_dead(pid, directory)
+    return sorted(dead)

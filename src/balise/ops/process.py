@@ -2,9 +2,9 @@
 
 A Redis pool or a SQLite connection must never cross a ``fork``: two processes reading
 replies from one socket get each other's answers, and SQLite forbids carrying an open
-connection into a child. With gunicorn's ``preload_app`` the app is built in the master
-and forked, so every such resource here is a :class:`PerProcess`: a factory called on
-first use and again whenever the process id changed, never inherited.
+connection into a child. The server (http/server.py) builds the app in its master and
+forks the workers from it, so every such resource here is a :class:`PerProcess`: a factory
+called on first use and again whenever the process id changed, never inherited.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-# NOTE: the holders alive in this process, so that ``warm_all`` (the gunicorn post_fork
-# hook) can open a new worker's connections before its first request. Weak: a holder
+# NOTE: the holders alive in this process, so that ``warm_all`` (run by the server in each
+# new worker) can open a new worker's connections before its first request. Weak: a holder
 # dropped with its app is forgotten.
 _HOLDERS: weakref.WeakSet[PerProcess] = weakref.WeakSet()
+_AT_WORKER_START: list[Callable[[], object]] = []
 
 
 class PerProcess(Generic[T]):
@@ -72,8 +73,18 @@ class PerProcess(Generic[T]):
             self._pid = -1
 
 
+def at_worker_start(callback: Callable[[], object]) -> None:
+    """Have ``warm_all`` call ``callback`` in each new worker (e.g. to follow an index
+    published after the master started: a worker forked later must not answer from the
+    master's older version)."""
+    _AT_WORKER_START.append(callback)
+
+
 def warm_all() -> None:
-    """Open every per-process resource that knows how to warm up (after a fork)."""
+    """In a new worker: the ``at_worker_start`` callbacks, then open every per-process
+    resource that knows how to warm up."""
+    for callback in _AT_WORKER_START:
+        callback()
     for holder in list(_HOLDERS):
         if holder.warm is not None:
             holder.warm()

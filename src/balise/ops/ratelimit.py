@@ -2,8 +2,9 @@
 
 ``BALISE_RATE_LIMITS`` holds rules split by ``;``, each ``PATH=LIMIT[,LIMIT...]`` in the
 notation of the ``limits`` library (``10/second``, ``100 per minute``...). A rule for a path
-also covers the paths below it (``/search`` covers ``/search/csv``); ``*`` covers every
-path, with one counter for all of them. The default is the plan's:
+covers the routes at and below it (``/search`` covers ``/search/csv``), however the request
+spelled its path (``//search``, ``/search/``); ``*`` covers every path, with one counter for
+all of them. The default is the plan's:
 ``/search=10/second;*=100/minute,1000/hour``. Health probes (``/health...``) and
 ``/metrics`` are never limited. Empty: no limits.
 
@@ -168,16 +169,24 @@ class NullRateLimiter(RateLimiter):
 
 
 class RateLimitMiddleware:
-    """Refuses a request over its limits with 429, before any work is done for it."""
+    """Refuses a request over its limits with 429, before any work is done for it.
+
+    NOTE: the rules are matched against the route the request reached (``/search``), not
+    its raw path: the router also accepts ``//search``, ``/search/`` and other spellings,
+    which must not escape the limit. A path that reaches no route counts under ``*`` only.
+    Hence ``process_resource`` (after routing; before the cache answers a hit).
+    """
 
     def __init__(self, limiter: RateLimiter, client_address: ClientAddress | None = None) -> None:
         self.limiter = limiter
         self.client_address = client_address or ClientAddress()
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self.limiter.rules or req.method == "OPTIONS" or req.path.startswith(EXEMPT):
+    def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
+                         params: dict) -> None:
+        route = req.uri_template or ""
+        if not self.limiter.rules or req.method == "OPTIONS" or route.startswith(EXEMPT):
             return
-        refusal = self.limiter.check(req.path, self.client_address(req))
+        refusal = self.limiter.check(route, self.client_address(req))
         if refusal is None:
             return
         limit = refusal.limit

@@ -14,7 +14,7 @@ a health check of idle connections every 30 s, and connect and read timeouts of
 than computing the answer again.
 
 Connections are per process (:class:`~balise.ops.process.PerProcess`): the pool is built
-on first use, or by the gunicorn ``post_fork`` hook, in the worker, never in the master.
+on first use, or when a worker starts (``ops.post_fork``), in the worker, never in the master.
 Every call goes through the breaker (:meth:`RedisConnector.run`), building the client
 included: a Cluster client connects as it is built.
 """
