@@ -16,7 +16,8 @@ the held-out one), then:
   kind, and top-1 accuracy (the expected id first) by kind;
 - ``balise serve`` (2 workers) under ``--serve-seconds`` of load (the queries, autocomplete
   on and off, and reverse lookups at their answers): the private memory of each worker
-  (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup) and its Pss.
+  (Private_Clean + Private_Dirty of /proc/PID/smaps_rollup; Dirty alone is its heap, Clean
+  the index pages no other process has read yet) and its Pss.
 
 ``--departements`` restricts the stand-in (a few seconds: what the test suite runs).
 """
@@ -218,7 +219,9 @@ def served_memory(index: Path, queries: Path, seconds: float) -> dict:
         memory = [smaps(p) for p in workers]
         return {
             "requests": done,
+            # Private_Dirty: the worker's own heap; Private_Clean: index pages only it has read.
             "private_mb": [round((m["Private_Clean"] + m["Private_Dirty"]) / MB, 1) for m in memory],
+            "private_dirty_mb": [round(m["Private_Dirty"] / MB, 1) for m in memory],
             "pss_mb": [round(m["Pss"] / MB, 1) for m in memory],
         }
     finally:
@@ -323,12 +326,14 @@ def table(rows: list[dict]) -> str:
                     f"{v['p99']:.2f} | {v['max']:.1f} | {v['top1']:.1f} |")
     served = [r for r in rows if "served" in r]
     if served:
-        lines += ["", "| scale | requests in the load | worker private MB | worker Pss MB |",
+        lines += ["", "| scale | requests in the load | worker private MB (dirty) | worker Pss MB |",
                   "|---|---|---|---|"]
         for r in served:
             m = r["served"]
-            lines.append(f"| {r['scale']} | {m['requests']:,} | {' / '.join(map(str, m['private_mb']))} | "
-                         f"{' / '.join(map(str, m['pss_mb']))} |")
+            pairs = zip(m["private_mb"], m["private_dirty_mb"], strict=True)
+            private = " / ".join(f"{a} ({b})" for a, b in pairs)
+            pss = " / ".join(map(str, m["pss_mb"]))
+            lines.append(f"| {r['scale']} | {m['requests']:,} | {private} | {pss} |")
     if len(rows) > 1:
         small, large = rows[0], rows[-1]
         lines.append("")

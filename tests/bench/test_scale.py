@@ -22,7 +22,7 @@ def test_scale_bench_prints_its_table(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "| scale | documents | house numbers | import s |" in done.stdout
-    assert "| 0.3 | on | all |" in done.stdout and "worker private MB" in done.stdout
+    assert "| 0.3 | on | all |" in done.stdout and "worker private MB (dirty)" in done.stdout
     (row,) = json.loads(out.read_text())
     assert row["documents"] > 1000 and row["housenumbers"] > 10_000
     assert row["search"]["off"]["all"]["n"] == 120 and row["search"]["on"]["all"]["top1"] > 80
