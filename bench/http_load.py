@@ -179,7 +179,8 @@ def main(argv=None) -> int:
     # Uncached and unlimited: no cache tier, no rate limit, nothing but the search itself.
     env = {**os.environ, "WORKERS": "2", "BALISE_RATE_LIMITS": "", "BALISE_CACHE_ENTRIES": "0",
            "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": "", **dict(kv.split("=", 1) for kv in args.env)}
-    cmd = ["balise", "serve", "--index", args.index, "--port", str(port), "--workers", "2"]
+    cmd = [sys.executable, "-m", "balise.cli", "serve", "--index", args.index, "--port", str(port),
+           "--workers", "2"]  # this interpreter's balise, whatever the PATH
     with server(cmd, env, base + "/health"):
         for name, paths in loads.items():
             results[("balise", name)] = measure(base, paths, args)
