@@ -161,10 +161,13 @@ class Scorer:
         return found
 
     def _number_in_name(self, doc: int) -> bool:
-        """Whether a trailing number of the query is part of this street's name."""
+        """Whether a trailing number of the query is part of this street's name: the
+        query writes it no more often than the name does ("route nationale 7" is the
+        road; "12p2 rue des rosiers 12p2" and "rue du 8 mai 1945 8" hold a house number)."""
         number = self.query.maybe_housenumbers[0].raw
+        written = self.query.text.split().count(number)
         names = as_list(self.index.document(doc).get("name"))
-        return any(number in ascii_label(str(name)).split() for name in names)
+        return any(written <= ascii_label(str(name)).split().count(number) for name in names)
 
     def _asked_postcode(self, doc: int) -> str | None:
         """The postcode a query asks for, among a street's several ones."""

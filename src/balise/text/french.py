@@ -245,9 +245,10 @@ MONTHS = {
     "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
     "octobre", "novembre", "decembre",
 }
-# Words after which a number belongs to the street name ("rue du 8 mai 1945").
-NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l", "d"} | MONTHS
-TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + ")?$")
+# Words after which a number belongs to the street name ("rue du 8 mai 1945", "place du 19
+# mars 1962": after a month, a year).
+NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l", "d"}
+TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + r"|[a-z]{1,2}\d{1,3})?$")  # parcels too
 
 
 @lru_cache(maxsize=50_000)
@@ -260,7 +261,8 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
 
     Beyond Addok, which only looks for a number at the start or before a street
     type. The token is only flagged ``maybe_housenumber``: it is still searched
-    as a word, and a result takes it as its house number only if it has one.
+    as a word, and a result takes it as its house number only if it has one, and
+    if the street's name does not hold it ("route nationale 7": search/scorer.py).
     """
     tokens = list(tokens)
     if any(t.kind == "housenumber" for t in tokens):
@@ -269,7 +271,7 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
         if i == 0 or not is_trailing_number(token):
             continue
         previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
-        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or is_street_type(previous):
+        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or previous in MONTHS and len(token) == 4:
             continue
         if following is not None and (following in MONTHS or following.isdigit() and len(following) < 5):
             continue
