@@ -168,6 +168,13 @@ class IndexReader:
         shown, *folded = raw.decode().split(LABEL_SEPARATOR)
         return shown, tuple(folded)
 
+    def shown_label(self, n: int) -> str:
+        """The label shown for a document (the first of its labels)."""
+        start, end = int(self.labels_offsets[n]), int(self.labels_offsets[n + 1])
+        raw = self.blobs["labels.bin"][start:end]
+        cut = raw.find(b"\x1f")
+        return (raw if cut < 0 else raw[:cut]).decode()
+
     def has_several_postcodes(self, n: int) -> bool:
         """A street or locality with several postcodes (a municipality counts as one)."""
         return bool(self.doc_flags[n] & MULTI_POSTCODE)

@@ -15,7 +15,7 @@ def first(value):
 
 def feature(result: Result, original_type: str, debug: dict | None = None) -> dict:
     doc = result.doc
-    properties: dict = {"label": result.labels[0] if result.labels else first(doc.get("name"))}
+    properties: dict = {"label": result.label or first(doc.get("name"))}
     properties["score"] = result.score
     if result.housenumber:
         properties["housenumber"] = result.housenumber

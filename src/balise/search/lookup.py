@@ -75,5 +75,5 @@ def result(index, doc_number: int, hn: int) -> Result:
         housenumber = props.pop("raw")
         doc.update(props)
         doc["type"] = "housenumber"
-    labels = make_labels(doc, housenumber, stored=index.labels(doc_number))
-    return Result(doc_number, doc, housenumber=housenumber, labels=labels, score=1.0)
+    label = make_labels(doc, housenumber, stored=index.labels(doc_number))[0]
+    return Result(doc_number, doc, housenumber=housenumber, label=label, score=1.0)

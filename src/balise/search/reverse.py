@@ -203,7 +203,7 @@ class Reverse:
             doc_number,
             doc,
             housenumber=housenumber,
-            labels=make_labels(doc, housenumber, stored=index.labels(doc_number)),
+            label=make_labels(doc, housenumber, stored=index.labels(doc_number))[0],
             distance_km=km,
             score=scoring.total(parts),
             parts=parts,

@@ -31,7 +31,7 @@ class Result:
     doc_number: int
     doc: dict
     housenumber: str | None = None
-    labels: Labels | None = None
+    label: str | None = None  # the label shown
     str_distance: float = 0.0
     distance_km: float | None = None
     score: float = 0.0
@@ -185,6 +185,13 @@ class Scorer:
             return with_housenumber(stored, {}, housenumber, False, None)
         return make_labels(self.index.document(doc), housenumber, self.trailing[i], self.postcodes[i], stored)
 
+    def shown_label(self, i: int, housenumber: str | None) -> str:
+        """The label shown for the candidate in column i (its house number's raw form given)."""
+        if self.trailing[i] or self.postcodes[i] is not None:
+            return self.labels(i)[0]
+        shown = self.index.shown_label(self.docs[i])
+        return f"{housenumber} {shown}" if housenumber else shown
+
     # --- results -------------------------------------------------------------------------
 
     def best(self, limit: int) -> list[int]:
@@ -202,14 +209,16 @@ class Scorer:
         self._prefer_queried_postcode(doc)
         km = float(self.km[i]) if self.km is not None else None
         str_distance, importance = float(self.str_distance[i]), float(self.importance[i])
-        result = Result(doc_number, doc, labels=self.labels(i), str_distance=str_distance,
-                        distance_km=km, score=float(self.score[i]))
+        score = float(self.score[i])
+        result = Result(doc_number, doc, str_distance=str_distance, distance_km=km, score=score)
         if hn >= 0:
             props = self.index.housenumber(hn, doc_number)
             result.housenumber = props.pop("raw")
             doc.update(props)
             doc["type"] = "housenumber"
-        result.parts = scoring.score_parts(str_distance, importance, km)
+        result.label = self.shown_label(i, result.housenumber)
+        if self.search.trace is not None:  # only debug answers show them
+            result.parts = scoring.score_parts(str_distance, importance, km)
         return result
 
     def _prefer_queried_postcode(self, doc: dict) -> None:
