@@ -189,6 +189,28 @@ cdef class Lexicon(StringTable):
             return None
         return [self.tokens[j] for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1])]
 
+    def tokens_of(self, list words, StringTable terms, const uint64_t[::1] post_start) -> list:
+        """For each word, its tokens as (token, term number, documents with it), or None for
+        a word the documents never had: a query's known words in one call."""
+        cdef bytes encoded
+        cdef int64_t i
+        cdef Py_ssize_t j
+        cdef uint32_t t
+        out = []
+        for word in words:
+            encoded = (<str> word).encode()
+            i = table_find_c(self.table, self.blob, self.offsets, <const uint8_t*> encoded, len(encoded))
+            if i < 0:
+                out.append(None)
+                continue
+            found = []
+            for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1]):
+                t = self.tokens[j]
+                found.append((bytes(terms.blob[terms.offsets[t]:terms.offsets[t + 1]]).decode(), t,
+                              post_start[t + 1] - post_start[t]))
+            out.append(found)
+        return out
+
 
 cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py_ssize_t i,
                         const uint8_t* key, Py_ssize_t n, bint prefix_only) noexcept nogil:

@@ -84,12 +84,20 @@ class Query:
             self.arrays[key] = (docs, np.ones(len(docs)))
             self.filters.append(key)
 
-    def _expand(self, word: Token) -> list[tuple[str, int]]:
-        """(token, term number) of one word: from the lexicon, else from the pipeline."""
-        tids = self.index.lexicon(str(word))
-        if tids is not None:
-            return [(self.index.terms[t], t) for t in tids]
-        return [(t, self.index.term_id(t)) for t in self.pipeline.expand(word)]
+    def _expand(self, words: list[Token]) -> list[list[tuple[str, int, int]]]:
+        """(token, term number, frequency) of each word: from the lexicon (one compiled call
+        for the known words), else from the pipeline."""
+        index = self.index
+        known = index.words.tokens_of([str(w) for w in words], index.terms, index.post_start)
+        out = []
+        for word, tokens in zip(words, known, strict=True):
+            if tokens is None:
+                tokens = []
+                for t in self.pipeline.expand(word):
+                    tid = index.term_id(t)
+                    tokens.append((t, tid, index.frequency(tid) if tid >= 0 else 0))
+            out.append(tokens)
+        return out
 
     def _tokenize(self, text: str, trailing_number_as_housenumber: bool) -> None:
         words = self.pipeline.query_words(text.strip(), self.extract)
@@ -100,9 +108,8 @@ class Query:
             as_number.add("maybe_housenumber")
         selected = []
         last_word = len(words) - 1
-        for i, word in enumerate(words):
-            expanded = self._expand(word)
-            for j, (value, tid) in enumerate(expanded):
+        for i, (word, expanded) in enumerate(zip(words, self._expand(words), strict=True)):
+            for j, (value, tid, frequency) in enumerate(expanded):
                 is_last = i == last_word and j == len(expanded) - 1
                 if word.kind in as_number:
                     token = word if len(expanded) == 1 and value == word else word.update(value)
@@ -111,8 +118,7 @@ class Query:
                     continue
                 if word.kind == "maybe_housenumber_suffix":
                     continue
-                qt = QueryToken(value, word.raw, word.position, is_last, tid,
-                                self.index.frequency(tid) if tid >= 0 else 0)
+                qt = QueryToken(value, word.raw, word.position, is_last, tid, frequency)
                 if is_last:
                     self.last_token = qt
                 selected.append(qt)
