@@ -9,12 +9,12 @@ reading never runs ahead of indexing.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import multiprocessing
 import os
 import resource
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -122,20 +122,15 @@ class _Progress:
 
 def ndjson_blocks(path: Path, report: ImportReport, progress: _Progress) -> Iterator[tuple[bytes, int]]:
     """Blocks of whole lines of an NDJSON file (gzip or plain), with their first line number
-    (PERF: the workers split them, not the reading process)."""
-    import zlib
-
+    (PERF: the workers split them, not the reading process). A truncated or corrupt gzip
+    keeps every line read before the damage, and says where it stopped."""
     with open(path, "rb") as raw:
         progress.raw = raw
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
         lineno, rest = 1, b""
         try:
-            while True:
-                block = stream.read(BLOCK_BYTES)
-                if not block:
-                    break
+            for block in gunzip(raw) if gzipped else iter(lambda: raw.read(BLOCK_BYTES), b""):
                 block = rest + block
                 cut = block.rfind(b"\n") + 1
                 block, rest = block[:cut], block[cut:]
@@ -143,10 +138,24 @@ def ndjson_blocks(path: Path, report: ImportReport, progress: _Progress) -> Iter
                     yield block, lineno
                     lineno += block.count(b"\n")
         except (EOFError, OSError, zlib.error) as exc:
-            # Truncated or corrupt gzip: keep what was read, say where it stopped.
             report.bad(str(path), lineno, f"unreadable after this line ({type(exc).__name__}: {exc})", "")
         if rest:
             yield rest, lineno
+
+
+def gunzip(raw) -> Iterator[bytes]:
+    """The decompressed bytes of a gzip file (several members too), as they come: what was
+    decompressed before a damage is given before the error."""
+    inflater = zlib.decompressobj(wbits=31)
+    while chunk := raw.read(BLOCK_BYTES // 4):
+        out = inflater.decompress(chunk)
+        while inflater.eof and inflater.unused_data:  # the next member
+            rest, inflater = inflater.unused_data, zlib.decompressobj(wbits=31)
+            out += inflater.decompress(rest)
+        if out:
+            yield out
+    if not inflater.eof:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
 
 def csv_batches(path: Path, report: ImportReport, communes: Communes | None) -> Iterator[tuple[list, int]]:

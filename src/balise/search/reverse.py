@@ -177,7 +177,7 @@ class Reverse:
         cells = self.index.geo_cell
         codes = cells >> np.uint64(2 * FAR_LEVEL)
         starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(cells) else np.empty(0, int)
-        ends = np.r_[starts[1:], len(cells)]
+        ends = np.r_[starts[1:], len(cells)] if len(starts) else starts
         x, y = _deinterleave(codes[starts])
         return Squares(x, y, starts.astype(np.int64), ends.astype(np.int64))
 
