@@ -86,7 +86,7 @@ class IndexReader:
         self.hn_lonlat_e7 = a["hn.lonlat"]
         self.geo_cell = a["geo.cell"]
         self.geo_ref = a["geo.ref"]
-        self.document = lru_cache(maxsize=5_000)(self._document)
+        self.document = lru_cache(maxsize=2_000)(self._document)
 
     def _open_arrays(self, counts: dict) -> dict[str, np.ndarray]:
         arrays = {}

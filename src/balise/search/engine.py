@@ -26,7 +26,7 @@ class Engine:
         self.pipeline = pipeline
         self.other_postcodes = lru_cache(maxsize=50_000)(self._other_postcodes)
         self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
-        self.co_occur = lru_cache(maxsize=20_000)(self._co_occur)
+        self.co_occur = lru_cache(maxsize=8_000)(self._co_occur)
 
     def _fuzzy_terms(self, word: str) -> tuple[int, ...]:
         """Index terms one edit away from a word, in Addok's order of preference."""

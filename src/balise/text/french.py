@@ -296,7 +296,7 @@ def make_synonymize(synonyms: dict[str, str]):
     return synonymize
 
 
-@lru_cache(maxsize=50_000)  # known words come from the lexicon
+@lru_cache(maxsize=20_000)  # known words come from the lexicon
 def phonetic(word: str) -> str:
     """Very light French phonetic folding: keeps only significant letters."""
     for pattern, repl in PHONETIC_RULES:

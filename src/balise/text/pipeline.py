@@ -103,7 +103,7 @@ def normalize(tokens: Iterable[Token]) -> list[Token]:
     return out
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=32_768)
 def ascii_label(s: str) -> str:
     """Folded text with punctuation turned to single spaces: what labels are compared as."""
     return SPACES.sub(" ", NON_WORD.sub(" ", fold(s))).strip()
