@@ -137,7 +137,7 @@ def check_cli(args: list[str]) -> click.Command:
 
 
 def documented_commands() -> list[tuple[str, list[str]]]:
-    return [(path.name, args) for path in DOCS for args in balise_commands(path)]
+    return [(str(path.relative_to(REPO)), args) for path in DOCS for args in balise_commands(path)]
 
 
 def test_the_docs_have_commands_to_check():
