@@ -346,3 +346,33 @@ def test_every_file_the_docs_name_exists():
         for name in pattern.findall(path.read_text()):
             name = name.rstrip("/")
             assert list(REPO.glob(name)) or (REPO / name).exists(), f"{path.name} names {name}"
+
+
+# --- kubectl ----------------------------------------------------------------------------------
+
+
+def kubectl_commands() -> list[tuple[str, list[str]]]:
+    """Every `kubectl` command of the docs and of the manifests' comments (fenced or inline)."""
+    texts = [(str(p.relative_to(REPO)), p.read_text()) for p in DOCS]
+    texts += [(str(p.relative_to(REPO)), p.read_text()) for p in (REPO / "deploy").rglob("*.yaml")]
+    found = []
+    for where, text in texts:
+        for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+            found += [(where, words) for words in shell_commands(block) if words[0] == "kubectl"]
+        for span in re.findall(r"`(kubectl [^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S)):
+            words = shlex.split(span)
+            if len(words) >= 4:  # shorter ones name a command (`kubectl set env`), they do not run it
+                found.append((where, words))
+    return found
+
+
+def test_the_documented_kubectl_steps_can_be_run_again_in_their_namespace():
+    """No `kubectl create` (it fails on a second run); every command on namespaced resources
+    names its namespace (kustomize's output carries its own)."""
+    commands = kubectl_commands()
+    assert any(words[:3] == ["kubectl", "apply", "-k"] for _, words in commands)
+    for where, words in commands:
+        assert "create" not in words[1:3], f"{where}: {' '.join(words)}"
+        if words[1] in ("kustomize", "version") or words[1:3] == ["apply", "-k"]:
+            continue
+        assert "--namespace" in words or "-n" in words, f"{where}: {' '.join(words)} has no namespace"
