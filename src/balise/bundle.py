@@ -14,10 +14,10 @@ Whatever fails, the version in service is not touched.
 
 NOTE: why these choices.
 - zstd (the ``zstandard`` package, an optional dependency: ``balise[bundle]``) for the
-  bundles we publish: on the dev index (120 MB) level 9 (the default) gives 25 MB in
-  5 s against gzip's 31 MB in 8 s, and a fetch unpacks it in 1.1 s against 1.8 s,
-  which every replica does at start; ``--level 19`` gives 20 MB but takes 2 minutes.
-  gzip (stdlib) is always readable and needs nothing extra.
+  bundles we publish: level 9 (the default) is smaller than gzip and faster to make and to
+  unpack, which every replica does at start; ``--level 19`` is smaller still but many times
+  slower to make (measured: bench/README.md). gzip (stdlib) is always readable and needs
+  nothing extra.
 - ``urllib`` (stdlib) for the download: one GET with a Range header is all that is
   needed, and the init container then carries no HTTP client library.
 """

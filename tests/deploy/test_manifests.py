@@ -296,6 +296,39 @@ def test_redis_is_a_cache():
     assert not resources("overlays/production-redis-cluster", "StatefulSet", "redis")
 
 
+def rollout_names(directory: Path) -> dict[str, str]:
+    """kind -> name of what a rollout kustomization renders (one of each kind)."""
+    kubectl = shutil.which("kubectl") or pytest.skip("kubectl is not installed")
+    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert len({d["kind"] for d in documents}) == len(documents)
+    return {d["kind"]: d["metadata"]["name"] for d in documents}
+
+
+def test_the_rollout_can_be_applied_again_and_for_each_release(tmp_path):
+    """`kubectl apply -k deploy/kubernetes/rollout` is rerunnable: the Job, whose spec cannot
+    change once created, is named after the release, so the same release applies unchanged
+    and a new one makes a new Job; everything else keeps its name and is updated in place."""
+    (config,) = resources("rollout", "ConfigMap")
+    release = config["data"]["RELEASE"]
+    (job,) = resources("rollout", "Job")
+    assert job["metadata"]["name"] == f"balise-rollout-{release}"
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", job["metadata"]["name"])
+    assert len(job["metadata"]["name"]) <= 63  # a Job's name is also a label value of its pods
+    names = rollout_names(KUBERNETES / "rollout")
+    copy = tmp_path / "rollout"
+    shutil.copytree(KUBERNETES / "rollout", copy)
+    kustomization = copy / "kustomization.yaml"
+    kustomization.write_text(kustomization.read_text().replace(f"RELEASE={release}",
+                                                               "RELEASE=ban-france-2026-12"))
+    other = rollout_names(copy)
+    assert other["Job"] == "balise-rollout-ban-france-2026-12"
+    assert {k: v for k, v in other.items() if k not in ("Job", "ConfigMap")} == {
+        k: v for k, v in names.items() if k not in ("Job", "ConfigMap")}
+    assert "kubectl create" not in (KUBERNETES / "rollout" / "kustomization.yaml").read_text()
+
+
 def test_settings_in_the_configmap_are_read_by_something():
     """Only variables that something reads (no PYTHONGC, no SOMAXCONN): balise's settings,
     and two read by a library."""

@@ -65,19 +65,6 @@ def test_install_adds_routes_and_middleware(geocoder):
     assert installed.cache.misses == {"l1": 1}
 
 
-def test_every_ops_setting_is_documented_in_the_ops_modules():
-    from pathlib import Path
-
-    from balise.config import SETTINGS
-
-    text = "".join(p.read_text() for p in Path(ops.__file__).parent.glob("*.py"))
-    prefixes = ("BALISE_REDIS", "BALISE_BREAKER", "BALISE_CACHE", "BALISE_RATE", "BALISE_TRUSTED",
-                "BALISE_COMPRESS", "BALISE_LOG")
-    ops_settings = [s.name for s in SETTINGS if s.name.startswith(prefixes)]
-    assert len(ops_settings) == 17
-    assert [name for name in ops_settings if name not in text] == []
-
-
 def test_prepare_metrics_dir_empties_an_earlier_runs_files(tmp_path, monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     monkeypatch.delenv("BALISE_METRICS_DIR_OWNER", raising=False)

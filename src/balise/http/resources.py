@@ -100,10 +100,9 @@ class EngineTurn:
 
     NOTE: why. A worker runs THREADS threads, so that a slow upload, a Redis round trip or
     a cache hit does not wait behind a search; but geocoding is CPU-bound and holds the
-    GIL, and two searches sharing it swap every few milliseconds, so both finish late.
-    Measured (uncached /search, 2 workers at saturation, noisy machine): p99 12.6 ms with
-    4 threads taking turns, 18.3 ms without, 7.1 ms with 1 thread. Cached answers, request
-    bodies and streamed answers do not wait for the turn.
+    GIL, and two searches sharing it swap every few milliseconds, so both finish late: the
+    turn lowers the p99 of uncached searches at saturation (measured: bench/README.md, "The
+    HTTP server"). Cached answers, request bodies and streamed answers do not wait for it.
     """
 
     def __init__(self) -> None:

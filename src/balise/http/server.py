@@ -8,8 +8,9 @@ Why granian rather than gunicorn (measured side by side, docs/deploy.md "The HTT
 - its HTTP/1.1 layer is an event loop in Rust: a request reaches Python only once its
   request line and headers are in, so clients that send them slowly hold a socket, never a
   worker thread (one such client blocked a gunicorn sync or gthread worker until it left);
-- a request costs it about a third of what it costs gunicorn, which is what bounds
-  cached answers (most of the traffic, the plan's 95 % hit rate).
+- a request costs it about a third of what it costs gunicorn (bench/README.md, "The HTTP
+  server"), which is what bounds cached answers (most of the traffic, the plan's 95 % hit
+  rate).
 
 What gunicorn's hooks did is done here: the app is built once in the master (preload: the
 index maps and what warm-up built are shared by the workers, frozen out of the collector's

@@ -14,9 +14,9 @@ Callers see one exception, :class:`RedisUnavailable`, for "skipped" and "failed"
 and turn it into their fallback (a cache miss, an in-memory rate limit). Every failure
 and every skipped call is counted (``balise_redis_failures_total``).
 
-NOTE: pybreaker holds its lock during the guarded call, so with gthread workers of
-several threads a worker's Redis calls run one at a time; balise's default is one thread
-per worker, and a call lasts at most the Redis timeout (``BALISE_REDIS_TIMEOUT``).
+NOTE: pybreaker holds its lock during the guarded call, so the Redis calls of a worker's
+threads (``THREADS``, 4 by default) run one at a time; a call lasts at most the Redis
+timeout (``BALISE_REDIS_TIMEOUT``).
 """
 
 from __future__ import annotations

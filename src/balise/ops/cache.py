@@ -1,8 +1,8 @@
 """Answer cache in three tiers, consulted in order and filled on the way back.
 
 - **L1** (:class:`MemoryTier`): an LRU in the worker's memory, bounded by entries *and*
-  bytes (``BALISE_CACHE_ENTRIES``, 10,000; ``BALISE_CACHE_BYTES``, 8 MB: a worker's private
-  memory is to grow by less than 30 MB, DESIGN.md): a hit costs microseconds.
+  bytes (``BALISE_CACHE_ENTRIES``, ``BALISE_CACHE_BYTES``: a worker's private memory is to
+  stay small, DESIGN.md): a hit costs microseconds.
 - **L2** (:class:`RedisTier`): Redis, shared by every worker and replica, through the
   breaker: when Redis is down a lookup is a miss, never an error.
 - **L3** (:class:`SqliteTier`): an optional SQLite file (``BALISE_CACHE_SQLITE``) that
@@ -30,21 +30,8 @@ Reverse answers with results are ``exact``.
 Only what is worth it is cached (PERF): an answer goes into a tier only when computing it
 took longer than one read plus one write of that tier, so that a single later hit repays
 the write. Each tier measures its own costs as it runs (moving averages), so a Redis across
-a network (slower) or on loopback (faster) is judged on what it really costs. Measured on the
-2-core dev machine, busy (load 3), Paris + 23 départements, the 4,331 real queries of
-``official-points-dev.csv`` and their coordinates for reverse, loopback Redis 7.0:
-
-    computing    /search p10 1.15 ms, p50 2.4 ms, p90 7.8 ms; /reverse p10 0.35, p50 0.95 ms
-    key          sha256 of the parameters ~6 us
-    L1 get       ~0.5 us; a whole L1 hit through falcon and the middleware ~45 us
-                 (an uncached /search through the same app: ~1,000 us)
-    L2 Redis     get ~150-200 us, set ~250 us (a 1-2.5 KB answer packed to ~45%: zstd ~9 us,
-                 unzstd ~6 us)
-    L3 SQLite    get ~30 us (a miss ~15 us), put ~40 us in batches of 32 (~100-300 us alone)
-
-So every search is worth L2 and L3 (none computes in under 0.45 ms), while ~18% of reverse
-answers are faster to compute than a Redis read and write: those stay in L1 only. An L2
-lookup adds ~7% to a typical search miss; L1 spares ~95% of a hit's time.
+a network (slower) or on loopback (faster) is judged on what it really costs; the costs this
+rule was designed on are in bench/README.md ("Cache tier costs").
 """
 
 from __future__ import annotations
