@@ -219,6 +219,10 @@ class IndexWriter:
         return manifest
 
     def _move_into_place(self) -> None:
+        # mkdtemp made the directory private (0700): an index is read by the server's user.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)
         if self.path.exists():
             old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
             os.replace(self.path, old)

@@ -4,6 +4,7 @@ one in-memory sort gives, whatever the budget and the number of workers."""
 from __future__ import annotations
 
 import gzip
+import os
 
 import numpy as np
 import orjson
@@ -79,3 +80,9 @@ def test_workers_give_the_same_index(tmp_path):
     assert files(tmp_path / "one") == files(tmp_path / "two")
     assert one["counts"] == two["counts"]
     assert two["import_report"]["workers"] == 2
+
+
+def test_an_index_is_readable_by_others(tmp_path):
+    build_index([SAMPLE], tmp_path / "index", workers=1)
+    mode = (tmp_path / "index").stat().st_mode & 0o777
+    assert mode & 0o055 == 0o055 & ~os.umask(os.umask(0))  # not 0700: the server may run as another user
