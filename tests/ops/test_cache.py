@@ -232,7 +232,7 @@ def test_the_engine_says_how_the_first_result_matched(sample_geocoder):
     assert match("34 rue de rivoli paris") == "exact"
     assert match("34 rue de rivolo paris") == "fuzzy"  # one edit: found by fuzzy matching
     assert match("zzzzqqqq") == "none"
-    assert match("place des vosg", autocomplete=True) == "fuzzy"
+    assert match("place des vosg", autocomplete=True) == "exact"  # a label it starts: text 0.9
     assert match("place des vosges paris") == "exact"
     assert g.answer(ReverseRequest(48.8566, 2.3522)).match == "exact"
     assert Ttls(1, 2, 3).of("exact") == 1 and Ttls(1, 2, 3).of("fuzzy") == 2 and Ttls(1, 2, 3).of("none") == 3
