@@ -124,7 +124,7 @@ class Geocoder:
         found = found[:limit]
         features = []
         for search, result in found:
-            original = self.index.document(result.doc_number).get("type")
+            original = self.original_type(result.doc_number)
             features.append(geojson.feature(result, original, debug_info(search, result) if request.debug
                                             else None))
         collection = geojson.collection(features, query=request.q, filters=request.filters,
@@ -134,15 +134,19 @@ class Geocoder:
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
                                         request.max_distance, request.box)
-        features = [geojson.feature(r, self.index.document(r.doc_number).get("type")) for r in results]
+        features = [geojson.feature(r, self.original_type(r.doc_number)) for r in results]
         collection = geojson.collection(features, filters=request.filters, limit=request.limit)
         return Answer(collection, "exact" if features else "none")
 
     def _lookup(self, request: LookupRequest) -> Answer:
         found = self.ids.find(list(request.ids))
-        features = [geojson.feature(lookup.result(self.index, doc, hn), self.index.document(doc).get("type"))
+        features = [geojson.feature(lookup.result(self.index, doc, hn), self.original_type(doc))
                     for doc, hn in found]
         return Answer(geojson.collection(features), "exact" if features else "none")
+
+    def original_type(self, doc_number: int) -> str:
+        """The type of a document as imported (a house number's is its street's)."""
+        return str(self.index.document(doc_number).get("type") or "")
 
     def warm(self) -> None:
         """Build the lazy structures and fill the first caches, so that a server does it

@@ -57,4 +57,4 @@ def test_text_lines(geocoder):
 
 def test_bad_format_is_refused():
     with pytest.raises(ValueError, match="BALISE_LOG_FORMAT"):
-        access_log.configure("xml")
+        Settings.from_env({"BALISE_LOG_FORMAT": "xml"})

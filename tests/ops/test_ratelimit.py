@@ -55,8 +55,9 @@ def test_limits_apply_per_client_and_per_path_in_memory():
 SUBPROCESS = textwrap.dedent("""
     import sys
     from balise.ops.breaker import Breaker
-    from balise.ops.ratelimit import RateLimiter, parse_rules
+    from balise.ops.ratelimit import RateLimiter
     from balise.ops.redis import RedisConnector
+    from balise.values import rate_rules, redis_target
     connector = RedisConnector.of(redis_target(sys.argv[1]), Breaker())
     rl = RateLimiter(rate_rules("/search=30/minute"), connector)
     allowed = sum(rl.check("/search", "9.9.9.9") is None for _ in range(40))

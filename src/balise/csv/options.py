@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import InvalidParameter
 from ..search.area import Area, parse_bbox
@@ -113,7 +113,7 @@ class CsvOptions:
             found = values(name)
             return found[-1] if found else None
 
-        kwargs: dict = {"columns": tuple(values("columns")),
+        kwargs: dict[str, Any] = {"columns": tuple(values("columns")),
                         "result_columns": tuple(values("result_columns"))}
         for name in ("encoding", "delimiter", "quote", "lat", "lon", "citycode", "postcode", "type", "bbox"):
             if (value := one(name)) is not None:

@@ -54,6 +54,7 @@ class Plan:
         if mode == "search" and bool(options.lat) != bool(options.lon):
             raise InvalidParameter("lon" if options.lat else "lat", "give both lat and lon columns")
         self.mode = mode
+        assert not isinstance(options.bbox, str)  # parsed by CsvOptions
         self.bbox = options.bbox
         self.width = len(header)
         self.lat = _find(header, options.lat, "lat") if options.lat else None

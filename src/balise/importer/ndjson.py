@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -13,7 +14,7 @@ from .reading import LineReader
 from .report import ImportReport
 
 
-def iter_ndjson(path: str | Path, report: ImportReport) -> Iterator[dict]:
+def iter_ndjson(path: str | Path, report: ImportReport) -> Iterator[dict[str, Any]]:
     lines = LineReader(path, report)
     for line in lines:
         if not line.strip():

@@ -10,11 +10,13 @@ import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from ...search.engine import Match
 
+zstandard: Any
 try:
     import zstandard
 except ImportError:  # optional: values are then packed with zlib
@@ -46,13 +48,13 @@ _COMPRESS_FROM = 256  # bytes; smaller answers gain nothing
 _zstd = threading.local()
 
 
-def _zstd_compressor():
+def _zstd_compressor() -> Any:
     if not hasattr(_zstd, "c"):
         _zstd.c = zstandard.ZstdCompressor(level=3)
     return _zstd.c
 
 
-def _zstd_decompressor():
+def _zstd_decompressor() -> Any:
     if not hasattr(_zstd, "d"):
         _zstd.d = zstandard.ZstdDecompressor()
     return _zstd.d

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import falcon
 import orjson
@@ -25,7 +26,7 @@ class CacheMiddleware:
     ``l1``/``l2``/``l3`` (hit) or ``miss``.
     """
 
-    def __init__(self, cache: TieredCache, geocoder: object, ttls: Ttls,
+    def __init__(self, cache: TieredCache, geocoder: Any, ttls: Ttls,
                  endpoints: Mapping[str, Sequence[str]], content_type: str) -> None:
         self.cache = cache
         self.geocoder = geocoder
@@ -34,7 +35,7 @@ class CacheMiddleware:
         self.content_type = content_type
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
-                         params: dict) -> None:
+                         params: dict[str, Any]) -> None:
         names = self.endpoints.get(req.uri_template or "")
         if names is None or req.method != "GET" or "debug" in req.params:
             return
@@ -43,7 +44,7 @@ class CacheMiddleware:
         getter = getattr(self.geocoder, "get", None)
         geocoder = getter() if getter is not None else self.geocoder
         given = {n: req.params[n] for n in names if n in req.params}
-        key = cache_key(req.uri_template, given, geocoder.version)
+        key = cache_key(req.uri_template or "", given, geocoder.version)
         found = self.cache.get(key)
         if found is None:
             req.context.cache = "miss"

@@ -266,7 +266,8 @@ class SqliteTier:
 
     def count(self) -> int:
         with self._lock:
-            return self._db.get().execute("SELECT count(*) FROM answers").fetchone()[0]
+            count: int = self._db.get().execute("SELECT count(*) FROM answers").fetchone()[0]
+            return count
 
     def close(self) -> None:
         if self._db.built:
@@ -314,7 +315,7 @@ class TieredCache:
                 self.skipped[tier.name] += 1
             self.metrics.cache_write(tier.name, stored)
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per-tier hits, misses, skipped writes and measured costs (microseconds)."""
         out = {}
         for tier in self.tiers:
