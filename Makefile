@@ -28,9 +28,10 @@ demo: $(SAMPLE_INDEX)/manifest.json
 	@echo "  curl 'http://127.0.0.1:7878/reverse/?lat=48.8566&lon=2.3522'"
 	$(BIN)/balise serve --index $(SAMPLE_INDEX) --port 7878
 
-## Set up and run the whole test suite (needs ../shared/data beside the repo).
+## Set up, lint, type-check and run the whole test suite (needs ../shared/data beside the repo).
 test: $(BIN)/balise
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Speed and accuracy side by side with Addok 1.3.2 (installs it in .bench/, needs redis-server).

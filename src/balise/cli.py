@@ -5,21 +5,38 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
 
-from .config import Settings
+from .config import SettingError, Settings
 from .errors import BaliseError
 
-SETTINGS = Settings.from_env()
+
+def settings() -> Settings:
+    """The settings, read from the environment once per run, by the first command or option
+    default that needs them (never at import); a bad one stops the command, named."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        try:
+            root.obj = Settings.from_env()
+        except SettingError as e:
+            raise click.ClickException(str(e)) from e
+    return root.obj
 
 
-def index_option(f):
+def from_settings(name: str) -> Callable[[], Any]:
+    """An option's default: the setting ``name``, read when the command runs."""
+    return lambda: getattr(settings(), name)
+
+
+def index_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--index", "index_dir", type=click.Path(path_type=Path), default=SETTINGS.index,
-        show_default=True, help="Index directory (BALISE_INDEX).",
+        "--index", "index_dir", type=click.Path(path_type=Path), default=from_settings("index"),
+        show_default="BALISE_INDEX, else var/index", help="Index directory (BALISE_INDEX).",
     )(f)
 
 
@@ -33,7 +50,8 @@ def main() -> None:
 @index_option
 @click.option("--communes", "communes_dir", type=click.Path(exists=True, path_type=Path),
               help="Directory of commune reference files (COG, centres) for CSV sources.")
-@click.option("--rules", default=SETTINGS.rules, show_default=True, help="Text rules.")
+@click.option("--rules", default=from_settings("rules"), show_default="BALISE_RULES, else fr",
+              help="Text rules.")
 @click.option("--memory", default="2GB", show_default=True,
               help="Memory budget of the import (all its processes): sorts spill to disk beyond it.")
 @click.option("--workers", type=int, default=0, help="Worker processes (default: the CPUs available).")
@@ -124,15 +142,17 @@ BBOX_HELP = "Only results inside this box: minlon,minlat,maxlon,maxlat."
 def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, citycode, bbox, geo_boost,
            geo_radius, debug, input_, column, output) -> None:
     """Search QUERY, or every query of --input, and print geocodejson."""
+    from .search.request import SearchRequest
+
     geocoder = open_geocoder(index_dir)
     filters = _filters(type_, postcode, citycode)
-    options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters, bbox=bbox,
-                   geo_boost=geo_boost, geo_radius=geo_radius)
+    options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters, debug=debug,
+                   bbox=bbox, geo_boost=geo_boost, geo_radius=geo_radius)
     if input_ is None:
         if not query:
             raise click.UsageError("give a QUERY or --input FILE")
         try:
-            result = geocoder.search(query, debug=debug, **options)
+            result = geocoder.answer(SearchRequest(query, **options)).collection
         except BaliseError as e:
             raise click.ClickException(e.description) from e
         click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
@@ -142,7 +162,7 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
     for row in rows:
         q = row.get(column or "q") or ""
         try:
-            result = geocoder.search(q, debug=debug, **options)
+            result = geocoder.answer(SearchRequest(q, **options)).collection
         except BaliseError as e:
             result = {"query": q, "error": e.as_dict()}
         output.write(orjson.dumps(result) + b"\n")
@@ -189,8 +209,8 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
 
     from tqdm import tqdm
 
-    from .batch import CsvOptions, geocode_rows, geocode_rows_parallel
-    from .config import available_cpus
+    from .csv import CsvOptions, geocode_rows, geocode_rows_parallel
+    from .values import available_cpus
 
     geocoder = open_geocoder(index_dir)
     workers = workers or available_cpus()  # the cgroup's CPUs, not the host's
@@ -236,9 +256,11 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
 @click.argument("ids", nargs=-1, required=True)
 def lookup(index_dir, ids) -> None:
     """Print the features with these ids (streets, places, house numbers) as geocodejson."""
+    from .search.request import LookupRequest
+
     geocoder = open_geocoder(index_dir)
     try:
-        result = geocoder.lookup(list(ids))
+        result = geocoder.answer(LookupRequest(ids)).collection
     except BaliseError as e:
         raise click.ClickException(e.description) from e
     click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
@@ -269,7 +291,7 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
     env = dict(os.environ, BALISE_INDEX=str(index_dir.absolute()))
     if host or port is not None:
-        bind_host, _, bind_port = SETTINGS.bind.rpartition(":")
+        bind_host, _, bind_port = settings().bind.rpartition(":")
         host = (host or bind_host).strip("[]")
         host = f"[{host}]" if ":" in host else host  # IPv6
         env["BIND"] = f"{host}:{bind_port if port is None else port}"
@@ -306,17 +328,18 @@ def bundle_create(index_dir: Path, out: Path, level: int | None) -> None:
 
 
 @bundle.command("fetch")
-@click.argument("url", required=False, default=SETTINGS.bundle_url or None)
-@click.option("--into", "root", type=click.Path(file_okay=False, path_type=Path), default=SETTINGS.index,
-              show_default=True, help="Index root: versions and the `current` link (BALISE_INDEX).")
-@click.option("--sha256", default=SETTINGS.bundle_sha256 or None,
-              help="Expected checksum (BALISE_BUNDLE_SHA256) [default: read from URL.sha256].")
-@click.option("--keep", type=click.IntRange(min=1), default=SETTINGS.index_keep, show_default=True,
-              help="Versions kept, the new one included (BALISE_INDEX_KEEP).")
-@click.option("--timeout", type=float, default=SETTINGS.fetch_timeout, show_default=True,
-              help="Seconds for any socket operation (BALISE_FETCH_TIMEOUT).")
-@click.option("--retries", type=click.IntRange(min=0), default=SETTINGS.fetch_retries, show_default=True,
-              help="Retries without progress, exponential backoff (BALISE_FETCH_RETRIES).")
+@click.argument("url", required=False)
+@click.option("--into", "root", type=click.Path(file_okay=False, path_type=Path),
+              default=from_settings("index"), show_default="BALISE_INDEX, else var/index",
+              help="Index root: versions and the `current` link (BALISE_INDEX).")
+@click.option("--sha256", help="Expected checksum (BALISE_BUNDLE_SHA256) [default: read from URL.sha256].")
+@click.option("--keep", type=click.IntRange(min=1), default=from_settings("index_keep"),
+              show_default="BALISE_INDEX_KEEP, else 2", help="Versions kept, the new one included.")
+@click.option("--timeout", type=float, default=from_settings("fetch_timeout"),
+              show_default="BALISE_FETCH_TIMEOUT, else 30", help="Seconds for any socket operation.")
+@click.option("--retries", type=click.IntRange(min=0), default=from_settings("fetch_retries"),
+              show_default="BALISE_FETCH_RETRIES, else 6",
+              help="Retries without progress, exponential backoff.")
 def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, timeout: float,
                  retries: int) -> None:
     """Download the bundle at URL (BALISE_BUNDLE_URL), check it and make it ROOT/current.
@@ -328,6 +351,8 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
 
     from .bundle import BundleError, fetch
 
+    url = url or settings().bundle_url
+    sha256 = sha256 or settings().bundle_sha256 or None
     if not url:
         raise click.UsageError("give a URL or set BALISE_BUNDLE_URL")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -342,8 +367,8 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
 @click.argument("index_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--into", "root", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Index root to publish into.")
-@click.option("--keep", type=click.IntRange(min=1), default=SETTINGS.index_keep, show_default=True,
-              help="Versions kept, the new one included (BALISE_INDEX_KEEP).")
+@click.option("--keep", type=click.IntRange(min=1), default=from_settings("index_keep"),
+              show_default="BALISE_INDEX_KEEP, else 2", help="Versions kept, the new one included.")
 def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
     """Make the index INDEX_DIR (built by `balise import`, or an older ROOT/<version> to
     roll back to) the current one of ROOT; INDEX_DIR itself is left as it is."""
@@ -370,7 +395,7 @@ def healthcheck(url: str | None, timeout: float) -> None:
     import urllib.error
     import urllib.request
 
-    base = f"http://127.0.0.1:{SETTINGS.bind.rpartition(':')[2]}"
+    base = f"http://127.0.0.1:{settings().bind.rpartition(':')[2]}"
     urls = [url] if url else [f"{base}/health/ready", f"{base}/health"]
     for i, candidate in enumerate(urls):
         try:

@@ -11,7 +11,7 @@ class BaliseError(Exception):
         super().__init__(description)
         self.description = description
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str]:
         return {"title": self.title, "description": self.description}
 
 

@@ -1,45 +1,40 @@
-"""The Python API: ``Geocoder.open(DIR).search(...)``; the CLI and HTTP layers call it."""
+"""The Python API: ``Geocoder.open(DIR).search(...)``; the CLI and HTTP layers call it.
+
+Each call is a request (:mod:`balise.search.request`), checked when it is built, then run:
+``search``, ``reverse`` and ``lookup`` build theirs from their arguments; the HTTP layer, the
+CLI and CSV parse their input into requests and call :meth:`Geocoder.answer`, which also
+says how the first result matched (for the cache). :class:`CurrentGeocoder` follows the
+``current`` link of an index root, for a server that picks up new versions.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from .errors import InvalidParameter, QueryTooLong
 from .index import IndexReader
+from .index.pointer import current_target, resolve
 from .search import geojson, lookup
-from .search.area import Area, search_areas
-from .search.engine import Engine, Search, best_reading
+from .search.engine import Engine, Match, Search, best_reading, match_of
+from .search.request import LookupRequest, Request, ReverseRequest, SearchRequest
 from .search.reverse import Reverse
 from .search.scorer import Result
 from .text import make_pipeline
 
-QUERY_MAX_LENGTH = 200
-MAX_LIMIT = 100
-FILTER_NAMES = ("type", "postcode", "citycode")
+log = logging.getLogger(__name__)
 
 
-def normalize_filters(filters: Mapping | None) -> dict[str, list[str]]:
-    """Filters as {name: [values]}; a value may hold several space-separated values."""
-    out: dict[str, list[str]] = {}
-    for name, values in (filters or {}).items():
-        if name not in FILTER_NAMES:
-            raise InvalidParameter(name, f"unknown filter; known: {', '.join(FILTER_NAMES)}")
-        if values is None:
-            continue
-        if isinstance(values, str):
-            values = [values]
-        expanded = [v for value in values for v in str(value).split()]
-        if expanded:
-            out[name] = list(dict.fromkeys(expanded))[:10]
-    return out
+class Answer(NamedTuple):
+    """A geocodejson FeatureCollection, and how its first result matched the query."""
 
-
-def check_center(lat: float | None, lon: float | None) -> None:
-    if lat is not None and not -90 <= lat <= 90:
-        raise InvalidParameter("lat", "out of range")
-    if lon is not None and not -180 <= lon <= 180:
-        raise InvalidParameter("lon", "out of range")
+    collection: dict[str, Any]
+    match: Match
 
 
 class Geocoder:
@@ -67,64 +62,31 @@ class Geocoder:
         autocomplete: bool = False,
         lat: float | None = None,
         lon: float | None = None,
-        filters: Mapping | None = None,
+        filters: Mapping[str, Any] | None = None,
         debug: bool = False,
         bbox: Sequence[float] | None = None,
         geo_boost: str = "score",
         geo_radius: float | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """A geocodejson FeatureCollection of the best ``limit`` matches for ``q``.
 
         ``bbox`` (minlon, minlat, maxlon, maxlat) keeps results inside that box; ``geo_boost``
         (``score``, ``favor``, ``strict``) and ``geo_radius`` (km) say how the centre
         ``lat``/``lon`` counts: see :mod:`balise.search.area`.
         """
-        if not isinstance(q, str):
-            raise InvalidParameter("q", "must be a string")
-        if len(q) > QUERY_MAX_LENGTH:
-            raise QueryTooLong(len(q), QUERY_MAX_LENGTH)
-        if not 1 <= int(limit) <= MAX_LIMIT:
-            raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
-        limit = int(limit)
-        check_center(lat, lon)
-        filters = normalize_filters(filters)
-        areas = search_areas(bbox, geo_boost, geo_radius, lat, lon)
-        options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters)
-        found: list[tuple[Search, Result]] = []
-        for area in areas if q.strip() else []:  # favor: near first, then anywhere to fill up to limit
-            if len(found) >= limit:
-                break
-            seen = {(r.doc_number, r.housenumber) for _, r in found}
-            search, results = best_reading(self.engine, q, trace=debug, area=area, **options)
-            found += [(search, r) for r in results if (r.doc_number, r.housenumber) not in seen]
-        features = []
-        for search, result in found[:limit]:
-            original = self.index.document(result.doc_number).get("type")
-            info = None
-            if debug:
-                query = search.query
-                info = {
-                    "tokens": [t.value for t in query.tokens],
-                    "housenumbers": [str(t) for t in query.housenumbers],
-                    "common": [t.value for t in query.common],
-                    "not_found": [t.value for t in query.not_found],
-                    "candidates": len(search.scorer.position),
-                    "score_parts": {k: list(v) for k, v in result.parts.items()},
-                    "trace": search.trace,
-                }
-            features.append(geojson.feature(result, original, info))
-        center = (lon, lat) if lat is not None and lon is not None else None
-        return geojson.collection(features, query=q, filters=filters, center=center, limit=limit)
+        request = SearchRequest(q, limit, autocomplete, lat, lon, dict(filters or {}), debug, bbox, geo_boost,
+                                geo_radius)
+        return self.answer(request).collection
 
     def reverse(
         self,
         lat: float,
         lon: float,
         limit: int = 1,
-        filters: Mapping | None = None,
+        filters: Mapping[str, Any] | None = None,
         max_distance: float | None = None,
         bbox: Sequence[float] | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """A geocodejson FeatureCollection of the ``limit`` points nearest to (lat, lon),
         nearest first, each with its ``distance`` in metres.
 
@@ -132,36 +94,167 @@ class Geocoder:
         than ``max_distance`` metres. ``bbox`` (minlon, minlat, maxlon, maxlat) keeps the
         points inside that box. See :mod:`balise.search.reverse` for the filters.
         """
-        for name, value in (("lat", lat), ("lon", lon)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise InvalidParameter(name, "invalid value")
-        check_center(lat, lon)
-        if not 1 <= int(limit) <= MAX_LIMIT:
-            raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
-        if max_distance is not None and not (isinstance(max_distance, (int, float)) and max_distance >= 0):
-            raise InvalidParameter("max_distance", "must be a distance in metres, 0 or more")
-        filters = normalize_filters(filters)
-        area = None if bbox is None else Area.box(bbox)  # HOOK(area)
-        results = self.reverser.nearest(float(lat), float(lon), int(limit), filters, max_distance, area)
-        features = [geojson.feature(r, self.index.document(r.doc_number).get("type")) for r in results]
-        return geojson.collection(features, filters=filters, limit=int(limit))
+        request = ReverseRequest(lat, lon, limit, dict(filters or {}), max_distance, bbox)
+        return self.answer(request).collection
 
-    def lookup(self, ids: Sequence[str]) -> dict:
+    def lookup(self, ids: Sequence[str]) -> dict[str, Any]:
         """A geocodejson FeatureCollection of the documents and house numbers with these ids
         (at most 100), in the order asked, unknown ids left out: see :mod:`balise.search.lookup`."""
-        if isinstance(ids, str):
-            ids = [ids]
-        if len(ids) > lookup.MAX_IDS:
-            raise InvalidParameter("id", f"at most {lookup.MAX_IDS} ids")
-        if not all(isinstance(i, str) for i in ids):
-            raise InvalidParameter("id", "ids are strings")
-        found = self.ids.find(list(ids))
-        features = [geojson.feature(lookup.result(self.index, doc, hn), self.index.document(doc).get("type"))
+        return self.answer(LookupRequest(ids)).collection
+
+    def answer(self, request: Request) -> Answer:
+        """The answer to a request (checked when it was built)."""
+        if isinstance(request, SearchRequest):
+            return self._search(request)
+        if isinstance(request, ReverseRequest):
+            return self._reverse(request)
+        return self._lookup(request)
+
+    def _search(self, request: SearchRequest) -> Answer:
+        limit = request.limit
+        options = dict(limit=limit, autocomplete=request.autocomplete, lat=request.lat, lon=request.lon,
+                       filters=request.filters)
+        found: list[tuple[Search, Result]] = []
+        for area in request.areas() if request.q.strip() else []:  # favor: near first, then anywhere
+            if len(found) >= limit:
+                break
+            seen = {(r.doc_number, r.housenumber) for _, r in found}
+            search, results = best_reading(self.engine, request.q, trace=request.debug, area=area, **options)
+            found += [(search, r) for r in results if (r.doc_number, r.housenumber) not in seen]
+        found = found[:limit]
+        features = []
+        for search, result in found:
+            original = self.original_type(result.doc_number)
+            features.append(geojson.feature(result, original, debug_info(search, result) if request.debug
+                                            else None))
+        collection = geojson.collection(features, query=request.q, filters=request.filters,
+                                        center=request.centre, limit=limit)
+        return Answer(collection, match_of([r for _, r in found]))
+
+    def _reverse(self, request: ReverseRequest) -> Answer:
+        results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
+                                        request.max_distance, request.box)
+        features = [geojson.feature(r, self.original_type(r.doc_number)) for r in results]
+        collection = geojson.collection(features, filters=request.filters, limit=request.limit)
+        return Answer(collection, "exact" if features else "none")
+
+    def _lookup(self, request: LookupRequest) -> Answer:
+        found = self.ids.find(list(request.ids))
+        features = [geojson.feature(lookup.result(self.index, doc, hn), self.original_type(doc))
                     for doc, hn in found]
-        return geojson.collection(features)
+        return Answer(geojson.collection(features), "exact" if features else "none")
+
+    def original_type(self, doc_number: int) -> str:
+        """The type of a document as imported (a house number's is its street's)."""
+        return str(self.index.document(doc_number).get("type") or "")
 
     def warm(self) -> None:
         """Build the lazy structures and fill the first caches, so that a server does it
         once, before it forks, and its workers share them."""
         self.reverser.warm()
         self.search("1 rue de la paix paris", autocomplete=True)
+
+
+def debug_info(search: Search, result: Result) -> dict[str, Any]:
+    """What ``debug`` adds to a feature: tokens, candidates, score parts, the collectors' trace."""
+    query = search.query
+    return {
+        "tokens": [t.value for t in query.tokens],
+        "housenumbers": [str(t) for t in query.housenumbers],
+        "common": [t.value for t in query.common],
+        "not_found": [t.value for t in query.not_found],
+        "candidates": len(search.scorer.position),
+        "score_parts": {k: list(v) for k, v in result.parts.items()},
+        "trace": search.trace,
+    }
+
+
+class CurrentGeocoder:
+    """The geocoder of the index in service under ``path``, following ``current``.
+
+    ``get()`` is cheap enough for every request: at most once per ``interval`` seconds
+    it reads the link, and when the target changed a background thread opens (and
+    warms) the new index, then swaps the reference. Until then, and for requests
+    already running, the previous geocoder keeps answering: nothing waits.
+
+    The server builds the holder in its master, and each worker inherits it, then follows
+    the link on its own (and first of all when it starts: :meth:`refresh`).
+    """
+
+    def __init__(self, path: Path | str, interval: float = 1.0,
+                 opener: Callable[[Path], Geocoder] | None = None) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self._open = opener or _open_warm
+        self._target = current_target(self.path)
+        self._geocoder = self._open(resolve(self.path))
+        self._next_check = time.monotonic() + interval
+        self._reloading = threading.Lock()
+        self._failed: str | None = None  # a target that would not open: not retried every second
+        # A fork (the server's workers) copies the lock but not the thread that may hold it.
+        after_fork = weakref.WeakMethod(self._after_fork)
+        os.register_at_fork(after_in_child=lambda: (m := after_fork()) and m())
+
+    def _after_fork(self) -> None:
+        self._reloading = threading.Lock()
+        self._next_check = 0.0  # a new worker looks at the link on its first request
+
+    def get(self) -> Geocoder:
+        """The geocoder to use for one request (call it once per request)."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + self.interval
+            target = current_target(self.path)
+            if target not in (None, self._target, self._failed) and self._reloading.acquire(blocking=False):
+                threading.Thread(target=self._reload, args=(target,), daemon=True,
+                                 name="balise-index-reload").start()
+        return self._geocoder
+
+    def refresh(self) -> bool:
+        """Follow the link now, in this thread; True if another version is now served.
+
+        Run in each new server worker before its first request (``ops.process.at_worker_start``,
+        http/app.py): a worker forked from a master that still holds an older version then
+        never answers from it.
+        """
+        target = current_target(self.path)
+        if target is None or target == self._target:
+            return False
+        with self._reloading:
+            self._swap(target)
+        return self._target == target
+
+    def _reload(self, target: str) -> None:
+        try:
+            self._swap(target)
+        finally:
+            self._reloading.release()
+
+    def _swap(self, target: str) -> None:
+        try:
+            geocoder = self._open(self.path / target)
+        except Exception:  # logged once; the old version keeps serving
+            self._failed = target
+            log.exception("could not open index version %s; still serving %s", target, self._target)
+        else:
+            self._geocoder, self._target = geocoder, target  # the swap: one reference
+            log.info("now serving index version %s from %s", target, self.path)
+
+    @property
+    def target(self) -> str | None:
+        """The version name in service (the link target), None for a plain index directory."""
+        return self._target
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        # Delegation, so that code written for a Geocoder (create_app's resources) works
+        # unchanged. NOTE: each attribute access may see a newer version: per request,
+        # prefer ``geocoder = holder.get()`` once.
+        return getattr(self.get(), name)
+
+
+def _open_warm(directory: Path) -> Geocoder:
+    geocoder = Geocoder.open(directory)
+    geocoder.warm()
+    return geocoder

@@ -358,7 +358,7 @@ def test_rate_limits_count_per_client_behind_the_gateway(kustomization, sample_i
                   if d["metadata"]["name"].startswith("balise-config"))["data"]
     settings = Settings.from_env({**config, "BALISE_INDEX": str(sample_index), "BALISE_REDIS_URL": "",
                                   "BALISE_LOG_REQUESTS": "false"})
-    assert settings.rate_limits.startswith("/search=10/second")  # the plan's, on
+    assert str(settings.rate_limits[0].limits[0]) == "10 per 1 second"  # the plan's, on
     client = falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings))
 
     def search(gateway: str, forwarded: str) -> int:

@@ -1,4 +1,4 @@
-"""What Addok users ask for (issue 13), through the real gunicorn server on the dev index:
+"""What Addok users ask for (issue 13), through the real server (granian) on the dev index:
 an area (``bbox``, ``geo_boost``, ``geo_radius``), ``/lookup/``, ``POST /batch``, the CSV
 ``result_status``, ``/status``."""
 

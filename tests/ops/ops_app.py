@@ -7,13 +7,12 @@ Run as ``python -m balise.http.server tests.ops.ops_app:app``.
 from __future__ import annotations
 
 
-def app():
+def app(settings):
     from balise import Geocoder, ops
-    from balise.config import Settings
     from balise.http import create_app
+    from balise.http.resources import CACHED, JSON
 
-    settings = Settings.from_env()
     geocoder = Geocoder.open(settings.index)
     application = create_app(geocoder, settings, with_ops=False)
-    ops.install(application, geocoder, settings)
+    ops.install(application, geocoder, settings, CACHED, JSON)
     return application

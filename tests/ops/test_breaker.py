@@ -8,9 +8,11 @@ import time
 import pytest
 
 from balise.ops.breaker import Breaker, RedisUnavailable
-from balise.ops.cache import Entry, MemoryTier, RedisTier, TieredCache
+from balise.ops.cache.entry import Entry
+from balise.ops.cache.tiers import MemoryTier, RedisTier, TieredCache
 from balise.ops.metrics import Metrics
 from balise.ops.redis import RedisConnector
+from balise.values import redis_target
 from tests.ops.conftest import wait_for
 
 
@@ -18,7 +20,7 @@ def cache_on(url: str, reset_timeout: float = 0.5,
              timeout: float = 0.2) -> tuple[TieredCache, Breaker, Metrics]:
     metrics = Metrics()
     breaker = Breaker(fail_max=3, reset_timeout=reset_timeout, metrics=metrics)
-    l2 = RedisTier(RedisConnector.from_url(url, breaker, timeout=timeout))
+    l2 = RedisTier(RedisConnector.of(redis_target(url), breaker, timeout=timeout))
     l2.costs.observe = lambda kind, seconds: None  # always worth it: these tests are about Redis
     return TieredCache([MemoryTier(), l2], metrics), breaker, metrics
 

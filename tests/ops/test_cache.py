@@ -12,24 +12,16 @@ import pytest
 from balise import Geocoder
 from balise.config import Settings
 from balise.http import create_app
+from balise.http.resources import CACHED, JSON
 from balise.ops import build
 from balise.ops.breaker import Breaker
-from balise.ops.cache import (
-    CacheMiddleware,
-    Entry,
-    MemoryTier,
-    NullCache,
-    RedisTier,
-    SqliteTier,
-    TieredCache,
-    Ttls,
-    answer_kind,
-    cache_key,
-    pack,
-    unpack,
-)
+from balise.ops.cache.entry import Entry, Ttls, cache_key, pack, unpack
+from balise.ops.cache.middleware import CacheMiddleware
+from balise.ops.cache.tiers import MemoryTier, RedisTier, SqliteTier, TieredCache
 from balise.ops.metrics import Metrics
 from balise.ops.redis import RedisConnector
+from balise.search.request import ReverseRequest, SearchRequest
+from balise.values import redis_target
 
 
 def entry(ttl: float = 60, body: bytes = b'{"features":[]}') -> Entry:
@@ -37,7 +29,7 @@ def entry(ttl: float = 60, body: bytes = b'{"features":[]}') -> Entry:
 
 
 def connector(url: str, **options) -> RedisConnector:
-    return RedisConnector.from_url(url, Breaker(fail_max=3, reset_timeout=0.5), **options)
+    return RedisConnector.of(redis_target(url), Breaker(fail_max=3, reset_timeout=0.5), **options)
 
 
 # --- keys and entries ------------------------------------------------------------------------
@@ -204,8 +196,8 @@ def test_an_answer_faster_than_a_tier_is_not_written_there():
     assert cache.skipped == {"l1": 0, "slow": 1}
 
 
-def test_null_cache_misses_and_keeps_nothing():
-    cache = NullCache()
+def test_a_cache_without_tiers_misses_and_keeps_nothing():
+    cache = TieredCache([])
     cache.put(b"k", entry())
     assert cache.get(b"k") is None and cache.snapshot() == {}
 
@@ -230,23 +222,20 @@ def sample_geocoder(sample_index):
     return Geocoder.open(sample_index)
 
 
-def test_kinds_of_answers(sample_geocoder):
+def test_the_engine_says_how_the_first_result_matched(sample_geocoder):
+    """Lifetimes follow the match the engine reports: the first result's text against the query."""
     g = sample_geocoder
-    exact = g.search("34 rue de rivoli paris", autocomplete=False)
-    assert answer_kind(exact, "34 rue de rivoli paris", g.pipeline) == "exact"
-    typo = g.search("34 rue de rivolo paris", autocomplete=False)  # one edit: found by fuzzy matching
-    assert typo["features"] and answer_kind(typo, "34 rue de rivolo paris", g.pipeline) == "fuzzy"
-    assert answer_kind(g.search("zzzzqqqq", autocomplete=False), "zzzzqqqq", g.pipeline) == "not_found"
-    assert answer_kind(g.search("place des vosg", autocomplete=True), "place des vosg", g.pipeline,
-                       autocomplete=True) == "fuzzy"  # score 0.87: under 0.9
-    # a word missing from the top result (dropped, or matched with one edit) is not exact
-    top = {"features": [{"properties": {"label": "Place des Vosges 75004 Paris", "score": 0.95}}]}
-    assert answer_kind(top, "place des vosges paris", g.pipeline) == "exact"
-    assert answer_kind(top, "place des vosg", g.pipeline, autocomplete=True) == "exact"  # a prefix
-    assert answer_kind(top, "place des vosg", g.pipeline, autocomplete=False) == "fuzzy"
-    assert answer_kind(top, "place des voges paris", g.pipeline) == "fuzzy"
-    assert answer_kind(top, "place des vosges lyon", g.pipeline) == "fuzzy"
-    assert answer_kind(g.reverse(48.8566, 2.3522), None) == "exact"
+
+    def match(q: str, **options) -> str:
+        return g.answer(SearchRequest(q, **options)).match
+
+    assert match("34 rue de rivoli paris") == "exact"
+    assert match("34 rue de rivolo paris") == "fuzzy"  # one edit: found by fuzzy matching
+    assert match("zzzzqqqq") == "none"
+    assert match("place des vosg", autocomplete=True) == "exact"  # a label it starts: text 0.9
+    assert match("place des vosges paris") == "exact"
+    assert g.answer(ReverseRequest(48.8566, 2.3522)).match == "exact"
+    assert Ttls(1, 2, 3).of("exact") == 1 and Ttls(1, 2, 3).of("fuzzy") == 2 and Ttls(1, 2, 3).of("none") == 3
 
 
 # --- the middleware, through the real app ----------------------------------------------------
@@ -255,7 +244,7 @@ def test_kinds_of_answers(sample_geocoder):
 def make_app(geocoder, **env):
     settings = Settings.from_env({"BALISE_RATE_LIMITS": "", "BALISE_LOG_REQUESTS": "false", **env})
     app = create_app(geocoder, settings, with_ops=False)
-    ops = build(geocoder, settings)
+    ops = build(geocoder, settings, CACHED, JSON)
     app.add_middleware(ops.middleware)
     return falcon.testing.TestClient(app), ops
 
@@ -304,7 +293,7 @@ def test_middleware_keys_on_the_index_version(sample_geocoder):
     clients = []
     for geocoder in (old, new):
         app = create_app(geocoder, Settings.from_env({}), with_ops=False)
-        app.add_middleware(CacheMiddleware(cache, geocoder))
+        app.add_middleware(CacheMiddleware(cache, geocoder, Ttls(), CACHED, JSON))
         clients.append(falcon.testing.TestClient(app))
     for client in clients:
         client.simulate_get("/search", params={"q": "rue de rivoli"})
@@ -319,12 +308,12 @@ def test_lifetimes_follow_the_kind_of_answer(sample_geocoder, redis_url, shared_
     l2.costs.observe = lambda kind, seconds: None  # every answer worth L2 here, however fast
     cache = TieredCache([MemoryTier(), l2])
     app = create_app(sample_geocoder, Settings.from_env({}), with_ops=False)
-    middleware = CacheMiddleware(cache, sample_geocoder, ttls)
+    middleware = CacheMiddleware(cache, sample_geocoder, ttls, CACHED, JSON)
     app.add_middleware(middleware)
     client = falcon.testing.TestClient(app)
     lifetimes = {}
     for kind, q in (("exact", "34 rue de rivoli paris"), ("fuzzy", "34 rue de rivolo paris"),
-                    ("not_found", "zzzzqqqq")):
+                    ("none", "zzzzqqqq")):
         client.simulate_get("/search", params={"q": q, "autocomplete": "0"})
         key = cache_key("/search", {"q": q, "autocomplete": "0"}, sample_geocoder.version)
         with shared_redis.client() as c:
@@ -332,7 +321,7 @@ def test_lifetimes_follow_the_kind_of_answer(sample_geocoder, redis_url, shared_
         l1 = cache.tiers[0].get(key, time.time())
         assert abs((l1.expires - time.time()) - ttls.of(kind)) < 5
     assert 990 < lifetimes["exact"] <= 1000 and 90 < lifetimes["fuzzy"] <= 100
-    assert 5 < lifetimes["not_found"] <= 10
+    assert 5 < lifetimes["none"] <= 10
 
 
 def test_l3_answers_pending_in_a_worker_are_written_when_the_server_stops(sample_index, tmp_path):
@@ -363,7 +352,7 @@ def test_entries_are_packed_and_unpacked_by_several_threads_at_once():
 
     script = textwrap.dedent("""
         import os, threading
-        from balise.ops.cache import Entry, pack, unpack
+        from balise.ops.cache.entry import Entry, pack, unpack
         bodies = [os.urandom(200) * (n % 7 + 4) for n in range(50)]
         bad = []
         def run():

@@ -19,7 +19,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from balise.ops.cache import RedisTier, cache_key
+from balise.ops.cache.entry import cache_key
+from balise.ops.cache.tiers import RedisTier
 from tests.conftest import SAMPLE
 from tests.ops.conftest import samples, total, wait_for
 from tests.servers import Client, balise_serve

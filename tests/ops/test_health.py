@@ -8,6 +8,7 @@ import pytest
 from balise import Geocoder
 from balise.config import Settings
 from balise.http import create_app
+from balise.http.resources import CACHED, JSON
 from balise.ops import install
 from balise.ops.health import ResponseTimes
 from tests.ops.conftest import free_port
@@ -21,7 +22,7 @@ def geocoder(sample_index):
 def client_for(geocoder, tmp_path=None, **env):
     settings = Settings.from_env({"BALISE_RATE_LIMITS": "", "BALISE_LOG_REQUESTS": "false", **env})
     app = create_app(geocoder, settings, with_ops=False)
-    ops = install(app, geocoder, settings)
+    ops = install(app, geocoder, settings, CACHED, JSON)
     return falcon.testing.TestClient(app), ops
 
 

@@ -10,9 +10,11 @@ import orjson
 import pytest
 
 from balise import Geocoder, ops
-from balise.config import Settings
+from balise.config import SettingError, Settings
 from balise.http import create_app
-from balise.ops.cache import CacheMiddleware, MemoryTier, RedisTier, SqliteTier
+from balise.http.resources import CACHED, JSON
+from balise.ops.cache.middleware import CacheMiddleware
+from balise.ops.cache.tiers import MemoryTier, RedisTier, SqliteTier
 from balise.ops.compression import CompressionMiddleware
 from balise.ops.logging import AccessLogMiddleware
 from balise.ops.ratelimit import RateLimitMiddleware
@@ -24,7 +26,7 @@ def geocoder(sample_index):
 
 
 def test_build_follows_the_settings(geocoder, tmp_path):
-    plain = ops.build(geocoder, Settings.from_env({}))
+    plain = ops.build(geocoder, Settings.from_env({}), CACHED, JSON)
     assert [type(t) for t in plain.cache.tiers] == [MemoryTier] and not plain.redis.enabled
     assert [r.path for r in plain.limiter.rules] == ["/search", "*"]  # the plan's defaults
     kinds = [type(m) for m in plain.middleware]
@@ -45,15 +47,15 @@ def test_build_follows_the_settings(geocoder, tmp_path):
     ("BALISE_RATE_LIMITS", "/search=fast"), ("BALISE_REDIS_URL", "memcached://x"),
     ("BALISE_TRUSTED_PROXIES", "nowhere"), ("BALISE_COMPRESS_LEVELS", "br"), ("BALISE_LOG_FORMAT", "xml"),
 ])
-def test_bad_settings_fail_at_start_up(geocoder, name, value):
-    with pytest.raises(ValueError):
-        ops.build(geocoder, Settings.from_env({name: value}))
+def test_bad_settings_fail_at_start_up(name, value):
+    with pytest.raises(SettingError, match=name):
+        Settings.from_env({name: value})
 
 
 def test_install_adds_routes_and_middleware(geocoder):
     settings = Settings.from_env({"BALISE_RATE_LIMITS": "", "BALISE_LOG_REQUESTS": "false"})
     app = create_app(geocoder, settings, with_ops=False)
-    installed = ops.install(app, geocoder, settings)
+    installed = ops.install(app, geocoder, settings, CACHED, JSON)
     client = falcon.testing.TestClient(app)
     answer = client.simulate_get("/search", params={"q": "rue de rivoli"},
                                  headers={"Accept-Encoding": "gzip"})

@@ -11,6 +11,7 @@ import pytest
 from balise import Geocoder
 from balise.config import Settings
 from balise.http import create_app
+from balise.http.resources import CACHED, JSON
 from balise.ops import install
 from balise.ops import logging as access_log
 
@@ -24,7 +25,7 @@ def logged(geocoder, fmt: str, *requests) -> list[str]:
     settings = Settings.from_env({"BALISE_RATE_LIMITS": "", "BALISE_LOG_FORMAT": fmt,
                                   "BALISE_TRUSTED_PROXIES": "127.0.0.1"})
     app = create_app(geocoder, settings, with_ops=False)
-    install(app, geocoder, settings)
+    install(app, geocoder, settings, CACHED, JSON)
     stream = io.StringIO()
     access_log.configure(fmt, stream)
     client = falcon.testing.TestClient(app)
@@ -56,4 +57,4 @@ def test_text_lines(geocoder):
 
 def test_bad_format_is_refused():
     with pytest.raises(ValueError, match="BALISE_LOG_FORMAT"):
-        access_log.configure("xml")
+        Settings.from_env({"BALISE_LOG_FORMAT": "xml"})

@@ -15,6 +15,7 @@ import pytest
 from balise import Geocoder
 from balise.config import Settings
 from balise.http import create_app
+from balise.http.resources import CACHED, JSON
 from balise.ops import install
 from tests.ops.conftest import env_without, free_port, samples, total, wait_for
 
@@ -25,7 +26,7 @@ def test_one_process(sample_index):
     geocoder = Geocoder.open(sample_index)
     settings = Settings.from_env({"BALISE_RATE_LIMITS": "/search=3/minute", "BALISE_LOG_REQUESTS": "false"})
     app = create_app(geocoder, settings, with_ops=False)
-    install(app, geocoder, settings)
+    install(app, geocoder, settings, CACHED, JSON)
     client = falcon.testing.TestClient(app)
     for _ in range(4):
         client.simulate_get("/search", params={"q": "rue de rivoli"})

@@ -9,10 +9,13 @@ import time
 import pytest
 
 from balise.ops.breaker import Breaker, RedisUnavailable
-from balise.ops.cache import Entry, RedisTier
+from balise.ops.cache.entry import Entry
+from balise.ops.cache.tiers import RedisTier
 from balise.ops.process import PerProcess, warm_all
-from balise.ops.ratelimit import RateLimiter, parse_rules
-from balise.ops.redis import NoRedis, RedisConnector, parse_url
+from balise.ops.ratelimit import RateLimiter
+from balise.ops.redis import NoRedis, RedisConnector
+from balise.values import parse_redis_url as parse_url
+from balise.values import rate_rules, redis_target
 
 
 def test_urls():
@@ -31,11 +34,11 @@ def test_urls():
                 "redis://"):
         with pytest.raises(ValueError):
             parse_url(bad)
-    assert isinstance(RedisConnector.from_url("  ", Breaker()), NoRedis)
+    assert isinstance(RedisConnector.of(redis_target("  "), Breaker()), NoRedis)
 
 
 def test_the_plans_pool_options(redis_url):
-    connector = RedisConnector.from_url(redis_url, Breaker(), timeout=0.3, max_connections=50)
+    connector = RedisConnector.of(redis_target(redis_url), Breaker(), timeout=0.3, max_connections=50)
     client = connector.client()
     pool = client.connection_pool
     kwargs = pool.connection_kwargs
@@ -53,7 +56,7 @@ def test_no_redis_is_always_unavailable():
 
 
 def test_clients_are_never_shared_across_a_fork(redis_url):
-    connector = RedisConnector.from_url(redis_url, Breaker())
+    connector = RedisConnector.of(redis_target(redis_url), Breaker())
     parent = connector.client()
     connector.ping()
     read, write = os.pipe()
@@ -72,7 +75,7 @@ def test_clients_are_never_shared_across_a_fork(redis_url):
 
 
 def test_post_fork_warms_the_new_process(redis_url, shared_redis):
-    connector = RedisConnector.from_url(redis_url, Breaker())
+    connector = RedisConnector.of(redis_target(redis_url), Breaker())
     assert not connector._client.built
     warm_all()  # what the server runs in each new worker
     assert connector._client.built
@@ -90,9 +93,9 @@ def test_per_process_values_are_rebuilt_after_reset():
 
 def test_sentinel_failover_resumes_writes_on_the_new_primary(sentinel_set):
     breaker = Breaker(fail_max=3, reset_timeout=0.2)
-    connector = RedisConnector.from_url(sentinel_set.url, breaker, timeout=0.2)
+    connector = RedisConnector.of(redis_target(sentinel_set.url), breaker, timeout=0.2)
     tier = RedisTier(connector)
-    limiter = RateLimiter(parse_rules("/search=1000/minute"), connector)
+    limiter = RateLimiter(rate_rules("/search=1000/minute"), connector)
     assert limiter.check("/search", "1.1.1.1") is None and limiter.fallbacks == 0
     old_port = sentinel_set.primary.port
     tier.put(b"before", Entry(time.time() + 60, (b"1",)), time.time())

@@ -3,14 +3,12 @@ server without it, on the port of BIND; exit status 0 only for a 2xx answer."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
 
-from balise import cli
 from balise.cli import main
 
 
@@ -41,11 +39,10 @@ def server():
     ({"/health/ready": 503, "/health": 200}, False),  # not ready is not healthy
     ({}, False),
 ])
-def test_healthcheck(server, monkeypatch, routes, ok):
+def test_healthcheck(server, routes, ok):
     server.routes.update(routes)
     port = server.server_address[1]
-    monkeypatch.setattr(cli, "SETTINGS", dataclasses.replace(cli.SETTINGS, bind=f"0.0.0.0:{port}"))
-    result = CliRunner().invoke(main, ["healthcheck"])
+    result = CliRunner().invoke(main, ["healthcheck"], env={"BIND": f"0.0.0.0:{port}"})
     assert (result.exit_code == 0) is ok, result.output
     if not ok and routes:
         assert f"http://127.0.0.1:{port}/health" in result.output

@@ -1,5 +1,5 @@
 """The HTTP service: Addok's API over falcon (WSGI), served by granian (``balise serve``, http/server.py)."""
 
-from .app import create_app, from_env
+from .app import create_app, serve
 
-__all__ = ["create_app", "from_env"]
+__all__ = ["create_app", "serve"]

@@ -10,17 +10,15 @@ import orjson
 from .. import __version__, ops
 from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
-from ..geocoder import Geocoder
-from ..index.pointer import CurrentGeocoder
+from ..geocoder import CurrentGeocoder
 from ..ops.process import at_worker_start
 from . import jsonbatch, resources, web
 
 
-def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: bool = True) -> falcon.App:
+def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bool = True) -> falcon.App:
     """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
     ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``, the web page ``/``
     and its ``/static/`` files."""
-    settings = settings or Settings.from_env()
     app = falcon.App(middleware=[Cors(settings.cors_origin)])
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
@@ -43,17 +41,16 @@ def create_app(geocoder: Geocoder, settings: Settings | None = None, with_ops: b
     app.set_error_serializer(serialize_error)
     if with_ops:  # Tests of the ops layer install their own pieces on the bare API.
         # Cache tiers, rate limits, compression, metrics, /health/*, request logs (balise/ops/).
-        ops.install(app, geocoder, settings)
+        ops.install(app, geocoder, settings, resources.CACHED, resources.JSON)
     return app
 
 
-def from_env() -> falcon.App:
+def serve(settings: Settings) -> falcon.App:
     """The app ``balise serve`` serves (http/server.py): the index of ``BALISE_INDEX``, warmed up.
 
     This runs once, in the server's master, before it forks: the index maps and the
     structures built here are shared by every worker.
     """
-    settings = Settings.from_env()
     # Follows `BALISE_INDEX/current` when it is an index root: a new version published
     # there is picked up by every worker without a restart (balise/index/pointer.py), and
     # a worker forked after that (a replaced one) starts on it.

@@ -32,13 +32,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from typing import Any
 
 import falcon
 import orjson
 
 from ..errors import BaliseError, BodyTooLarge, InvalidJson, InvalidParameter, MissingParameter
-from ..geocoder import FILTER_NAMES
+from ..geocoder import Geocoder
 from ..search.area import parse_bbox
+from ..search.request import FILTER_NAMES, ReverseRequest, SearchRequest
 from .resources import send_json
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,9 @@ def answer(geocoder, item, common: dict) -> dict:
     return {"id": item_id, "status": "ok", "result": result}
 
 
-def run(geocoder, item, common: dict) -> list[dict]:
+def run(geocoder: Geocoder, item: Any, common: dict[str, Any]) -> list[dict[str, Any]]:
+    """The features answering one item: its parameters (over the common ones) parsed into a
+    request, which checks them."""
     if not isinstance(item, dict):
         raise InvalidParameter("requests", "each item must be an object {id, operation, params}")
     operation = item.get("operation")
@@ -133,22 +137,22 @@ def run(geocoder, item, common: dict) -> list[dict]:
         bbox = parse_bbox(bbox)
     elif bbox is not None and not isinstance(bbox, list):
         raise InvalidParameter("bbox", "must be 4 numbers, or minlon,minlat,maxlon,maxlat")
+    request: SearchRequest | ReverseRequest
     if operation == "reverse":
         if lat is None or lon is None:
             raise MissingParameter("lat" if lat is None else "lon")
-        answer = geocoder.reverse(lat, lon, LIMIT, filters, _number(merged, "max_distance"), bbox)
-        return answer["features"]
-    q = merged.get("q")
-    if q is None:
-        raise MissingParameter("q")
-    if not isinstance(q, str):
-        raise InvalidParameter("q", "must be a string")
-    geo_boost = merged.get("geo_boost", "score")
-    if not isinstance(geo_boost, str):
-        raise InvalidParameter("geo_boost", "must be score, favor or strict")
-    return geocoder.search(q, limit=LIMIT, autocomplete=_boolean(merged, "autocomplete"), lat=lat, lon=lon,
-                           filters=filters, bbox=bbox, geo_boost=geo_boost,
-                           geo_radius=_number(merged, "geo_radius"))["features"]
+        request = ReverseRequest(lat, lon, LIMIT, filters, _number(merged, "max_distance"), bbox)
+    else:
+        q = merged.get("q")
+        if q is None:
+            raise MissingParameter("q")
+        geo_boost = merged.get("geo_boost", "score")
+        if not isinstance(geo_boost, str):
+            raise InvalidParameter("geo_boost", "must be score, favor or strict")
+        request = SearchRequest(q, LIMIT, _boolean(merged, "autocomplete"), lat, lon, filters, bbox=bbox,
+                                geo_boost=geo_boost, geo_radius=_number(merged, "geo_radius"))
+    features: list[dict[str, Any]] = geocoder.answer(request).collection["features"]
+    return features
 
 
 def _number(params: dict, name: str) -> float | None:
@@ -179,14 +183,13 @@ def _boolean(params: dict, name: str) -> bool:
 
 def _filters(params: dict) -> dict[str, list[str]]:
     """Filters of one params object: ``filters: {...}`` and the names given directly; a value
-    is a string (values split on ``+`` or spaces, as addok-server) or an array of strings."""
+    is a string (values split on ``+`` or spaces, as addok-server) or an array of strings
+    (the request checks the names)."""
     nested = params.get("filters") or {}
     if not isinstance(nested, dict):
         raise InvalidParameter("filters", "must be an object")
     out = {}
     for name, value in [*nested.items(), *((n, params[n]) for n in FILTER_NAMES if n in params)]:
-        if name not in FILTER_NAMES:
-            raise InvalidParameter(name, f"unknown filter; known: {', '.join(FILTER_NAMES)}")
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
             raise InvalidParameter(name, "must be a string or an array of strings")

@@ -12,14 +12,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import falcon
 import orjson
 
 from ..errors import InvalidParameter, MissingParameter
-from ..geocoder import FILTER_NAMES, MAX_LIMIT, Geocoder
+from ..geocoder import Answer, CurrentGeocoder, Geocoder
+from ..ops.cache.entry import Cacheable
 from ..search.area import parse_bbox
-from ..search.lookup import MAX_IDS
+from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -27,60 +29,43 @@ AREA_PARAMS = ("bbox", "geo_boost", "geo_radius")
 SEARCH_PARAMS = ("q", "limit", "autocomplete", *LAT_NAMES, *LON_NAMES, *FILTER_NAMES, "debug", *AREA_PARAMS)
 REVERSE_PARAMS = (*LAT_NAMES, *LON_NAMES, "limit", "max_distance", *FILTER_NAMES, "bbox")
 JSON = "application/json; charset=utf-8"  # Addok's content type for answers (errors: without charset)
+CACHED = {"/search": SEARCH_PARAMS, "/reverse": REVERSE_PARAMS}  # routes cached, and what changes them
+
+AnyGeocoder = Geocoder | CurrentGeocoder
 
 
 class Search:
     """``GET /search/``: Addok's search."""
 
-    def __init__(self, geocoder: Geocoder, engine: EngineTurn | None = None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, engine: EngineTurn | None = None) -> None:
         self.geocoder = geocoder
         self.engine = engine or EngineTurn()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        q = req.get_param("q")
-        if not q:
-            raise MissingParameter("q")
-        limit = parse_limit(req, default=5)
-        autocomplete = req.get_param_as_bool("autocomplete")
-        lon, lat = parse_lon_lat(req)
-        autocomplete = True if autocomplete is None else autocomplete
-        filters, debug = parse_filters(req), bool(req.get_param_as_bool("debug"))
-        bbox, geo_boost = parse_box(req), req.get_param("geo_boost") or "score"
-        geo_radius = parse_float(req, "geo_radius")
+        request = search_request(req)
         with self.engine:
-            answer = self.geocoder.search(q, limit=limit, autocomplete=autocomplete, lat=lat, lon=lon,
-                                          filters=filters, debug=debug, bbox=bbox, geo_boost=geo_boost,
-                                          geo_radius=geo_radius)
-        send_json(resp, answer)
+            answer = self.geocoder.answer(request)
+        send_answer(req, resp, answer)
 
 
 class Reverse:
     """``GET /reverse/``: the nearest points (always some, unlike Addok)."""
 
-    def __init__(self, geocoder: Geocoder, engine: EngineTurn | None = None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, engine: EngineTurn | None = None) -> None:
         self.geocoder = geocoder
         self.engine = engine or EngineTurn()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        lon, lat = parse_lon_lat(req)
-        if lon is None:
-            raise MissingParameter("lon")
-        if lat is None:
-            raise MissingParameter("lat")
-        limit = parse_limit(req, default=1)
-        max_distance = parse_float(req, "max_distance")
-        if max_distance is not None and max_distance < 0:
-            raise InvalidParameter("max_distance", "must be 0 or more (metres)")
-        filters, bbox = parse_filters(req), parse_box(req)
+        request = reverse_request(req)
         with self.engine:
-            answer = self.geocoder.reverse(lat, lon, limit, filters, max_distance, bbox)
-        send_json(resp, answer)
+            answer = self.geocoder.answer(request)
+        send_answer(req, resp, answer)
 
 
 class Lookup:
     """``GET /lookup/``: features by id (``id`` repeated, then ``ids`` comma-separated)."""
 
-    def __init__(self, geocoder: Geocoder, engine: EngineTurn) -> None:
+    def __init__(self, geocoder: AnyGeocoder, engine: EngineTurn) -> None:
         self.geocoder, self.engine = geocoder, engine
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -88,11 +73,10 @@ class Lookup:
         ids += [i for value in req.get_param_as_list("ids") or () for i in value.split(",") if i]
         if not ids:
             raise MissingParameter("id")
-        if len(ids) > MAX_IDS:
-            raise InvalidParameter("id", f"at most {MAX_IDS} ids")
+        request = LookupRequest(ids)
         with self.engine:
-            answer = self.geocoder.lookup(ids)
-        send_json(resp, answer)
+            answer = self.geocoder.answer(request)
+        send_json(resp, answer.collection)
 
 
 class EngineTurn:
@@ -127,7 +111,7 @@ class GeocodeCsv:
         self.geocoder, self.mode, self.max_bytes, self.slots = geocoder, mode, max_bytes, slots
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ..batch import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
+        from ..csv import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
 
         check_size(req.content_length, self.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
@@ -167,7 +151,7 @@ def read_form(req: falcon.Request, max_bytes: int):
     is first spooled up to ``max_bytes`` (413 beyond), where the server says it ends
     (``wsgi.input_terminated``, PEP 3333); otherwise it is refused with 411.
     """
-    from ..batch import spool_upload
+    from ..csv import spool_upload
 
     if req.content_length is not None:
         return req.get_media()
@@ -324,23 +308,62 @@ class OpenApi:
 # --- parameters ------------------------------------------------------------------------------
 
 
-def send_json(resp: falcon.Response, content: dict) -> None:
+def send_json(resp: falcon.Response, content: dict[str, Any]) -> None:
     resp.data = orjson.dumps(content)
     resp.content_type = JSON
 
 
-def parse_limit(req: falcon.Request, default: int) -> int:
-    # NOTE: Addok reads "limit=0" as the default; balise rejects it like any number out of range.
+def send_answer(req: falcon.Request, resp: falcon.Response, answer: Answer) -> None:
+    """A search or reverse answer, handed to the cache too (``ops.cache``): its bytes around
+    the query echo, and how it matched."""
+    body, parts = encode(answer.collection)
+    resp.data = body
+    resp.content_type = JSON
+    req.context.cacheable = Cacheable(parts, answer.match)
+
+
+def encode(collection: dict[str, Any]) -> tuple[bytes, tuple[bytes, ...]]:
+    """The JSON of a collection, and the same cut around its query echo: ``(head, tail)`` with
+    ``body == head + dumps(query) + tail``, or ``(body,)`` when it echoes no query."""
+    if "query" not in collection:
+        body = orjson.dumps(collection)
+        return body, (body,)
+    names = list(collection)
+    at = names.index("query")
+    head = orjson.dumps({k: collection[k] for k in names[:at]})[:-1] + b',"query":'
+    rest = {k: collection[k] for k in names[at + 1:]}
+    tail = b"," + orjson.dumps(rest)[1:] if rest else b"}"
+    return head + orjson.dumps(collection["query"]) + tail, (head, tail)
+
+
+def search_request(req: falcon.Request) -> SearchRequest:
+    """``/search/``'s parameters, read as Addok reads them (its defaults: autocomplete on)."""
+    q = req.get_param("q")
+    if not q:
+        raise MissingParameter("q")
     limit = req.get_param_as_int("limit")
-    if limit is None:
-        return default
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
-    return limit
+    autocomplete = req.get_param_as_bool("autocomplete")
+    lon, lat = parse_float(req, *LON_NAMES), parse_float(req, *LAT_NAMES)
+    return SearchRequest(
+        q, 5 if limit is None else limit, True if autocomplete is None else autocomplete, lat, lon,
+        parse_filters(req), bool(req.get_param_as_bool("debug")), parse_box(req),
+        req.get_param("geo_boost") or "score", parse_float(req, "geo_radius"))
+
+
+def reverse_request(req: falcon.Request) -> ReverseRequest:
+    """``/reverse/``'s parameters, read as Addok reads them."""
+    lon, lat = parse_float(req, *LON_NAMES), parse_float(req, *LAT_NAMES)
+    if lon is None:
+        raise MissingParameter("lon")
+    if lat is None:
+        raise MissingParameter("lat")
+    limit = req.get_param_as_int("limit")
+    return ReverseRequest(lat, lon, 1 if limit is None else limit, parse_filters(req),
+                          parse_float(req, "max_distance"), parse_box(req))
 
 
 def parse_float(req: falcon.Request, *names: str) -> float | None:
-    """The first of ``names`` given, as a finite number (Addok's ``parse_float``)."""
+    """The first of ``names`` given, as a number (Addok's ``parse_float``); NaN refused."""
     for name in names:
         value = req.get_param(name)
         if value is None:
@@ -355,27 +378,13 @@ def parse_float(req: falcon.Request, *names: str) -> float | None:
     return None
 
 
-def parse_lon_lat(req: falcon.Request) -> tuple[float | None, float | None]:
-    lat = parse_float(req, *LAT_NAMES)
-    lon = parse_float(req, *LON_NAMES)
-    if lon is not None and not -180 <= lon <= 180:
-        raise InvalidParameter("lon", "out of range")
-    if lat is not None and not -90 <= lat <= 90:
-        raise InvalidParameter("lat", "out of range")
-    return lon, lat
-
-
 def parse_box(req: falcon.Request) -> tuple[float, float, float, float] | None:
-    """``bbox=minlon,minlat,maxlon,maxlat`` (the geocoder checks the box itself)."""
+    """``bbox=minlon,minlat,maxlon,maxlat`` as numbers (the request checks the box)."""
     value = req.get_param("bbox")
     return None if value is None else parse_bbox(value)
 
 
 def parse_filters(req: falcon.Request) -> dict[str, list[str]]:
-    """Filters repeated (``type=street&type=locality``) or space-separated, as Addok's."""
-    filters = {}
-    for name in FILTER_NAMES:
-        values = [v for value in req.get_param_as_list(name) or () for v in value.split()]
-        if values:
-            filters[name] = values
-    return filters
+    """Filters repeated (``type=street&type=locality``) or space-separated, as Addok's (the
+    request splits and checks them)."""
+    return {name: values for name in FILTER_NAMES if (values := req.get_param_as_list(name))}

@@ -1,7 +1,7 @@
 """The HTTP server of ``balise serve``: granian (HTTP/1.1 in Rust) running the WSGI app in
 worker processes forked from a master that opened the index first.
 
-    python -m balise.http.server [MODULE:FACTORY]    # default: balise.http.app:from_env
+    python -m balise.http.server [MODULE:FACTORY]    # default: balise.http.app:serve
 
 Why granian rather than gunicorn (measured side by side, docs/deploy.md "The HTTP server"):
 
@@ -35,19 +35,19 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import ops
-from ..config import Settings
+from ..config import SettingError, Settings
 
-DEFAULT_APP = "balise.http.app:from_env"
+DEFAULT_APP = "balise.http.app:serve"
 
 # The app, built in the master before the workers are forked (they inherit it).
 _preloaded: Any = None
 
 
-def load(target: str) -> Any:
-    """The WSGI app made by ``MODULE:FACTORY`` (a callable without arguments)."""
+def load(target: str, settings: Settings) -> Any:
+    """The WSGI app made by ``MODULE:FACTORY`` (a callable of the settings)."""
     module_name, _, name = target.partition(":")
-    factory: Callable[[], Any] = getattr(importlib.import_module(module_name), name or "app")
-    return factory()
+    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), name or "app")
+    return factory(settings)
 
 
 def worker_app() -> Any:
@@ -91,13 +91,16 @@ def build_server(settings: Settings) -> Any:
 def main(argv: list[str] | None = None) -> None:
     global _preloaded
     argv = sys.argv[1:] if argv is None else argv
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()  # the only place the server reads its settings
+    except SettingError as error:
+        sys.exit(f"balise serve: {error}")
     # Before prometheus_client is imported (by the app): metrics of every worker, summed.
     ops.prepare_metrics_dir(settings.worker_tmp_dir)
     # NOTE: the workers must be forked (not spawned, Python 3.14's default elsewhere) to
     # inherit the app built below.
     multiprocessing.set_start_method("fork", force=True)
-    _preloaded = load(argv[0] if argv else DEFAULT_APP)
+    _preloaded = load(argv[0] if argv else DEFAULT_APP, settings)
     # Everything the master built goes to the permanent generation: a worker's collector
     # never writes to those objects, so their pages stay shared (no copy-on-write).
     gc.freeze()

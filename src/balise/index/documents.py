@@ -17,7 +17,14 @@ from ..text.labels import as_list as _as_list
 from ..text.labels import make_labels
 from ._records import housenumber_record  # noqa: F401 (the record format, for tests)
 from ._records import housenumbers as housenumbers_records
-from .format import COORDINATE_SCALE, HN_SEPARATOR, LABEL_SEPARATOR, MULTI_POSTCODE, filter_term
+from .format import (
+    COORDINATE_SCALE,
+    HN_SEPARATOR,
+    IMPORTANCE_WEIGHT,
+    LABEL_SEPARATOR,
+    MULTI_POSTCODE,
+    filter_term,
+)
 
 # (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
 # configuration; postcode weighs 1.2 on municipalities.
@@ -26,7 +33,6 @@ FIELDS = (
     ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
 )
 FILTERS = ("type", "postcode", "citycode")
-IMPORTANCE_WEIGHT = 0.1
 NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat
 
 

@@ -32,6 +32,9 @@ HN_SEPARATOR = b"\x1f"
 MULTI_POSTCODE = 1  # docs.flags: a street or locality with several postcodes
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
+# Addok's weight of a document's importance: in the token scores of post.scores (an index
+# built with another weight scores otherwise: a new format), and in search/scoring.py.
+IMPORTANCE_WEIGHT = 0.1
 COORDINATE_SCALE = 10_000_000  # hn.lonlat: integers of 1e-7 degree
 
 

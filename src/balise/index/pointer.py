@@ -9,7 +9,7 @@ Layout of an index root (what ``balise bundle fetch --into ROOT`` builds)::
 A new version is unpacked and validated beside the others, then ``publish`` points
 ``current`` at it with ``os.replace`` of a temporary symlink: a reader sees the old
 target or the new one, never a missing link. Running servers notice through
-``CurrentGeocoder``, which checks the link at most once a second and swaps its
+``geocoder.CurrentGeocoder``, which checks the link at most once a second and swaps its
 reference after the new index is open; requests holding the old geocoder finish on
 its maps (an unlinked file stays mapped until the last reference goes).
 
@@ -23,9 +23,6 @@ import logging
 import os
 import shutil
 import threading
-import time
-import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 from .format import MANIFEST
@@ -138,94 +135,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-class CurrentGeocoder:
-    """The geocoder of the index in service under ``path``, following ``current``.
-
-    ``get()`` is cheap enough for every request: at most once per ``interval`` seconds
-    it reads the link, and when the target changed a background thread opens (and
-    warms) the new index, then swaps the reference. Until then, and for requests
-    already running, the previous geocoder keeps answering: nothing waits.
-
-    With gunicorn's ``preload_app`` the holder is built in the master and inherited by
-    each worker; each worker then follows the link on its own.
-    """
-
-    def __init__(self, path: Path | str, interval: float = 1.0, opener: Callable | None = None) -> None:
-        self.path = Path(path)
-        self.interval = interval
-        self._open = opener or _open_warm
-        self._target = current_target(self.path)
-        self._geocoder = self._open(resolve(self.path))
-        self._next_check = time.monotonic() + interval
-        self._reloading = threading.Lock()
-        self._failed: str | None = None  # a target that would not open: not retried every second
-        # A fork (gunicorn's workers) copies the lock but not the thread that may hold it.
-        after_fork = weakref.WeakMethod(self._after_fork)
-        os.register_at_fork(after_in_child=lambda: (m := after_fork()) and m())
-
-    def _after_fork(self) -> None:
-        self._reloading = threading.Lock()
-        self._next_check = 0.0  # a new worker looks at the link on its first request
-
-    def get(self):
-        """The geocoder to use for one request (call it once per request)."""
-        now = time.monotonic()
-        if now >= self._next_check:
-            self._next_check = now + self.interval
-            target = current_target(self.path)
-            if target not in (None, self._target, self._failed) and self._reloading.acquire(blocking=False):
-                threading.Thread(target=self._reload, args=(target,), daemon=True,
-                                 name="balise-index-reload").start()
-        return self._geocoder
-
-    def refresh(self) -> bool:
-        """Follow the link now, in this thread; True if another version is now served.
-
-        For a gunicorn ``post_fork`` hook: a worker forked from a master that still holds
-        an older version then never answers from it.
-        """
-        target = current_target(self.path)
-        if target is None or target == self._target:
-            return False
-        with self._reloading:
-            self._swap(target)
-        return self._target == target
-
-    def _reload(self, target: str) -> None:
-        try:
-            self._swap(target)
-        finally:
-            self._reloading.release()
-
-    def _swap(self, target: str) -> None:
-        try:
-            geocoder = self._open(self.path / target)
-        except Exception:  # logged once; the old version keeps serving
-            self._failed = target
-            log.exception("could not open index version %s; still serving %s", target, self._target)
-        else:
-            self._geocoder, self._target = geocoder, target  # the swap: one reference
-            log.info("now serving index version %s from %s", target, self.path)
-
-    @property
-    def target(self) -> str | None:
-        """The version name in service (the link target), None for a plain index directory."""
-        return self._target
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        # Delegation, so that code written for a Geocoder (create_app's resources) works
-        # unchanged. NOTE: each attribute access may see a newer version: per request,
-        # prefer ``geocoder = holder.get()`` once.
-        return getattr(self.get(), name)
-
-
-def _open_warm(directory: Path):
-    from ..geocoder import Geocoder
-
-    geocoder = Geocoder.open(directory)
-    geocoder.warm()
-    return geocoder

@@ -4,7 +4,7 @@ usable as falcon middleware or as a plain object:
 
     redis.py        one URL: a single Redis, Sentinel or Cluster; pools per process
     breaker.py      pybreaker around every Redis call; fails open, counts
-    cache.py        L1 memory LRU, L2 Redis, L3 SQLite; keys, lifetimes, middleware
+    cache/          entries, keys and lifetimes; L1 memory, L2 Redis, L3 SQLite; middleware
     ratelimit.py    ``limits`` per client IP and path, Redis-shared, memory fallback; 429
     clientip.py     the client address behind trusted proxies
     compression.py  br / zstd / gzip on Accept-Encoding, streams included
@@ -28,6 +28,7 @@ import glob
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     import falcon
 
     from ..config import Settings
-    from .cache import SqliteTier, TieredCache
+    from .cache.tiers import SqliteTier, TieredCache
     from .health import ResponseTimes
     from .metrics import Metrics
     from .ratelimit import RateLimiter
@@ -63,38 +64,40 @@ class Ops:
         self.redis.close()
 
 
-def build(geocoder: Any, settings: Settings) -> Ops:
-    """Every ops object for ``geocoder`` from ``settings``; connects to nothing yet.
+def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]] | None = None,
+          content_type: str = "application/json") -> Ops:
+    """Every ops object for ``geocoder`` from ``settings`` (parsed and checked already, by
+    ``Settings.from_env``); connects to nothing yet.
 
-    Settings that do not parse (a rate-limit rule, a Redis URL, a proxy network) raise
-    ``ValueError`` here, at start-up, with the setting's name.
+    ``cached``: the routes whose answers are cached, each with the parameters that change its
+    answer; ``content_type``: what those answers are sent as (the HTTP layer knows both).
     """
     from . import logging as access_log
     from .breaker import Breaker
-    from .cache import CacheMiddleware, MemoryTier, RedisTier, SqliteTier, TieredCache, Ttls
-    from .clientip import ClientAddress, parse_networks
-    from .compression import CompressionMiddleware, parse_levels
+    from .cache.entry import Ttls
+    from .cache.middleware import CacheMiddleware
+    from .cache.tiers import MemoryTier, RedisTier, SqliteTier, TieredCache
+    from .clientip import ClientAddress
+    from .compression import CompressionMiddleware
     from .health import Detailed, Live, Ready, ResponseTimes
     from .metrics import Metrics, MetricsMiddleware, MetricsResource
-    from .ratelimit import RateLimiter, RateLimitMiddleware, parse_rules
+    from .ratelimit import RateLimiter, RateLimitMiddleware
     from .redis import RedisConnector
 
     metrics = Metrics()
     breaker = Breaker(settings.breaker_fail_max, settings.breaker_reset, metrics)
-    redis = RedisConnector.from_url(settings.redis_url, breaker, settings.redis_timeout,
-                                    settings.redis_max_connections)
+    redis = RedisConnector.of(settings.redis, breaker, settings.redis_timeout, settings.redis_max_connections)
     tiers: list = []
     if settings.cache_entries > 0 and settings.cache_bytes > 0:
         tiers.append(MemoryTier(settings.cache_entries, settings.cache_bytes))
-    if redis.enabled:
+    if isinstance(redis, RedisConnector):
         tiers.append(RedisTier(redis))
     sqlite = SqliteTier(settings.cache_sqlite) if settings.cache_sqlite else None
     if sqlite is not None:
         tiers.append(sqlite)
     cache = TieredCache(tiers, metrics)
-    limiter = RateLimiter(parse_rules(settings.rate_limits), redis, metrics)
+    limiter = RateLimiter(settings.rate_limits, redis, metrics)
     client = ClientAddress(settings.trusted_proxies)
-    viewers = parse_networks(settings.health_networks, "BALISE_HEALTH_NETWORKS")
     times = ResponseTimes()
     ttls = Ttls(settings.cache_ttl_exact, settings.cache_ttl_fuzzy, settings.cache_ttl_not_found)
     logger = access_log.configure(settings.log_format)
@@ -107,25 +110,25 @@ def build(geocoder: Any, settings: Settings) -> Ops:
         MetricsMiddleware(metrics),
         times,
         RateLimitMiddleware(limiter, client),
-        CompressionMiddleware(settings.compress_min_size, parse_levels(settings.compress_levels)),
+        CompressionMiddleware(settings.compress_min_size, settings.compress_levels),
     ]
-    if tiers:  # with no tier, a miss would still pay for its key and its kind (~0.1 ms)
-        middleware.append(CacheMiddleware(cache, geocoder, ttls))
+    if tiers and cached:  # with no tier, a miss would still pay for its key (~0.01 ms)
+        middleware.append(CacheMiddleware(cache, geocoder, ttls, cached, content_type))
     routes = {
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
         "/health/ready": Ready(geocoder),
-        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=viewers, client=client,
-                                     host_details=settings.health_host_details),
+        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=settings.health_networks,
+                                     client=client, host_details=settings.health_host_details),
     }
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
 
-def install(app: falcon.App, geocoder: Any, settings: Settings | None = None) -> Ops:
-    """Adds the ops middleware and routes to ``app`` (before it serves its first request)."""
-    from ..config import Settings
-
-    ops = build(geocoder, settings or Settings.from_env())
+def install(app: falcon.App, geocoder: Any, settings: Settings,
+            cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json") -> Ops:
+    """Adds the ops middleware and routes to ``app`` (before it serves its first request);
+    the arguments are :func:`build`'s."""
+    ops = build(geocoder, settings, cached, content_type)
     app.add_middleware(ops.middleware)
     for path, resource in ops.routes.items():
         app.add_route(path, resource)

@@ -3,8 +3,9 @@
 Behind a gateway every request comes from the gateway's address; the client's is in
 ``X-Forwarded-For``, which anyone can also send. So the header is read only when the
 connection comes from a trusted proxy (``BALISE_TRUSTED_PROXIES``: addresses or networks,
-comma-separated), and only from the right, hop by hop, while the hops are trusted proxies:
-the first untrusted hop is the client. With no trusted proxy, the peer address is the client.
+comma-separated, read by ``values.networks``), and only from the right, hop by hop, while the
+hops are trusted proxies: the first untrusted hop is the client. With no trusted proxy, the
+peer address is the client.
 """
 
 from __future__ import annotations
@@ -14,27 +15,14 @@ from collections.abc import Iterable
 
 import falcon
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(text: str | Iterable[str], setting: str = "BALISE_TRUSTED_PROXIES") -> list[Network]:
-    """``"10.0.0.0/8, 127.0.0.1"`` as networks; ``ValueError`` names a bad one (and ``setting``)."""
-    items = text.split(",") if isinstance(text, str) else list(text)
-    networks = []
-    for item in (i.strip() for i in items):
-        if item:
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {item!r} ({setting})") from None
-    return networks
+from ..values import Network
 
 
 class ClientAddress:
     """Call it with a request to get its client's address (a string)."""
 
-    def __init__(self, trusted_proxies: str | Iterable[str] = "") -> None:
-        self.trusted = parse_networks(trusted_proxies)
+    def __init__(self, trusted_proxies: Iterable[Network] = ()) -> None:
+        self.trusted = tuple(trusted_proxies)
 
     def is_trusted(self, address: str) -> bool:
         try:

@@ -34,33 +34,19 @@ from typing import Any, Protocol
 import brotli
 import falcon
 
+from ..values import DEFAULT_LEVELS
+
 try:
     import zstandard
 except ImportError:  # optional
     zstandard = None
 
 PREFERENCE = ("br", "zstd", "gzip") if zstandard else ("br", "gzip")
-DEFAULT_LEVELS = {"br": 4, "gzip": 6, "zstd": 3}
 COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript",
                 "application/xml", "application/problem+json", "image/svg+xml",
                 "application/openmetrics-text")
 STREAM_CHUNK = 64 * 1024
 FLUSH_AFTER = 0.5  # seconds
-
-
-def parse_levels(text: str) -> dict[str, int]:
-    """``"br=4,gzip=6"`` over the defaults; ``ValueError`` says what is wrong."""
-    levels = dict(DEFAULT_LEVELS)
-    for item in (i.strip() for i in text.split(",")):
-        if not item:
-            continue
-        name, _, value = item.partition("=")
-        name = name.strip().lower()
-        if name not in DEFAULT_LEVELS or not value.strip().lstrip("-").isdigit():
-            raise ValueError(f"compression levels are br=N,gzip=N,zstd=N, not {item!r} "
-                             "(BALISE_COMPRESS_LEVELS)")
-        levels[name] = int(value)
-    return levels
 
 
 def parse_accept_encoding(header: str) -> dict[str, float]:

@@ -32,14 +32,15 @@ import falcon
 import orjson
 
 from .. import __version__
+from ..values import Network, networks
 from .breaker import RedisUnavailable
-from .clientip import ClientAddress, Network, parse_networks
+from .clientip import ClientAddress
 
 JSON = "application/json; charset=utf-8"
 PROBE_QUERY = "rue"  # any index answers it, quickly
 LOW_DISK = 0.05  # free fraction under which the disk is reported unhealthy
 HIGH_MEMORY = 0.9  # fraction of the cgroup memory limit above which memory is unhealthy
-LOOPBACK = parse_networks("127.0.0.0/8, ::1")
+LOOPBACK = networks("127.0.0.0/8, ::1")
 
 
 class ResponseTimes:

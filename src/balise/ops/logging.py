@@ -54,9 +54,7 @@ class TextFormatter(logging.Formatter):
 
 
 def configure(fmt: str = "json", stream=None) -> logging.Logger:
-    """The access logger with one handler of format ``fmt`` (json or text); idempotent."""
-    if fmt not in ("json", "text"):
-        raise ValueError(f"BALISE_LOG_FORMAT is json or text, not {fmt!r}")
+    """The access logger with one handler of format ``fmt`` (json, else text); idempotent."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
         if getattr(handler, "balise", False):

@@ -13,7 +13,7 @@ Series (latencies in seconds, buckets from 0.5 ms: balise answers in millisecond
 
 - ``balise_http_requests_total{endpoint,method,status}``, ``balise_http_request_duration_seconds{endpoint}``
 - ``balise_cache_lookups_total{tier,result}`` (result: hit, miss), ``balise_cache_writes_total{tier,result}``
-  (stored, skipped: not worth it, see ops/cache.py)
+  (stored, skipped: not worth it, see ops/cache/)
 - ``balise_redis_breaker_state`` (0 closed, 1 half-open, 2 open; the worst live worker),
   ``balise_redis_breaker_opened_total``, ``balise_redis_failures_total{op,reason}`` (reason:
   error, or open when the call was skipped)

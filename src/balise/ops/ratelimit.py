@@ -1,10 +1,10 @@
 """Rate limits per client IP, shared by every worker and replica through Redis.
 
-``BALISE_RATE_LIMITS`` holds rules split by ``;``, each ``PATH=LIMIT[,LIMIT...]`` in the
-notation of the ``limits`` library (``10/second``, ``100 per minute``...). A rule for a path
-covers the routes at and below it (``/search`` covers ``/search/csv``), however the request
-spelled its path (``//search``, ``/search/``); ``*`` covers every path, with one counter for
-all of them. The default is the plan's:
+``BALISE_RATE_LIMITS`` holds rules split by ``;`` (read by ``values.rate_rules``), each
+``PATH=LIMIT[,LIMIT...]`` in the notation of the ``limits`` library (``10/second``,
+``100 per minute``...). A rule for a path covers the routes at and below it (``/search``
+covers ``/search/csv``), however the request spelled its path (``//search``, ``/search/``);
+``*`` covers every path, with one counter for all of them. The default is the plan's:
 ``/search=10/second;*=100/minute,1000/hour``. Health probes (``/health...``) and
 ``/metrics`` are never limited. Empty: no limits.
 
@@ -36,10 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import falcon
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 from limits.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
+from ..values import RateRule
 from .breaker import RedisUnavailable
 from .clientip import ClientAddress
 from .metrics import NullMetrics
@@ -47,36 +48,6 @@ from .process import PerProcess
 from .redis import NoRedis, RedisConnector, connection_options
 
 EXEMPT = ("/health", "/metrics")  # probes and scrapes: never limited
-
-
-@dataclass(frozen=True)
-class Rule:
-    """Limits on one path (and the paths below it), or on all of them (``*``)."""
-
-    path: str
-    limits: tuple[RateLimitItem, ...]
-
-    def covers(self, path: str) -> bool:
-        return self.path == "*" or path == self.path or path.startswith(self.path.rstrip("/") + "/")
-
-
-def parse_rules(text: str) -> list[Rule]:
-    """``"/search=10/second;*=100/minute,1000/hour"`` as rules; ``ValueError`` says what is wrong."""
-    rules = []
-    for chunk in (c.strip() for c in text.split(";")):
-        if not chunk:
-            continue
-        path, sep, spec = chunk.partition("=")
-        path = path.strip()
-        if not sep or not (path == "*" or path.startswith("/")):
-            raise ValueError(f"a rate-limit rule is PATH=LIMITS or *=LIMITS, not {chunk!r} "
-                             "(BALISE_RATE_LIMITS)")
-        try:
-            items = tuple(parse_many(spec))
-        except ValueError as error:
-            raise ValueError(f"bad limits in {chunk!r} (BALISE_RATE_LIMITS): {error}") from None
-        rules.append(Rule(path, items))
-    return rules
 
 
 @dataclass(frozen=True)
@@ -109,7 +80,7 @@ def redis_storage(connector: RedisConnector) -> Storage:
 class RateLimiter:
     """Checks the rules for one request: in Redis through the breaker, else in memory."""
 
-    def __init__(self, rules: Sequence[Rule], connector: RedisConnector | NoRedis | None = None,
+    def __init__(self, rules: Sequence[RateRule], connector: RedisConnector | NoRedis | None = None,
                  metrics: NullMetrics | None = None) -> None:
         self.rules = list(rules)
         self.connector = connector or NoRedis()
@@ -159,13 +130,6 @@ class RateLimiter:
         else:
             stats = self._memory.get().get_window_stats(limit, "balise", scope, client)
         return stats.reset_time, stats.remaining
-
-
-class NullRateLimiter(RateLimiter):
-    """No limits: every request goes on."""
-
-    def __init__(self) -> None:
-        super().__init__([])
 
 
 class RateLimitMiddleware:

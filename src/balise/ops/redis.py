@@ -1,4 +1,5 @@
-"""Redis from one URL (``BALISE_REDIS_URL``): a single server, Sentinel or Cluster.
+"""Redis from one URL (``BALISE_REDIS_URL``, read as a ``values.RedisTarget``): a single
+server, Sentinel or Cluster.
 
 - ``redis://[[user]:password@]host:port[/db]`` and ``rediss://`` (TLS): one server.
 - ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]``: the
@@ -25,9 +26,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -35,11 +34,11 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
+from ..values import RedisTarget
 from .breaker import Breaker, RedisUnavailable
 from .process import PerProcess
 
 T = TypeVar("T")
-SCHEMES = ("redis", "rediss", "redis+sentinel", "redis+cluster")
 
 # The plan's TCP keepalive (idle 1 s, probes every 3 s, 5 probes), by name: the plan's
 # snippet used the numbers 1, 2, 3, which on Linux are TCP_NODELAY, TCP_MAXSEG, TCP_CORK.
@@ -48,76 +47,6 @@ KEEPALIVE_OPTIONS = {
     for name, value in (("TCP_KEEPIDLE", 1), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 5))
     if hasattr(socket, name)
 }
-
-
-@dataclass(frozen=True)
-class RedisTarget:
-    """What ``BALISE_REDIS_URL`` points to."""
-
-    kind: str  # "standalone", "sentinel" or "cluster"
-    url: str = field(repr=False)  # may hold a password
-    hosts: tuple[tuple[str, int], ...]
-    service_name: str | None = None
-    db: int = 0
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-
-    def describe(self) -> dict:
-        """The target without its credentials (for health reports and logs)."""
-        out: dict[str, Any] = {"kind": self.kind, "hosts": [f"{h}:{p}" for h, p in self.hosts]}
-        if self.service_name:
-            out["service_name"] = self.service_name
-        if self.db:
-            out["db"] = self.db
-        return out
-
-
-def parse_url(url: str) -> RedisTarget:
-    """The target of a Redis URL; ``ValueError`` with the reason if it is not one."""
-    parts = urlsplit(url)
-    if parts.scheme not in SCHEMES:
-        raise ValueError(f"unknown Redis URL scheme {parts.scheme!r} in {url!r}; known: {', '.join(SCHEMES)}")
-    netloc = parts.netloc
-    username = password = None
-    if "@" in netloc:
-        auth, netloc = netloc.rsplit("@", 1)
-        user, _, secret = auth.partition(":")
-        username, password = unquote(user) or None, unquote(secret) or None
-    hosts = tuple(_host_port(h) for h in netloc.split(",") if h)
-    if not hosts:
-        raise ValueError(f"no host in Redis URL {url!r}")
-    path = [p for p in parts.path.split("/") if p]
-    if parts.scheme == "redis+sentinel":
-        if not path:
-            raise ValueError(f"a Sentinel URL names its service (redis+sentinel://host:port/NAME): {url!r}")
-        db = _db(path[1] if len(path) > 1 else "0", url)
-        return RedisTarget("sentinel", url, hosts, path[0], db, username, password)
-    if parts.scheme == "redis+cluster":
-        if path:
-            raise ValueError(f"a Redis Cluster has no database number: {url!r}")
-        return RedisTarget("cluster", url, hosts, None, 0, username, password)
-    if len(hosts) > 1:
-        raise ValueError(f"one host in a redis:// URL (more: redis+sentinel://, redis+cluster://): {url!r}")
-    return RedisTarget("standalone", url, hosts, None, _db(path[0] if path else "0", url), username, password)
-
-
-def _host_port(text: str) -> tuple[str, int]:
-    """``host:port``, ``host`` (port 6379) or ``[v6 address]:port``."""
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.lstrip(":") or "6379"
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
-    else:
-        host, port = text, "6379"
-    return host, int(port)
-
-
-def _db(text: str, url: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"the database of a Redis URL is a number: {url!r}") from None
 
 
 def connection_options(timeout: float, max_connections: int) -> dict[str, Any]:
@@ -174,12 +103,12 @@ class RedisConnector:
             lambda: make_client(target, timeout, max_connections), close=_close, warm=self._warm)
 
     @classmethod
-    def from_url(cls, url: str, breaker: Breaker, timeout: float = 0.25,
-                 max_connections: int = 50) -> RedisConnector | NoRedis:
-        """A connector, or :class:`NoRedis` when the URL is empty."""
-        if not url.strip():
+    def of(cls, target: RedisTarget | None, breaker: Breaker, timeout: float = 0.25,
+           max_connections: int = 50) -> RedisConnector | NoRedis:
+        """A connector, or :class:`NoRedis` when there is no target (``BALISE_REDIS_URL`` empty)."""
+        if target is None:
             return NoRedis()
-        return cls(parse_url(url.strip()), breaker, timeout, max_connections)
+        return cls(target, breaker, timeout, max_connections)
 
     def client(self) -> Any:
         """This process's client (built on first use; call it through the breaker)."""

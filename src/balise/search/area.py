@@ -154,27 +154,3 @@ def radius(value) -> float:
     if not 0 < km <= MAX_RADIUS_KM:
         raise InvalidParameter("geo_radius", f"out of range (over 0, at most {MAX_RADIUS_KM:g} km)")
     return km
-
-
-def search_areas(
-    bbox: Sequence[float] | None,
-    geo_boost: str,
-    geo_radius: float | None,
-    lat: float | None,
-    lon: float | None,
-) -> list[Area | None]:
-    """The areas a forward search runs in, in turn, until it has ``limit`` results: one for
-    ``score`` (the box, or None: anywhere) and ``strict``, two for ``favor`` (near, then the box)."""
-    box = None if bbox is None else Area.box(bbox)
-    if geo_boost not in GEO_BOOSTS:
-        raise InvalidParameter("geo_boost", f"must be one of {', '.join(GEO_BOOSTS)}")
-    if geo_radius is not None:
-        radius(geo_radius)
-    if geo_boost == "score":
-        return [box]
-    if lat is None or lon is None:
-        raise InvalidParameter("geo_boost", f"{geo_boost} needs a centre: give lat and lon")
-    near = Area.circle(lon, lat, DEFAULT_RADIUS_KM if geo_radius is None else geo_radius)
-    if box is not None:
-        near = box & near
-    return [near] if geo_boost == "strict" else [near, box]

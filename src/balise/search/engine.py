@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from .bucket import COLLECTORS, GEOHASH, Bucket
 from .query import Query
 from .scorer import Result, Scorer
 from .scoring import MATCH_THRESHOLD
+
+Match = Literal["exact", "fuzzy", "none"]
 
 
 class Engine:
@@ -160,6 +163,15 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options) -> tupl
         if reading.get("extract", True) or names_the_place(engine.pipeline, dropped, results[0].doc):
             best = (other, results)
     return best
+
+
+def match_of(results: list[Result]) -> Match:
+    """How the first result matched the query: ``exact`` when its text matches it (scores
+    ``MATCH_THRESHOLD`` or more, as :func:`best_reading` judges a clear match), ``fuzzy``
+    otherwise, ``none`` without results. The cache keeps answers for as long as this says."""
+    if not results:
+        return "none"
+    return "exact" if results[0].str_distance >= MATCH_THRESHOLD else "fuzzy"
 
 
 PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")

@@ -11,7 +11,8 @@ from math import asin, cos, exp, radians, sin, sqrt
 
 import numpy as np
 
-IMPORTANCE_WEIGHT = 0.1
+from ..index.format import IMPORTANCE_WEIGHT
+
 GEO_DISTANCE_WEIGHT = 0.1
 MATCH_THRESHOLD = 0.9
 MIN_SCORE = 0.1

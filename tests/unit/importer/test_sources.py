@@ -16,7 +16,7 @@ from balise.importer.communes import Communes
 from balise.importer.report import ImportReport
 from balise.importer.sources import (
     Address,
-    _by_commune,
+    by_commune,
     detect_format,
     importance,
     iter_documents,
@@ -398,7 +398,7 @@ def test_grouping_is_lazy() -> None:
             code = f"{10000 + i // 3}"
             yield Address(f"{code}0001A", "Rue", str(i), f"id{i}", "", code, "", 1.0, 2.0)
 
-    groups = list(itertools.islice(_by_commune(endless()), 4))
+    groups = list(itertools.islice(by_commune(endless()), 4))
     assert [len(g) for g in groups] == [3, 3, 3, 3]
     assert [g[0].citycode for g in groups] == ["10000", "10001", "10002", "10003"]
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from balise import Geocoder
+from balise.geocoder import CurrentGeocoder
 from balise.index import IndexFormatError, IndexReader
 from balise.index.pointer import (
     CURRENT,
-    CurrentGeocoder,
     install,
     prune,
     publish,

@@ -1,4 +1,4 @@
-"""CSV batch geocoding (balise.batch) on the real dev data, with real bytes in and out."""
+"""CSV batch geocoding (balise.csv) on the real dev data, with real bytes in and out."""
 
 from __future__ import annotations
 
@@ -8,14 +8,8 @@ import io
 
 import pytest
 
-from balise.batch import (
-    RESULT_COLUMNS,
-    CsvOptions,
-    geocode_rows,
-    output_filename,
-    sniff_delimiter,
-    spool_upload,
-)
+from balise.csv import RESULT_COLUMNS, CsvOptions, geocode_rows, output_filename, spool_upload
+from balise.csv.dialect import sniff_delimiter
 from balise.errors import FileTooLarge, InvalidCsv, InvalidParameter
 
 RIVOLI = "12 rue de rivoli paris"
@@ -278,7 +272,7 @@ def test_result_status_of_every_kind(geocoder):
 
 def test_errors_are_logged_with_their_reason(geocoder, caplog):
     data = "q,lat,lon\nrue de rivoli,abc,2\nrue de rivoli,,\n"
-    with caplog.at_level("WARNING", logger="balise.batch"):
+    with caplog.at_level("WARNING", logger="balise.csv.run"):
         rows, _, _ = run(geocoder, data, columns=("q",), lat="lat", lon="lon")
     assert [r["result_status"] for r in records(rows)] == ["error", "ok"]
     (message,) = [r.getMessage() for r in caplog.records]

@@ -1,0 +1,42 @@
+"""CSV uploads: their size checked, and the file kept aside (memory, then disk) while the rest of
+the form is read; the name of the geocoded file."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from ..errors import FileTooLarge
+
+SPOOL_MEMORY = 1 << 20  # an upload bigger than this is spooled to a temporary file
+
+
+def check_size(length: int | None, max_bytes: int) -> None:
+    """Raise FileTooLarge (413) when a declared body length is over ``max_bytes`` (0: no limit)."""
+    if max_bytes and length is not None and length > max_bytes:
+        raise FileTooLarge(max_bytes)
+
+
+def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16) -> IO[bytes]:
+    """Copy an uploaded file to a temporary file (in memory while small), rewound.
+
+    NOTE: multipart fields may come after the file, so the file is kept aside while the rest
+    of the form is read; past ``max_bytes`` (0: no limit) it raises FileTooLarge (413).
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (the caller's)
+    size = 0
+    while chunk := stream.read(block):
+        size += len(chunk)
+        if max_bytes and size > max_bytes:
+            spool.close()
+            raise FileTooLarge(max_bytes)
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def output_filename(filename: str | None) -> str:
+    """The download name of a geocoded upload, as addok-csv: ``NAME.geocoded.csv``."""
+    stem = Path(filename or "data.csv").stem or "data"
+    return f"{stem}.geocoded.csv"

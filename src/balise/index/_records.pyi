@@ -1,0 +1,7 @@
+# Stub of the compiled _records.pyx (the types mypy checks its callers against).
+from collections.abc import Callable
+from typing import Any
+
+def housenumber_record(key: str, raw: str, data: dict[str, Any], doc_id: str) -> bytes: ...
+def housenumbers(numbers: dict[str, Any], doc_id: str, key_of: Callable[[str], str], scale: float,
+                 records: list[bytes], lonlat: list[int]) -> tuple[int, float, float, float, float]: ...

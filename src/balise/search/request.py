@@ -1,0 +1,178 @@
+"""What is asked of the geocoder, checked once: a :class:`SearchRequest`, a
+:class:`ReverseRequest` or a :class:`LookupRequest`.
+
+Every way in (the Python API, HTTP, ``POST /batch``, the CLI, CSV rows) only parses its input
+into one of these; building it checks every rule (ranges, filter names, the area), so the
+rules live here and nowhere else, and the geocoder runs a request it can trust. A bad value
+raises :class:`~balise.errors.InvalidParameter` (or ``QueryTooLong``): a 400 (413) over HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import InvalidParameter, QueryTooLong
+from .area import DEFAULT_RADIUS_KM, GEO_BOOSTS, Area, radius
+
+QUERY_MAX_LENGTH = 200
+MAX_LIMIT = 100
+FILTER_NAMES = ("type", "postcode", "citycode")
+MAX_FILTER_VALUES = 10
+MAX_IDS = 100
+
+Filters = dict[str, list[str]]
+Box = tuple[float, float, float, float]
+
+
+def check_limit(value: Any) -> int:
+    """A ``limit``: an integer from 1 to ``MAX_LIMIT``."""
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidParameter("limit", "The value must be an integer.") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidParameter("limit", f"out of range (1..{MAX_LIMIT})")
+    return limit
+
+
+def check_coordinate(name: str, value: Any, bound: float) -> float:
+    """A latitude (``bound`` 90) or longitude (180): a finite number within the bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise InvalidParameter(name, "invalid value")
+    if not -bound <= value <= bound:
+        raise InvalidParameter(name, "out of range")
+    return float(value)
+
+
+def check_filters(filters: Mapping[str, Any] | None) -> Filters:
+    """Filters as ``{name: [values]}``: known names only; a value may hold several values
+    separated by spaces; repeated values once, at most ``MAX_FILTER_VALUES`` a name."""
+    out: Filters = {}
+    for name, values in (filters or {}).items():
+        if name not in FILTER_NAMES:
+            raise InvalidParameter(name, f"unknown filter; known: {', '.join(FILTER_NAMES)}")
+        if values is None:
+            continue
+        if isinstance(values, str):
+            values = [values]
+        expanded = [v for value in values for v in str(value).split()]
+        if expanded:
+            out[name] = list(dict.fromkeys(expanded))[:MAX_FILTER_VALUES]
+    return out
+
+
+def check_box(bbox: Sequence[float] | None) -> Area | None:
+    return None if bbox is None else Area.box(bbox)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    """A forward search: the best ``limit`` matches for ``q``.
+
+    ``lat``/``lon`` give a centre (both or it is ignored); ``bbox`` (minlon, minlat, maxlon,
+    maxlat) keeps results inside that box; ``geo_boost`` (``score``, ``favor``, ``strict``)
+    and ``geo_radius`` (km) say how the centre counts (:mod:`balise.search.area`).
+    """
+
+    q: str
+    limit: int = 5
+    autocomplete: bool = False
+    lat: float | None = None
+    lon: float | None = None
+    filters: Filters = field(default_factory=dict)
+    debug: bool = False
+    bbox: Sequence[float] | None = None
+    geo_boost: str = "score"
+    geo_radius: float | None = None
+    box: Area | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.q, str):
+            raise InvalidParameter("q", "must be a string")
+        if len(self.q) > QUERY_MAX_LENGTH:
+            raise QueryTooLong(len(self.q), QUERY_MAX_LENGTH)
+        _set(self, "limit", check_limit(self.limit))
+        if self.lon is not None:  # NOTE: lon first, as Addok checks them
+            _set(self, "lon", check_coordinate("lon", self.lon, 180))
+        if self.lat is not None:
+            _set(self, "lat", check_coordinate("lat", self.lat, 90))
+        _set(self, "filters", check_filters(self.filters))
+        _set(self, "box", check_box(self.bbox))
+        if self.geo_boost not in GEO_BOOSTS:
+            raise InvalidParameter("geo_boost", f"must be one of {', '.join(GEO_BOOSTS)}")
+        if self.geo_radius is not None:
+            _set(self, "geo_radius", radius(self.geo_radius))
+        if self.geo_boost != "score" and self.centre is None:
+            raise InvalidParameter("geo_boost", f"{self.geo_boost} needs a centre: give lat and lon")
+
+    @property
+    def centre(self) -> tuple[float, float] | None:
+        """(lon, lat) when both are given."""
+        return None if self.lat is None or self.lon is None else (self.lon, self.lat)
+
+    def areas(self) -> list[Area | None]:
+        """The areas the search runs in, in turn, until it has ``limit`` results: one for
+        ``score`` (the box, or None: anywhere) and ``strict``, two for ``favor`` (near, then
+        the box)."""
+        if self.geo_boost == "score" or self.centre is None:
+            return [self.box]
+        lon, lat = self.centre
+        near = Area.circle(lon, lat, DEFAULT_RADIUS_KM if self.geo_radius is None else self.geo_radius)
+        if self.box is not None:
+            near = self.box & near
+        return [near] if self.geo_boost == "strict" else [near, self.box]
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseRequest:
+    """The ``limit`` points nearest to (lat, lon), within ``max_distance`` metres if given,
+    inside ``bbox`` if given, that pass the filters (:mod:`balise.search.reverse`)."""
+
+    lat: float
+    lon: float
+    limit: int = 1
+    filters: Filters = field(default_factory=dict)
+    max_distance: float | None = None
+    bbox: Sequence[float] | None = None
+    box: Area | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _set(self, "lon", check_coordinate("lon", self.lon, 180))
+        _set(self, "lat", check_coordinate("lat", self.lat, 90))
+        _set(self, "limit", check_limit(self.limit))
+        distance = self.max_distance
+        if distance is not None:
+            if isinstance(distance, bool) or not isinstance(distance, (int, float)) or math.isnan(distance):
+                raise InvalidParameter("max_distance", "invalid value")
+            if distance < 0:
+                raise InvalidParameter("max_distance", "must be 0 or more (metres)")
+        _set(self, "filters", check_filters(self.filters))
+        _set(self, "box", check_box(self.bbox))
+
+
+@dataclass(frozen=True, slots=True)
+class LookupRequest:
+    """The documents and house numbers with these ids (at most ``MAX_IDS``), in the order
+    asked (:mod:`balise.search.lookup`)."""
+
+    ids: Sequence[str]
+
+    def __post_init__(self) -> None:
+        ids: Iterable[Any] = [self.ids] if isinstance(self.ids, str) else self.ids
+        ids = tuple(ids)
+        if len(ids) > MAX_IDS:
+            raise InvalidParameter("id", f"at most {MAX_IDS} ids")
+        if not all(isinstance(i, str) for i in ids):
+            raise InvalidParameter("id", "ids are strings")
+        _set(self, "ids", ids)
+
+
+Request = SearchRequest | ReverseRequest | LookupRequest
+
+
+def _set(request: object, name: str, value: object) -> None:
+    """A checked value into a frozen request (as its ``__post_init__`` makes it)."""
+    object.__setattr__(request, name, value)
