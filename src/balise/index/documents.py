@@ -282,8 +282,8 @@ def process_batch(pipeline: Pipeline, items: list[Document] | list[bytes] | byte
     return batch.packed()
 
 
+# Any JSON value (the caller checks that it is a document), or None.
 def _parse_line(batch: Batch, line: bytes, lineno: int) -> Any:
-    """The JSON value of a line (any: the caller checks it is a document), or None."""
     if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
     line = line.rstrip(b"\r\n")
