@@ -119,8 +119,7 @@ class IndexReader:
 
     @property
     def version(self) -> str:
-        version: str = self.manifest["version"]
-        return version
+        return self.manifest["version"]  # type: ignore[no-any-return]
 
     @property
     def doc_count(self) -> int:
@@ -203,8 +202,7 @@ class IndexReader:
 
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
-        raw: str = self._housenumber(hn, doc)[1]["raw"]
-        return raw
+        return self._housenumber(hn, doc)[1]["raw"]  # type: ignore[no-any-return]
 
     def housenumber_key(self, hn: int) -> str:
         return self._housenumber(hn)[0]

@@ -16,20 +16,17 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
 
 import numpy as np
 import orjson
-from numpy.typing import ArrayLike, NDArray
 
 from ..text import Pipeline, make_pipeline
 from . import geohash
 from ._lookup import build_table
-from .documents import Packed, process_batch
-from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, HN_SEPARATOR, MANIFEST, Document
-from .runs import Key, Records, Spill, sorted_chunks
+from .documents import HN_SEPARATOR, process_batch
+from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from .runs import Spill, sorted_chunks
 
 MB = 1 << 20
 POSTING = np.dtype([("term", "<u4"), ("doc", "<u4"), ("score", "<f8")])
@@ -53,7 +50,7 @@ class ArrayFile:
         self.file = open(directory / name, "wb")  # noqa: SIM115 (closed by close())
         self.count = 0
 
-    def write(self, values: ArrayLike) -> None:
+    def write(self, values) -> None:
         values = np.ascontiguousarray(values, dtype=self.dtype)
         self.file.write(values.tobytes())
         self.count += len(values)
@@ -63,13 +60,13 @@ class ArrayFile:
         return self.count
 
 
-def write_array(directory: Path, name: str, values: ArrayLike, dtype: str | None = None) -> int:
+def write_array(directory: Path, name: str, values, dtype: str | None = None) -> int:
     out = ArrayFile(directory, name, dtype)
     out.write(values)
     return out.close()
 
 
-def offsets_of(lengths: list[int] | NDArray[np.integer]) -> NDArray[np.uint64]:
+def offsets_of(lengths) -> np.ndarray:
     """Offsets (uint64, one more than the lengths) of records of these lengths laid end to end."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.uint64)
     np.cumsum(lengths, out=offsets[1:])
@@ -112,7 +109,7 @@ class IndexWriter:
 
     # --- filing ------------------------------------------------------------------------
 
-    def add(self, doc: Document) -> None:
+    def add(self, doc: dict) -> None:
         """Index one document (raises DocumentError when it cannot be)."""
         from .documents import DocumentError
 
@@ -121,7 +118,7 @@ class IndexWriter:
             raise DocumentError(packed["bad"][0][1])
         self.add_batch(packed)
 
-    def add_batch(self, packed: Packed) -> None:
+    def add_batch(self, packed: dict) -> None:
         """File the records of a batch (``documents.process_batch``)."""
         n = len(packed["ids"])
         if not n:
@@ -169,8 +166,7 @@ class IndexWriter:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def finish(self, sources: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
-               report: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+    def finish(self, sources: list[dict] | None = None, extra: dict | None = None, report=None) -> dict:
         """Write every array, then the manifest, then move the directory into place.
 
         ``report`` is called once the arrays are written; what it returns goes into the
@@ -235,8 +231,7 @@ class IndexWriter:
         else:
             os.replace(self.tmp, self.path)
 
-    def _write_documents(self, out: Path, counts: dict[str, int]
-                         ) -> tuple[NDArray[np.uint32], NDArray[np.int64]]:
+    def _write_documents(self, out: Path, counts: dict) -> tuple[np.ndarray, np.ndarray]:
         """Number the documents (descending id, repeated ids merged) and write their arrays;
         returns the new number of each occurrence and the first occurrence of each number."""
         self.documents.close()
@@ -272,7 +267,7 @@ class IndexWriter:
         _permute_blob(self.work / "labels", meta["label_len"], first_of, out, "labels")
         return new_of, first_of
 
-    def _write_terms(self, out: Path, counts: dict[str, int]) -> NDArray[np.uint32]:
+    def _write_terms(self, out: Path, counts: dict) -> np.ndarray:
         """Terms sorted (bytewise); returns the final number of each term by arrival."""
         terms = sorted(self.term_ids, key=str.encode)
         order = np.empty(len(terms), dtype=np.uint32)
@@ -287,16 +282,14 @@ class IndexWriter:
         self.final_terms = terms
         return order
 
-    def _write_postings(self, out: Path, counts: dict[str, int], new_of: NDArray[np.uint32],
-                        term_order: NDArray[np.uint32]) -> None:
-        def prepare(records: Records) -> Records:
+    def _write_postings(self, out: Path, counts: dict, new_of: np.ndarray, term_order: np.ndarray) -> None:
+        def prepare(records: np.ndarray) -> np.ndarray:
             records["term"] = term_order[records["term"]]
             records["doc"] = new_of[records["doc"]]
             return records
 
-        def key(records: Records) -> NDArray[np.uint64]:
-            keys: NDArray[np.uint64] = (records["term"].astype(np.uint64) << np.uint64(32)) | records["doc"]
-            return keys
+        def key(records: np.ndarray) -> np.ndarray:
+            return (records["term"].astype(np.uint64) << np.uint64(32)) | records["doc"]
 
         n_terms = counts["terms"]
         per_term = np.zeros(n_terms, dtype=np.int64)
@@ -320,9 +313,9 @@ class IndexWriter:
         write_array(out, "post.start", start)
         write_array(out, "term.maxscore", maxscore)
 
-    def _write_housenumbers(self, out: Path, counts: dict[str, int], new_of: NDArray[np.uint32],
-                            first_of: NDArray[np.int64], points: Spill) -> None:
-        def prepare(records: Records) -> Records:
+    def _write_housenumbers(self, out: Path, counts: dict, new_of: np.ndarray, first_of: np.ndarray,
+                            points: Spill) -> None:
+        def prepare(records: np.ndarray) -> np.ndarray:
             records["doc"] = new_of[records["doc"]]
             return records
 
@@ -360,7 +353,7 @@ class IndexWriter:
         cells["ref"] = np.arange(n_docs, dtype=np.int32)
         points.append(cells)
 
-    def _write_points(self, out: Path, counts: dict[str, int], points: Spill) -> None:
+    def _write_points(self, out: Path, counts: dict, points: Spill) -> None:
         cell, ref = ArrayFile(out, "geo.cell"), ArrayFile(out, "geo.ref")
         for chunk in sorted_chunks(points, _field("cell"), self.memory // 2):
             cell.write(chunk["cell"])
@@ -369,7 +362,7 @@ class IndexWriter:
         ref.close()
         points.remove()
 
-    def _write_lexicon(self, out: Path, counts: dict[str, int], term_order: NDArray[np.uint32]) -> None:
+    def _write_lexicon(self, out: Path, counts: dict, term_order: np.ndarray) -> None:
         """Each word of the documents (before synonyms and phonetics) and the term numbers
         it is searched as: a query's known words then cost one lookup (see search/query.py)."""
         number = {t: i for i, t in enumerate(self.final_terms)}
@@ -390,14 +383,14 @@ class IndexWriter:
         counts["words"], counts["word_tokens"], counts["words.table"] = len(words), len(tokens), len(table)
 
 
-def _field(name: str) -> Key:
-    def key(records: Records) -> NDArray[Any]:
+def _field(name: str):
+    def key(records: np.ndarray) -> np.ndarray:
         return records[name]
 
     return key
 
 
-def _merge_repeated(chunk: Records, repeated: set[int], blob: BinaryIO) -> Records:
+def _merge_repeated(chunk: np.ndarray, repeated: set[int], blob) -> np.ndarray:
     """House numbers of a repeated id come from several occurrences, each sorted: sort
     them together by key, the first occurrence winning a key both have."""
     docs = chunk["doc"]
@@ -407,7 +400,7 @@ def _merge_repeated(chunk: Records, repeated: set[int], blob: BinaryIO) -> Recor
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
         if int(docs[a]) not in repeated:
             continue
-        keys: dict[bytes, int] = {}
+        keys = {}
         for i in range(a, b):
             blob.seek(int(chunk["off"][i]))
             keys.setdefault(_record_key(blob), i)
@@ -418,7 +411,7 @@ def _merge_repeated(chunk: Records, repeated: set[int], blob: BinaryIO) -> Recor
     return np.concatenate(pieces)
 
 
-def _record_key(blob: BinaryIO) -> bytes:
+def _record_key(blob) -> bytes:
     length, shift = 0, 0
     while True:
         byte = blob.read(1)[0]
@@ -429,8 +422,7 @@ def _record_key(blob: BinaryIO) -> bytes:
     return blob.read(length).split(HN_SEPARATOR, 1)[0]
 
 
-def _permute_blob(source: Path, lengths: NDArray[np.integer], order: NDArray[np.int64], out: Path,
-                  name: str) -> None:
+def _permute_blob(source: Path, lengths: np.ndarray, order: np.ndarray, out: Path, name: str) -> None:
     """``name.bin`` + ``name.off``: the records of ``source`` (in arrival order, of the
     given lengths) in the order given, read one at a time (pread: the page cache, not
     this process, holds the file)."""
@@ -448,7 +440,7 @@ def _permute_blob(source: Path, lengths: NDArray[np.integer], order: NDArray[np.
     source.unlink()
 
 
-def version_of(manifest: dict[str, Any]) -> str:
+def version_of(manifest: dict) -> str:
     """A short id of the index content, for cache keys and /health."""
     basis = orjson.dumps(
         [manifest["built_at"], manifest["counts"], manifest["sources"]], option=orjson.OPT_SORT_KEYS

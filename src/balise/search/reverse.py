@@ -33,7 +33,7 @@ import heapq
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from math import asin, cos, floor, inf, pi, radians, sin, sqrt
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, overload
+from typing import Any, NamedTuple, TypeAlias, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,9 +44,7 @@ from ..text.labels import make_labels
 from . import scoring
 from .area import Area
 from .scorer import Result
-
-if TYPE_CHECKING:
-    from .scoring import Floats
+from .scoring import Floats
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
 FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
@@ -54,7 +52,6 @@ LEAF_POINTS = 256  # a far search square with this few points is measured, not s
 CHILD_X, CHILD_Y = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
 DIRECT_SCAN_POINTS = 50_000  # filters leaving this few points: measure them all, no grid
 EARTH_RADIUS_KM = scoring.EARTH_RADIUS_KM
-
 Refs: TypeAlias = NDArray[np.int64]  # points: a document n, or a house number as ~n
 
 
@@ -98,10 +95,8 @@ class Reverse:
             # squares outside the area, where the near one would measure blocks of nothing;
             # from inside, the near search stops at the latest with the block that holds it.
             near = area is None or area.contains(lon, lat)
-            # Both arrays or neither (the type of _near), which mypy does not follow through the
-            # unpacking: km is an array whenever refs is, and refs is one after the far search.
             refs, km = self._near(allowed, lat, lon, limit, max_km) if near else (None, None)  # type: ignore[assignment]
-            if refs is None:
+            if refs is None:  # km too: _near gives both arrays or neither (mypy cannot follow it)
                 refs, km = self._far(allowed, lat, lon, limit, max_km)
         chosen = _smallest(km, refs, limit)
         chosen = chosen[km[chosen] <= max_km]
@@ -366,19 +361,16 @@ def _spread(v: int) -> int:
     return _SPREAD_9[v & 511] | _SPREAD_9[(v >> 9) & 511] << 18 | _SPREAD_9[v >> 18] << 36
 
 
-def _rectangles(x: NDArray[np.int64], y: NDArray[np.int64], level: int
-                ) -> tuple[Floats, Floats, Floats, Floats]:
+def _rectangles(x: NDArray[np.int64], y: NDArray[np.int64], level: int) -> tuple[Floats, ...]:
     """West, east, south and north edges (radians) of squares of a level."""
     west, south, east, north = _edges(x, y, level)
     return np.radians(west), np.radians(east), np.radians(south), np.radians(north)
 
 
-# One square's edges (numbers) or each square's (arrays).
-@overload
+@overload  # one square's edges (holds_area)
 def _edges(x: int, y: int, level: int) -> tuple[float, float, float, float]: ...
-@overload
-def _edges(x: NDArray[np.int64], y: NDArray[np.int64], level: int
-           ) -> tuple[Floats, Floats, Floats, Floats]: ...
+@overload  # each square's
+def _edges(x: NDArray[np.int64], y: NDArray[np.int64], level: int) -> tuple[Floats, ...]: ...
 def _edges(x: int | NDArray[np.int64], y: int | NDArray[np.int64], level: int) -> tuple[Any, Any, Any, Any]:
     """West, south, east and north edges (degrees) of squares of a level."""
     size = 1 << level
@@ -397,9 +389,8 @@ def _lower_bounds(lat: float, lon: float, west: Floats, east: Floats, south: Flo
     past_west = np.mod(lam - west, 2 * pi)  # eastward angle from the west edge
     dlam = np.where(past_west <= east - west, 0.0, np.minimum(past_west - (east - west), 2 * pi - past_west))
     cos_min = np.maximum(np.minimum(np.cos(south), np.cos(north)), 0.0)
-    hav = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
-    bounds: Floats = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))  # numpy's ufuncs: Any
-    return bounds
+    hav: Floats = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
 
 
 def _distances(index: IndexReader, refs: Refs, lat: float, lon: float) -> Floats:
@@ -448,14 +439,12 @@ def _ranges(lo: NDArray[np.integer], hi: NDArray[np.integer]) -> NDArray[np.int6
     total = int(lengths.sum())
     if not total:
         return np.empty(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
-    indices: NDArray[np.int64] = np.arange(total) + np.repeat(lo.astype(np.int64) - offsets, lengths)
-    return indices
+    offsets: NDArray[np.int64] = np.cumsum(lengths) - lengths
+    return np.arange(total) + np.repeat(lo.astype(np.int64) - offsets, lengths)
 
 
 def _isin_sorted(values: Refs, sorted_set: Refs) -> NDArray[np.bool_]:
     if not len(sorted_set):
         return np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    found: NDArray[np.bool_] = sorted_set[pos] == values
-    return found
+    return sorted_set[pos] == values  # type: ignore[no-any-return]  # numpy's == gives Any

@@ -33,9 +33,8 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 def haversine_km_array(lat1: Floats, lon1: Floats, lat2: float, lon2: float) -> Floats:
     lat1, lon1 = np.radians(lat1), np.radians(lon1)
     lat2, lon2 = radians(lat2), radians(lon2)
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    km: Floats = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))  # numpy's ufuncs: Any
-    return km
+    a: Floats = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def km_to_score(km: float) -> float:

@@ -11,8 +11,7 @@ def make_pipeline(rules: str = "fr") -> Pipeline:
 
     if rules not in RULES:
         raise ValueError(f"unknown text rules {rules!r}; known: {', '.join(RULES)}")
-    pipeline: Pipeline = import_module(RULES[rules]).make_pipeline()
-    return pipeline
+    return import_module(RULES[rules]).make_pipeline()  # type: ignore[no-any-return]
 
 
 __all__ = ["Pipeline", "Token", "ascii_label", "make_pipeline"]
