@@ -19,19 +19,26 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, cast
 
 from ..index import IndexWriter
-from ..index.documents import process_batch
-from ..text import make_pipeline
+from ..index.documents import Packed, process_batch
+from ..index.format import Document
+from ..text import Pipeline, make_pipeline
 from .communes import Communes
 from .report import ImportReport
 from .sources import detect_format, iter_documents
+
+if TYPE_CHECKING:
+    from multiprocessing.pool import AsyncResult, Pool
 
 MB = 1 << 20
 DEFAULT_MEMORY = 2048 * MB  # fits a 4 GB container with room for the page cache
 WORKER_MEMORY = 250 * MB  # a worker's text caches at their caps, measured on France
 BLOCK_BYTES = 2 * MB  # NDJSON read per batch
 CSV_BATCH = 2000  # documents per batch
+
+Task: TypeAlias = tuple[list[Document] | bytes, int]  # documents, or NDJSON lines; the first line's number
 
 
 def file_sha256(path: Path) -> str:
@@ -57,7 +64,7 @@ def parse_memory(text: str) -> int:
 
 # --- workers --------------------------------------------------------------------------------
 
-_PIPELINE = None
+_PIPELINE: Pipeline | None = None
 _REPORTED: set[str] = set()  # texts whose words this worker already sent (one import a worker)
 
 
@@ -67,28 +74,29 @@ def _init_worker(rules: str) -> None:
     _REPORTED = set()
 
 
-def _work(task: tuple[list | bytes, int]) -> dict:
+def _work(task: Task) -> Packed:
     items, first_line = task
-    return process_batch(_PIPELINE, items, first_line, _REPORTED)
+    # _init_worker ran first in this process (the pool's initializer, or Workers for one worker).
+    return process_batch(cast(Pipeline, _PIPELINE), items, first_line, _REPORTED)
 
 
 class Workers:
     """Batches processed in order, by a pool of processes or, for one worker, in process."""
 
     def __init__(self, rules: str, workers: int) -> None:
-        self.pool = None
+        self.pool: Pool | None = None
         self.in_flight = 2 * workers
         if workers > 1:
             self.pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (rules,))
         else:
             _init_worker(rules)
 
-    def map(self, tasks: Iterator[tuple[list | bytes, int]]) -> Iterator[dict]:
+    def map(self, tasks: Iterator[Task]) -> Iterator[Packed]:
         if self.pool is None:
             for task in tasks:
                 yield _work(task)
             return
-        pending: deque = deque()
+        pending: deque[AsyncResult[Packed]] = deque()
         for task in tasks:
             pending.append(self.pool.apply_async(_work, (task,)))
             if len(pending) >= self.in_flight:
@@ -114,7 +122,7 @@ class _Progress:
     """Compressed bytes read of the current file, for progress bars."""
 
     def __init__(self) -> None:
-        self.raw = None
+        self.raw: BinaryIO | None = None
 
     def position(self) -> int:
         return self.raw.tell() if self.raw is not None and not self.raw.closed else 0
@@ -143,7 +151,7 @@ def ndjson_blocks(path: Path, report: ImportReport, progress: _Progress) -> Iter
             yield rest, lineno
 
 
-def gunzip(raw) -> Iterator[bytes]:
+def gunzip(raw: BinaryIO) -> Iterator[bytes]:
     """The decompressed bytes of a gzip file (several members too), as they come: what was
     decompressed before a damage is given before the error."""
     inflater = zlib.decompressobj(wbits=31)
@@ -158,8 +166,9 @@ def gunzip(raw) -> Iterator[bytes]:
         raise EOFError("Compressed file ended before the end-of-stream marker was reached")
 
 
-def csv_batches(path: Path, report: ImportReport, communes: Communes | None) -> Iterator[tuple[list, int]]:
-    batch: list[dict] = []
+def csv_batches(path: Path, report: ImportReport, communes: Communes | None
+                ) -> Iterator[tuple[list[Document], int]]:
+    batch: list[Document] = []
     for doc in iter_documents(path, report, communes):
         batch.append(doc)
         if len(batch) >= CSV_BATCH:
@@ -180,7 +189,7 @@ def build_index(
     progress: Callable[[int], None] | None = None,
     memory: int = DEFAULT_MEMORY,
     workers: int | None = None,
-) -> tuple[dict, ImportReport]:
+) -> tuple[dict[str, Any], ImportReport]:
     """Build ``index_dir`` from ``sources``; the previous index there is replaced only at the end.
 
     ``memory`` bounds the import's peak memory (all processes, about); ``workers`` defaults
@@ -206,7 +215,7 @@ def build_index(
                               "modified": modified})  # the source's date, as /status shows it
             reading = _Progress()
             if fmt in ("ndjson", "empty"):
-                tasks = ndjson_blocks(path, report, reading)
+                tasks: Iterator[Task] = ndjson_blocks(path, report, reading)
             else:
                 tasks = csv_batches(path, report, communes)
             for packed in pool.map(tasks):

@@ -8,9 +8,11 @@ documents (:func:`process_batch`); the writer only files the results (``writer.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from ..text import Pipeline
 from ..text.labels import as_list as _as_list
@@ -23,6 +25,7 @@ from .format import (
     IMPORTANCE_WEIGHT,
     LABEL_SEPARATOR,
     MULTI_POSTCODE,
+    Document,
     filter_term,
 )
 
@@ -40,7 +43,7 @@ class DocumentError(ValueError):
     """A document that cannot be indexed (it is skipped and counted)."""
 
 
-def as_list(value) -> list:
+def as_list(value: Any) -> list[Any]:
     if type(value) is str:  # PERF: the usual case, first
         return [value] if value else []
     if value is None:
@@ -75,7 +78,7 @@ def check_document(doc: object) -> None:
 REPORTED_MAX = 500_000  # texts remembered as reported (past it, they are reported again)
 
 
-def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None = None,
+def document_tokens(pipeline: Pipeline, doc: Document, words: dict[str, None] | None = None,
                     reported: set[str] | None = None) -> dict[str, float]:
     """Each token of the document with its score, as Addok's FieldsIndexer computes it;
     ``words`` receives the words the tokens come from (for the lexicon), except those of
@@ -103,10 +106,10 @@ def document_tokens(pipeline: Pipeline, doc: dict, words: dict[str, None] | None
     return tokens
 
 
-def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict]:
+def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict[str, Any]]:
     """The key and the properties (raw, id, ...) of a house-number record's payload."""
     key, raw, id_field, extra = payload.split(HN_SEPARATOR, 3)
-    props: dict = {}
+    props: dict[str, Any] = {}
     if id_field:
         text = id_field.decode()
         props["id"] = doc_id + text[1:] if text[0] == "=" else text[1:]
@@ -114,6 +117,33 @@ def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict]:
         props.update(orjson.loads(extra))
     props["raw"] = raw.decode() if raw else key.decode()
     return key.decode(), props
+
+
+class Packed(TypedDict):
+    """A batch as :meth:`Batch.packed` sends it (``IndexWriter.add_batch`` files it)."""
+
+    ids: list[str]
+    importance: NDArray[np.float64]
+    lonlat: NDArray[np.float64]  # (lon, lat) rows
+    flags: NDArray[np.uint8]
+    extent: NDArray[np.float32]  # (west, south, east, north) rows
+    docs: bytes
+    doc_lengths: NDArray[np.uint64]
+    labels: bytes
+    label_lengths: NDArray[np.uint64]
+    terms: list[str]
+    post_term: NDArray[np.uint32]
+    post_doc: NDArray[np.uint32]
+    post_score: NDArray[np.float64]
+    hn_count: NDArray[np.uint32]
+    hn_records: bytes
+    hn_lengths: NDArray[np.uint64]
+    hn_lonlat: NDArray[np.int32]  # (x, y) rows, in 1e-7 degree
+    words: list[str]
+    bad: list[tuple[int, str, str]]
+    housenumbers: int
+    read_documents: int
+    read_housenumbers: int
 
 
 @dataclass
@@ -140,7 +170,7 @@ class Batch:
     read_documents: int = 0  # valid NDJSON lines
     read_housenumbers: int = 0  # their house numbers, as read
 
-    def packed(self) -> dict:
+    def packed(self) -> Packed:
         """Plain arrays and bytes (cheap to send between processes)."""
         return {
             "ids": self.ids,
@@ -168,7 +198,7 @@ class Batch:
         }
 
 
-def outward(extent: np.ndarray) -> np.ndarray:
+def outward(extent: NDArray[np.float64]) -> NDArray[np.float32]:
     """Extents (west, south, east, north; float64) as float32 rounded away from the inside."""
     rounded = extent.astype(np.float32)
     low = rounded[:, :2] > extent[:, :2]
@@ -178,7 +208,7 @@ def outward(extent: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = False,
+def add_document(batch: Batch, pipeline: Pipeline, doc: Document, checked: bool = False,
                  reported: set[str] | None = None) -> None:
     """File one document into the batch (raises DocumentError when it cannot be indexed)."""
     if not checked:
@@ -218,8 +248,8 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: dict, checked: bool = Fa
     batch.extent.extend((min(lon, west), min(lat, south), max(lon, east), max(lat, north)))
 
 
-def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0,
-                  reported: set[str] | None = None) -> dict:
+def process_batch(pipeline: Pipeline, items: list[Document] | list[bytes] | bytes, first_line: int = 0,
+                  reported: set[str] | None = None) -> Packed:
     """Records of a batch: documents (dicts), or NDJSON lines (bytes, or a block of them)
     numbered from ``first_line``; a bad line or document is counted in ``bad``, never fatal.
     ``reported``: the texts whose words this process already sent in this import."""
@@ -252,7 +282,8 @@ def process_batch(pipeline: Pipeline, items: list | bytes, first_line: int = 0,
     return batch.packed()
 
 
-def _parse_line(batch: Batch, line: bytes, lineno: int) -> dict | None:
+# Any JSON value (the caller checks that it is a document), or None.
+def _parse_line(batch: Batch, line: bytes, lineno: int) -> Any:
     if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
     line = line.rstrip(b"\r\n")

@@ -18,7 +18,9 @@ decimals of the BAN).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 FORMAT_NAME = "balise-index"
 FORMAT_VERSION = 3
@@ -36,6 +38,9 @@ GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
 # built with another weight scores otherwise: a new format), and in search/scoring.py.
 IMPORTANCE_WEIGHT = 0.1
 COORDINATE_SCALE = 10_000_000  # hn.lonlat: integers of 1e-7 degree
+
+# A document: a JSON object as imported, and as docs.bin keeps it (without its house numbers).
+Document: TypeAlias = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ COUNTS = ("documents", "terms", "postings", "housenumbers", "points", "words", "
 ARRAY = {a.name: a for a in ARRAYS}
 
 
-def expected_length(array: Array, counts: dict) -> int:
+def expected_length(array: Array, counts: Mapping[str, int]) -> int:
     per, _, plus = array.per.partition("+")
     return int(counts[per]) + (int(plus) if plus else 0)
 

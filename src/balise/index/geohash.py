@@ -11,6 +11,7 @@ points at import, which that C extension does not offer.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .format import GEOHASH_BITS
 
@@ -20,7 +21,7 @@ CELL_LON = 360.0 / (1 << LON_BITS)
 CELL_LAT = 180.0 / (1 << LAT_BITS)
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
+def _spread(v: NDArray[np.integer]) -> NDArray[np.uint64]:
     """Insert a zero bit between each bit of v (up to 32 bits)."""
     v = v.astype(np.uint64) & np.uint64(0xFFFFFFFF)
     for shift, mask in (
@@ -34,24 +35,24 @@ def _spread(v: np.ndarray) -> np.ndarray:
     return v
 
 
-def cell_xy(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def cell_xy(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Column and row of the cells holding the points."""
     x = np.floor((np.asarray(lon, dtype=np.float64) + 180.0) / CELL_LON).astype(np.int64)
     y = np.floor((np.asarray(lat, dtype=np.float64) + 90.0) / CELL_LAT).astype(np.int64)
     return np.clip(x, 0, (1 << LON_BITS) - 1), np.clip(y, 0, (1 << LAT_BITS) - 1)
 
 
-def interleave(x, y) -> np.ndarray:
+def interleave(x: ArrayLike, y: ArrayLike) -> NDArray[np.uint64]:
     """Geohash integer of cell columns and rows: lon and lat bits alternate, lon first."""
     return _spread(np.asarray(x)) | (_spread(np.asarray(y)) << np.uint64(1))
 
 
-def encode(lon, lat) -> np.ndarray:
+def encode(lon: ArrayLike, lat: ArrayLike) -> NDArray[np.uint64]:
     x, y = cell_xy(lon, lat)
     return interleave(x, y)
 
 
-def block(lon: float, lat: float, radius: int = 1) -> np.ndarray:
+def block(lon: float, lat: float, radius: int = 1) -> NDArray[np.uint64]:
     """Cells of the (2r+1)^2 block centred on the point's cell."""
     x, y = cell_xy(lon, lat)
     d = np.arange(-radius, radius + 1)

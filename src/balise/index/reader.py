@@ -10,9 +10,11 @@ from __future__ import annotations
 import mmap
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from . import geohash
 from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_record
@@ -27,6 +29,7 @@ from .format import (
     LABEL_SEPARATOR,
     MANIFEST,
     MULTI_POSTCODE,
+    Document,
     expected_length,
     filter_term,
 )
@@ -36,7 +39,7 @@ class IndexFormatError(Exception):
     """The directory is not a balise index, or one of another format version, or damaged."""
 
 
-def _map(path: Path):
+def _map(path: Path) -> mmap.mmap | bytes:
     """A read-only map of a file (b"" when it is empty: an empty file cannot be mapped)."""
     if path.stat().st_size == 0:
         return b""
@@ -50,7 +53,7 @@ class IndexReader:
         manifest_path = self.path / MANIFEST
         if not manifest_path.is_file():
             raise IndexFormatError(f"{self.path} is not a balise index (no {MANIFEST})")
-        self.manifest = orjson.loads(manifest_path.read_bytes())
+        self.manifest: dict[str, Any] = orjson.loads(manifest_path.read_bytes())
         if self.manifest.get("format") != FORMAT_NAME:
             raise IndexFormatError(f"{self.path}: not a {FORMAT_NAME} directory")
         if self.manifest.get("format_version") != FORMAT_VERSION:
@@ -66,29 +69,29 @@ class IndexReader:
                              a["words.tokens"])
         no_table = np.full(1, 0xFFFFFFFF, np.uint32)  # document ids are found by bisection
         self.doc_ids = StringTable(no_table, self._bytes("docs.id.bin"), a["docs.id.off"])
-        self.post_start = a["post.start"]
-        self.post_docs = a["post.docs"]
-        self.post_scores = a["post.scores"]
+        self.post_start: NDArray[np.uint64] = a["post.start"]
+        self.post_docs: NDArray[np.uint32] = a["post.docs"]
+        self.post_scores: NDArray[np.float64] = a["post.scores"]
         self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores, a["docs.lonlat"],
                                        a["docs.extent"])
-        self.term_maxscore = a["term.maxscore"]
-        self.doc_offsets = a["docs.off"]
+        self.term_maxscore: NDArray[np.float64] = a["term.maxscore"]
+        self.doc_offsets: NDArray[np.uint64] = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]
-        self.labels_offsets = a["labels.off"]
+        self.labels_offsets: NDArray[np.uint64] = a["labels.off"]
         self.labels_blob = self._bytes("labels.bin")
-        self.importance = a["docs.importance"]
-        self.doc_lonlat = a["docs.lonlat"]
-        self.doc_flags = a["docs.flags"]
-        self.doc_extent = a["docs.extent"]
-        self.doc_hn = a["docs.hn"]
-        self.hn_offsets = a["hn.off"]
+        self.importance: NDArray[np.float64] = a["docs.importance"]
+        self.doc_lonlat: NDArray[np.float64] = a["docs.lonlat"]  # (lon, lat) rows
+        self.doc_flags: NDArray[np.uint8] = a["docs.flags"]
+        self.doc_extent: NDArray[np.float32] = a["docs.extent"]  # (west, south, east, north) rows
+        self.doc_hn: NDArray[np.uint64] = a["docs.hn"]
+        self.hn_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["hn.off"]
         self.hn_blob = self._bytes("hn.bin")
-        self.hn_lonlat_e7 = a["hn.lonlat"]
-        self.geo_cell = a["geo.cell"]
-        self.geo_ref = a["geo.ref"]
+        self.hn_lonlat_e7: NDArray[np.int32] = a["hn.lonlat"]  # (x, y) rows
+        self.geo_cell: NDArray[np.uint64] = a["geo.cell"]
+        self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
 
-    def _open_arrays(self, counts: dict) -> dict[str, np.ndarray]:
+    def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
         for spec in ARRAYS:
             path = self.path / spec.name
@@ -109,14 +112,14 @@ class IndexReader:
             arrays[spec.name] = array.reshape(-1, spec.columns) if spec.columns > 1 else array
         return arrays
 
-    def _bytes(self, name: str) -> np.ndarray:
+    def _bytes(self, name: str) -> NDArray[np.uint8]:
         """A blob as a uint8 array (what the compiled lookups read)."""
         blob = self.blobs[name]
         return np.frombuffer(blob, dtype=np.uint8) if len(blob) else np.zeros(1, dtype=np.uint8)
 
     @property
     def version(self) -> str:
-        return self.manifest["version"]
+        return self.manifest["version"]  # type: ignore[no-any-return]
 
     @property
     def doc_count(self) -> int:
@@ -134,7 +137,7 @@ class IndexReader:
     def frequency(self, tid: int) -> int:
         return self.postings_lists.frequency(tid)
 
-    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+    def postings(self, tid: int) -> tuple[NDArray[np.uint32], NDArray[np.float64]]:
         start, end = int(self.post_start[tid]), int(self.post_start[tid + 1])
         return self.post_docs[start:end], self.post_scores[start:end]
 
@@ -156,9 +159,9 @@ class IndexReader:
     def doc_id(self, n: int) -> str:
         return self.doc_ids[n]
 
-    def _document(self, n: int) -> dict:
+    def _document(self, n: int) -> Document:
         """A document, shared by callers, who copy it to change it."""
-        doc = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
+        doc: Document = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
         doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
         return doc
 
@@ -185,26 +188,26 @@ class IndexReader:
         # converting the whole array on every call.
         return int(np.searchsorted(self.doc_hn, np.uint64(hn), side="right")) - 1
 
-    def housenumber_docs(self, hns: np.ndarray) -> np.ndarray:
+    def housenumber_docs(self, hns: NDArray[np.int64]) -> NDArray[np.int64]:
         keys = np.asarray(hns).astype(np.uint64)
         return np.searchsorted(self.doc_hn, keys, side="right").astype(np.int64) - 1
 
     def housenumber_range(self, n: int) -> range:
         return range(int(self.doc_hn[n]), int(self.doc_hn[n + 1]))
 
-    def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict]:
+    def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict[str, Any]]:
         doc = self.housenumber_doc(hn) if doc is None else doc
         payload = housenumber_record(self.hn_blob, int(self.hn_offsets[hn]))
         return decode_housenumber(payload, self.doc_id(doc))
 
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self._housenumber(hn, doc)[1]["raw"]
+        return self._housenumber(hn, doc)[1]["raw"]  # type: ignore[no-any-return]
 
     def housenumber_key(self, hn: int) -> str:
         return self._housenumber(hn)[0]
 
-    def housenumber(self, hn: int, doc: int | None = None) -> dict:
+    def housenumber(self, hn: int, doc: int | None = None) -> dict[str, Any]:
         """A house number's properties (raw, id, ...) with its lon and lat."""
         props = self._housenumber(hn, doc)[1]
         props["lon"], props["lat"] = self.hn_lonlat(hn)
@@ -214,17 +217,17 @@ class IndexReader:
         x, y = self.hn_lonlat_e7[hn].tolist()
         return x / COORDINATE_SCALE, y / COORDINATE_SCALE
 
-    def hn_lonlat_many(self, hns: np.ndarray) -> np.ndarray:
+    def hn_lonlat_many(self, hns: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.hn_lonlat_e7[hns] / COORDINATE_SCALE
 
-    def find_housenumbers(self, docs: np.ndarray, key: str) -> np.ndarray:
+    def find_housenumbers(self, docs: NDArray[np.int64], key: str) -> NDArray[np.int64]:
         """For each document, the number of its house number ``key``, or -1."""
         return find_housenumbers(np.ascontiguousarray(docs, dtype=np.uint32), key, self.doc_hn,
                                  self.hn_offsets, self.hn_blob)
 
     # --- space ----------------------------------------------------------------------
 
-    def docs_near(self, lon: float, lat: float, radius: int = 1) -> np.ndarray:
+    def docs_near(self, lon: float, lat: float, radius: int = 1) -> NDArray[np.uint32]:
         """Documents with a point in the block of geohash cells around a point (sorted)."""
         cells = geohash.block(lon, lat, radius)
         lo = np.searchsorted(self.geo_cell, cells, side="left")

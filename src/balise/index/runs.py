@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
-Key = Callable[[np.ndarray], np.ndarray]
+Records: TypeAlias = NDArray[np.void]  # fixed-size records of a structured dtype
+Key: TypeAlias = Callable[[Records], NDArray[Any]]  # the sort key of each record
 
 
 class Spill:
@@ -28,7 +31,7 @@ class Spill:
         self.file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
         self.count = 0
 
-    def append(self, records: np.ndarray) -> None:
+    def append(self, records: Records) -> None:
         if len(records):
             self.file.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
             self.count += len(records)
@@ -36,7 +39,7 @@ class Spill:
     def close(self) -> None:
         self.file.close()
 
-    def read(self, start: int, count: int) -> np.ndarray:
+    def read(self, start: int, count: int) -> Records:
         return np.fromfile(self.path, dtype=self.dtype, count=count, offset=start * self.dtype.itemsize)
 
     def remove(self) -> None:
@@ -49,10 +52,10 @@ def chunk_records(dtype: np.dtype, budget: int, parts: int = 1) -> int:
     return max(256, budget // (3 * parts * (np.dtype(dtype).itemsize + 8)))
 
 
-Prepare = Callable[[np.ndarray], np.ndarray]
+Prepare: TypeAlias = Callable[[Records], Records]
 
 
-def sorted_chunks(spill: Spill, key: Key, budget: int, prepare: Prepare | None = None) -> Iterator:
+def sorted_chunks(spill: Spill, key: Key, budget: int, prepare: Prepare | None = None) -> Iterator[Records]:
     """The spilled records sorted by ``key`` (stable), in chunks, within about ``budget``
     bytes; ``prepare`` rewrites each run before it is sorted (say, to renumber)."""
     spill.close()
@@ -95,7 +98,7 @@ class _Run:
         self.records = np.concatenate([self.records, new]) if len(self.records) else new
 
 
-def _merge(paths: list[Path], dtype: np.dtype, key: Key, budget: int) -> Iterator[np.ndarray]:
+def _merge(paths: list[Path], dtype: np.dtype, key: Key, budget: int) -> Iterator[Records]:
     runs = [_Run(p, dtype, chunk_records(dtype, budget, len(paths))) for p in paths]
     while any(len(r.records) or r.more for r in runs):
         limited = [r for r in runs if r.more]

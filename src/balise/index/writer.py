@@ -24,8 +24,8 @@ import orjson
 from ..text import Pipeline, make_pipeline
 from . import geohash
 from ._lookup import build_table
-from .documents import HN_SEPARATOR, process_batch
-from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST
+from .documents import HN_SEPARATOR, Packed, process_batch
+from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST, Document
 from .runs import Spill, sorted_chunks
 
 MB = 1 << 20
@@ -109,7 +109,7 @@ class IndexWriter:
 
     # --- filing ------------------------------------------------------------------------
 
-    def add(self, doc: dict) -> None:
+    def add(self, doc: Document) -> None:
         """Index one document (raises DocumentError when it cannot be)."""
         from .documents import DocumentError
 
@@ -118,7 +118,7 @@ class IndexWriter:
             raise DocumentError(packed["bad"][0][1])
         self.add_batch(packed)
 
-    def add_batch(self, packed: dict) -> None:
+    def add_batch(self, packed: Packed) -> None:
         """File the records of a batch (``documents.process_batch``)."""
         n = len(packed["ids"])
         if not n:

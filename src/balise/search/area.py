@@ -25,11 +25,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..errors import InvalidParameter
 from . import scoring
+
+if TYPE_CHECKING:
+    from ..index import IndexReader
 
 GEO_BOOSTS = ("score", "favor", "strict")
 DEFAULT_RADIUS_KM = 0.5
@@ -94,7 +99,7 @@ class Area:
             return True
         return scoring.haversine_km(lat, lon, self.centre[1], self.centre[0]) <= self.radius_km
 
-    def contains_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def contains_many(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.bool_]:
         """:meth:`contains` of each point (arrays of longitudes and latitudes)."""
         inside = (lon >= self.west) & (lon <= self.east) & (lat >= self.south) & (lat <= self.north)
         if self.centre is not None and inside.any():
@@ -110,7 +115,7 @@ class Area:
         candidates, exactly (:meth:`contains`)."""
         return (self.west, self.south, self.east, self.north, housenumbers)
 
-    def answering(self, index, doc: int, hn: int) -> int | None:
+    def answering(self, index: IndexReader, doc: int, hn: int) -> int | None:
         """What answers for a candidate: its house number ``hn`` if inside, else the document
         itself (-1) if inside, else None."""
         if hn >= 0 and self.contains(*index.hn_lonlat(hn)):
@@ -119,12 +124,13 @@ class Area:
             return -1
         return None
 
-    def intersects_many(self, west, south, east, north) -> np.ndarray:
+    def intersects_many(self, west: NDArray[np.float64], south: NDArray[np.float64],
+                        east: NDArray[np.float64], north: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Whether each rectangle (degrees, arrays) may hold a point inside: it meets the box."""
         return (west <= self.east) & (east >= self.west) & (south <= self.north) & (north >= self.south)
 
 
-def _number(value) -> float:
+def _number(value: Any) -> float:
     if isinstance(value, bool):  # JSON's true is not 1
         raise ValueError(value)
     number = float(value)
@@ -145,7 +151,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def radius(value) -> float:
+def radius(value: Any) -> float:
     """A ``geo_radius`` in km: over 0, at most 100."""
     try:
         km = _number(value)

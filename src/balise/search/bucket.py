@@ -9,15 +9,16 @@ it walks the rarest list, so its cost never follows the commonest word.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import product
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..index._postings import best, members
-from .query import COMMON_THRESHOLD, QueryToken
+from .query import COMMON_THRESHOLD, FilterKey, Pair, QueryToken
 
 if TYPE_CHECKING:
     from .engine import Search
@@ -31,7 +32,7 @@ MANUAL_SCAN = 501  # Addok's manual_scan looks at the first 501 ids of the rares
 SMALL_BASE = 20_000  # fixed keys whose rarest list is this short are intersected once
 GEOHASH = "geohash"
 
-Key = int | str | tuple  # a term number, the geohash block, or a filter
+Key: TypeAlias = int | str | FilterKey  # a term number, the geohash block (GEOHASH), or a filter
 
 
 class Bucket:
@@ -47,24 +48,24 @@ class Bucket:
         self.filters = search.query.filters
         self.box = search.box  # the area results must lie in, if any
         self.docs: set[int] = set()
-        self.keys: list = []
-        self.matched_keys: set = set()
+        self.keys: list[int] = []
+        self.matched_keys: set[int] = set()
         self.trace = search.trace
 
     def __len__(self) -> int:
         return len(self.docs)
 
-    def arrays(self, key: Key) -> tuple[np.ndarray, np.ndarray]:
+    def arrays(self, key: Key) -> Pair:
         """Sorted documents and scores of a key: a term number, a filter or the geohash."""
         if isinstance(key, int):
             return self.index.postings(key)
         return self.arrays_of[key]
 
-    def _resolved(self, keys: Sequence[Key]) -> list:
+    def _resolved(self, keys: Sequence[Key]) -> list[int | Pair]:
         """Keys as the compiled intersections take them: term numbers, or arrays."""
         return [k if isinstance(k, int) else self.arrays_of[k] for k in keys]
 
-    def intersect(self, keys: list, limit: int = 0) -> list[int]:
+    def intersect(self, keys: Sequence[Key], limit: int = 0) -> list[int]:
         """Addok's ZINTERSTORE + ZREVRANGE: the best ``limit`` documents having every key."""
         if not limit > 0:
             limit = max(self.wanted, BUCKET_MAX)
@@ -72,21 +73,22 @@ class Bucket:
             return []
         keys = list(dict.fromkeys(list(keys) + self.filters))
         if len(keys) == 1 and not isinstance(keys[0], int):  # all members
-            return self.postings.intersection(self._resolved(keys), False, self.box)[0].tolist()
+            return self.postings.intersection(  # type: ignore[no-any-return]
+                self._resolved(keys), False, self.box)[0].tolist()
         return self.postings.best(self._resolved(keys), limit, True, self.box)
 
-    def add(self, keys: list, limit: int | None = None) -> None:
+    def add(self, keys: Sequence[Key], limit: int | None = None) -> None:
         self.matched_keys.update(k for k in keys if isinstance(k, int))
         limit = limit or (BUCKET_MAX - len(self.docs))
         self.docs.update(self.intersect(keys, limit))
         self.note("add_to_bucket", keys)
 
-    def new(self, keys: list, limit: int = 0) -> None:
+    def new(self, keys: Sequence[Key], limit: int = 0) -> None:
         self.matched_keys = {k for k in keys if isinstance(k, int)}
         self.docs = set(self.intersect(keys, limit))
         self.note("new_bucket", keys)
 
-    def extend_with(self, keys: list, terms: Callable[[], Sequence[int]], use_geohash=False,
+    def extend_with(self, keys: Sequence[Key], terms: Callable[[], Sequence[int]], use_geohash: bool = False,
                     stop_when: int = 0) -> None:
         """``add(keys + [term])`` for each of ``terms()``, as Addok's autocomplete and fuzzy do;
         ``stop_when`` 1 stops once the bucket overflows, 2 once it holds what is wanted.
@@ -107,7 +109,7 @@ class Bucket:
         resolved = sorted(self._resolved(fixed), key=self.postings.length)  # Addok sums shortest first
         if self.postings.length(resolved[0]) <= SMALL_BASE:
             resolved = [self.postings.intersection(resolved, False, self.box)]
-            empty = not len(resolved[0][0])
+            empty = not len(resolved[0][0])  # type: ignore[index]  # resolved: this one pair
         else:
             empty = not self.postings.intersects(resolved, self.box)
         if empty:
@@ -143,12 +145,12 @@ class Bucket:
     def pass_should_match_threshold(self) -> bool:
         return len(self.matched_keys) >= self.query.should_match_threshold
 
-    def note(self, action: str, keys) -> None:
+    def note(self, action: str, keys: Iterable[Key]) -> None:
         if self.trace is not None:
             self.trace.append(f"{action} {self.query.describe(keys)} -> {len(self.docs)}")
 
 
-def without(keys: list, key) -> list:
+def without(keys: list[int], key: int) -> list[int]:
     """``keys`` less one occurrence of ``key`` (Addok's ``list.remove``: a word written
     twice is searched twice, and dropping it once keeps the other)."""
     out = list(keys)
@@ -160,26 +162,27 @@ def without(keys: list, key) -> list:
 # --- collectors (Addok's RESULTS_COLLECTORS, in order) --------------------------------------
 
 
-def only_commons_but_geohash_try_autocomplete(s: Search):
+def only_commons_but_geohash_try_autocomplete(s: Search) -> None:
     if s.geohash_key and s.query.only_commons:
         autocomplete(s, s.query.tokens, use_geohash=True)
 
 
-def no_tokens_but_housenumbers_and_geohash(s: Search):
+def no_tokens_but_housenumbers_and_geohash(s: Search) -> None:
     if not s.query.tokens and s.query.housenumbers and s.geohash_key:
         s.bucket.new([s.geohash_key], BUCKET_MIN)
 
 
-def no_available_tokens_abort(s: Search):
+def no_available_tokens_abort(s: Search) -> bool | None:
     if not s.query.tokens:
         return True
+    return None
 
 
-def only_commons(s: Search):
+def only_commons(s: Search) -> None:
     q, bucket = s.query, s.bucket
     if not q.only_commons:
         return
-    keys = [t.tid for t in q.tokens]
+    keys: list[Key] = [t.tid for t in q.tokens]
     if s.geohash_key:
         keys.append(s.geohash_key)
     if len(keys) == 1 or s.geohash_key:
@@ -194,7 +197,7 @@ def only_commons(s: Search):
             bucket.docs.update(manual_scan(s, keys))
 
 
-def manual_scan(s: Search, keys: list) -> set[int]:
+def manual_scan(s: Search, keys: list[Key]) -> set[int]:
     """Addok's scan of the rarest list's best ids, for intersections of huge lists."""
     docs, scores = s.bucket.arrays(keys[0])
     if s.box is not None:
@@ -206,7 +209,7 @@ def manual_scan(s: Search, keys: list) -> set[int]:
     return set(candidates[keep][: s.wanted].tolist())
 
 
-def no_meaningful_but_common_try_autocomplete(s: Search):
+def no_meaningful_but_common_try_autocomplete(s: Search) -> bool | None:
     q, bucket = s.query, s.bucket
     if not q.meaningful and q.common:
         autocomplete(s, q.common)
@@ -215,19 +218,21 @@ def no_meaningful_but_common_try_autocomplete(s: Search):
             return False
         if bucket.full or bucket.overflow or s.has_cream():
             return True
+    return None
 
 
-def only_commons_try_autocomplete(s: Search):
+def only_commons_try_autocomplete(s: Search) -> bool | None:
     if s.query.only_commons:
         autocomplete(s, s.query.tokens, skip_commons=True)
         if not s.bucket.empty:
             return True
+    return None
 
 
-def bucket_with_meaningful(s: Search):
+def bucket_with_meaningful(s: Search) -> bool | None:
     q, bucket = s.query, s.bucket
     if not q.meaningful:
-        return
+        return None
     if len(q.meaningful) == 1 and q.common and not q.filters:
         for token in q.common:
             if token not in q.meaningful:
@@ -242,9 +247,10 @@ def bucket_with_meaningful(s: Search):
             return True
     else:
         bucket.add(bucket.keys)
+    return None
 
 
-def reduce_with_other_commons(s: Search):
+def reduce_with_other_commons(s: Search) -> None:
     q, bucket = s.query, s.bucket
     if q.only_commons:
         return
@@ -255,12 +261,12 @@ def reduce_with_other_commons(s: Search):
             bucket.new(bucket.keys)
 
 
-def ensure_geohash_results_are_included_if_center_is_given(s: Search):
+def ensure_geohash_results_are_included_if_center_is_given(s: Search) -> None:
     if s.bucket.overflow and s.geohash_key:
         s.bucket.add(s.bucket.keys + [s.geohash_key], max(s.wanted, 10))
 
 
-def autocomplete_meaningful(s: Search):
+def autocomplete_meaningful(s: Search) -> None:
     if s.bucket.overflow or not s.autocomplete:
         return
     if s.geohash_key:
@@ -268,16 +274,17 @@ def autocomplete_meaningful(s: Search):
     autocomplete(s, s.query.meaningful)
 
 
-def autocomplete_candidates(s: Search, last: QueryToken | None) -> np.ndarray:
+def autocomplete_candidates(s: Search, last: QueryToken | None) -> NDArray[np.int64]:
     """Terms the last token may be the beginning of (Addok's edge n-grams)."""
     if last is None or not MIN_EDGE_NGRAMS <= len(last.value) <= MAX_EDGE_NGRAMS:
         return np.empty(0, dtype=np.int64)
     found = s.index.prefix_range(last.value)
     terms = np.arange(found.start, found.stop, dtype=np.int64)
-    return terms[terms != last.tid]
+    return terms[terms != last.tid]  # type: ignore[no-any-return]  # numpy's != gives Any
 
 
-def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_geohash=False):
+def autocomplete(s: Search, tokens: list[QueryToken], skip_commons: bool = False, use_geohash: bool = False
+                 ) -> None:
     last = s.query.last_token
     others = [t for t in tokens if not t.is_last]
     if any(t.tid < 0 for t in others):
@@ -300,7 +307,7 @@ def autocomplete(s: Search, tokens: list[QueryToken], skip_commons=False, use_ge
     s.bucket.extend_with(keys, lambda: chosen, use_geohash=use_geohash, stop_when=0 if last_not_found else 1)
 
 
-def fuzzy_collector(s: Search):
+def fuzzy_collector(s: Search) -> None:
     q = s.query
     if s.fuzzy and not s.has_cream():
         if q.not_found:
@@ -311,7 +318,7 @@ def fuzzy_collector(s: Search):
             try_fuzzy(s, q.meaningful, include_common=False)
 
 
-def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
+def try_fuzzy(s: Search, tokens: list[QueryToken], include_common: bool = True) -> None:
     bucket = s.bucket
     if not bucket.dry or not tokens:
         return
@@ -328,7 +335,7 @@ def try_fuzzy(s: Search, tokens: list[QueryToken], include_common=True):
         bucket.extend_with(keys, partial(s.engine.fuzzy_terms, try_one.value), stop_when=2)
 
 
-def extend_results_extrapoling_relations(s: Search):
+def extend_results_extrapoling_relations(s: Search) -> None:
     if not s.bucket.dry:
         return
     q = s.query
@@ -366,7 +373,7 @@ def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[Query
                 linked[o].add(t)
     cliques: list[set[QueryToken]] = []
 
-    def grow(clique: set, candidates: set, excluded: set) -> None:
+    def grow(clique: set[QueryToken], candidates: set[QueryToken], excluded: set[QueryToken]) -> None:
         if not candidates and not excluded:
             cliques.append(clique)
             return
@@ -386,12 +393,12 @@ def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[Query
     return unique
 
 
-def extend_results_reducing_tokens(s: Search):
+def extend_results_reducing_tokens(s: Search) -> bool | None:
     q, bucket = s.query, s.bucket
     if bucket.full or s.has_cream():
         return True
     if not bucket.dry:
-        return
+        return None
     if bucket.empty or len(q.meaningful) - 1 > q.should_match_threshold:
         q.meaningful.sort(key=lambda t: (2 if t.isdigit() else 1, t.frequency), reverse=True)
         for token in q.meaningful:
@@ -404,9 +411,10 @@ def extend_results_reducing_tokens(s: Search):
                     bucket.add(without(without(bucket.keys, token.tid), token2.tid))
                     if bucket.overflow:
                         break
+    return None
 
 
-COLLECTORS = [
+COLLECTORS: list[Callable[[Search], bool | None]] = [
     only_commons_but_geohash_try_autocomplete,
     no_tokens_but_housenumbers_and_geohash,
     no_available_tokens_abort,

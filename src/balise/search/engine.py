@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
+from ..index.format import Document
 from ..text import Pipeline
 from .area import Area
 from .bucket import COLLECTORS, GEOHASH, Bucket
@@ -83,10 +84,10 @@ class Search:
         self.box = None if area is None else area.bounds(housenumbers)
         self.bucket = Bucket(self)
         self.scorer = Scorer(self)
-        self._geohash_key: object = None
+        self._geohash_key: str | Literal[False] | None = None
 
     @property
-    def geohash_key(self):
+    def geohash_key(self) -> str | Literal[False]:
         """The block of cells around the centre, as a key, when a centre is given."""
         if self._geohash_key is None:
             self._geohash_key = False
@@ -114,7 +115,7 @@ class Search:
 
 
 
-def best_reading(engine: Engine, q: str, trace: bool = False, **options) -> tuple[Search, list[Result]]:
+def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) -> tuple[Search, list[Result]]:
     """A query searched as written, then, when no answer matches it clearly, in the other
     ways it may be meant (beyond Addok); the reading whose best answer scores highest wins.
 
@@ -184,7 +185,7 @@ def could_name_a_place(engine: Engine, text: str) -> bool:
     return bool(terms) and min(terms) >= 0 and engine.index.postings_lists.intersects(terms)
 
 
-def names_the_place(pipeline: Pipeline, text: str, doc: dict) -> bool:
+def names_the_place(pipeline: Pipeline, text: str, doc: Document) -> bool:
     """Whether every word of ``text`` is a word of the document's place (its city,
     postcode, département...), compared as index tokens (so "St" is "Saint")."""
     fields = PLACE_FIELDS + (("name",) if doc.get("type") == "municipality" else ())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .scorer import Result
 
 HIDDEN = ("lat", "lon", "_id", "housenumbers")
@@ -9,13 +11,13 @@ ATTRIBUTION = "BAN"
 LICENCE = "ETALAB-2.0"
 
 
-def first(value):
+def first(value: Any) -> Any:
     return value[0] if isinstance(value, (list, tuple)) and value else value
 
 
-def feature(result: Result, original_type: str, debug: dict | None = None) -> dict:
+def feature(result: Result, original_type: str, debug: dict[str, Any] | None = None) -> dict[str, Any]:
     doc = result.doc
-    properties: dict = {"label": result.label or first(doc.get("name"))}
+    properties: dict[str, Any] = {"label": result.label or first(doc.get("name"))}
     properties["score"] = result.score
     if result.housenumber:
         properties["housenumber"] = result.housenumber
@@ -39,13 +41,13 @@ def feature(result: Result, original_type: str, debug: dict | None = None) -> di
 
 
 def collection(
-    features: list[dict],
+    features: list[dict[str, Any]],
     query: str | None = None,
-    filters: dict | None = None,
+    filters: dict[str, list[str]] | None = None,
     center: tuple[float, float] | None = None,
     limit: int | None = None,
-) -> dict:
-    out = {
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "type": "FeatureCollection",
         "version": "draft",
         "features": features,

@@ -15,9 +15,13 @@ are left out; an id asked twice answers twice.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ..text.labels import make_labels
 from .scorer import Result
+
+if TYPE_CHECKING:
+    from ..index import IndexReader
 
 MAX_IDS = 100
 MAX_ID_LENGTH = 200
@@ -27,7 +31,7 @@ SEPARATORS = re.compile(r"[_-]")
 class Lookup:
     """Ids to (document number, house number id or -1) over one index."""
 
-    def __init__(self, index) -> None:
+    def __init__(self, index: IndexReader) -> None:
         self.index = index
 
     def find(self, ids: list[str]) -> list[tuple[int, int]]:
@@ -66,7 +70,7 @@ class Lookup:
         return -1
 
 
-def result(index, doc_number: int, hn: int) -> Result:
+def result(index: IndexReader, doc_number: int, hn: int) -> Result:
     """A found document or house number as a result, shaped as a search's (score 1: found by id)."""
     doc = dict(index.document(doc_number))  # shared and cached: copied before a change
     housenumber = None

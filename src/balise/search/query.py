@@ -9,16 +9,25 @@ the text pipeline.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..index import IndexReader
 from ..text import Pipeline, Token, ascii_label
 from ._textscore import Query as TextQuery
 
+if TYPE_CHECKING:
+    from .bucket import Key
+
 COMMON_THRESHOLD = 10_000
 MAX_MEANINGFUL = 10
+
+Pair: TypeAlias = tuple[NDArray[np.uint32], NDArray[np.float64]]  # documents (ascending), their scores
+FilterKey: TypeAlias = tuple[str, str, tuple[str, ...]]  # ("filter", name, values)
 
 
 @dataclass(eq=False, slots=True)
@@ -55,8 +64,8 @@ class Query:
         self.meaningful: list[QueryToken] = []
         self.common: list[QueryToken] = []
         self.not_found: list[QueryToken] = []
-        self.filters: list = []  # keys of the filter postings, with their arrays in .arrays
-        self.arrays: dict = {}
+        self.filters: list[Key] = []  # keys of the filter postings, with their arrays in .arrays
+        self.arrays: dict[FilterKey | str, Pair] = {}
         self._setup_filters(filters or {})
         self._tokenize(text, trailing_number_as_housenumber)
         self.housenumber_key = self._housenumber_key()
@@ -152,5 +161,5 @@ class Query:
     def only_commons(self) -> bool:
         return bool(self.tokens) and len(self.tokens) == len(self.common)
 
-    def describe(self, keys) -> list[str]:
+    def describe(self, keys: Iterable[Key]) -> list[str]:
         return [self.index.terms[k] if isinstance(k, int) else str(k) for k in keys]

@@ -33,9 +33,10 @@ import heapq
 from collections.abc import Callable
 from functools import cached_property, lru_cache
 from math import asin, cos, floor, inf, pi, radians, sin, sqrt
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeAlias, overload
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..index import IndexReader, geohash
 from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
@@ -43,6 +44,7 @@ from ..text.labels import make_labels
 from . import scoring
 from .area import Area
 from .scorer import Result
+from .scoring import Floats
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
 FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
@@ -50,15 +52,16 @@ LEAF_POINTS = 256  # a far search square with this few points is measured, not s
 CHILD_X, CHILD_Y = np.array([0, 1, 0, 1]), np.array([0, 0, 1, 1])
 DIRECT_SCAN_POINTS = 50_000  # filters leaving this few points: measure them all, no grid
 EARTH_RADIUS_KM = scoring.EARTH_RADIUS_KM
+Refs: TypeAlias = NDArray[np.int64]  # points: a document n, or a house number as ~n
 
 
 class Squares(NamedTuple):
     """The non-empty squares of one level: columns, rows, and range in ``geo.cell``."""
 
-    x: np.ndarray
-    y: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
+    x: NDArray[np.int64]
+    y: NDArray[np.int64]
+    starts: NDArray[np.int64]
+    ends: NDArray[np.int64]
 
 
 class Reverse:
@@ -92,8 +95,8 @@ class Reverse:
             # squares outside the area, where the near one would measure blocks of nothing;
             # from inside, the near search stops at the latest with the block that holds it.
             near = area is None or area.contains(lon, lat)
-            refs, km = self._near(allowed, lat, lon, limit, max_km) if near else (None, None)
-            if refs is None:
+            refs, km = self._near(allowed, lat, lon, limit, max_km) if near else (None, None)  # type: ignore[assignment]
+            if refs is None:  # km too: _near gives both arrays or neither (mypy cannot follow it)
                 refs, km = self._far(allowed, lat, lon, limit, max_km)
         chosen = _smallest(km, refs, limit)
         chosen = chosen[km[chosen] <= max_km]
@@ -108,7 +111,7 @@ class Reverse:
 
     def _near(
         self, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    ) -> tuple[Refs, Floats] | tuple[None, None]:
         """Grid blocks around the position, growing until the answer is surely inside;
         (None, None) when it is not by level ``NEAR_LEVELS``."""
         qx, qy = _cell(lat, lon)
@@ -132,7 +135,7 @@ class Reverse:
 
     def _far(
         self, allowed: PointFilter, lat: float, lon: float, limit: int, max_km: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[Refs, Floats]:
         """Best-first down the quadtree: take the square that may hold the nearest point,
         split it (or measure its points when few), until no square can beat the answer."""
         cells, geo_ref = self.index.geo_cell, self.index.geo_ref
@@ -209,7 +212,7 @@ class Reverse:
             parts=parts,
         )
 
-    def _documents(self, name: str, values: tuple[str, ...]) -> np.ndarray:
+    def _documents(self, name: str, values: tuple[str, ...]) -> Refs:
         """Sorted documents that have one of the values for a filter (int64, as point refs)."""
         ids = [self.index.filter_id(name, v) for v in values]
         arrays = [self.index.postings(i)[0] for i in ids if i >= 0]
@@ -222,17 +225,17 @@ class Reverse:
 class PointFilter:
     """Which points may answer, from the filters."""
 
-    def __init__(self, filters: dict[str, list[str]], documents: Callable[[str, tuple], np.ndarray],
+    def __init__(self, filters: dict[str, list[str]], documents: Callable[[str, tuple[str, ...]], Refs],
                  area: Area | None = None) -> None:
         self.area = area  # HOOK(area): points outside it do not pass
         types = set(filters.get("type") or ())
         self.housenumbers = not types or "housenumber" in types
         # Documents whose centre may answer (sorted), or None for all of them.
-        self.centres: np.ndarray | None = None
+        self.centres: Refs | None = None
         if types:
             self.centres = documents("type", tuple(sorted(types - {"housenumber"})))
         # Documents allowed by postcode and citycode, or None for all of them.
-        self.documents: np.ndarray | None = None
+        self.documents: Refs | None = None
         for name in ("postcode", "citycode"):
             if filters.get(name):
                 docs = documents(name, tuple(sorted(filters[name])))
@@ -247,7 +250,7 @@ class PointFilter:
         no_documents = self.documents is not None and not len(self.documents)
         return (no_centres and not self.housenumbers) or no_documents
 
-    def filter(self, index: IndexReader, refs: np.ndarray) -> np.ndarray:
+    def filter(self, index: IndexReader, refs: Refs) -> Refs:
         """The points (refs) that pass."""
         if not self.housenumbers:
             refs = refs[refs >= 0]
@@ -259,7 +262,7 @@ class PointFilter:
             refs = refs[_isin_sorted(docs, self.documents)]
         return self.inside(index, refs)
 
-    def inside(self, index: IndexReader, refs: np.ndarray) -> np.ndarray:
+    def inside(self, index: IndexReader, refs: Refs) -> Refs:
         """The points inside the area, if any (HOOK(area))."""
         if self.area is None:
             return refs
@@ -275,13 +278,13 @@ class PointFilter:
         a = self.area
         return west <= a.west and a.east < east and south <= a.south and a.north < north
 
-    def meets(self, x: np.ndarray, y: np.ndarray, level: int) -> np.ndarray:
+    def meets(self, x: NDArray[np.int64], y: NDArray[np.int64], level: int) -> NDArray[np.bool_]:
         """Whether each square of a level may hold points inside the area (HOOK(area))."""
         if self.area is None:
             return np.ones(len(x), dtype=bool)
         return self.area.intersects_many(*_edges(x, y, level))
 
-    def points(self, index: IndexReader, at_most: int) -> np.ndarray | None:
+    def points(self, index: IndexReader, at_most: int) -> Refs | None:
         """Every point that passes, as refs, when the filters leave at most ``at_most``; else None."""
         if self.documents is not None:
             docs = self.documents
@@ -348,7 +351,7 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
 
 
 # geohash._spread of every 9-bit number, so one integer is spread by three lookups.
-_SPREAD_9 = geohash._spread(np.arange(512)).tolist()
+_SPREAD_9: list[int] = geohash._spread(np.arange(512)).tolist()
 
 
 def _spread(v: int) -> int:
@@ -358,13 +361,17 @@ def _spread(v: int) -> int:
     return _SPREAD_9[v & 511] | _SPREAD_9[(v >> 9) & 511] << 18 | _SPREAD_9[v >> 18] << 36
 
 
-def _rectangles(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
+def _rectangles(x: NDArray[np.int64], y: NDArray[np.int64], level: int) -> tuple[Floats, ...]:
     """West, east, south and north edges (radians) of squares of a level."""
     west, south, east, north = _edges(x, y, level)
     return np.radians(west), np.radians(east), np.radians(south), np.radians(north)
 
 
-def _edges(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
+@overload  # one square's edges (holds_area)
+def _edges(x: int, y: int, level: int) -> tuple[float, float, float, float]: ...
+@overload  # each square's
+def _edges(x: NDArray[np.int64], y: NDArray[np.int64], level: int) -> tuple[Floats, ...]: ...
+def _edges(x: int | NDArray[np.int64], y: int | NDArray[np.int64], level: int) -> tuple[Any, Any, Any, Any]:
     """West, south, east and north edges (degrees) of squares of a level."""
     size = 1 << level
     west = x * size * CELL_LON - 180
@@ -374,7 +381,7 @@ def _edges(x: np.ndarray, y: np.ndarray, level: int) -> tuple[np.ndarray, ...]:
     return west, south, east, north
 
 
-def _lower_bounds(lat: float, lon: float, west, east, south, north) -> np.ndarray:
+def _lower_bounds(lat: float, lon: float, west: Floats, east: Floats, south: Floats, north: Floats) -> Floats:
     """For each rectangle, a distance (km) that none of its points is nearer than:
     hav(d) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), each term at its smallest."""
     phi, lam = radians(lat), radians(lon)
@@ -382,17 +389,17 @@ def _lower_bounds(lat: float, lon: float, west, east, south, north) -> np.ndarra
     past_west = np.mod(lam - west, 2 * pi)  # eastward angle from the west edge
     dlam = np.where(past_west <= east - west, 0.0, np.minimum(past_west - (east - west), 2 * pi - past_west))
     cos_min = np.maximum(np.minimum(np.cos(south), np.cos(north)), 0.0)
-    hav = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
+    hav: Floats = np.sin(dphi / 2) ** 2 + cos(phi) * cos_min * np.sin(np.minimum(dlam, pi) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(hav, 1.0)))
 
 
-def _distances(index: IndexReader, refs: np.ndarray, lat: float, lon: float) -> np.ndarray:
+def _distances(index: IndexReader, refs: Refs, lat: float, lon: float) -> Floats:
     """Haversine distances (km) of the points to the position."""
     lonlat = _lonlat(index, refs)
     return scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], lat, lon)
 
 
-def _lonlat(index: IndexReader, refs: np.ndarray) -> np.ndarray:
+def _lonlat(index: IndexReader, refs: Refs) -> Floats:
     """(lon, lat) of each point."""
     is_hn = refs < 0
     lonlat = np.empty((len(refs), 2))
@@ -401,10 +408,10 @@ def _lonlat(index: IndexReader, refs: np.ndarray) -> np.ndarray:
     return lonlat
 
 
-def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _deinterleave(codes: NDArray[np.uint64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Columns and rows of geohash integers (the inverse of ``geohash.interleave``)."""
 
-    def compact(v: np.ndarray) -> np.ndarray:
+    def compact(v: NDArray[np.uint64]) -> NDArray[np.int64]:
         v = v & np.uint64(0x5555555555555555)
         for shift, mask in ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
                             (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)):  # fmt: skip
@@ -418,7 +425,7 @@ def _deinterleave(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- arrays ----------------------------------------------------------------------------------
 
 
-def _smallest(km: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
+def _smallest(km: Floats, refs: Refs, k: int) -> NDArray[np.int64]:
     """Positions of the ``k`` smallest distances, nearest first (ties: house numbers first,
     then by ref, whatever the order of the points)."""
     # Every point as near as the k-th (all its ties), then the k first of them in order.
@@ -426,18 +433,18 @@ def _smallest(km: np.ndarray, refs: np.ndarray, k: int) -> np.ndarray:
     return positions[np.lexsort((refs[positions], km[positions]))][:k]
 
 
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _ranges(lo: NDArray[np.integer], hi: NDArray[np.integer]) -> NDArray[np.int64]:
     """The indices lo[0]..hi[0]-1, lo[1]..hi[1]-1, ... as one array."""
     lengths = (hi - lo).astype(np.int64)
     total = int(lengths.sum())
     if not total:
         return np.empty(0, dtype=np.int64)
-    offsets = np.cumsum(lengths) - lengths
+    offsets: NDArray[np.int64] = np.cumsum(lengths) - lengths
     return np.arange(total) + np.repeat(lo.astype(np.int64) - offsets, lengths)
 
 
-def _isin_sorted(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+def _isin_sorted(values: Refs, sorted_set: Refs) -> NDArray[np.bool_]:
     if not len(sorted_set):
         return np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[pos] == values
+    return sorted_set[pos] == values  # type: ignore[no-any-return]  # numpy's == gives Any

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..index._lookup import housenumber_raws
-from ..index.format import MULTI_POSTCODE
+from ..index.format import MULTI_POSTCODE, Document
 from ..text import ascii_label
 from ..text.french import housenumber_alternatives
 from ..text.labels import Labels, as_list, make_labels, with_housenumber
@@ -22,6 +23,7 @@ from . import _textscore, scoring
 
 if TYPE_CHECKING:
     from .engine import Search
+    from .scoring import Floats
 
 DROPPED = -2  # a candidate that cannot answer (outside the area, no house number asked for)
 
@@ -29,13 +31,13 @@ DROPPED = -2  # a candidate that cannot answer (outside the area, no house numbe
 @dataclass(eq=False)
 class Result:
     doc_number: int
-    doc: dict
+    doc: Document
     housenumber: str | None = None
     label: str | None = None  # the label shown
     str_distance: float = 0.0
     distance_km: float | None = None
     score: float = 0.0
-    parts: dict = field(default_factory=dict)
+    parts: scoring.Parts = field(default_factory=dict)
 
 
 class Scorer:
@@ -51,11 +53,11 @@ class Scorer:
         self.trailing: list[bool] = []
         self.postcodes: list[str | None] = []  # the postcode asked for, among several
         # Scores by batch of candidates, joined into columns when the results are chosen.
-        self.batches: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
-        self.str_distance = np.empty(0)
-        self.importance = np.empty(0)
-        self.km: np.ndarray | None = None
-        self.score = np.empty(0)
+        self.batches: list[tuple[Floats, Floats, Floats, Floats | None]] = []
+        self.str_distance: Floats = np.empty(0)
+        self.importance: Floats = np.empty(0)
+        self.km: Floats | None = None
+        self.score: Floats = np.empty(0)
         self.cream = 0
 
     def has_cream(self) -> bool:
@@ -126,7 +128,7 @@ class Scorer:
         if self.batches:
             self.str_distance, self.importance, self.score, self.km = self.batches[0]
 
-    def _adjust(self, docs: list[int], hns: list[int], raws: list, trailing: list[bool]) -> None:
+    def _adjust(self, docs: list[int], hns: list[int], raws: list[str | None], trailing: list[bool]) -> None:
         """Which house number answers for each candidate (DROPPED: none may answer): a
         number written after the street's name that is part of that name is not one; in an
         area, the house number if inside, else the place itself; with type=housenumber,
@@ -148,7 +150,7 @@ class Scorer:
                 hn = DROPPED
             hns[i] = hn
 
-    def _match_housenumbers(self, docs: np.ndarray) -> np.ndarray:
+    def _match_housenumbers(self, docs: NDArray[np.int64]) -> NDArray[np.int64]:
         key = self.query.housenumber_key
         if not self.query.check_housenumber or not key:
             return np.full(len(docs), -1, dtype=np.int64)
@@ -221,7 +223,7 @@ class Scorer:
             result.parts = scoring.score_parts(str_distance, importance, km)
         return result
 
-    def _prefer_queried_postcode(self, doc: dict) -> None:
+    def _prefer_queried_postcode(self, doc: Document) -> None:
         """Show (and score with) the postcode the query names, not only the first one.
 
         Beyond Addok, whose labels always use a document's first postcode.

@@ -8,8 +8,10 @@ distance (0.1).
 from __future__ import annotations
 
 from math import asin, cos, exp, radians, sin, sqrt
+from typing import TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..index.format import IMPORTANCE_WEIGHT
 
@@ -18,6 +20,9 @@ MATCH_THRESHOLD = 0.9
 MIN_SCORE = 0.1
 EARTH_RADIUS_KM = 6367.0  # Addok's value; kept so distances and scores agree.
 
+Parts: TypeAlias = dict[str, tuple[float, float]]  # named scores: name -> (value, ceiling)
+Floats: TypeAlias = NDArray[np.float64]
+
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     lon1, lat1, lon2, lat2 = map(radians, (lon1, lat1, lon2, lat2))
@@ -25,10 +30,10 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * asin(sqrt(a))
 
 
-def haversine_km_array(lat1: np.ndarray, lon1: np.ndarray, lat2: float, lon2: float) -> np.ndarray:
+def haversine_km_array(lat1: Floats, lon1: Floats, lat2: float, lon2: float) -> Floats:
     lat1, lon1 = np.radians(lat1), np.radians(lon1)
     lat2, lon2 = radians(lat2), radians(lon2)
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    a: Floats = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
@@ -37,7 +42,7 @@ def km_to_score(km: float) -> float:
     return 0.0 if km > 100 else exp(-((km / 50.0) ** 2))
 
 
-def score_parts(str_distance: float, importance: float, distance_km: float | None) -> dict:
+def score_parts(str_distance: float, importance: float, distance_km: float | None) -> Parts:
     """Named scores as (value, ceiling), Addok's way."""
     if distance_km is None:
         return {
@@ -52,17 +57,17 @@ def score_parts(str_distance: float, importance: float, distance_km: float | Non
     }
 
 
-def total(parts: dict) -> float:
+def total(parts: Parts) -> float:
     """The score: the sum of the named scores over the sum of their ceilings."""
     return sum(v for v, _ in parts.values()) / sum(c for _, c in parts.values())
 
 
-def total_without_centre(str_distance: np.ndarray, importance: np.ndarray) -> np.ndarray:
+def total_without_centre(str_distance: Floats, importance: Floats) -> Floats:
     """:func:`total` of :func:`score_parts` for many candidates at once."""
     return (str_distance + importance * IMPORTANCE_WEIGHT) / (1.0 + IMPORTANCE_WEIGHT)
 
 
-def total_with_centre(str_distance: np.ndarray, importance: np.ndarray, km: np.ndarray) -> np.ndarray:
+def total_with_centre(str_distance: Floats, importance: Floats, km: Floats) -> Floats:
     geo = np.where(km > 100, 0.0, np.exp(-((km / 50.0) ** 2))) * GEO_DISTANCE_WEIGHT
     value = str_distance * 0.9 + importance * IMPORTANCE_WEIGHT * 0.1 + geo
     return value / (1.0 + IMPORTANCE_WEIGHT + GEO_DISTANCE_WEIGHT)

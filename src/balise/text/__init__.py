@@ -11,7 +11,7 @@ def make_pipeline(rules: str = "fr") -> Pipeline:
 
     if rules not in RULES:
         raise ValueError(f"unknown text rules {rules!r}; known: {', '.join(RULES)}")
-    return import_module(RULES[rules]).make_pipeline()
+    return import_module(RULES[rules]).make_pipeline()  # type: ignore[no-any-return]
 
 
 __all__ = ["Pipeline", "Token", "ascii_label", "make_pipeline"]

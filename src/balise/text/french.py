@@ -8,7 +8,7 @@ deliberately differs it says so (house-number keys keep "bis" apart from "b").
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from importlib import resources
 
@@ -282,7 +282,7 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
     return tokens
 
 
-def make_synonymize(synonyms: dict[str, str]):
+def make_synonymize(synonyms: dict[str, str]) -> Callable[[Iterable[Token]], list[Token]]:
     def synonymize(tokens: Iterable[Token]) -> list[Token]:
         out = []
         for token in tokens:

@@ -7,6 +7,8 @@ rarely, a postcode the query asks for) changes them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .pipeline import ascii_label
 
 # (label shown, folded variants best first). PERF: a plain tuple of strings, which the
@@ -16,20 +18,20 @@ Labels = tuple[str, tuple[str, ...]]
 Part = tuple[str, str]  # (as written, folded)
 
 
-def as_list(value) -> list:
+def as_list(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
 
 
-def fold_fields(doc: dict) -> list[list[str]]:
+def fold_fields(doc: dict[str, Any]) -> list[list[str]]:
     """Folded names and cities of a document."""
     cities = as_list(doc.get("city")) if doc.get("city") else []
     return [[ascii_label(str(n)) for n in as_list(doc.get("name"))], [ascii_label(str(c)) for c in cities]]
 
 
 def make_labels(
-    doc: dict,
+    doc: dict[str, Any],
     housenumber: str | None,
     number_last: bool = False,
     postcode: str | None = None,
@@ -54,7 +56,7 @@ def make_labels(
     return with_housenumber(base, doc, housenumber, number_last, postcode)
 
 
-def with_housenumber(base: Labels, doc: dict, housenumber: str | None, number_last: bool,
+def with_housenumber(base: Labels, doc: dict[str, Any], housenumber: str | None, number_last: bool,
                      postcode: str | None) -> Labels:
     """The labels of a place with a house number: addok-france puts "N label" before each."""
     if not housenumber:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from unidecode import unidecode
 
@@ -26,6 +27,11 @@ class Token(str):
     """
 
     __slots__ = ("position", "is_first", "is_last", "raw", "kind")
+    position: list[int]
+    is_first: bool
+    is_last: bool
+    raw: str
+    kind: str | None
 
     def __new__(
         cls,
@@ -43,7 +49,7 @@ class Token(str):
         obj.kind = kind
         return obj
 
-    def update(self, value: str, position: int | None = None, **changes) -> Token:
+    def update(self, value: str, position: int | None = None, **changes: Any) -> Token:
         """Return a new token with ``value``, keeping this token's context."""
         token = Token(
             value,
