@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from itertools import product
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +39,8 @@ class Bucket:
     """The candidate documents of one search, and the intersections that fill it."""
 
     def __init__(self, search: Search) -> None:
-        self.search = search
+        # NOTE: no reference back to the search: a cycle would leave every search to the
+        # cyclic GC, whose full passes paused France-scale queries for 10-35 ms.
         self.index = search.index
         self.postings = search.index.postings_lists
         self.query = search.query
@@ -88,8 +89,8 @@ class Bucket:
         self.docs = set(self.intersect(keys, limit))
         self.note("new_bucket", keys)
 
-    def extend_with(self, keys: Sequence[Key], terms: Callable[[], Sequence[int]], use_geohash: bool = False,
-                    stop_when: int = 0) -> None:
+    def extend_with(self, keys: Sequence[Key], terms: Callable[[], Sequence[int]],
+                    geohash: str | Literal[False] = False, stop_when: int = 0) -> None:
         """``add(keys + [term])`` for each of ``terms()``, as Addok's autocomplete and fuzzy do;
         ``stop_when`` 1 stops once the bucket overflows, 2 once it holds what is wanted.
 
@@ -97,8 +98,7 @@ class Bucket:
         sets prefilter such terms); when every fixed list is long, each term's list drives
         its own intersection, so "rue" and "de" are galloped through, never walked.
         """
-        geohash = [self.search.geohash_key] if use_geohash and self.search.geohash_key else []
-        fixed = list(dict.fromkeys(list(keys) + geohash + self.filters))
+        fixed = list(dict.fromkeys(list(keys) + ([geohash] if geohash else []) + self.filters))
         if not fixed:
             for term in terms():
                 if stop_when == 1 and self.overflow or stop_when == 2 and not self.dry:
@@ -304,7 +304,8 @@ def autocomplete(s: Search, tokens: list[QueryToken], skip_commons: bool = False
     chosen = candidates[order].tolist()
     last_not_found = last is not None and last.tid < 0
     # Once the bucket overflows it stays so: later candidates are skipped.
-    s.bucket.extend_with(keys, lambda: chosen, use_geohash=use_geohash, stop_when=0 if last_not_found else 1)
+    geohash = s.geohash_key if use_geohash else False
+    s.bucket.extend_with(keys, lambda: chosen, geohash, stop_when=0 if last_not_found else 1)
 
 
 def fuzzy_collector(s: Search) -> None:
@@ -357,6 +358,22 @@ def co_occur(s: Search, a: QueryToken, b: QueryToken) -> bool:
     return s.engine.co_occur(min(a.tid, b.tid), max(a.tid, b.tid))
 
 
+def _grow(words: list[QueryToken], linked: dict[QueryToken, set[QueryToken]], cliques: list[set[QueryToken]],
+          clique: set[QueryToken], candidates: set[QueryToken], excluded: set[QueryToken]) -> None:
+    """Bron-Kerbosch with a pivot: every maximal clique of ``linked`` into ``cliques``.
+
+    A function of its own, not a closure: a recursive closure is a reference cycle.
+    """
+    if not candidates and not excluded:
+        cliques.append(clique)
+        return
+    pivot = max(candidates | excluded, key=lambda t: len(linked[t] & candidates))
+    for t in [w for w in words if w in candidates - linked[pivot]]:
+        _grow(words, linked, cliques, clique | {t}, candidates & linked[t], excluded & linked[t])
+        candidates = candidates - {t}
+        excluded = excluded | {t}
+
+
 def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[QueryToken]]:
     """Groups of query words that share documents two by two (Addok's relations).
 
@@ -372,18 +389,7 @@ def manytomany_relations(s: Search, tokens: list[QueryToken]) -> list[list[Query
                 linked[t].add(o)
                 linked[o].add(t)
     cliques: list[set[QueryToken]] = []
-
-    def grow(clique: set[QueryToken], candidates: set[QueryToken], excluded: set[QueryToken]) -> None:
-        if not candidates and not excluded:
-            cliques.append(clique)
-            return
-        pivot = max(candidates | excluded, key=lambda t: len(linked[t] & candidates))
-        for t in [w for w in words if w in candidates - linked[pivot]]:
-            grow(clique | {t}, candidates & linked[t], excluded & linked[t])
-            candidates = candidates - {t}
-            excluded = excluded | {t}
-
-    grow(set(), set(words), set())
+    _grow(words, linked, cliques, set(), set(words), set())
     groups = [[t for t in words if t in c and not t.is_common] for c in cliques]
     groups = [g for g in groups if len(g) > 1]
     unique: list[list[QueryToken]] = []

@@ -44,9 +44,16 @@ class Scorer:
     """The scored candidates of one search."""
 
     def __init__(self, search: Search) -> None:
-        self.search = search
+        # NOTE: what it needs of the search, copied: a reference back would be a cycle,
+        # left to the cyclic GC (see Bucket).
         self.index = search.index
         self.query = search.query
+        self.bucket = search.bucket
+        self.area = search.area
+        self.autocomplete = search.autocomplete
+        self.lat, self.lon = search.lat, search.lon
+        self.other_postcodes = search.engine.other_postcodes
+        self.trace = search.trace
         self.position: dict[int, int] = {}  # document -> its column, or -1 (filtered out)
         self.docs: list[int] = []
         self.hns: list[int] = []
@@ -61,7 +68,7 @@ class Scorer:
         self.cream = 0
 
     def has_cream(self) -> bool:
-        bucket = self.search.bucket
+        bucket = self.bucket
         if bucket.empty or bucket.overflow or len(bucket) > 10:
             return False
         self.convert()
@@ -69,14 +76,14 @@ class Scorer:
 
     def convert(self) -> None:
         """Score every bucket document not scored yet."""
-        new = sorted(d for d in self.search.bucket.docs if d not in self.position)
+        new = sorted(d for d in self.bucket.docs if d not in self.position)
         if not new:
             return
         docs = np.asarray(new, dtype=np.int64)
         hns = self._match_housenumbers(docs).tolist()
         raws = housenumber_raws(np.asarray(hns, dtype=np.int64), self.index.hn_offsets, self.index.hn_blob)
         trailing = [False] * len(new)
-        if self.query.maybe_housenumbers or self.search.area is not None or self.query.only_housenumber:
+        if self.query.maybe_housenumbers or self.area is not None or self.query.only_housenumber:
             self._adjust(new, hns, raws, trailing)  # PERF: a loop over candidates only then
         postcodes: list[str | None] = [None] * len(new)
         if self.query.postcodes:  # the postcode asked for, among a street's several ones
@@ -101,17 +108,17 @@ class Scorer:
         self.hns += kept_hns
         batch = np.asarray(kept_docs, dtype=np.int64)
         text = _textscore.score_stored(self.query.bigrams, self.index.labels_blob, self.index.labels_offsets,
-                                       batch, numbers, self.search.autocomplete)
+                                       batch, numbers, self.autocomplete)
         if special:
             labels = [self.labels(first + i)[1] for i in special]
-            text[special] = _textscore.score_labels(self.query.bigrams, labels, self.search.autocomplete)
+            text[special] = _textscore.score_labels(self.query.bigrams, labels, self.autocomplete)
         importance = self.index.importance[batch]
-        if self.search.lat is not None and self.search.lon is not None:
+        if self.lat is not None and self.lon is not None:
             lonlat = self.index.doc_lonlat[batch].copy()
             has_hn = np.asarray(kept_hns) >= 0
             if has_hn.any():
                 lonlat[has_hn] = self.index.hn_lonlat_many(np.asarray(kept_hns)[has_hn])
-            km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.search.lat, self.search.lon)
+            km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.lat, self.lon)
             score = scoring.total_with_centre(text, importance, km)
         else:
             km = None
@@ -133,7 +140,7 @@ class Scorer:
         number written after the street's name that is part of that name is not one; in an
         area, the house number if inside, else the place itself; with type=housenumber,
         only candidates with one."""
-        maybe, area = bool(self.query.maybe_housenumbers), self.search.area
+        maybe, area = bool(self.query.maybe_housenumbers), self.area
         for i, doc in enumerate(docs):
             hn = hns[i]
             trailing[i] = hn >= 0 and maybe
@@ -173,7 +180,7 @@ class Scorer:
 
     def _asked_postcode(self, doc: int) -> str | None:
         """The postcode a query asks for, among a street's several ones."""
-        for p in self.search.engine.other_postcodes(doc):
+        for p in self.other_postcodes(doc):
             if p in self.query.postcodes:
                 return p
         return None
@@ -219,7 +226,7 @@ class Scorer:
             doc.update(props)
             doc["type"] = "housenumber"
         result.label = self.shown_label(i, result.housenumber)
-        if self.search.trace is not None:  # only debug answers show them
+        if self.trace is not None:  # only debug answers show them
             result.parts = scoring.score_parts(str_distance, importance, km)
         return result
 
