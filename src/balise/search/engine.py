@@ -151,19 +151,6 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
                 names_the_place(engine.pipeline, dropped, results[0].doc):
             best = (other, results)
     return best
-    others = []
-    if first.query.maybe_housenumbers:
-        others.append({"trailing_number_as_housenumber": True, "extract": extract})
-    if extract and dropped and could_name_a_place(engine, dropped):
-        others.append({"extract": False})
-    for reading in others:
-        other = Search(engine, q, trace=trace, **reading, **options)
-        results = other.run()
-        if not results or (best[1] and results[0].score <= best[1][0].score):
-            continue
-        if reading.get("extract", True) or names_the_place(engine.pipeline, dropped, results[0].doc):
-            best = (other, results)
-    return best
 
 
 def match_of(results: list[Result]) -> Match:
