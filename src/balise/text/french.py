@@ -164,6 +164,8 @@ def remove_leading_zeros(q: str) -> str:
 # What the token steps ask of single words, cached (PERF: the same few thousand words come
 # again and again; each question is a regular expression of dozens of alternatives).
 # On a single word (\w+), a match from its start ending at a word boundary is a full match.
+# NOTE: callers pass plain strings (str(token)): a Token as a key would keep it, its position
+# list and the key's tuple alive, objects the garbage collector then walks at every full pass.
 
 
 @lru_cache(maxsize=50_000)
@@ -202,7 +204,7 @@ def glue_ordinal(tokens: Iterable[Token]) -> list[Token]:
             held = token
             continue
         if held is not None:
-            if is_ordinal(token) and (not following or is_street_type(following)):
+            if is_ordinal(str(token)) and (not following or is_street_type(str(following))):
                 raw = f"{held} {token}"
                 token = held.update(raw.replace(" ", ""), raw=raw)
             else:
@@ -233,8 +235,8 @@ def flag_housenumber(tokens: Iterable[Token]) -> list[Token]:
     for i, token in enumerate(tokens):
         following = tokens[i + 1] if i < last else None
         if (
-            (token.is_first or (following and is_street_type(following))) and is_housenumber(token)
-            or is_parcel(token) and token == following
+            (token.is_first or (following and is_street_type(str(following)))) and is_housenumber(str(token))
+            or is_parcel(str(token)) and token == following
         ):
             token.kind = "housenumber"
             break
@@ -268,7 +270,7 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
     if any(t.kind == "housenumber" for t in tokens):
         return tokens
     for i, token in enumerate(tokens):
-        if i == 0 or not is_trailing_number(token):
+        if i == 0 or not is_trailing_number(str(token)):
             continue
         previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
         if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or previous in MONTHS and len(token) == 4:
