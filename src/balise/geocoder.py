@@ -48,8 +48,14 @@ class Geocoder:
         self.ids = lookup.Lookup(index)
 
     @classmethod
-    def open(cls, directory: Path | str) -> Geocoder:
-        return cls(IndexReader(directory))
+    def open(cls, directory: Path | str, preload: bool = True) -> Geocoder:
+        """The index in ``directory``; ``preload``: its pages are read in a background
+        thread meanwhile (:meth:`IndexReader.preload`), so that no early search waits for
+        the disk. A server preloads in :meth:`warm` instead, before its workers fork."""
+        geocoder = cls(IndexReader(directory))
+        if preload:
+            threading.Thread(target=geocoder.index.preload, name="balise-preload", daemon=True).start()
+        return geocoder
 
     @property
     def version(self) -> str:
@@ -149,8 +155,9 @@ class Geocoder:
         return str(self.index.document(doc_number).get("type") or "")
 
     def warm(self) -> None:
-        """Build the lazy structures and fill the first caches, so that a server does it
-        once, before it forks, and its workers share them."""
+        """Read the index's pages, build the lazy structures and fill the first caches, so
+        that a server does it once, before it forks, and its workers share them."""
+        self.index.preload()
         self.reverser.warm()
         self.search("1 rue de la paix paris", autocomplete=True)
 
@@ -255,6 +262,6 @@ class CurrentGeocoder:
 
 
 def _open_warm(directory: Path) -> Geocoder:
-    geocoder = Geocoder.open(directory)
+    geocoder = Geocoder.open(directory, preload=False)  # warm() preloads, in this thread
     geocoder.warm()
     return geocoder

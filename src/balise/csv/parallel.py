@@ -54,7 +54,7 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO | Iterable,
     flat whatever the file size. The file's head is checked before any worker starts.
     """
     options = options or CsvOptions()
-    Geocoder.open(index_dir)  # NOTE: a bad index fails here, clearly, not in every worker
+    Geocoder.open(index_dir, preload=False)  # NOTE: a bad index fails here, clearly, not in every worker
 
     def executor() -> Workers:
         return Workers(str(index_dir), options.min_score, workers)

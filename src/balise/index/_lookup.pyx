@@ -401,3 +401,15 @@ def housenumber_raws(const int64_t[::1] hns, const offset_t[::1] hn_off, const u
 
 cdef inline uint8_t blob_at(const uint8_t[::1] blob, uint64_t pos) noexcept nogil:
     return blob[pos]
+
+
+def touch_pages(const uint8_t[::1] data, Py_ssize_t page) -> int:
+    """Read one byte of every ``page`` bytes of a map, without the GIL: the pages come into
+    the page cache and into this process's page tables (IndexReader.preload)."""
+    cdef Py_ssize_t i = 0, n = data.shape[0]
+    cdef uint64_t total = 0  # returned, so that the reads are not optimized away
+    with nogil:
+        while i < n:
+            total += data[i]
+            i += page
+    return total

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
+import threading
 
 import numpy as np
 import orjson
@@ -180,3 +182,40 @@ def test_house_number_coordinates_keep_seven_decimals(tmp_path):
     assert index.hn_lonlat(0) == (2.1234568, -48.1234567)
     props = index.housenumber(0)
     assert (props["id"], props["raw"]) == ("a", "1")
+
+
+
+def resident_bytes(reader: IndexReader) -> tuple[int, int]:
+    """Bytes of this reader's maps, and how many of them are resident in this process's page
+    tables (/proc/self/smaps: the Rss of the mappings that hold its arrays and blobs)."""
+    views = [a for a in reader.arrays.values() if a.size]
+    views += [np.frombuffer(b, dtype=np.uint8) for b in reader.blobs.values() if len(b)]
+    starts = {v.ctypes.data for v in views}
+    resident, start = 0, None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping: "start-end perms ..."
+                start = int(fields[0].split("-")[0], 16)
+            elif fields[0] == "Rss:" and start in starts:
+                resident += int(fields[1]) * 1024
+    return sum(v.nbytes for v in views), resident
+
+
+def test_preload_maps_every_page_of_the_index_into_the_process(france_index):
+    reader = IndexReader(france_index)
+    size, before = resident_bytes(reader)
+    assert before < size / 10  # opening reads little
+    assert reader.preload() == size
+    assert resident_bytes(reader)[1] >= size - 32 * mmap.PAGESIZE  # each map's last page may be partial
+
+
+def test_a_geocoder_preloads_its_index_in_the_background(france_index):
+    from balise import Geocoder
+
+    geocoder = Geocoder.open(france_index)
+    for thread in [t for t in threading.enumerate() if t.name == "balise-preload"]:
+        thread.join(30)
+    size, resident = resident_bytes(geocoder.index)
+    assert resident >= size - 32 * mmap.PAGESIZE
+    assert resident_bytes(Geocoder.open(france_index, preload=False).index)[1] < size / 10
