@@ -86,3 +86,14 @@ def test_an_index_is_readable_by_others(tmp_path):
     build_index([SAMPLE], tmp_path / "index", workers=1)
     mode = (tmp_path / "index").stat().st_mode & 0o777
     assert mode & 0o055 == 0o055 & ~os.umask(os.umask(0))  # not 0700: the server may run as another user
+
+
+def test_adding_a_document_leaves_the_caller_s_dict_as_it_was(tmp_path):
+    with gzip.open(SAMPLE) as f:
+        docs = [orjson.loads(line) for line in f][:50]
+    before = orjson.dumps(docs)
+    writer = IndexWriter(tmp_path / "index", make_pipeline())
+    for doc in docs:
+        writer.add(doc)
+    writer.finish(sources=[{"path": "test"}])
+    assert orjson.dumps(docs) == before
