@@ -164,28 +164,26 @@ def remove_leading_zeros(q: str) -> str:
 # What the token steps ask of single words, cached (PERF: the same few thousand words come
 # again and again; each question is a regular expression of dozens of alternatives).
 # On a single word (\w+), a match from its start ending at a word boundary is a full match.
-# NOTE: callers pass plain strings (str(token)): a Token as a key would keep it, its position
-# list and the key's tuple alive, objects the garbage collector then walks at every full pass.
 
 
-@lru_cache(maxsize=50_000)
-def is_street_type(word: str) -> bool:
-    return STREET_TYPE.fullmatch(word) is not None
+def _word_test(match: Callable[[str], object]) -> Callable[[str], bool]:
+    """Whether a word matches, cached by its plain string.
+
+    NOTE: a Token as the cache's key would keep the token, its position list and the key's
+    tuple alive, objects the garbage collector then walks at every full pass.
+    """
+    cached = lru_cache(maxsize=50_000)(lambda word: match(word) is not None)
+
+    def test(word: str) -> bool:
+        return cached(str(word))
+
+    return test
 
 
-@lru_cache(maxsize=50_000)
-def is_ordinal(word: str) -> bool:
-    return ORDINAL.match(word) is not None
-
-
-@lru_cache(maxsize=50_000)
-def is_housenumber(word: str) -> bool:
-    return HOUSENUMBER.match(word) is not None
-
-
-@lru_cache(maxsize=50_000)
-def is_parcel(word: str) -> bool:
-    return PARCEL.fullmatch(word) is not None
+is_street_type = _word_test(STREET_TYPE.fullmatch)
+is_ordinal = _word_test(ORDINAL.match)
+is_housenumber = _word_test(HOUSENUMBER.match)
+is_parcel = _word_test(PARCEL.fullmatch)
 
 
 def glue_ordinal(tokens: Iterable[Token]) -> list[Token]:
@@ -204,7 +202,7 @@ def glue_ordinal(tokens: Iterable[Token]) -> list[Token]:
             held = token
             continue
         if held is not None:
-            if is_ordinal(str(token)) and (not following or is_street_type(str(following))):
+            if is_ordinal(token) and (not following or is_street_type(following)):
                 raw = f"{held} {token}"
                 token = held.update(raw.replace(" ", ""), raw=raw)
             else:
@@ -235,8 +233,8 @@ def flag_housenumber(tokens: Iterable[Token]) -> list[Token]:
     for i, token in enumerate(tokens):
         following = tokens[i + 1] if i < last else None
         if (
-            (token.is_first or (following and is_street_type(str(following)))) and is_housenumber(str(token))
-            or is_parcel(str(token)) and token == following
+            (token.is_first or (following and is_street_type(following))) and is_housenumber(token)
+            or is_parcel(token) and token == following
         ):
             token.kind = "housenumber"
             break
@@ -253,9 +251,7 @@ NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l",
 TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + r"|[a-z]{1,2}\d{1,3})?$")  # parcels too
 
 
-@lru_cache(maxsize=50_000)
-def is_trailing_number(word: str) -> bool:
-    return TRAILING_NUMBER.match(word) is not None
+is_trailing_number = _word_test(TRAILING_NUMBER.match)
 
 
 def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
@@ -270,7 +266,7 @@ def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
     if any(t.kind == "housenumber" for t in tokens):
         return tokens
     for i, token in enumerate(tokens):
-        if i == 0 or not is_trailing_number(str(token)):
+        if i == 0 or not is_trailing_number(token):
             continue
         previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
         if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or previous in MONTHS and len(token) == 4:
