@@ -21,10 +21,11 @@ from typing import Any, NamedTuple
 from .index import IndexReader
 from .index.pointer import current_target, resolve
 from .search import geojson, lookup
-from .search.engine import Engine, Match, Search, best_reading, match_of
+from .search._search import Search
+from .search.engine import Engine, Match, best_reading, match_of
 from .search.request import LookupRequest, Request, ReverseRequest, SearchRequest
+from .search.result import Result
 from .search.reverse import Reverse
-from .search.scorer import Result
 from .text import make_pipeline
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def debug_info(search: Search, result: Result) -> dict[str, Any]:
         "housenumbers": [str(t) for t in query.housenumbers],
         "common": [t.value for t in query.common],
         "not_found": [t.value for t in query.not_found],
-        "candidates": len(search.scorer.position),
+        "candidates": search.scorer.candidates,
         "score_parts": {k: list(v) for k, v in result.parts.items()},
         "trace": search.trace,
     }

@@ -364,7 +364,7 @@ class IndexWriter:
 
     def _write_lexicon(self, out: Path, counts: dict, term_order: np.ndarray) -> None:
         """Each word of the documents (before synonyms and phonetics) and the term numbers
-        it is searched as: a query's known words then cost one lookup (see search/query.py)."""
+        it is searched as: a query's known words then cost one lookup (see search/_query.pyx)."""
         number = {t: i for i, t in enumerate(self.final_terms)}
         words, tokens, starts = [], [], [0]
         for word in sorted(self.words, key=str.encode):

@@ -17,7 +17,6 @@ from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
-DEF CODES = 4096
 cdef double MATCH_THRESHOLD = 0.9
 cdef uint8_t SEPARATOR = 0x1F  # between the labels of a document in the labels blob
 
@@ -39,13 +38,6 @@ _init_classes()
 
 cdef class Query:
     """The bigram counts of a folded query, compared with many labels."""
-
-    cdef uint16_t counts[CODES]
-    cdef uint16_t used[CODES]
-    cdef uint16_t touched[256]
-    cdef readonly bytes text
-    cdef const uint8_t* q  # the bytes of ``text``
-    cdef Py_ssize_t length
 
     def __init__(self, str query):
         cdef Py_ssize_t i
@@ -137,50 +129,69 @@ cdef inline double result(Best* b) noexcept nogil:
     return b.first_match if b.first_match >= 0 else b.best
 
 
+cdef double stored_score(Query query, const uint8_t* blob, uint64_t start, uint64_t end,
+                         const uint8_t* number, Py_ssize_t nlen, bint autocomplete, uint8_t* buf) noexcept:
+    """The text score of one document from its stored labels (``labels.bin``: the label shown,
+    then the folded variants, separated by 0x1F), with its house number (``nlen`` bytes, 0 for
+    none): addok-france compares "<number> <label>" then "<label>" for every variant. ``buf``
+    has room for ``nlen + 1 + end - start`` bytes."""
+    cdef Best b
+    cdef uint64_t pos = start, cut
+    cdef Py_ssize_t m
+    b.first_match = -1
+    b.best = 0
+    b.completion = 0
+    while pos < end and blob[pos] != SEPARATOR:  # the label shown
+        pos += 1
+    while pos < end:
+        pos += 1
+        cut = pos
+        while cut < end and blob[cut] != SEPARATOR:
+            cut += 1
+        m = cut - pos
+        if nlen:
+            memcpy(buf, number, nlen)
+            buf[nlen] = 32
+            if m:
+                memcpy(buf + nlen + 1, &blob[pos], m)
+            # "<number> <label>".strip(): no trailing space when the label is empty
+            offer(query, buf, nlen + 1 + m if m else nlen, autocomplete, &b)
+        offer(query, &blob[pos] if m else buf, m, autocomplete, &b)
+        pos = cut
+    return result(&b)
+
+
 def score_stored(Query query, const uint8_t[::1] blob, const uint64_t[::1] offsets,
                  const int64_t[::1] docs, list numbers, bint autocomplete):
-    """Text scores of documents from their stored labels (``labels.bin``: the label shown,
-    then the folded variants, separated by 0x1F), each with its house number ("12 bis") or
-    None: addok-france compares "<number> <label>" then "<label>" for every variant."""
-    cdef Py_ssize_t count = docs.shape[0], i, start, end, pos, cut, m
+    """Text scores of documents from their stored labels, each with its house number ("12
+    bis") or None (:func:`stored_score`)."""
+    cdef Py_ssize_t count = docs.shape[0], i, nlen, longest = 0
     out_array = np.zeros(count, dtype=np.float64)
     cdef double[::1] out = out_array
-    cdef Best b
     cdef bytes number
-    cdef Py_ssize_t nlen
-    cdef bytearray scratch = bytearray(1024)
-    cdef uint8_t* buf = <uint8_t*> scratch
     for i in range(count):
-        start = offsets[docs[i]]
-        end = offsets[docs[i] + 1]
+        longest = max(longest, <Py_ssize_t> (offsets[docs[i] + 1] - offsets[docs[i]]))
+    cdef bytearray scratch = bytearray(longest + 2 + max([len(n) for n in numbers if n] or [0]))
+    for i in range(count):
         number = numbers[i]
         nlen = len(number) if number is not None else 0
-        b.first_match = -1
-        b.best = 0
-        b.completion = 0
-        pos = start
-        while pos < end and blob[pos] != SEPARATOR:  # the label shown
-            pos += 1
-        while pos < end:
-            pos += 1
-            cut = pos
-            while cut < end and blob[cut] != SEPARATOR:
-                cut += 1
-            m = cut - pos
-            if nlen:
-                if nlen + 1 + m > len(scratch):
-                    scratch = bytearray(2 * (nlen + 1 + m))
-                    buf = <uint8_t*> scratch
-                memcpy(buf, <const uint8_t*> number, nlen)
-                buf[nlen] = 32
-                if m:
-                    memcpy(buf + nlen + 1, &blob[pos], m)
-                # "<number> <label>".strip(): no trailing space when the label is empty
-                offer(query, buf, nlen + 1 + m if m else nlen, autocomplete, &b)
-            offer(query, &blob[pos] if m else buf, m, autocomplete, &b)
-            pos = cut
-        out[i] = result(&b)
+        out[i] = stored_score(query, &blob[0], offsets[docs[i]], offsets[docs[i] + 1],
+                              <const uint8_t*> number if nlen else NULL, nlen, autocomplete,
+                              <uint8_t*> scratch)
     return out_array
+
+
+cdef double labels_score(Query query, tuple labels, bint autocomplete) except -1.0:
+    """The text score of a candidate given as a tuple of folded labels, in order."""
+    cdef Best b
+    cdef bytes encoded
+    b.first_match = -1
+    b.best = 0
+    b.completion = 0
+    for label in labels:
+        encoded = (<str> label).encode("ascii", "replace")
+        offer(query, encoded, len(encoded), autocomplete, &b)
+    return result(&b)
 
 
 def score_labels(Query query, list candidates, bint autocomplete):
@@ -188,14 +199,6 @@ def score_labels(Query query, list candidates, bint autocomplete):
     cdef Py_ssize_t count = len(candidates), i
     out_array = np.zeros(count, dtype=np.float64)
     cdef double[::1] out = out_array
-    cdef Best b
-    cdef bytes encoded
     for i in range(count):
-        b.first_match = -1
-        b.best = 0
-        b.completion = 0
-        for label in candidates[i]:
-            encoded = (<str> label).encode("ascii", "replace")
-            offer(query, encoded, len(encoded), autocomplete, &b)
-        out[i] = result(&b)
+        out[i] = labels_score(query, tuple(candidates[i]), autocomplete)
     return out_array

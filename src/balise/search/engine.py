@@ -1,5 +1,6 @@
-"""Forward search: a query read once (``query.py``), a bucket filled by Addok's collectors
-(``bucket.py``), candidates scored and the best returned (``scorer.py``).
+"""Forward search: a query read once (``_query``), a bucket filled by Addok's collectors
+(``_search``), candidates scored and the best returned (``_scorer``), all compiled; here, what
+every search of an index shares and the choice between a query's readings.
 """
 
 from __future__ import annotations
@@ -7,19 +8,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-import numpy as np
-
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
 from ..index.format import Document
 from ..text import Pipeline
-from .area import Area
-from .bucket import COLLECTORS, GEOHASH, Bucket
-from .query import Query
-from .scorer import Result, Scorer
+from ._query import QueryText
+from ._scorer import IndexView
+from ._search import Search
+from .result import Result
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
+WORD_CACHE = 100_000  # query words and their tokens (the lexicon of France has about 400,000)
+WordTokens = tuple[str | int, ...]  # (token, term number or -1, documents with it) flattened
 
 
 class Engine:
@@ -28,9 +29,34 @@ class Engine:
     def __init__(self, index: IndexReader, pipeline: Pipeline) -> None:
         self.index = index
         self.pipeline = pipeline
+        self.view = IndexView(index)
         self.other_postcodes = lru_cache(maxsize=50_000)(self._other_postcodes)
         self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
         self.co_occur = lru_cache(maxsize=8_000)(self._co_occur)
+        self._word_tokens: dict[str, WordTokens] = {}
+
+    def word_tokens(self, word: str) -> WordTokens:
+        """The tokens a query word is searched as, with their term numbers and frequencies
+        (token, term, frequency, token, term...): from the lexicon for a word the documents
+        had, else from the pipeline.
+
+        NOTE: cached in a plain dict, emptied when full, not an lru_cache, and as one flat
+        tuple of strings and ints: the cyclic GC stops tracking it, where it would walk
+        every entry of an lru_cache or every inner tuple at each full pass."""
+        found = self._word_tokens.get(word)
+        if found is not None:
+            return found
+        index = self.index
+        known = index.words.tokens_of([word], index.terms, index.post_start)[0]
+        if known is None:
+            known = []
+            for t in self.pipeline.expand(word):
+                tid = index.term_id(t)
+                known.append((t, tid, index.frequency(tid) if tid >= 0 else 0))
+        if len(self._word_tokens) >= WORD_CACHE:
+            self._word_tokens.clear()
+        found = self._word_tokens[word] = tuple(x for token in known for x in token)
+        return found
 
     def _fuzzy_terms(self, word: str) -> tuple[int, ...]:
         """Index terms one edit away from a word, in Addok's order of preference."""
@@ -52,69 +78,6 @@ class Engine:
         return tuple(self.index.document(doc_number)["postcode"])
 
 
-class Search:
-    """One forward search: what Addok's collectors share."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        query: str,
-        limit: int = 5,
-        autocomplete: bool = False,
-        lat: float | None = None,
-        lon: float | None = None,
-        filters: dict[str, list[str]] | None = None,
-        fuzzy: bool = True,
-        trailing_number_as_housenumber: bool = False,
-        extract: bool = True,
-        area: Area | None = None,
-        trace: bool = False,
-    ) -> None:
-        self.engine = engine
-        self.index = engine.index
-        self.wanted = limit
-        self.autocomplete = autocomplete
-        self.fuzzy = fuzzy
-        self.lat, self.lon = lat, lon
-        self.trace: list[str] | None = [] if trace else None
-        self.query = Query(engine.index, engine.pipeline, query, filters,
-                           trailing_number_as_housenumber=trailing_number_as_housenumber, extract=extract)
-        self.area = area
-        housenumbers = bool(self.query.housenumber_key and self.query.check_housenumber)
-        self.box = None if area is None else area.bounds(housenumbers)
-        self.bucket = Bucket(self)
-        self.scorer = Scorer(self)
-        self._geohash_key: str | Literal[False] | None = None
-
-    @property
-    def geohash_key(self) -> str | Literal[False]:
-        """The block of cells around the centre, as a key, when a centre is given."""
-        if self._geohash_key is None:
-            self._geohash_key = False
-            if self.lat is not None and self.lon is not None:
-                docs = self.index.docs_near(self.lon, self.lat)
-                if len(docs):
-                    self.query.arrays[GEOHASH] = (docs, np.ones(len(docs)))
-                    self._geohash_key = GEOHASH
-        return self._geohash_key
-
-    def has_cream(self) -> bool:
-        return self.scorer.has_cream()
-
-    def note(self, message: str) -> None:
-        if self.trace is not None:
-            self.trace.append(message)
-
-    def run(self) -> list[Result]:
-        for collector in COLLECTORS:
-            if collector(self):
-                self.note(f"stop at {collector.__name__}")
-                break
-        self.scorer.convert()
-        return [self.scorer.result(i) for i in self.scorer.best(self.wanted)]
-
-
-
 def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) -> tuple[Search, list[Result]]:
     """A query searched as written, then, when no answer matches it clearly, in the other
     ways it may be meant (beyond Addok); the reading whose best answer scores highest wins.
@@ -125,32 +88,43 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
       du moulin" alone is in hundreds of towns. A dropped part with a postcode is a place,
       not noise: it is kept. Other dropped text is kept only when it names the place of the
       answer it leads to ("Palais de la Porte Dorée 293 avenue Daumesnil" stays noise).
-    Every reading is scored against the whole query, so their scores compare.
+    Every reading is scored against the whole query, so their scores compare. The readings
+    share the query's text (:class:`QueryText`); only the winner's results are built.
     """
-    dropped = engine.pipeline.dropped(q)
-    extract = not any(len(w) == 5 and w.isdigit() for w in dropped.split())
-    first = Search(engine, q, extract=extract, trace=trace, **options)
+    text = QueryText(engine.pipeline, q)
+    extract = not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
+    first = Search(engine, text, extract=extract, trace=trace, **options)
     trailing = None
     if first.query.maybe_housenumbers:
         # PERF: read as a house number first; flagged, the number is one far more often
         # than part of the name, and a clear answer spares the other reading.
-        trailing = Search(engine, q, trailing_number_as_housenumber=True, extract=extract, trace=trace,
+        trailing = Search(engine, text, trailing_number_as_housenumber=True, extract=extract, trace=trace,
                           **options)
         found = trailing.run()
-        if found and found[0].str_distance >= MATCH_THRESHOLD:
-            return trailing, found
+        if found and trailing.scorer.text_of(found[0]) >= MATCH_THRESHOLD:
+            return trailing, results(trailing, found)
     best = (first, first.run())
-    if trailing is not None and found and (not best[1] or found[0].score > best[1][0].score):
+    if trailing is not None and found and (not best[1] or trailing.scorer.score_of(found[0]) > top(best)):
         best = (trailing, found)
-    if best[1] and best[1][0].str_distance >= MATCH_THRESHOLD:
-        return best
-    if extract and dropped and could_name_a_place(engine, dropped):
-        other = Search(engine, q, extract=False, trace=trace, **options)
-        results = other.run()
-        if results and (not best[1] or results[0].score > best[1][0].score) and \
-                names_the_place(engine.pipeline, dropped, results[0].doc):
-            best = (other, results)
-    return best
+    if best[1] and best[0].scorer.text_of(best[1][0]) >= MATCH_THRESHOLD:
+        return best[0], results(*best)
+    if extract and text.dropped and could_name_a_place(engine, text.dropped):
+        other = Search(engine, text, extract=False, trace=trace, **options)
+        columns = other.run()
+        if columns and (not best[1] or other.scorer.score_of(columns[0]) > top(best)) and \
+                names_the_place(engine.pipeline, text.dropped, other.scorer.result(columns[0]).doc):
+            best = (other, columns)
+    return best[0], results(*best)
+
+
+def top(reading: tuple[Search, list[int]]) -> float:
+    """The score of a reading's first result."""
+    search, columns = reading
+    return search.scorer.score_of(columns[0])
+
+
+def results(search: Search, columns: list[int]) -> list[Result]:
+    return [search.scorer.result(i) for i in columns]
 
 
 def match_of(results: list[Result]) -> Match:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scorer import Result
+from .result import Result
 
 HIDDEN = ("lat", "lon", "_id", "housenumbers")
 ATTRIBUTION = "BAN"

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..text.labels import make_labels
-from .scorer import Result
+from .result import Result
 
 if TYPE_CHECKING:
     from ..index import IndexReader

@@ -43,7 +43,7 @@ from ..index.geohash import CELL_LAT, CELL_LON, LAT_BITS, LON_BITS
 from ..text.labels import make_labels
 from . import scoring
 from .area import Area
-from .scorer import Result
+from .result import Result
 from .scoring import Floats
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search

@@ -7,7 +7,7 @@ import pytest
 
 from balise.index.format import IMPORTANCE_WEIGHT
 from balise.search import geojson, scoring
-from balise.search.scorer import Result
+from balise.search.result import Result
 
 
 def test_one_importance_weight():

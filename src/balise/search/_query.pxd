@@ -1,0 +1,49 @@
+# cython: language_level=3
+from ._textscore cimport Query as TextQuery
+
+
+cdef class QueryToken:
+    cdef readonly str value
+    cdef readonly str raw
+    cdef readonly list position
+    cdef readonly bint is_last
+    cdef readonly Py_ssize_t tid
+    cdef readonly Py_ssize_t frequency
+    cdef readonly bint is_common
+    cdef readonly bint digits  # value.isdigit()
+
+
+cdef class QueryText:
+    cdef readonly str q  # as given
+    cdef readonly str text  # folded, punctuation as spaces
+    cdef readonly set words
+    cdef readonly set postcodes
+    cdef readonly TextQuery bigrams
+    cdef readonly str dropped  # what the address extraction leaves out, or ''
+    cdef object pipeline
+    cdef dict _words  # extract -> the query's words in context (the pipeline's Tokens)
+
+    cpdef list query_words(self, bint extract)
+
+
+cdef class Query:
+    cdef readonly QueryText source
+    cdef readonly str text
+    cdef readonly bint extract
+    cdef readonly list housenumbers  # the pipeline's Tokens searched as house numbers
+    cdef readonly list maybe_housenumbers  # the Tokens flagged maybe_housenumber(_suffix)
+    cdef public list meaningful  # QueryTokens: the rarest, at most MAX_MEANINGFUL
+    cdef public list common  # QueryTokens over COMMON_THRESHOLD documents
+    cdef readonly list not_found  # QueryTokens the index does not have
+    cdef public list tokens  # every QueryToken, longest first
+    cdef readonly QueryToken last_token
+    cdef readonly object housenumber_key  # str or None
+    cdef readonly bint check_housenumber
+    cdef readonly bint only_housenumber
+    cdef readonly Py_ssize_t should_match_threshold
+    cdef readonly list filter_keys  # ("filter", name, values) of each filter, in order
+    cdef readonly list filter_docs  # the documents of each filter (uint32, ascending)
+
+    cdef _setup_filters(self, index, dict filters)
+    cdef _tokenize(self, engine, list words, bint trailing_number_as_housenumber)
+    cdef _housenumber_key(self, pipeline)
