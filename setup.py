@@ -9,7 +9,8 @@ from setuptools import Extension, setup
 
 MODULES = [
     "balise.index._lookup", "balise.index._postings", "balise.index._records", "balise.search._textscore",
-    "balise.search._query", "balise.search._scorer", "balise.search._search",
+    "balise.search._query", "balise.search._scorer", "balise.search._search", "balise.text._text",
+    "balise.text._french",
 ]
 
 # -ffp-contract=off: no fused multiply-add, so sums and products round as numpy's (the scores

@@ -5,7 +5,7 @@ from ._textscore cimport Query as TextQuery
 cdef class QueryToken:
     cdef readonly str value
     cdef readonly str raw
-    cdef readonly list position
+    cdef readonly Py_ssize_t position
     cdef readonly bint is_last
     cdef readonly Py_ssize_t tid
     cdef readonly Py_ssize_t frequency
@@ -20,8 +20,8 @@ cdef class QueryText:
     cdef readonly set postcodes
     cdef readonly TextQuery bigrams
     cdef readonly str dropped  # what the address extraction leaves out, or ''
-    cdef object pipeline
-    cdef dict _words  # extract -> the query's words in context (the pipeline's Tokens)
+    cdef object rules  # the pipeline's compiled rules
+    cdef dict _words  # extract -> the query's words in context (Words)
 
     cpdef list query_words(self, bint extract)
 
@@ -30,8 +30,8 @@ cdef class Query:
     cdef readonly QueryText source
     cdef readonly str text
     cdef readonly bint extract
-    cdef readonly list housenumbers  # the pipeline's Tokens searched as house numbers
-    cdef readonly list maybe_housenumbers  # the Tokens flagged maybe_housenumber(_suffix)
+    cdef readonly list housenumbers  # the Words searched as house numbers
+    cdef readonly list maybe_housenumbers  # the Words flagged maybe_housenumber(_suffix)
     cdef public list meaningful  # QueryTokens: the rarest, at most MAX_MEANINGFUL
     cdef public list common  # QueryTokens over COMMON_THRESHOLD documents
     cdef readonly list not_found  # QueryTokens the index does not have

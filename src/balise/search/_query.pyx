@@ -12,7 +12,7 @@ words go through the synonyms and phonetics of the text pipeline.
 
 import numpy as np
 
-from ..text import ascii_label
+from ..text._text cimport Word, ascii_label
 
 DEF COMMON_THRESHOLD = 10000
 DEF MAX_MEANINGFUL = 10
@@ -21,7 +21,7 @@ DEF MAX_MEANINGFUL = 10
 cdef class QueryToken:
     """A query token and what the index knows of it."""
 
-    def __init__(self, str value, str raw, list position, bint is_last, Py_ssize_t tid,
+    def __init__(self, str value, str raw, Py_ssize_t position, bint is_last, Py_ssize_t tid,
                  Py_ssize_t frequency):
         self.value = value
         self.raw = raw
@@ -44,19 +44,19 @@ cdef class QueryText:
 
     def __init__(self, pipeline, str q):
         self.q = q
-        self.pipeline = pipeline
-        self.text = ascii_label(q.strip())
+        self.rules = pipeline.rules
+        self.text = ascii_label(q)
         self.words = set(self.text.split())
         self.postcodes = {w for w in self.words if len(w) == 5 and w.isdigit()}
         self.bigrams = TextQuery(self.text)
-        self.dropped = pipeline.dropped(q)
+        self.dropped = self.rules.dropped_folded(self.text)
         self._words = {}
 
     cpdef list query_words(self, bint extract):
-        """The pipeline's words in context (house numbers flagged), for one way of extracting."""
+        """The query's words in context (house numbers flagged), for one way of extracting."""
         words = self._words.get(extract)
         if words is None:
-            words = self._words[extract] = self.pipeline.query_words(self.q.strip(), extract)
+            words = self._words[extract] = self.rules.folded_words(self.text, extract)
         return words
 
 
@@ -125,19 +125,20 @@ cdef class Query:
         cdef bint is_last
         cdef list selected = []
         cdef QueryToken qt
+        cdef Word word, token, last
         self.last_token = None
         self.maybe_housenumbers = [w for w in words if w.kind and w.kind.startswith("maybe_")]
         known = engine.word_tokens
         for i in range(len(words)):
-            word = words[i]
+            word = <Word> words[i]
             kind = word.kind
-            expanded = known(str(word))  # (token, term, frequency) flattened
+            expanded = known(word.value)  # (token, term, frequency) flattened
             count = len(expanded) // 3
             for j in range(count):
                 value, tid, frequency = expanded[3 * j], expanded[3 * j + 1], expanded[3 * j + 2]
                 is_last = i == last_word and j == count - 1
                 if kind == "housenumber" or (trailing_number_as_housenumber and kind == "maybe_housenumber"):
-                    token = word if count == 1 and value == word else word.update(value)
+                    token = word if count == 1 and value == word.value else word.update(value)
                     token.is_last = is_last
                     self.housenumbers.append(token)
                     continue
@@ -147,9 +148,9 @@ cdef class Query:
                 if is_last:
                     self.last_token = qt
                 selected.append(qt)
-        if words and words[last_word].kind == "housenumber":
+        if words and (<Word> words[last_word]).kind == "housenumber":
             last = self.housenumbers[len(self.housenumbers) - 1] if self.housenumbers else words[last_word]
-            self.last_token = QueryToken(str(last), last.raw, [], True, -1, 0)
+            self.last_token = QueryToken(last.value, last.raw, last.position, True, -1, 0)
         selected = sorted_by(selected, False, True)
         meaningful = []
         for qt in selected:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib import resources
 
+from ._french import FrenchRules, collapse_spaces, space_postcodes
 from .pipeline import WORD, Pipeline, Token, each, fold, normalize, tokenize
 
 TYPES = [
@@ -33,33 +34,32 @@ ORDINAL_REGEX = "bis|ter|quater|quinquies|sexies|[a-z]"
 FOLD = {"bis": "b", "ter": "t", "quater": "q", "quinquies": "c", "sexies": "s"}
 UNFOLD = {letter: word for word, letter in FOLD.items()}
 
-EXTRACT_ADDRESS = re.compile(
-    r"(\b\d{1,4}( *(" + ORDINAL_REGEX + r"))?,? +(" + TYPES_REGEX + r") .*(\d{5})?).*",
-    flags=re.IGNORECASE,
-)
 ORDINAL = re.compile(r"\b(" + ORDINAL_REGEX + r")\b", flags=re.IGNORECASE)
 STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
-NUMBER_WITH_ORDINAL = re.compile(r"^(\d{1,4})(" + ORDINAL_REGEX + ")$", flags=re.IGNORECASE)
 HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
 # The BAN's parcels and lots: number 12, suffix p2, on a street of their own whose name
 # starts with it ("12P2 Rue des Rosiers", address "12P2 12P2 Rue des Rosiers").
 PARCEL = re.compile(r"\d{1,4}[a-z]{1,2}\d{1,3}", flags=re.IGNORECASE)
-LEADING_ZEROS = re.compile(r"\b0+(\d{1,3})\b")
-# (pattern, replacement, what the text must hold for the pattern to match at all).
-# PERF: each pattern is tried only when its text is there (a plain search, no backtracking).
-NOISE = [
-    (re.compile(p, flags=re.IGNORECASE), r, re.compile("|".join(map(re.escape, needs))))
-    for p, r, needs in (
-        (r"([\d]{5})", r" \1 ", "0123456789"),
-        (r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", r"\1", ("bp", "b.p", "cs", "tsa", "cidex")),
-        (r"([\d]{2})[\d]{3}(.*)c(e|é)dex ?[\d]*", r"\1\2", ("cedex", "cédex")),
-        (r"c(e|é)dex ?[\d]*", "", ("cedex", "cédex")),
-        (r"\d{,2}(e|[eè]me) ([eé]tage)", "", ("tage",)),
-        (" {2,}", " ", ("  ",)),
-        ("[ -]s/[ -]", " sur ", ("s/",)),
-        ("[ -]s/s[ -]", " sous ", ("s/s",)),
-        ("^lieux?[ -]?dits?\\b(?=.)", "", ("lieu",)),
-    )
+
+
+def _regex_noise(pattern: str, repl: str) -> Callable[[str], str]:
+    return partial(re.compile(pattern, flags=re.IGNORECASE).sub, repl)
+
+
+# (rewrite, what the text must hold for it to apply at all), in order, on the folded query.
+# PERF: each rewrite is tried only when its text is there (a substring test); the two that
+# apply to most queries (postcodes apart, runs of spaces) are compiled.
+NOISE: list[tuple[Callable[[str], str], tuple[str, ...]]] = [
+    (space_postcodes, tuple("0123456789")),  # r"([\d]{5})" -> r" \1 "
+    (_regex_noise(r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", r"\1"),
+     ("bp", "b.p", "cs", "tsa", "cidex")),
+    (_regex_noise(r"([\d]{2})[\d]{3}(.*)c(e|é)dex ?[\d]*", r"\1\2"), ("cedex", "cédex")),
+    (_regex_noise(r"c(e|é)dex ?[\d]*", ""), ("cedex", "cédex")),
+    (_regex_noise(r"\d{,2}(e|[eè]me) ([eé]tage)", ""), ("tage",)),
+    (collapse_spaces, ("  ",)),  # " {2,}" -> " "
+    (_regex_noise("[ -]s/[ -]", " sur "), ("s/",)),
+    (_regex_noise("[ -]s/s[ -]", " sous "), ("s/s",)),
+    (_regex_noise("^lieux?[ -]?dits?\\b(?=.)", ""), ("lieu",)),
 ]
 
 PHONETIC_RULES = [
@@ -125,120 +125,31 @@ def load_synonyms() -> dict[str, str]:
 
 def extract_address(q: str) -> str:
     """Keep "22 rue des Fleurs 59350 Lille" out of "Ets XYZ bât B 22 rue des Fleurs ..."."""
-    return q[address_start(q) :]
-
-
-NUMBER_START = re.compile(r"\b\d")
-
-
-@lru_cache(maxsize=256)  # a query's readings ask it several times
-def address_start(q: str) -> int:
-    """Where the address starts in a longer text (a number before a street type), else 0.
-
-    PERF: EXTRACT_ADDRESS.search, tried only where a number starts (the same leftmost match).
-    """
-    for number in NUMBER_START.finditer(q):
-        if EXTRACT_ADDRESS.match(q, number.start()):
-            return number.start()
-    return 0
-
-
-def clean_noise(q: str) -> str:
-    """Drop CEDEX, BP/CS/TSA numbers, floors; expand s/ (sur) and s/s (sous)."""
-    lower = q.lower()
-    for pattern, repl, needs in NOISE:
-        if needs.search(lower):
-            q = pattern.sub(repl, q)
-            lower = q.lower()
-    return q.strip()
-
-
-def remove_leading_zeros(q: str) -> str:
-    """0003 -> 3 (up to three digits, so postcodes are left alone)."""
-    return LEADING_ZEROS.sub(r"\g<1>", q) if "0" in q else q
+    return q[RULES.address_start(q) :]
 
 
 # --- token steps --------------------------------------------------------------
 
 
-# What the token steps ask of single words, cached (PERF: the same few thousand words come
-# again and again; each question is a regular expression of dozens of alternatives).
-# On a single word (\w+), a match from its start ending at a word boundary is a full match.
+# The word tests of the rules in context (house numbers, ordinals): on a single word (\w+),
+# a match from its start ending at a word boundary is a full match. The compiled rules cache
+# their answers by word.
 
 
-def _word_test(match: Callable[[str], object]) -> Callable[[str], bool]:
-    """Whether a word matches, cached by its plain string.
-
-    NOTE: a Token as the cache's key would keep the token, its position list and the key's
-    tuple alive, objects the garbage collector then walks at every full pass.
-    """
-    cached = lru_cache(maxsize=50_000)(lambda word: match(word) is not None)
-
-    def test(word: str) -> bool:
-        return cached(str(word))
-
-    return test
+def is_street_type(word: str) -> bool:
+    return STREET_TYPE.fullmatch(word) is not None
 
 
-is_street_type = _word_test(STREET_TYPE.fullmatch)
-is_ordinal = _word_test(ORDINAL.match)
-is_housenumber = _word_test(HOUSENUMBER.match)
-is_parcel = _word_test(PARCEL.fullmatch)
+def is_ordinal(word: str) -> bool:
+    return ORDINAL.match(word) is not None
 
 
-def glue_ordinal(tokens: Iterable[Token]) -> list[Token]:
-    """"3 bis rue" -> "3bis rue": an ordinal glued to the number before it.
-
-    NOTE: as in Addok, of two numbers in a row only the second is kept ("10-12
-    rue X" is searched as "12 rue X").
-    """
-    tokens = list(tokens)
-    out: list[Token] = []
-    held = None
-    last = len(tokens) - 1
-    for i, token in enumerate(tokens):
-        following = tokens[i + 1] if i < last else None
-        if following and token.isdigit() and len(token) < 5:
-            held = token
-            continue
-        if held is not None:
-            if is_ordinal(token) and (not following or is_street_type(following)):
-                raw = f"{held} {token}"
-                token = held.update(raw.replace(" ", ""), raw=raw)
-            else:
-                out.append(held)
-            held = None
-        out.append(token)
-    return out
+def is_housenumber(word: str) -> bool:
+    return HOUSENUMBER.match(word) is not None
 
 
-def fold_ordinal(token: Token) -> Token:
-    """3bis -> 3b (the form Addok indexes)."""
-    if token[:1].isdigit() and not token.isdigit():
-        m = NUMBER_WITH_ORDINAL.match(token)
-        if m:
-            number, ordinal = m.groups()
-            return token.update(number + FOLD.get(ordinal.lower(), ordinal))
-    return token
-
-
-def flag_housenumber(tokens: Iterable[Token]) -> list[Token]:
-    """The first number at the start or before a street type is a house number.
-
-    Beyond Addok, a parcel number ("12p2") is one too when the street's name repeats it
-    ("12p2 12p2 rue des rosiers", "saucats 33650 12p2 12p2 rue..."); once, it is the name.
-    """
-    tokens = list(tokens)
-    last = len(tokens) - 1
-    for i, token in enumerate(tokens):
-        following = tokens[i + 1] if i < last else None
-        if (
-            (token.is_first or (following and is_street_type(following))) and is_housenumber(token)
-            or is_parcel(token) and token == following
-        ):
-            token.kind = "housenumber"
-            break
-    return tokens
+def is_parcel(word: str) -> bool:
+    return PARCEL.fullmatch(word) is not None
 
 
 MONTHS = {
@@ -251,33 +162,16 @@ NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l",
 TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + r"|[a-z]{1,2}\d{1,3})?$")  # parcels too
 
 
-is_trailing_number = _word_test(TRAILING_NUMBER.match)
+def is_trailing_number(word: str) -> bool:
+    return TRAILING_NUMBER.match(word) is not None
 
 
-def flag_trailing_housenumber(tokens: Iterable[Token]) -> list[Token]:
-    """"rue de Rivoli 12": a number after the street name may be the house number.
-
-    Beyond Addok, which only looks for a number at the start or before a street
-    type. The token is only flagged ``maybe_housenumber``: it is still searched
-    as a word, and a result takes it as its house number only if it has one, and
-    if the street's name does not hold it ("route nationale 7": search/scorer.py).
-    """
-    tokens = list(tokens)
-    if any(t.kind == "housenumber" for t in tokens):
-        return tokens
-    for i, token in enumerate(tokens):
-        if i == 0 or not is_trailing_number(token):
-            continue
-        previous, following = tokens[i - 1], tokens[i + 1] if i + 1 < len(tokens) else None
-        if previous.isdigit() or previous in NAME_NUMBER_PRECEDERS or previous in MONTHS and len(token) == 4:
-            continue
-        if following is not None and (following in MONTHS or following.isdigit() and len(following) < 5):
-            continue
-        token.kind = "maybe_housenumber"
-        if following is not None and (following in FOLD or len(following) == 1 and following.isalpha()):
-            following.kind = "maybe_housenumber_suffix"  # "12 bis", "12 b"
-        break
-    return tokens
+RULES = FrenchRules(
+    (is_street_type, is_ordinal, is_housenumber, is_parcel, is_trailing_number),
+    NOISE, FOLD, MONTHS, NAME_NUMBER_PRECEDERS,
+)
+clean_noise = RULES.clean_noise  # CEDEX, BP/CS/TSA numbers, floors, s/ (sur) and s/s (sous) dropped
+remove_leading_zeros = RULES.remove_leading_zeros  # 0003 -> 3 (postcodes are left alone)
 
 
 def make_synonymize(synonyms: dict[str, str]) -> Callable[[Iterable[Token]], list[Token]]:
@@ -346,13 +240,8 @@ def housenumber_alternatives(key: str) -> list[str]:
 
 
 def make_pipeline() -> Pipeline:
-    return Pipeline(
-        context_steps=[glue_ordinal, each(fold_ordinal), flag_housenumber, flag_trailing_housenumber],
-        word_steps=[make_synonymize(load_synonyms()), each(phonemicize)],
-        query_steps=[clean_noise, remove_leading_zeros],
-        extract=address_start,
-        housenumber_key=housenumber_key,
-    )
+    return Pipeline(RULES, word_steps=[make_synonymize(load_synonyms()), each(phonemicize)],
+                    housenumber_key=housenumber_key)
 
 
 __all__ = ["make_pipeline", "housenumber_key", "housenumber_alternatives", "normalize", "tokenize"]

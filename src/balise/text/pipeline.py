@@ -1,22 +1,25 @@
 """Tokens and the text pipeline shared by indexing and querying.
 
-A pipeline is a list of steps, each a function from an iterable of tokens to an
-iterable of tokens (Addok's processor shape). Country rules (see ``french.py``)
-provide the steps; this module only knows how to chain them and cache results.
+Country rules (see ``french.py``) provide what the pipeline runs: ``rules``, compiled, take a
+query from its string to its words in context (noise cleaned, house numbers flagged) and
+put a document field's words in context the same way; ``word_steps`` turn a word into the
+tokens it is indexed and searched as (Addok's processor shape: a function from tokens to
+tokens), and ``housenumber_key`` gives a house number's key. This module chains them and
+caches what repeats.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
-from unidecode import unidecode
+from ._text import Word, ascii_label, fold
+
+__all__ = ["Pipeline", "Rules", "Step", "Token", "Word", "ascii_label", "each", "fold", "normalize",
+           "tokenize"]
 
 WORD = re.compile(r"\w+")
-NON_WORD = re.compile(r"[^\w]")
-SPACES = re.compile(r" {2,}")
 
 
 class Token(str):
@@ -83,24 +86,6 @@ def tokenize(text: str) -> list[Token]:
     return [Token(word, position=i) for i, word in enumerate(WORD.findall(text))]
 
 
-def _latin_table() -> dict[int, str]:
-    # PERF: unidecode walks a string character by character in Python; French
-    # text is Latin-1 and Latin Extended-A, folded here by one str.translate.
-    return {c: unidecode(chr(c)) for c in range(0xC0, 0x180)}
-
-
-LATIN = _latin_table()
-
-
-def fold(s: str) -> str:
-    """Lowercase and strip accents (Œ -> oe, ß -> ss...), as unidecode does."""
-    s = s.lower()
-    if s.isascii():
-        return s
-    s = s.translate(LATIN)
-    return s if s.isascii() else unidecode(s)
-
-
 def normalize(tokens: Iterable[Token]) -> list[Token]:
     out = []
     for token in tokens:
@@ -109,35 +94,31 @@ def normalize(tokens: Iterable[Token]) -> list[Token]:
     return out
 
 
-@lru_cache(maxsize=32_768)
-def ascii_label(s: str) -> str:
-    """Folded text with punctuation turned to single spaces: what labels are compared as."""
-    return SPACES.sub(" ", NON_WORD.sub(" ", fold(s))).strip()
+class Rules(Protocol):
+    """A country's compiled query rules (``text/french.py`` makes the French ones)."""
+
+    def query_words(self, query: str, extract: bool = True) -> list[Word]: ...
+    def clean_query(self, query: str, extract: bool = True) -> str: ...
+    def dropped(self, query: str) -> str: ...
+    # The same, of a query already folded (ascii_label): a search folds it once.
+    def folded_words(self, q: str, extract: bool = True) -> list[Word]: ...
+    def dropped_folded(self, q: str) -> str: ...
+    def context(self, words: list[Word]) -> list[Word]: ...
 
 
 class Pipeline:
     """Turns document text and queries into index tokens.
 
-    ``extract`` finds where the address starts in a longer text ("SARL X 22 rue Y"); a
-    search may skip it (a city written first is not noise). ``query_steps`` rewrite the
-    whole query before it is tokenized (noise cleaning); ``context_steps`` rewrite the
-    token stream, each token seen with its neighbours (house numbers, ordinals);
-    ``word_steps`` rewrite each token alone (synonyms, phonetics), so what they make of a
-    word can be looked up in the index's lexicon instead of computed again (:meth:`expand`).
+    ``rules`` take a query to its words in context (:meth:`query_words`: noise cleaned, the
+    address extracted from a longer text, house numbers and ordinals seen with their
+    neighbours) and put a field's words in context the same way; ``word_steps`` rewrite each
+    word alone (synonyms, phonetics), so what they make of a word can be looked up in the
+    index's lexicon instead of computed again (:meth:`expand`).
     """
 
-    def __init__(
-        self,
-        context_steps: list[Step],
-        word_steps: list[Step],
-        query_steps: list[Callable[[str], str]],
-        housenumber_key: Callable[[str], str],
-        extract: Callable[[str], int] | None = None,
-    ) -> None:
-        self.context_steps = context_steps
+    def __init__(self, rules: Rules, word_steps: list[Step], housenumber_key: Callable[[str], str]) -> None:
+        self.rules = rules
         self.word_steps = word_steps
-        self.query_steps = query_steps
-        self.extract = extract
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
 
@@ -145,9 +126,8 @@ class Pipeline:
         return self.expand_all(self.in_context(tokens))
 
     def in_context(self, tokens: Iterable[Token]) -> list[Token]:
-        for step in self.context_steps:
-            tokens = step(tokens)
-        return list(tokens)
+        words = self.rules.context([Word(str(t), t.raw, t.kind, t.position[0]) for t in tokens])
+        return [as_token(w) for w in words]
 
     def expand_all(self, tokens: Iterable[Token]) -> list[Token]:
         for step in self.word_steps:
@@ -174,26 +154,23 @@ class Pipeline:
 
     def dropped(self, query: str) -> str:
         """What the address extraction leaves out of a query (folded), or ''."""
-        q = ascii_label(query)
-        start = self.extract(q) if self.extract else 0
-        return q[:start].strip()
+        return self.rules.dropped(query)
 
     def clean_query(self, query: str, extract: bool = True) -> str:
-        """The folded query after address extraction and noise cleaning, before tokenizing."""
-        q = ascii_label(query)
-        if extract and self.extract:
-            q = q[self.extract(q) :]
-        for step in self.query_steps:
-            q = step(q)
-        return q
+        """The folded query after address extraction and noise cleaning, before its words."""
+        return self.rules.clean_query(query, extract)
 
-    def query_words(self, query: str, extract: bool = True) -> list[Token]:
+    def query_words(self, query: str, extract: bool = True) -> list[Word]:
         """A query's words in context (house numbers flagged), before :meth:`expand`."""
-        return self.in_context(normalize(tokenize(self.clean_query(query, extract))))
+        return self.rules.query_words(query, extract)
 
     def query_tokens(self, query: str, extract: bool = True) -> list[Token]:
         """Tokens of a query, in text order, the last one flagged ``is_last``."""
-        tokens = self.expand_all(self.query_words(query, extract))
+        tokens = self.expand_all([as_token(w) for w in self.query_words(query, extract)])
         if tokens:
             tokens[-1].is_last = True
         return tokens
+
+
+def as_token(word: Word) -> Token:
+    return Token(word.value, word.position, raw=word.raw, kind=word.kind)
