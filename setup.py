@@ -8,9 +8,10 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 MODULES = [
-    "balise.index._lookup", "balise.index._postings", "balise.index._records", "balise.search._textscore",
-    "balise.search._query", "balise.search._scorer", "balise.search._search", "balise.text._text",
-    "balise.text._french",
+    "balise.index._lookup", "balise.index._postings", "balise.index._records",
+    "balise.text._text", "balise.text._french",
+    "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",
+    "balise.search._search",
 ]
 
 # -ffp-contract=off: no fused multiply-add, so sums and products round as numpy's (the scores

@@ -24,7 +24,6 @@ from .search import geojson, lookup
 from .search._search import Search
 from .search.engine import Engine, Match, best_reading, match_of
 from .search.request import LookupRequest, Request, ReverseRequest, SearchRequest
-from .search.result import Result
 from .search.reverse import Reverse
 from .text import make_pipeline
 
@@ -121,22 +120,21 @@ class Geocoder:
         limit = request.limit
         options = dict(limit=limit, autocomplete=request.autocomplete, lat=request.lat, lon=request.lon,
                        filters=request.filters)
-        found: list[tuple[Search, Result]] = []
+        found: list[tuple[Search, int]] = []  # a search and a column of its scorer
         for area in request.areas() if request.q.strip() else []:  # favor: near first, then anywhere
             if len(found) >= limit:
                 break
-            seen = {(r.doc_number, r.housenumber) for _, r in found}
-            search, results = best_reading(self.engine, request.q, trace=request.debug, area=area, **options)
-            found += [(search, r) for r in results if (r.doc_number, r.housenumber) not in seen]
+            search, columns = best_reading(self.engine, request.q, trace=request.debug, area=area, **options)
+            if found:
+                seen = {s.scorer.identity(i) for s, i in found}
+                columns = [i for i in columns if search.scorer.identity(i) not in seen]
+            found += [(search, i) for i in columns]
         found = found[:limit]
-        features = []
-        for search, result in found:
-            original = self.original_type(result.doc_number)
-            features.append(geojson.feature(result, original, debug_info(search, result) if request.debug
-                                            else None))
+        features = [search.scorer.feature(i, debug_info(search, i) if request.debug else None)
+                    for search, i in found]
         collection = geojson.collection(features, query=request.q, filters=request.filters,
                                         center=request.centre, limit=limit)
-        return Answer(collection, match_of([r for _, r in found]))
+        return Answer(collection, match_of(found))
 
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
@@ -163,7 +161,7 @@ class Geocoder:
         self.search("1 rue de la paix paris", autocomplete=True)
 
 
-def debug_info(search: Search, result: Result) -> dict[str, Any]:
+def debug_info(search: Search, column: int) -> dict[str, Any]:
     """What ``debug`` adds to a feature: tokens, candidates, score parts, the collectors' trace."""
     query = search.query
     return {
@@ -172,7 +170,7 @@ def debug_info(search: Search, result: Result) -> dict[str, Any]:
         "common": [t.value for t in query.common],
         "not_found": [t.value for t in query.not_found],
         "candidates": search.scorer.candidates,
-        "score_parts": {k: list(v) for k, v in result.parts.items()},
+        "score_parts": {k: list(v) for k, v in search.scorer.parts(column).items()},
         "trace": search.trace,
     }
 

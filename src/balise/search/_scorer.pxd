@@ -48,3 +48,4 @@ cdef class Scorer:
     cdef bint _number_in_name(self, uint32_t doc) except -1
     cdef _asked_postcode(self, uint32_t doc)
     cdef _prefer_queried_postcode(self, dict doc)
+    cdef _queried_postcodes(self, dict doc)

@@ -21,6 +21,8 @@ from ..text.labels import as_list, make_labels, with_housenumber
 from . import scoring
 from .result import Result
 
+from ._geojson cimport feature
+
 from ._docs cimport DocMap, docmap_free, docmap_get, docmap_init, docmap_set
 from ._textscore cimport labels_score, stored_score
 
@@ -309,6 +311,31 @@ cdef class Scorer:
     def text_of(self, Py_ssize_t i) -> float:
         return self.text[i]
 
+    def feature(self, Py_ssize_t i, debug=None) -> dict:
+        """The geocodejson feature of the candidate in column i (its house number's if it
+        has one), read from the index; ``debug``: what ``debug`` adds."""
+        cdef uint32_t doc_number = self.docs[i]
+        cdef int64_t hn = self.hns[i]
+        doc = self.index.document(doc_number)  # shared and cached: read, never changed
+        props = None
+        housenumber = None
+        if hn >= 0:
+            props = self.index.housenumber(hn, doc_number)
+            housenumber = props.pop("raw")
+        return feature(doc, props, housenumber, self.shown_label(i, housenumber), self.score[i],
+                       self.km[i] if self.with_centre else None, str(doc.get("type") or ""),
+                       self._queried_postcodes(doc), debug)
+
+    def parts(self, Py_ssize_t i) -> dict:
+        """The named scores of the candidate in column i (what ``debug`` shows)."""
+        return scoring.score_parts(self.text[i], self.importance[i], self.km[i] if self.with_centre else None)
+
+    def identity(self, Py_ssize_t i) -> tuple:
+        """What the candidate in column i answers with: its document, its house number's raw
+        form or None (readings and areas of one search give each once)."""
+        cdef int64_t hn = self.hns[i]
+        return (self.docs[i], self.index.housenumber_raw(hn, self.docs[i]) if hn >= 0 else None)
+
     def result(self, Py_ssize_t i):
         """The full result of a candidate: its document, with its house number merged in."""
         cdef uint32_t doc_number = self.docs[i]
@@ -328,7 +355,13 @@ cdef class Scorer:
         return result
 
     cdef _prefer_queried_postcode(self, dict doc):
-        """Show (and score with) the postcode the query names, not only the first one.
+        postcodes = self._queried_postcodes(doc)
+        if postcodes is not None:
+            doc["postcode"] = postcodes
+
+    cdef _queried_postcodes(self, dict doc):
+        """The postcodes of a document with the ones the query names first, or None when
+        that changes nothing: show (and score with) the postcode asked for.
 
         Beyond Addok, whose labels always use a document's first postcode.
         """
@@ -336,4 +369,5 @@ cdef class Scorer:
         if isinstance(postcodes, list) and len(postcodes) > 1:
             asked = [p for p in postcodes if p in self.query.source.words]
             if asked:
-                doc["postcode"] = asked + [p for p in postcodes if p not in asked]
+                return asked + [p for p in postcodes if p not in asked]
+        return None

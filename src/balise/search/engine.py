@@ -15,7 +15,6 @@ from ..text import Pipeline
 from ._query import QueryText
 from ._scorer import IndexView
 from ._search import Search
-from .result import Result
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
@@ -78,7 +77,7 @@ class Engine:
         return tuple(self.index.document(doc_number)["postcode"])
 
 
-def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) -> tuple[Search, list[Result]]:
+def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) -> tuple[Search, list[int]]:
     """A query searched as written, then, when no answer matches it clearly, in the other
     ways it may be meant (beyond Addok); the reading whose best answer scores highest wins.
 
@@ -89,7 +88,8 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
       not noise: it is kept. Other dropped text is kept only when it names the place of the
       answer it leads to ("Palais de la Porte Dorée 293 avenue Daumesnil" stays noise).
     Every reading is scored against the whole query, so their scores compare. The readings
-    share the query's text (:class:`QueryText`); only the winner's results are built.
+    share the query's text (:class:`QueryText`). Returns the winner and the columns of its
+    best candidates (``search.scorer.feature(i)`` builds one's answer).
     """
     text = QueryText(engine.pipeline, q)
     extract = not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
@@ -102,19 +102,19 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
                           **options)
         found = trailing.run()
         if found and trailing.scorer.text_of(found[0]) >= MATCH_THRESHOLD:
-            return trailing, results(trailing, found)
+            return trailing, found
     best = (first, first.run())
     if trailing is not None and found and (not best[1] or trailing.scorer.score_of(found[0]) > top(best)):
         best = (trailing, found)
     if best[1] and best[0].scorer.text_of(best[1][0]) >= MATCH_THRESHOLD:
-        return best[0], results(*best)
+        return best
     if extract and text.dropped and could_name_a_place(engine, text.dropped):
         other = Search(engine, text, extract=False, trace=trace, **options)
         columns = other.run()
         if columns and (not best[1] or other.scorer.score_of(columns[0]) > top(best)) and \
                 names_the_place(engine.pipeline, text.dropped, other.scorer.result(columns[0]).doc):
             best = (other, columns)
-    return best[0], results(*best)
+    return best
 
 
 def top(reading: tuple[Search, list[int]]) -> float:
@@ -123,17 +123,15 @@ def top(reading: tuple[Search, list[int]]) -> float:
     return search.scorer.score_of(columns[0])
 
 
-def results(search: Search, columns: list[int]) -> list[Result]:
-    return [search.scorer.result(i) for i in columns]
-
-
-def match_of(results: list[Result]) -> Match:
-    """How the first result matched the query: ``exact`` when its text matches it (scores
-    ``MATCH_THRESHOLD`` or more, as :func:`best_reading` judges a clear match), ``fuzzy``
-    otherwise, ``none`` without results. The cache keeps answers for as long as this says."""
+def match_of(results: list[tuple[Search, int]]) -> Match:
+    """How the first result (a search and a column of its scorer) matched the query:
+    ``exact`` when its text matches it (scores ``MATCH_THRESHOLD`` or more, as
+    :func:`best_reading` judges a clear match), ``fuzzy`` otherwise, ``none`` without results.
+    The cache keeps answers for as long as this says."""
     if not results:
         return "none"
-    return "exact" if results[0].str_distance >= MATCH_THRESHOLD else "fuzzy"
+    search, i = results[0]
+    return "exact" if search.scorer.text_of(i) >= MATCH_THRESHOLD else "fuzzy"
 
 
 PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
