@@ -74,11 +74,6 @@ def build_table(const uint8_t[::1] blob, const uint64_t[::1] offsets):
 cdef class StringTable:
     """Strings of a blob found by value (hash table) and by prefix (when sorted)."""
 
-    cdef const uint32_t[::1] table
-    cdef const uint8_t[::1] blob
-    cdef const uint64_t[::1] offsets
-    cdef readonly Py_ssize_t size
-
     def __init__(self, table, blob, offsets):
         self.table = table
         self.blob = blob if len(blob) else b"\0"
@@ -172,9 +167,6 @@ cdef class StringTable:
 cdef class Lexicon(StringTable):
     """Raw words and the term numbers each is searched as (``words.*``)."""
 
-    cdef const uint64_t[::1] starts
-    cdef const uint32_t[::1] tokens
-
     def __init__(self, table, blob, offsets, starts, tokens):
         StringTable.__init__(self, table, blob, offsets)
         self.starts = starts
@@ -230,7 +222,7 @@ cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py
 # --- house numbers ------------------------------------------------------------------------
 
 
-cdef inline Py_ssize_t read_varint(const uint8_t[::1] blob, uint64_t* pos) noexcept nogil:
+cdef inline Py_ssize_t read_varint(const uint8_t* blob, uint64_t* pos) noexcept nogil:
     cdef Py_ssize_t value = 0
     cdef int shift = 0
     cdef uint8_t b
@@ -243,7 +235,7 @@ cdef inline Py_ssize_t read_varint(const uint8_t[::1] blob, uint64_t* pos) noexc
         shift += 7
 
 
-cdef inline int compare_key(const uint8_t[::1] blob, uint64_t record, const uint8_t* key,
+cdef inline int compare_key(const uint8_t* blob, uint64_t record, const uint8_t* key,
                             Py_ssize_t n) noexcept nogil:
     """Compare the key of a house-number record (its first field) with key."""
     cdef uint64_t pos = record
@@ -258,47 +250,83 @@ cdef inline int compare_key(const uint8_t[::1] blob, uint64_t record, const uint
     return (i > n) - (i < n)
 
 
-ctypedef fused offset_t:
-    uint32_t
-    uint64_t
+cdef class HouseNumbers:
+    """The house numbers of the documents (``docs.hn``, ``hn.off``, ``hn.bin``): found by key in
+    a document's range, read by number. A document's house numbers are hn_start[d] to
+    hn_start[d+1]-1, sorted by key; a record starts with its length (varint), then its key, its
+    raw form (empty when the key's) and the rest, separated by 0x1F."""
 
+    def __init__(self, start, offsets, blob):
+        cdef const uint64_t[::1] starts = start
+        cdef const uint8_t[::1] data = blob
+        cdef const uint32_t[::1] narrow
+        cdef const uint64_t[::1] wide
+        self.arrays = (start, offsets, blob)
+        self.start = &starts[0]
+        self.blob = &data[0]
+        self.wide = offsets.dtype.itemsize == 8
+        if len(offsets) == 0:
+            self.off32 = NULL
+            self.off64 = NULL
+        elif self.wide:
+            wide = offsets
+            self.off64 = &wide[0]
+        else:
+            narrow = offsets
+            self.off32 = &narrow[0]
 
-def find_housenumbers(const uint32_t[::1] docs, str key, const uint64_t[::1] hn_start,
-                      const offset_t[::1] hn_off, const uint8_t[::1] hn_blob):
-    """For each document, the number of its house number ``key``, or -1.
+    cdef uint64_t offset(self, int64_t hn) noexcept nogil:
+        return self.off64[hn] if self.wide else self.off32[hn]
 
-    A document's house numbers are hn_start[d]..hn_start[d+1]-1, sorted by key; a record
-    starts with its length (varint), then its key up to the first 0x1F.
-    """
-    cdef bytes encoded = key.encode()
-    cdef const uint8_t* k = <const uint8_t*> encoded
-    cdef Py_ssize_t n = len(encoded)
-    out_array = np.full(docs.shape[0], -1, dtype=np.int64)
-    cdef int64_t[::1] out = out_array
-    cdef Py_ssize_t i, lo, hi, mid
-    cdef int c
-    with nogil:
-        for i in range(docs.shape[0]):
-            lo = hn_start[docs[i]]
-            hi = hn_start[docs[i] + 1]
-            while lo < hi:
-                mid = (lo + hi) // 2
-                c = compare_key(hn_blob, hn_off[mid], k, n)
-                if c < 0:
-                    lo = mid + 1
-                elif c > 0:
-                    hi = mid
-                else:
-                    out[i] = mid
-                    break
-    return out_array
+    cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil:
+        """The number of document ``doc``'s house number ``key``, or -1."""
+        cdef Py_ssize_t lo = self.start[doc], hi = self.start[doc + 1], mid
+        cdef int c
+        while lo < hi:
+            mid = (lo + hi) // 2
+            c = compare_key(self.blob, self.offset(mid), key, n)
+            if c < 0:
+                lo = mid + 1
+            elif c > 0:
+                hi = mid
+            else:
+                return mid
+        return -1
 
+    cdef str raw(self, int64_t hn):
+        """A house number as written ("30 BIS"; its key when the record has no raw form)."""
+        cdef uint64_t pos = self.offset(hn)
+        cdef Py_ssize_t key_end = 0, raw_end
+        read_varint(self.blob, &pos)
+        while self.blob[pos + key_end] != 0x1F:
+            key_end += 1
+        raw_end = key_end + 1
+        while self.blob[pos + raw_end] != 0x1F:
+            raw_end += 1
+        if raw_end > key_end + 1:
+            return (<const char*> self.blob + pos + key_end + 1)[:raw_end - key_end - 1].decode()
+        return (<const char*> self.blob + pos)[:key_end].decode()
 
-def housenumber_record(const uint8_t[::1] blob, uint64_t offset) -> bytes:
-    """The payload of the house-number record at ``offset``."""
-    cdef uint64_t pos = offset
-    cdef Py_ssize_t length = read_varint(blob, &pos)
-    return bytes(blob[pos:pos + length])
+    def find_many(self, const uint32_t[::1] docs, str key):
+        """For each document, the number of its house number ``key``, or -1 (an int64 array)."""
+        cdef bytes encoded = key.encode()
+        cdef const uint8_t* k = <const uint8_t*> encoded
+        cdef Py_ssize_t i, n = len(encoded)
+        out_array = np.full(docs.shape[0], -1, dtype=np.int64)
+        cdef int64_t[::1] out = out_array
+        with nogil:
+            for i in range(docs.shape[0]):
+                out[i] = self.find(docs[i], k, n)
+        return out_array
+
+    def raw_of(self, int64_t hn) -> str:
+        return self.raw(hn)
+
+    def record(self, int64_t hn) -> bytes:
+        """The payload of house number ``hn``'s record."""
+        cdef uint64_t pos = self.offset(hn)
+        cdef Py_ssize_t length = read_varint(self.blob, &pos)
+        return (<const char*> self.blob + pos)[:length]
 
 
 # --- one-edit neighbours (fuzzy matching) ---------------------------------------------------
@@ -371,36 +399,6 @@ def one_edit_terms(StringTable table, str word) -> tuple:
             memcpy(buf + i, src + i + 1, n - 1 - i)
             found.offer(buf, n - 1)
     return tuple(found.ids)
-
-
-def housenumber_raws(const int64_t[::1] hns, const offset_t[::1] hn_off, const uint8_t[::1] hn_blob):
-    """The raw form of each house number ("30 BIS"; its key when the record has no raw), or
-    None for -1: what a candidate's labels start with, without decoding whole records."""
-    cdef Py_ssize_t i, key_end, raw_end
-    cdef uint64_t pos
-    cdef Py_ssize_t length
-    out = []
-    for i in range(hns.shape[0]):
-        if hns[i] < 0:
-            out.append(None)
-            continue
-        pos = hn_off[hns[i]]
-        length = read_varint(hn_blob, &pos)
-        key_end = 0
-        while blob_at(hn_blob, pos + key_end) != 0x1F:
-            key_end += 1
-        raw_end = key_end + 1
-        while blob_at(hn_blob, pos + raw_end) != 0x1F:
-            raw_end += 1
-        if raw_end > key_end + 1:
-            out.append(bytes(hn_blob[pos + key_end + 1:pos + raw_end]).decode())
-        else:
-            out.append(bytes(hn_blob[pos:pos + key_end]).decode())
-    return out
-
-
-cdef inline uint8_t blob_at(const uint8_t[::1] blob, uint64_t pos) noexcept nogil:
-    return blob[pos]
 
 
 def touch_pages(const uint8_t[::1] data, Py_ssize_t page) -> int:

@@ -17,7 +17,7 @@ import orjson
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_record, touch_pages
+from ._lookup import HouseNumbers, Lexicon, StringTable, touch_pages
 from ._postings import Postings
 from .documents import decode_housenumber
 from .format import (
@@ -87,6 +87,7 @@ class IndexReader:
         self.hn_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["hn.off"]
         self.hn_blob = self._bytes("hn.bin")
         self.hn_lonlat_e7: NDArray[np.int32] = a["hn.lonlat"]  # (x, y) rows
+        self.housenumbers = HouseNumbers(self.doc_hn, self.hn_offsets, self.hn_blob)
         self.geo_cell: NDArray[np.uint64] = a["geo.cell"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
@@ -213,12 +214,12 @@ class IndexReader:
 
     def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict[str, Any]]:
         doc = self.housenumber_doc(hn) if doc is None else doc
-        payload = housenumber_record(self.hn_blob, int(self.hn_offsets[hn]))
+        payload = self.housenumbers.record(hn)
         return decode_housenumber(payload, self.doc_id(doc))
 
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self._housenumber(hn, doc)[1]["raw"]  # type: ignore[no-any-return]
+        return self.housenumbers.raw_of(hn)
 
     def housenumber_key(self, hn: int) -> str:
         return self._housenumber(hn)[0]
@@ -238,8 +239,7 @@ class IndexReader:
 
     def find_housenumbers(self, docs: NDArray[np.int64], key: str) -> NDArray[np.int64]:
         """For each document, the number of its house number ``key``, or -1."""
-        return find_housenumbers(np.ascontiguousarray(docs, dtype=np.uint32), key, self.doc_hn,
-                                 self.hn_offsets, self.hn_blob)
+        return self.housenumbers.find_many(np.ascontiguousarray(docs, dtype=np.uint32), key)
 
     # --- space ----------------------------------------------------------------------
 

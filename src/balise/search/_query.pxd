@@ -2,6 +2,14 @@
 from ._textscore cimport Query as TextQuery
 
 
+cdef class WordTokens:
+    cdef object index
+    cdef object pipeline
+    cdef dict cache
+
+    cdef tuple get(self, str word)
+
+
 cdef class QueryToken:
     cdef readonly str value
     cdef readonly str raw

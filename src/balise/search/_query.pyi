@@ -9,6 +9,11 @@ from ..text import Pipeline, Token
 from ._textscore import Query as TextQuery
 
 @disjoint_base  # a cdef class: its own C layout
+class WordTokens:
+    def __init__(self, index: Any, pipeline: Pipeline) -> None: ...
+    def __call__(self, word: str) -> tuple[str | int, ...]: ...
+
+@disjoint_base
 class QueryToken:
     @property
     def value(self) -> str: ...

@@ -16,6 +16,42 @@ from ..text._text cimport Word, ascii_label
 
 DEF COMMON_THRESHOLD = 10000
 DEF MAX_MEANINGFUL = 10
+DEF WORD_CACHE = 100000  # query words and their tokens (the lexicon of France has about 400,000)
+
+
+cdef class WordTokens:
+    """The tokens a query word is searched as, with their term numbers and frequencies, as
+    one flat tuple (token, term or -1, frequency, token...): from the lexicon for a word the
+    documents had, else from the pipeline's synonyms and phonetics.
+
+    NOTE: cached in a plain dict, emptied when full, not an lru_cache, and as flat tuples of
+    strings and ints: the cyclic GC stops tracking them, where it would walk every entry of
+    an lru_cache or every inner tuple at each full pass.
+    """
+
+    def __init__(self, index, pipeline):
+        self.index = index
+        self.pipeline = pipeline
+        self.cache = {}
+
+    def __call__(self, str word) -> tuple:
+        return self.get(word)
+
+    cdef tuple get(self, str word):
+        cdef object found = self.cache.get(word)
+        if found is not None:
+            return <tuple> found
+        index = self.index
+        known = index.words.tokens_of([word], index.terms, index.post_start)[0]
+        if known is None:
+            known = []
+            for t in self.pipeline.expand(word):
+                tid = index.term_id(t)
+                known.append((t, tid, index.frequency(tid) if tid >= 0 else 0))
+        if len(self.cache) >= WORD_CACHE:
+            self.cache.clear()
+        found = self.cache[word] = tuple([x for token in known for x in token])
+        return <tuple> found
 
 
 cdef class QueryToken:
@@ -126,13 +162,14 @@ cdef class Query:
         cdef list selected = []
         cdef QueryToken qt
         cdef Word word, token, last
+        cdef WordTokens known = engine.word_tokens
+        cdef tuple expanded
         self.last_token = None
         self.maybe_housenumbers = [w for w in words if w.kind and w.kind.startswith("maybe_")]
-        known = engine.word_tokens
         for i in range(len(words)):
             word = <Word> words[i]
             kind = word.kind
-            expanded = known(word.value)  # (token, term, frequency) flattened
+            expanded = known.get(word.value)  # (token, term, frequency) flattened
             count = len(expanded) // 3
             for j in range(count):
                 value, tid, frequency = expanded[3 * j], expanded[3 * j + 1], expanded[3 * j + 2]

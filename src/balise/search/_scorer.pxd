@@ -1,6 +1,7 @@
 # cython: language_level=3
 from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
+from ..index._lookup cimport HouseNumbers
 from ._docs cimport DocMap
 from ._query cimport Query
 
@@ -13,6 +14,7 @@ cdef class IndexView:
     cdef const double* importance
     cdef const double* lonlat
     cdef const uint8_t* flags
+    cdef HouseNumbers housenumbers
 
 
 cdef class Scorer:
@@ -37,6 +39,7 @@ cdef class Scorer:
     cdef list postcodes  # the postcode asked for, among a street's several ones, or None
     cdef readonly Py_ssize_t cream
     cdef bytearray scratch
+    cdef list keys  # the house number asked for, then its other spellings (bytes), or []
 
     cdef int convert(self, const DocMap* bucket) except -1
     cdef bint has_cream(self, const DocMap* bucket) except -1
@@ -44,7 +47,7 @@ cdef class Scorer:
     cdef double _text_score(self, Py_ssize_t k, bytes number) except -1.0
     cdef _with_centre(self, Py_ssize_t first)
     cdef _adjust(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws, bytearray trailing)
-    cdef _match_housenumbers(self, docs)
+    cdef int _match_housenumbers(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws) except -1
     cdef bint _number_in_name(self, uint32_t doc) except -1
     cdef _asked_postcode(self, uint32_t doc)
     cdef _prefer_queried_postcode(self, dict doc)

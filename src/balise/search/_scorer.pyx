@@ -12,7 +12,6 @@ from libc.stdlib cimport free, malloc, realloc
 
 import numpy as np
 
-from ..index._lookup import housenumber_raws
 from ..index.format import IMPORTANCE_WEIGHT as _IMPORTANCE_WEIGHT
 from ..index.format import MULTI_POSTCODE as _MULTI_POSTCODE
 from ..text import ascii_label
@@ -23,6 +22,7 @@ from .result import Result
 
 from ._geojson cimport feature
 
+from ..index._lookup cimport HouseNumbers
 from ._docs cimport DocMap, docmap_free, docmap_get, docmap_init, docmap_set
 from ._textscore cimport labels_score, stored_score
 
@@ -47,6 +47,7 @@ cdef class IndexView:
         self.importance = &importance[0] if importance.shape[0] else NULL
         self.lonlat = &lonlat[0] if lonlat.shape[0] else NULL
         self.flags = &flags[0] if flags.shape[0] else NULL
+        self.housenumbers = index.housenumbers
 
 
 cdef inline bint ranks_before(Scorer s, Py_ssize_t a, Py_ssize_t b) noexcept:
@@ -129,9 +130,10 @@ cdef class Scorer:
             return 0
         new_array = np.sort(new_array[:n])
         new = new_array
-        hns_array = self._match_housenumbers(new_array)
+        hns_array = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] hns = hns_array
-        raws = housenumber_raws(hns_array, self.index.hn_offsets, self.index.hn_blob)
+        raws = [None] * n
+        self._match_housenumbers(new, hns, raws)
         trailing = bytearray(n)
         if self.query.maybe_housenumbers or self.area is not None or self.query.only_housenumber:
             self._adjust(new, hns, raws, trailing)  # PERF: a loop over candidates only then
@@ -232,17 +234,26 @@ cdef class Scorer:
                 hn = DROPPED
             hns[i] = hn
 
-    cdef _match_housenumbers(self, docs):
-        key = self.query.housenumber_key
-        if not self.query.check_housenumber or not key:
-            return np.full(len(docs), -1, dtype=np.int64)
-        found = self.index.find_housenumbers(docs, key)
-        for alternative in housenumber_alternatives(key):
-            missing = found < 0
-            if not missing.any():
-                break
-            found[missing] = self.index.find_housenumbers(docs[missing], alternative)
-        return found
+    cdef int _match_housenumbers(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws) except -1:
+        """The house number of each document that has the one asked for (its key, else the
+        other spelling: 30b <-> 30bis), or -1; and its raw form ("30 BIS")."""
+        cdef HouseNumbers numbers = self.view.housenumbers
+        cdef Py_ssize_t i
+        cdef int64_t hn
+        cdef bytes key
+        if self.keys is None:
+            key_text = self.query.housenumber_key
+            self.keys = [] if not self.query.check_housenumber or not key_text else [
+                k.encode() for k in [key_text] + housenumber_alternatives(key_text)]
+        for i in range(docs.shape[0]):
+            hn = -1
+            for key in self.keys:
+                hn = numbers.find(docs[i], key, len(key))
+                if hn >= 0:
+                    raws[i] = numbers.raw(hn)
+                    break
+            hns[i] = hn
+        return 0
 
     cdef bint _number_in_name(self, uint32_t doc) except -1:
         """Whether a trailing number of the query is part of this street's name: the

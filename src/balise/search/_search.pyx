@@ -12,6 +12,7 @@ A key of an intersection is a term number (>= 0), ``GEOHASH`` (the block of cell
 centre) or a filter (``FILTER - i`` for the i-th): each resolves to a list of documents.
 """
 
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 
@@ -237,17 +238,21 @@ cdef class Search:
         cdef double* base_scores = NULL
         cdef int64_t term
         cdef bint empty
-        cdef const int64_t[::1] terms
-        cdef Py_ssize_t count
+        cdef Py_buffer buffer
+        cdef const int64_t* terms = NULL
+        cdef Py_ssize_t count = 0
         cdef int geohash = self.geohash_key() if use_geohash else 0
         fixed = self.unique(keys + ([geohash] if geohash else []))
         if not fixed:
-            terms = self.terms_of(candidates)
-            count = terms.shape[0]
-            for i in range(count):
-                if stop_when == 1 and self.docs.size >= BUCKET_MAX or stop_when == 2 and not self.docs.size < self.wanted:
-                    break
-                self.add([terms[i]])
+            self.terms_of(candidates, &buffer)
+            terms, count = <const int64_t*> buffer.buf, buffer.len // sizeof(int64_t)
+            try:
+                for i in range(count):
+                    if stop_when == 1 and self.docs.size >= BUCKET_MAX or stop_when == 2 and not self.docs.size < self.wanted:
+                        break
+                    self.add([terms[i]])
+            finally:
+                PyBuffer_Release(&buffer)
             return 0
         fixed_terms = {k for k in fixed if k >= 0}
         n = len(fixed)
@@ -271,8 +276,8 @@ cdef class Search:
             if empty:
                 self.matched_keys.update(fixed_terms)
                 return 0
-            terms = self.terms_of(candidates)
-            count = terms.shape[0]
+            self.terms_of(candidates, &buffer)
+            terms, count = <const int64_t*> buffer.buf, buffer.len // sizeof(int64_t)
             heap.items = <Entry*> malloc(max(self.wanted, BUCKET_MAX) * sizeof(Entry))
             try:
                 for i in range(count):
@@ -291,24 +296,28 @@ cdef class Search:
                     best_of(lists, j, &area, &heap)
                     for j in range(heap.size):
                         docmap_set(&self.docs, heap.items[j].doc, 0)
+                if tried:
+                    self.matched_keys.update(fixed_terms)
+                    for i in range(tried):
+                        self.matched_keys.add(terms[i])
+                if self.trace is not None:
+                    for i in range(tried):
+                        self.note("add_to_bucket", fixed + [terms[i]])
             finally:
                 free(heap.items)
+                PyBuffer_Release(&buffer)
         finally:
             free(base_docs)
             free(base_scores)
-        if tried:
-            self.matched_keys.update(fixed_terms)
-            for i in range(tried):
-                self.matched_keys.add(terms[i])
-        if self.trace is not None:
-            for i in range(tried):
-                self.note("add_to_bucket", fixed + [terms[i]])
         return 0
 
-    cdef const int64_t[::1] terms_of(self, object candidates):
+    cdef int terms_of(self, object candidates, Py_buffer* buffer) except -1:
+        """The int64 terms of ``candidates`` (an array, or a word: its one-edit terms) as a
+        buffer (PERF: not a typed memoryview, whose checks cost more than a short loop)."""
         if isinstance(candidates, str):
-            return np.asarray(self.engine.fuzzy_terms(candidates), dtype=np.int64)
-        return candidates
+            candidates = self.engine.fuzzy_terms(candidates)
+        PyObject_GetBuffer(candidates, buffer, PyBUF_C_CONTIGUOUS)
+        return 0
 
     # --- the bucket's state -----------------------------------------------------------------
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
 from ..index.format import Document
 from ..text import Pipeline
-from ._query import QueryText
+from ._query import QueryText, WordTokens
 from ._scorer import IndexView
 from ._search import Search
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
-WORD_CACHE = 100_000  # query words and their tokens (the lexicon of France has about 400,000)
-WordTokens = tuple[str | int, ...]  # (token, term number or -1, documents with it) flattened
 
 
 class Engine:
@@ -32,34 +33,11 @@ class Engine:
         self.other_postcodes = lru_cache(maxsize=50_000)(self._other_postcodes)
         self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
         self.co_occur = lru_cache(maxsize=8_000)(self._co_occur)
-        self._word_tokens: dict[str, WordTokens] = {}
+        self.word_tokens = WordTokens(index, pipeline)
 
-    def word_tokens(self, word: str) -> WordTokens:
-        """The tokens a query word is searched as, with their term numbers and frequencies
-        (token, term, frequency, token, term...): from the lexicon for a word the documents
-        had, else from the pipeline.
-
-        NOTE: cached in a plain dict, emptied when full, not an lru_cache, and as one flat
-        tuple of strings and ints: the cyclic GC stops tracking it, where it would walk
-        every entry of an lru_cache or every inner tuple at each full pass."""
-        found = self._word_tokens.get(word)
-        if found is not None:
-            return found
-        index = self.index
-        known = index.words.tokens_of([word], index.terms, index.post_start)[0]
-        if known is None:
-            known = []
-            for t in self.pipeline.expand(word):
-                tid = index.term_id(t)
-                known.append((t, tid, index.frequency(tid) if tid >= 0 else 0))
-        if len(self._word_tokens) >= WORD_CACHE:
-            self._word_tokens.clear()
-        found = self._word_tokens[word] = tuple(x for token in known for x in token)
-        return found
-
-    def _fuzzy_terms(self, word: str) -> tuple[int, ...]:
+    def _fuzzy_terms(self, word: str) -> NDArray[np.int64]:
         """Index terms one edit away from a word, in Addok's order of preference."""
-        return one_edit_terms(self.index.terms, word)
+        return np.array(one_edit_terms(self.index.terms, word), dtype=np.int64)
 
     def _co_occur(self, a: int, b: int) -> bool:
         """Whether two terms share a document (what Addok keeps as pair sets)."""

@@ -1,0 +1,27 @@
+# cython: language_level=3
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+
+
+cdef class StringTable:
+    cdef const uint32_t[::1] table
+    cdef const uint8_t[::1] blob
+    cdef const uint64_t[::1] offsets
+    cdef readonly Py_ssize_t size
+
+
+cdef class Lexicon(StringTable):
+    cdef const uint64_t[::1] starts
+    cdef const uint32_t[::1] tokens
+
+
+cdef class HouseNumbers:
+    cdef object arrays  # what the pointers point into
+    cdef const uint64_t* start
+    cdef const uint32_t* off32
+    cdef const uint64_t* off64
+    cdef bint wide
+    cdef const uint8_t* blob
+
+    cdef uint64_t offset(self, int64_t hn) noexcept nogil
+    cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil
+    cdef str raw(self, int64_t hn)
