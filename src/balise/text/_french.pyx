@@ -69,6 +69,50 @@ cpdef str space_postcodes(str q):
     return "".join(parts)
 
 
+cdef str spaced_and_collapsed(str q):
+    """collapse_spaces(space_postcodes(q)).strip() in one pass (ASCII text)."""
+    cdef bytes text = q.encode("ascii")
+    cdef const char* src = text
+    cdef Py_ssize_t n = len(text), i = 0, out = 0, run, start
+    cdef char* dst = <char*> PyMem_Malloc(n + n // 5 * 2 + 2)
+    if dst == NULL:
+        raise MemoryError()
+    try:
+        while i < n:
+            if 48 <= src[i] <= 57:
+                run = i
+                while run < n and 48 <= src[run] <= 57:
+                    run += 1
+                while run - i >= 5:  # a space either side of every five digits
+                    if out and dst[out - 1] != 32:
+                        dst[out] = 32
+                        out += 1
+                    for start in range(i, i + 5):
+                        dst[out] = src[start]
+                        out += 1
+                    dst[out] = 32
+                    out += 1
+                    i += 5
+                while i < run:
+                    dst[out] = src[i]
+                    out += 1
+                    i += 1
+            elif src[i] == 32:
+                if out and dst[out - 1] != 32:
+                    dst[out] = 32
+                    out += 1
+                i += 1
+            else:
+                dst[out] = src[i]
+                out += 1
+                i += 1
+        while out and dst[out - 1] == 32:
+            out -= 1
+        return dst[:out].decode("ascii")
+    finally:
+        PyMem_Free(dst)
+
+
 cpdef str collapse_spaces(str q):
     """re.sub(" {2,}", " ", q): every run of spaces one space."""
     while "  " in q:
@@ -82,6 +126,7 @@ cdef class FrenchRules:
 
     cdef tuple tests  # (street type, ordinal, house number, parcel, trailing number): str -> bool
     cdef list noise  # (rewrite: str -> str, substrings one of which the text must hold)
+    cdef tuple rare  # the substrings of the noise rules other than postcodes and spaces
     cdef dict fold_words  # "bis" -> "b"...
     cdef frozenset months
     cdef frozenset preceders  # words after which a number belongs to the name
@@ -90,6 +135,8 @@ cdef class FrenchRules:
     def __init__(self, tests, noise, fold_words, months, preceders):
         self.tests = tuple(tests)
         self.noise = [(rewrite, tuple(needs)) for rewrite, needs in noise]
+        self.rare = tuple(needed for rewrite, needs in self.noise for needed in needs
+                          if rewrite is not space_postcodes and rewrite is not collapse_spaces)
         self.fold_words = dict(fold_words)
         self.months = frozenset(months)
         self.preceders = frozenset(preceders)
@@ -116,8 +163,17 @@ cdef class FrenchRules:
     # --- the query string ----------------------------------------------------------------
 
     cpdef str clean_noise(self, str q):
-        """Drop CEDEX, BP/CS/TSA numbers, floors; expand s/ (sur) and s/s (sous)."""
+        """Drop CEDEX, BP/CS/TSA numbers, floors; expand s/ (sur) and s/s (sous).
+
+        PERF: a text that holds none of the rarer rules' substrings only has its postcodes
+        spaced and its spaces collapsed (which cannot make one of those): one compiled pass."""
         cdef str lower = q.lower()
+        if q.isascii():
+            for needed in self.rare:
+                if needed in lower:
+                    break
+            else:
+                return spaced_and_collapsed(q)
         for rewrite, needs in self.noise:
             for needed in <tuple> needs:
                 if needed in lower:
@@ -133,7 +189,10 @@ cdef class FrenchRules:
         cdef str word, rest
         cdef Py_ssize_t i
         cdef bint changed = False
-        if "0" not in q:
+        cdef Py_ssize_t at = q.find("0")
+        while at > 0 and q[at - 1] != " ":  # PERF: a word that starts with 0, or nothing to do
+            at = q.find("0", at + 1)
+        if at < 0:
             return q
         words = q.split(" ")
         for i in range(len(words)):

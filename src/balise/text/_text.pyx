@@ -122,10 +122,32 @@ cpdef list split_words(str text):
     """The words of a cleaned query (folded words between spaces, as ``ascii_label`` and the
     rules' cleaning leave it), each with its position; ``raw`` is the word as written."""
     cdef list out = []
-    cdef Py_ssize_t i = 0
-    cdef str word, value
-    for word in text.split():
-        value = fold(word)
-        out.append(Word(word if value == word else value, word, None, i))
-        i += 1
+    cdef Py_ssize_t i = 0, position = 0, n = len(text), start
+    cdef Py_UCS4 c
+    cdef bint folded = True
+    cdef str word
+    cdef Word w
+    for c in text:  # PERF: folded text is ASCII lower case: no fold per word (unidecode can
+        if c >= 128 or 65 <= c <= 90:  # give capitals, e.g. "Ⅻ" -> "XII")
+            folded = False
+            break
+    while i < n:
+        while i < n and text[i] == " ":
+            i += 1
+        if i == n:
+            break
+        start = i
+        while i < n and text[i] != " ":
+            i += 1
+        word = text[start:i]
+        w = Word.__new__(Word)
+        w.raw = word
+        w.value = word if folded else fold(word)
+        if w.value == word:
+            w.value = word
+        w.kind = None
+        w.position = position
+        w.is_last = False
+        out.append(w)
+        position += 1
     return out
