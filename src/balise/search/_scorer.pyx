@@ -284,7 +284,11 @@ cdef class Scorer:
         """The label shown for the candidate in column i (its house number's raw form given)."""
         if self.trailing[i] or self.postcodes[i] is not None:
             return self.labels(i)[0]
-        shown = self.index.shown_label(self.docs[i])
+        cdef uint32_t doc = self.docs[i]
+        cdef uint64_t start = self.view.labels_offsets[doc], end = self.view.labels_offsets[doc + 1], cut = start
+        while cut < end and self.view.labels[cut] != 0x1F:  # the label shown comes first
+            cut += 1
+        shown = (<const char*> self.view.labels + start)[:cut - start].decode()
         return f"{housenumber} {shown}" if housenumber else shown
 
     # --- results -------------------------------------------------------------------------

@@ -4,11 +4,17 @@ from typing import Any
 
 from typing_extensions import disjoint_base
 
+from ..index._postings import Postings
 from ._query import Query, QueryText
 from ._scorer import Scorer
 from .area import Area
 
 COLLECTORS: tuple[str, ...]
+
+@disjoint_base  # a cdef class: its own C layout
+class Pairs:
+    def __init__(self, postings: Postings) -> None: ...
+    def __call__(self, a: int, b: int) -> bool: ...
 
 @disjoint_base  # a cdef class: its own C layout
 class Search:

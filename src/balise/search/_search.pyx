@@ -50,6 +50,7 @@ DEF COMMON_THRESHOLD = 10000
 DEF GEOHASH = -1
 DEF FILTER = -2
 DEF MAX_SPECIAL = 8  # the geohash block and the filters (at most one per filter name)
+DEF PAIRS_CACHE = 50000
 
 
 cdef class Search:
@@ -359,6 +360,30 @@ cdef class Search:
     @property
     def bucket_size(self) -> int:
         return self.docs.size
+
+
+cdef class Pairs:
+    """Whether two terms share a document (what Addok keeps as pair sets), cached: the
+    relations collector asks it of every two words of a query."""
+
+    cdef Postings postings
+    cdef dict cache
+
+    def __init__(self, Postings postings):
+        self.postings = postings
+        self.cache = {}
+
+    cdef bint share(self, Py_ssize_t a, Py_ssize_t b) except -1:
+        cdef object key = (min(a, b) << 32) | max(a, b)
+        cdef object found = self.cache.get(key)
+        if found is None:
+            if len(self.cache) >= PAIRS_CACHE:
+                self.cache.clear()
+            found = self.cache[key] = self.postings.share_c(a, b)
+        return found
+
+    def __call__(self, Py_ssize_t a, Py_ssize_t b) -> bool:
+        return self.share(a, b)
 
 
 cdef list tids(list tokens):
@@ -697,7 +722,7 @@ cdef list manytomany_relations(Search s, list tokens):
         a = <QueryToken> words[i]
         for j in range(i + 1, n):
             b = <QueryToken> words[j]
-            if a.tid >= 0 and b.tid >= 0 and s.engine.co_occur(min(a.tid, b.tid), max(a.tid, b.tid)):
+            if a.tid >= 0 and b.tid >= 0 and (<Pairs> s.engine.pairs).share(a.tid, b.tid):
                 linked[i] |= 1 << j
                 linked[j] |= 1 << i
     cliques = []
@@ -723,7 +748,7 @@ cdef int grow(Py_ssize_t n, list linked, list cliques, object clique, object can
         return 0
     for i in range(n):  # the pivot: the word with the most neighbours among the candidates
         if (candidates | excluded) >> i & 1:
-            degree = bin(linked[i] & candidates).count("1")
+            degree = (linked[i] & candidates).bit_count()
             if degree > most:
                 best, most = i, degree
     for i in range(n):

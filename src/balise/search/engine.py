@@ -17,7 +17,7 @@ from ..index.format import Document
 from ..text import Pipeline
 from ._query import QueryText, WordTokens
 from ._scorer import IndexView
-from ._search import Search
+from ._search import Pairs, Search
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
@@ -32,16 +32,12 @@ class Engine:
         self.view = IndexView(index)
         self.other_postcodes = lru_cache(maxsize=50_000)(self._other_postcodes)
         self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
-        self.co_occur = lru_cache(maxsize=8_000)(self._co_occur)
+        self.pairs = Pairs(index.postings_lists)
         self.word_tokens = WordTokens(index, pipeline)
 
     def _fuzzy_terms(self, word: str) -> NDArray[np.int64]:
         """Index terms one edit away from a word, in Addok's order of preference."""
         return np.array(one_edit_terms(self.index.terms, word), dtype=np.int64)
-
-    def _co_occur(self, a: int, b: int) -> bool:
-        """Whether two terms share a document (what Addok keeps as pair sets)."""
-        return self.index.postings_lists.share(a, b)
 
     def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
         """The postcodes of a street or locality that has several, else ().

@@ -33,6 +33,7 @@ ORDINAL_REGEX = "bis|ter|quater|quinquies|sexies|[a-z]"
 # Multiplicative suffixes and the letter Addok folds each to.
 FOLD = {"bis": "b", "ter": "t", "quater": "q", "quinquies": "c", "sexies": "s"}
 UNFOLD = {letter: word for word, letter in FOLD.items()}
+MAX_ORDINAL = max(map(len, FOLD))  # the longest ordinal word (quinquies)
 
 ORDINAL = re.compile(r"\b(" + ORDINAL_REGEX + r")\b", flags=re.IGNORECASE)
 STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
@@ -133,7 +134,8 @@ def extract_address(q: str) -> str:
 
 # The word tests of the rules in context (house numbers, ordinals): on a single word (\w+),
 # a match from its start ending at a word boundary is a full match. The compiled rules cache
-# their answers by word.
+# their answers by word; PERF: a test a word cannot pass by its first character or its
+# length (numbers start with a digit, ordinals are short) does not run its expression.
 
 
 def is_street_type(word: str) -> bool:
@@ -141,15 +143,15 @@ def is_street_type(word: str) -> bool:
 
 
 def is_ordinal(word: str) -> bool:
-    return ORDINAL.match(word) is not None
+    return len(word) <= MAX_ORDINAL and ORDINAL.match(word) is not None
 
 
 def is_housenumber(word: str) -> bool:
-    return HOUSENUMBER.match(word) is not None
+    return word[:1].isdigit() and HOUSENUMBER.match(word) is not None
 
 
 def is_parcel(word: str) -> bool:
-    return PARCEL.fullmatch(word) is not None
+    return word[:1].isdigit() and PARCEL.fullmatch(word) is not None
 
 
 MONTHS = {
@@ -163,7 +165,7 @@ TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + r"|[a-z]{1,2}\d{1,3}
 
 
 def is_trailing_number(word: str) -> bool:
-    return TRAILING_NUMBER.match(word) is not None
+    return word[:1].isdigit() and TRAILING_NUMBER.match(word) is not None
 
 
 RULES = FrenchRules(
