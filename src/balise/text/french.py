@@ -33,7 +33,6 @@ ORDINAL_REGEX = "bis|ter|quater|quinquies|sexies|[a-z]"
 # Multiplicative suffixes and the letter Addok folds each to.
 FOLD = {"bis": "b", "ter": "t", "quater": "q", "quinquies": "c", "sexies": "s"}
 UNFOLD = {letter: word for word, letter in FOLD.items()}
-MAX_ORDINAL = max(map(len, FOLD))  # the longest ordinal word (quinquies)
 
 ORDINAL = re.compile(r"\b(" + ORDINAL_REGEX + r")\b", flags=re.IGNORECASE)
 STREET_TYPE = re.compile(r"\b(" + TYPES_REGEX + r")\b", flags=re.IGNORECASE)
@@ -138,12 +137,63 @@ def extract_address(q: str) -> str:
 # length (numbers start with a digit, ordinals are short) does not run its expression.
 
 
+def language(pattern: str) -> frozenset[str]:
+    """Every string a pattern of TYPES or ORDINAL_REGEX matches: they use only literals,
+    character classes, groups of alternatives and ``?``, so each matches a finite set."""
+
+    def alternatives(i: int) -> tuple[set[str], int]:
+        out, i = sequence(i)
+        while i < len(pattern) and pattern[i] == "|":
+            more, i = sequence(i + 1)
+            out |= more
+        return out, i
+
+    def sequence(i: int) -> tuple[set[str], int]:
+        out = {""}
+        while i < len(pattern) and pattern[i] not in "|)":
+            if pattern[i] == "(":
+                atom, i = alternatives(i + 1)
+                i += 1  # ")"
+            elif pattern[i] == "[":
+                end = pattern.index("]", i)
+                atom, i = characters(pattern[i + 1 : end]), end + 1
+            else:
+                atom, i = {pattern[i]}, i + 1
+            if i < len(pattern) and pattern[i] == "?":
+                atom, i = atom | {""}, i + 1
+            out = {a + b for a in out for b in atom}
+        return out, i
+
+    return frozenset(alternatives(0)[0])
+
+
+def characters(cls: str) -> set[str]:
+    """The characters of a class such as "ée" or "a-z"."""
+    out: set[str] = set()
+    i = 0
+    while i < len(cls):
+        if i + 2 < len(cls) and cls[i + 1] == "-":
+            out.update(chr(c) for c in range(ord(cls[i]), ord(cls[i + 2]) + 1))
+            i += 3
+        else:
+            out.add(cls[i])
+            i += 1
+    return out
+
+
+# PERF: the words the expressions match, as sets (the expressions stay the rules' text).
+STREET_TYPE_WORDS = frozenset(w for t in TYPES for w in language(t) if w.isalnum())
+ORDINAL_WORDS = language(ORDINAL_REGEX)
+
+
 def is_street_type(word: str) -> bool:
-    return STREET_TYPE.fullmatch(word) is not None
+    """STREET_TYPE.fullmatch(word) of a folded (ASCII) word."""
+    return word.lower() in STREET_TYPE_WORDS
 
 
 def is_ordinal(word: str) -> bool:
-    return len(word) <= MAX_ORDINAL and ORDINAL.match(word) is not None
+    """ORDINAL.match(word) of a folded (ASCII) word."""
+    return word.lower() in ORDINAL_WORDS
 
 
 def is_housenumber(word: str) -> bool:

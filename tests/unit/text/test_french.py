@@ -142,3 +142,23 @@ def test_housenumber_alternatives():
     assert housenumber_alternatives("30bis") == ["30b"]
     assert housenumber_alternatives("30a") == []
     assert housenumber_alternatives("30") == []
+
+
+def test_word_tests_match_their_expressions():
+    """The street types and ordinals are looked up in the sets their expressions match
+    (french.language): the same answers as the expressions on real words and near misses."""
+    import random
+    import re
+
+    from balise.text import french
+
+    with gzip.open(Path(__file__).parent / "addok-tokens.jsonl.gz", "rt") as f:
+        words = set(re.findall(r"\w+", f.read()))
+    rng = random.Random(1)
+    for word in sorted(french.STREET_TYPE_WORDS | french.ORDINAL_WORDS):
+        words.update((word, word.upper(), word + "s", word[1:], word[:-1]))
+        words.update(word[:i] + rng.choice("aeiouz0") + word[i:] for i in range(len(word) + 1))
+    for word in words:
+        folded = fold(word)
+        assert french.is_street_type(folded) == bool(french.STREET_TYPE.fullmatch(folded)), folded
+        assert french.is_ordinal(folded) == bool(french.ORDINAL.match(folded)), folded
