@@ -28,6 +28,7 @@ cdef class QueryText:
     cdef readonly set postcodes
     cdef readonly TextQuery bigrams
     cdef readonly str dropped  # what the address extraction leaves out, or ''
+    cdef Py_ssize_t start  # where the address starts in ``text``
     cdef object rules  # the pipeline's compiled rules
     cdef dict _words  # extract -> the query's words in context (Words)
 

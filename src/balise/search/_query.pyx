@@ -85,14 +85,15 @@ cdef class QueryText:
         self.words = set(self.text.split())
         self.postcodes = {w for w in self.words if len(w) == 5 and w.isdigit()}
         self.bigrams = TextQuery(self.text)
-        self.dropped = self.rules.dropped_folded(self.text)
+        self.start = self.rules.address_start(self.text)
+        self.dropped = self.text[:self.start].strip()
         self._words = {}
 
     cpdef list query_words(self, bint extract):
         """The query's words in context (house numbers flagged), for one way of extracting."""
         words = self._words.get(extract)
         if words is None:
-            words = self._words[extract] = self.rules.folded_words(self.text, extract)
+            words = self._words[extract] = self.rules.words(self.text[self.start:] if extract else self.text)
         return words
 
 

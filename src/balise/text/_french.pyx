@@ -261,7 +261,11 @@ cdef class FrenchRules:
 
     cpdef list folded_words(self, str q, bint extract=True):
         """:meth:`query_words` of a query already folded (``ascii_label``)."""
-        return self.context(split_words(self.clean_folded(q, extract)))
+        return self.words(q[self.address_start(q):] if extract else q)
+
+    cpdef list words(self, str q):
+        """The words in context of a folded query from where its address starts (or whole)."""
+        return self.context(split_words(self.remove_leading_zeros(self.clean_noise(q))))
 
     # --- words in context ------------------------------------------------------------------
 
