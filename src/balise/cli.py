@@ -90,6 +90,43 @@ def import_(index_dir: Path, communes_dir: Path | None, rules: str, memory: str,
         click.echo(f"  skipped {path}:{lineno}: {reason}: {line[:80]!r}", err=True)
 
 
+@main.command("make-poi")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--communes", "communes_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Commune reference directory (as ../shared/data/communes): every commune as a POI, "
+              "and the names of the points' communes.")
+@click.option("--points", "points", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Official points CSV (as official-points-dev.csv): its town halls and post offices.")
+@click.option("--from", "exports", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A POI NDJSON export (the Géoplateforme's poi.ndjson from BD TOPO, any Addok POI "
+              "file), normalized.")
+@click.option("--departement", "departements", multiple=True, metavar="CODE",
+              help="Only the POIs of this département (repeat it; default: all).")
+def make_poi(out: Path, communes_dir: Path | None, points: tuple[Path, ...], exports: tuple[Path, ...],
+             departements: tuple[str, ...]) -> None:
+    """Write OUT (.ndjson or .ndjson.gz): points of interest in Addok's NDJSON, for
+    `balise import` and the Géoplateforme API's index=poi (docs/geocodage.md)."""
+    import itertools
+
+    from .importer.communes import Communes
+    from .importer.poi import commune_pois, export_pois, in_departements, official_point_pois, write_ndjson
+    from .importer.report import ImportReport
+
+    if not (communes_dir or points or exports):
+        raise click.UsageError("give --communes, --points or --from")
+    report = ImportReport()
+    communes = Communes.load(communes_dir) if communes_dir else None
+    sources = [commune_pois(communes_dir, communes, report)] if communes_dir and communes else []
+    sources += [official_point_pois(path, communes, report) for path in points]
+    sources += [export_pois(path, report) for path in exports]
+    written = write_ndjson(in_departements(itertools.chain(*sources), departements), out)
+    click.echo(f"wrote {written:,} points of interest to {out}; skipped {report.bad_lines:,}")
+    for path, lineno, reason, line in report.examples:
+        click.echo(f"  skipped {path}:{lineno}: {reason}: {line[:80]!r}", err=True)
+
+
 def open_geocoder(index_dir: Path):
     from .geocoder import Geocoder
     from .index import IndexFormatError
