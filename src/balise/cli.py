@@ -305,12 +305,17 @@ def lookup(index_dir, ids) -> None:
 
 @main.command()
 @index_option
+@click.option("--poi-index", "poi_dir", type=click.Path(path_type=Path), default=from_settings("poi_index"),
+              show_default="BALISE_POI_INDEX, else none",
+              help="Index of points of interest, served as index=poi by the Géoplateforme API.")
 @click.option("--host", help="Address to listen on [default: from BIND, or 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [default: from BIND, or 7878].")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes [default: WORKERS, or one per CPU].")
-def serve(index_dir: Path, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with granian.
+def serve(index_dir: Path, poi_dir: Path | str, host: str | None, port: int | None,
+          workers: int | None) -> None:
+    """Serve the HTTP APIs (Addok's /search/, /reverse/...; the Géoplateforme's /geocodage/...;
+    /health, /status) with granian.
 
     Runs balise/http/server.py, whose settings come from the environment (BIND, WORKERS,
     THREADS, KEEPALIVE...); the options here set those variables.
@@ -320,13 +325,19 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     from .index import IndexFormatError, IndexReader
     from .index.pointer import resolve
 
-    try:
-        # An index directory, or a root whose `current` link is followed while serving.
-        IndexReader(resolve(index_dir))  # fail here clearly, not in a server traceback
-    except (IndexFormatError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
-    env = dict(os.environ, BALISE_INDEX=str(index_dir.absolute()))
+    indexes = {"BALISE_INDEX": index_dir, "BALISE_POI_INDEX": Path(poi_dir) if poi_dir else None}
+    env = dict(os.environ)
+    for variable, directory in indexes.items():
+        if directory is None:
+            env[variable] = ""
+            continue
+        try:
+            # An index directory, or a root whose `current` link is followed while serving.
+            IndexReader(resolve(directory))  # fail here clearly, not in a server traceback
+        except (IndexFormatError, OSError) as e:
+            raise click.ClickException(str(e)) from e
+        # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
+        env[variable] = str(directory.absolute())
     if host or port is not None:
         bind_host, _, bind_port = settings().bind.rpartition(":")
         host = (host or bind_host).strip("[]")

@@ -92,11 +92,11 @@ class Static:
 class Page:
     """``GET /``: the search page, with the tile settings and the version filled in."""
 
-    def __init__(self, version: str, tiles_url: str, tiles_attribution: str) -> None:
+    def __init__(self, version: str, tiles_url: str, tiles_attribution: str, geocodage: str = "") -> None:
         template = Template(files(__package__).joinpath("page.html").read_text(encoding="utf-8"))
         self.body = template.substitute(
             version=html.escape(version), tiles_url=html.escape(tiles_url),
-            tiles_attribution=html.escape(tiles_attribution)).encode()
+            tiles_attribution=html.escape(tiles_attribution), geocodage=html.escape(geocodage)).encode()
         images = " ".join(dict.fromkeys(["'self'", "data:", tile_source(tiles_url)]))
         self.policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                        f"img-src {images}; connect-src 'self'; base-uri 'none'; form-action 'self'; "

@@ -31,7 +31,7 @@ import gzip
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -248,14 +248,14 @@ def write_ndjson(docs: Iterable[dict[str, Any]], out: Path) -> int:
     partial = out.with_name(out.name + ".part")
     count = 0
     with open(partial, "wb") as raw:
-        gzipped = out.suffix == ".gz"
-        stream: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if gzipped else raw
+        zipped = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if out.suffix == ".gz" else None
+        write = zipped.write if zipped is not None else raw.write
         try:
             for doc in docs:
-                stream.write(orjson.dumps(doc) + b"\n")
+                write(orjson.dumps(doc) + b"\n")
                 count += 1
         finally:
-            if stream is not raw:
-                stream.close()
+            if zipped is not None:
+                zipped.close()
     os.replace(partial, out)
     return count

@@ -1,0 +1,458 @@
+"""The parameters of the Géoplateforme's geocoding API, read once and checked as the service
+checks them (gpf-geocodeur api/params/, api/util/params.js), with its error texts.
+
+A query string is read as the service reads it: names and values trimmed, the last of a
+repeated name, an empty value as none. Each parameter is parsed (``integer``, ``float``,
+``boolean``, JSON ``object``, comma lists), checked against its values, validated, given its
+default; every problem is collected, then one 400 says them all::
+
+    {"code": 400, "message": "Failed parsing query", "detail": ["limit: must be an integer between 1 and 20"]}
+
+The rules between parameters (``lon`` with ``lat``, ``city`` with ``citycode``...) follow, in the
+service's order, then the indexes asked for must be served here (``parcel`` never is).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import falcon
+import orjson
+
+from .cities import cities
+from .geometry import SearchGeometry, parse_searchgeom
+
+INDEXES = ("address", "poi", "parcel")
+ADDRESS_TYPES = ("housenumber", "street", "locality", "municipality")
+COMPLETION_TYPES = ("PositionOfInterest", "StreetAddress")
+COMPLETION_INDEXES = {"StreetAddress": "address", "PositionOfInterest": "poi"}
+STRUCTURED = ("departmentcode", "municipalitycode", "oldmunicipalitycode", "districtcode", "section",
+              "number", "sheet")
+FAILED = "Failed parsing query"
+
+_INTEGER = re.compile(r"[+-]?[1-9]\d*|0")
+_FLOAT = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+class GeocodageError(falcon.HTTPError):
+    """An error in the service's shape: ``{"code", "message", "detail"}``."""
+
+    def __init__(self, detail: list[str], status: int = 400, message: str = FAILED) -> None:
+        super().__init__(falcon.code_to_http_status(status), title=message)
+        self.code, self.message, self.detail = status, message, detail
+
+    def to_dict(self, obj_type: Callable[[], Any] = dict) -> Any:
+        out = obj_type()
+        out.update(code=self.code, message=self.message, detail=self.detail)
+        return out
+
+
+def bad(*detail: str) -> GeocodageError:
+    return GeocodageError(list(detail))
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def parse_float(text: str) -> float:
+    """A decimal number as the service reads one: digits, an optional sign and fraction."""
+    if not _FLOAT.fullmatch(text):
+        raise ValueError("unable to parse value as float")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("unable to parse value as float")
+    return value
+
+
+def parse_value(text: str, kind: str) -> Any:
+    text = text.strip()
+    if not text:
+        return None
+    if kind in ("string", "custom"):
+        return text
+    if kind == "integer":
+        if not _INTEGER.fullmatch(text) or abs(int(text)) > 2**53 - 1:
+            raise ValueError("unable to parse value as integer")
+        return int(text)
+    if kind == "float":
+        return parse_float(text)
+    if kind == "boolean":
+        word = text.lower()
+        if word in ("1", "true", "yes"):
+            return True
+        if word in ("0", "false", "no"):
+            return False
+        raise ValueError("unable to parse value as boolean")
+    if kind == "object":
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            value = None
+        if not isinstance(value, (dict, list)):
+            raise ValueError("unable to parse value as valid JSON or GeoJSON object")
+        return value
+    raise ValueError(f"unsupported value type: {kind}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type, values, default, checks, and what the capabilities say of it."""
+
+    kind: str  # string, integer, float, boolean, object, custom
+    description: str
+    example: str
+    name: str = ""  # as written in a query, when not the key
+    array: bool = False
+    allowed: tuple[str, ...] = ()
+    required: bool = False
+    default: Any = None
+    validate: Callable[[Any], None] | None = None
+    extract: Callable[[str], Any] | None = None  # custom parameters: the text into a value
+    normalize: Callable[[Any], Any] | None = None
+    operation: str = ""  # search, reverse or "" (both), for the capabilities
+    capabilities: bool = True  # listed where this server describes itself
+
+    def read(self, text: str | None) -> Any:
+        """The value of this parameter given ``text`` (None: not given); ValueError says why not."""
+        value: Any = None
+        if text:
+            if self.array:
+                items = [parse_value(v, self.kind) for v in text.split(",")]
+                value = [v for v in items if v] or None
+            else:
+                value = parse_value(text, self.kind)
+        if value is not None and self.allowed:
+            unexpected = next((v for v in (value if self.array else [value]) if v not in self.allowed), None)
+            if unexpected is not None:
+                raise ValueError(f"unexpected value '{unexpected}'")
+        if self.kind == "custom" and value is not None:
+            assert self.extract is not None
+            value = self.extract(value)
+        if value is not None and self.validate is not None:
+            self.validate(value)
+        if value is not None and self.normalize is not None:
+            value = self.normalize(value)
+        if value is None and self.required:
+            raise ValueError("required param")
+        if value is None and self.default is not None:
+            value = list(self.default) if isinstance(self.default, tuple) else self.default
+        if isinstance(value, list) and self.kind != "object":
+            value = list(dict.fromkeys(value))
+        return value
+
+
+def _between(low: float, high: float, what: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"must be {what} between {low:g} and {high:g}")
+    return check
+
+
+def _matches(pattern: str, message: str) -> Callable[[Any], None]:
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> None:
+        if not compiled.fullmatch(value):
+            raise ValueError(message)
+    return check
+
+
+def _query_text(value: str) -> None:
+    if not 3 <= len(value) <= 200 or not first_char_valid(value):
+        raise ValueError("must contain between 3 and 200 chars and start with a number or a letter")
+
+
+def first_char_valid(text: str) -> bool:
+    """A letter (a character with a case) or an ASCII digit, as the service's isFirstCharValid."""
+    first = text[:1]
+    return first.lower() != first.upper() or "0" <= first <= "9"
+
+
+def _city(value: str) -> None:
+    if len(value) > 50:
+        raise ValueError("must contain between 1 and 50 chars")
+
+
+def _departmentcode(value: str) -> None:
+    if len(value) != 2 or value == "20" or not (
+            (value.isdigit() and "01" <= value <= "95") or value in ("97", "2A", "2B")):
+        raise ValueError("not valid")
+
+
+def _pad(width: int) -> Callable[[Any], Any]:
+    return lambda value: str(value).rjust(width, "0")
+
+
+# The service's PARAMS, in its order (errors are listed in this order).
+SEARCH = {
+    "indexes": Param(
+        "string", "index de recherche", "address,parcel,poi", name="index", array=True, allowed=INDEXES,
+        default=("address",)),
+    "searchgeom": Param(
+        "object", "géométrie de recherche par intersection spatiale. Les géométries autorisées sont : Point, "
+        "LineString, Polygon et Circle. LineString et Point sont inopérants pour l’index address.",
+        '{"type":"Polygon","coordinates":[[[2.354550,48.837961],[2.354550,48.839232],[2.357211,48.839232],'
+        '[2.357211,48.837961],[2.354550,48.837961]]]}', normalize=parse_searchgeom, operation="reverse"),
+    "q": Param(
+        "string", "chaîne décrivant la localisation à rechercher", "73 Avenue de Paris Saint-Mandé",
+        validate=_query_text, operation="search"),
+    "limit": Param(
+        "integer", "nombre maximum de candidats retournés", "5", default=10,
+        validate=_between(1, 20, "an integer")),
+    "lon": Param(
+        "float", "longitude d’un localisant pour favoriser les candidats les plus proches", "2.327640",
+        validate=_between(-180, 180, "a float")),
+    "lat": Param(
+        "float", "latitude d’un localisant pour favoriser les candidats les plus proches", "48.835187",
+        validate=_between(-90, 90, "a float")),
+    "type": Param(
+        "string", "filtre pour l’index address. Il permet de filtrer par type de données adresse : numéro de "
+        "maison, rue, commune, ...", "municipality", allowed=ADDRESS_TYPES),
+    "postcode": Param(
+        "string", "filtre pour les index address et poi. Il permet de filtrer les résultats par code postal",
+        "94160", validate=_matches(r"\d{5}", "must contain 5 digits")),
+    "citycode": Param(
+        "string", "filtre pour les index address et poi. Il permet de filtrer les résultats par code INSEE",
+        "94067", validate=_matches(r"\d{5}|\d[AB]\d{3}", "not valid")),
+    "city": Param(
+        "string", "filtre pour les index address et poi. Il permet de filtrer par nom de commune",
+        "saint-mandé", validate=_city),
+    "category": Param(
+        "string", "filtre pour l’index poi. Il permet de filtrer par catégorie de poi", "administratif"),
+    "returntruegeometry": Param(
+        "boolean", "indique si la vraie géométrie doit être retournée", "false", default=False),
+    "autocomplete": Param(
+        "boolean", "indique si la recherche doit être réalisée en mode auto-complétion. Pertinent uniquement "
+        "pour la saisie en direct d'utilisateurs", "false", default=True),
+    # Parcels' structured search: read and checked as the service does, though no parcel index
+    # is ever served here (index=parcel is a 400).
+    "departmentcode": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par code de département", "94",
+        validate=_departmentcode, capabilities=False),
+    "municipalitycode": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par code de commune", "000",
+        validate=_matches(r"\d{2,3}", "not valid"), capabilities=False),
+    "oldmunicipalitycode": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par code d’ancienne commune", "000",
+        validate=_matches(r"\d{3}", "not valid"), capabilities=False),
+    "districtcode": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par code d’arrondissement", "105",
+        validate=_matches(r"\d{3}", "not valid"), capabilities=False),
+    "section": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par section", "AC",
+        validate=_matches(r"\d{1,2}|[A-Z]{1,2}|0?[A-Z]", "not valid"), normalize=_pad(2), capabilities=False),
+    "number": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par feuille", "0035",
+        validate=_matches(r"\d{1,4}", "not valid"), normalize=_pad(4), capabilities=False),
+    "sheet": Param(
+        "string", "filtre pour l’index parcel. Il permet de filtrer par feuille", "1",
+        validate=_matches(r"\d{1,2}", "not valid"), normalize=_pad(2), capabilities=False),
+}
+
+
+def _terr(values: Any) -> None:
+    if any(not terr_valid(v) for v in values):
+        raise ValueError("unexpected value")
+
+
+def terr_valid(value: str) -> bool:
+    """METROPOLE, DOMTOM, a département's code or five digits (the service's isTerrValid)."""
+    if value in ("METROPOLE", "DOMTOM") or value in cities().departements:
+        return True
+    return bool(re.fullmatch(r"\d{5}", value))
+
+
+def _numbers(count: int, form: str) -> Callable[[str], list[float]]:
+    def extract(text: str) -> list[float]:
+        parts = text.split(",")
+        if len(parts) != count:
+            raise ValueError(f'must be in the format "{form}"')
+        return [parse_float(p) for p in parts]
+    return extract
+
+
+def _lonlat(value: list[float]) -> None:
+    lon, lat = value
+    if not -180 <= lon <= 180:
+        raise ValueError("lon: must be a float between -180 and 180")
+    if not -90 <= lat <= 90:
+        raise ValueError("lat: must be a float between -90 and 90")
+
+
+def _bbox(value: list[float]) -> None:
+    for name, v, bound in zip(("xmin", "ymin", "xmax", "ymax"), value, (180, 90, 180, 90), strict=True):
+        if not -bound <= v <= bound:
+            raise ValueError(f"{name}: must be a float between -{bound} and {bound}")
+
+
+# The service's AUTOCOMPLETE parameters, in its order.
+COMPLETION = {
+    "text": Param("string", "le texte devant être completé", "10 ru", required=True, validate=_query_text),
+    "terr": Param(
+        "string", "une limitation de la zone de recherche de localisants. Les valeurs acceptés sont "
+        "METROPOLE, DOMTOM, les codes département et les codes communes (INSEE).", "75013", array=True,
+        validate=_terr),
+    "poiType": Param("string", "filtre sur le localisant pour le type de POI", "administratif"),
+    "lonlat": Param(
+        "custom", "coordonnées (longitude, latitude) d'un localisant pour favoriser les candidats les plus "
+        "proches", "2.347640,48.835187", extract=_numbers(2, "lon,lat"), validate=_lonlat),
+    "type": Param(
+        "string", "le type de localisant recherché, il est possible de spécifier plusieurs types séparés par "
+        "une virgule", "PositionOfInterest", array=True, allowed=COMPLETION_TYPES, default=COMPLETION_TYPES),
+    "maximumResponses": Param(
+        "integer", "le nombre maximum de réponses que l'on souhaite voir retournées", "6", default=10,
+        validate=_between(1, 15, "an integer")),
+    "bbox": Param(
+        "custom", "filtre avec une bbox suivant l'ordre xmin, ymin, xmax, ymax",
+        "48.573569106948469,27.837770518544438,48.417446881093412,27.381161181879751",
+        extract=_numbers(4, "xmin,ymin,xmax,ymax"), validate=_bbox),
+}
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def single_values(params: Mapping[str, Any]) -> dict[str, str]:
+    """A query string as the service reads it: names and values trimmed, a repeated name's last value."""
+    out: dict[str, str] = {}
+    for name, value in params.items():
+        if isinstance(value, list):
+            value = value[-1] if value else ""
+        out[str(name).strip()] = str(value).strip()
+    return out
+
+
+def extract(query: Mapping[str, str], definitions: Mapping[str, Param]) -> dict[str, Any]:
+    """Every parameter defined, parsed and checked; one 400 listing each problem."""
+    values: dict[str, Any] = {}
+    problems = []
+    for key, param in definitions.items():
+        name = param.name or key
+        try:
+            value = param.read(query.get(name))
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
+            continue
+        if value is not None:
+            values[key] = value
+    if problems:
+        raise bad(*problems)
+    return values
+
+
+@dataclass
+class SearchParams:
+    """``/search`` and ``/reverse``, checked."""
+
+    indexes: list[str]
+    limit: int
+    q: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    searchgeom: SearchGeometry | None = None
+    filters: dict[str, str] = field(default_factory=dict)  # type, postcode, citycode, category
+    citycodes: list[str] = field(default_factory=list)  # reverse: ``city`` as every matching code
+    matching_cities: list[str] = field(default_factory=list)  # search: several cities matched
+    returntruegeometry: bool = False
+    autocomplete: bool = True
+
+    @property
+    def centre(self) -> tuple[float, float] | None:
+        return None if self.lon is None or self.lat is None else (self.lon, self.lat)
+
+
+def _common(query: Mapping[str, str], served: tuple[str, ...]) -> dict[str, Any]:
+    values = extract(query, SEARCH)
+    if ("lat" in values) != ("lon" in values):
+        raise bad("lon/lat must be present together if defined")
+    missing = [name for name in values["indexes"] if name not in served]
+    if missing:
+        raise bad(*(f"index: '{name}' is not served here" for name in missing))
+    return values
+
+
+def _params(values: dict[str, Any]) -> SearchParams:
+    return SearchParams(
+        indexes=values["indexes"], limit=values["limit"], q=values.get("q"), lon=values.get("lon"),
+        lat=values.get("lat"), searchgeom=values.get("searchgeom"),
+        filters={k: values[k] for k in ("type", "postcode", "citycode", "category") if k in values},
+        returntruegeometry=values["returntruegeometry"], autocomplete=values["autocomplete"])
+
+
+def _city_rules(values: dict[str, Any]) -> list[str]:
+    """The codes of the communes ``city`` names (400 when none, or with ``citycode``)."""
+    if "city" not in values:
+        return []
+    if "citycode" in values:
+        raise bad("city and citycode params cannot be used together")
+    found = cities().search(values["city"])
+    if not found:
+        raise bad("city: No matching cities found")
+    return [c.code for c in found]
+
+
+def search_params(query: Mapping[str, str], served: tuple[str, ...]) -> SearchParams:
+    """``/search``'s parameters (the service's extractSearchParams)."""
+    values = _common(query, served)
+    if "q" in values and any(name in values for name in STRUCTURED):
+        raise bad("q param and structured search cannot be used together")
+    if "q" not in values:
+        raise bad("q: required param")
+    codes = _city_rules(values)
+    params = _params(values)
+    if len(codes) == 1:
+        params.filters["citycode"] = codes[0]
+    elif codes:
+        params.matching_cities = codes
+        params.q = f"{params.q} {values['city']}"
+    return params
+
+
+def reverse_params(query: Mapping[str, str], served: tuple[str, ...]) -> SearchParams:
+    """``/reverse``'s parameters (the service's extractReverseParams)."""
+    values = _common(query, served)
+    params = _params(values)
+    geometry = params.searchgeom
+    if "address" in params.indexes and geometry is not None and geometry.kind not in ("Polygon", "Circle"):
+        raise bad(f"Geometry type '{geometry.kind}' not allowed for address index")
+    if params.lon is None and geometry is None:
+        raise bad("At least lon/lat or searchgeom must be defined")
+    params.citycodes = _city_rules(values)
+    return params
+
+
+@dataclass
+class CompletionParams:
+    """``/completion``, checked."""
+
+    text: str
+    indexes: list[str]
+    limit: int
+    terr: list[str] = field(default_factory=list)
+    category: str | None = None
+    centre: tuple[float, float] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+def completion_params(query: Mapping[str, str], served: tuple[str, ...]) -> CompletionParams:
+    """``/completion``'s parameters (the service's autocomplete extractParams). ``type``
+    defaults to the kinds this server serves; one asked for and not served is a 400."""
+    given = "type" in query and bool(query["type"].strip(" ,"))
+    values = extract(query, COMPLETION)
+    indexes = [COMPLETION_INDEXES[t] for t in values["type"]]
+    if given:
+        missing = [t for t, index in zip(values["type"], indexes, strict=True) if index not in served]
+        if missing:
+            raise bad(*(f"type: '{t}' is not served here" for t in missing))
+    else:
+        indexes = [i for i in indexes if i in served]
+    lonlat, box = values.get("lonlat"), values.get("bbox")
+    centre = (lonlat[0], lonlat[1]) if lonlat else (box[0] / 2 + box[2] / 2, box[1] / 2 + box[3] / 2) if box \
+        else None
+    return CompletionParams(text=values["text"], indexes=indexes, limit=values["maximumResponses"],
+                            terr=values.get("terr", []), category=values.get("poiType"), centre=centre,
+                            bbox=tuple(box) if box else None)
