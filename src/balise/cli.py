@@ -305,14 +305,14 @@ def lookup(index_dir, ids) -> None:
 
 @main.command()
 @index_option
-@click.option("--poi-index", "poi_dir", type=click.Path(path_type=Path), default=from_settings("poi_index"),
+@click.option("--poi-index", "poi_dir", default=from_settings("poi_index"), metavar="PATH",
               show_default="BALISE_POI_INDEX, else none",
               help="Index of points of interest, served as index=poi by the Géoplateforme API.")
 @click.option("--host", help="Address to listen on [default: from BIND, or 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [default: from BIND, or 7878].")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes [default: WORKERS, or one per CPU].")
-def serve(index_dir: Path, poi_dir: Path | str, host: str | None, port: int | None,
+def serve(index_dir: Path, poi_dir: str, host: str | None, port: int | None,
           workers: int | None) -> None:
     """Serve the HTTP APIs (Addok's /search/, /reverse/...; the Géoplateforme's /geocodage/...;
     /health, /status) with granian.
