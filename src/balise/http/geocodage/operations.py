@@ -135,7 +135,9 @@ def _reverse_index(geocoder: Geocoder, index: str, params: SearchParams) -> Foun
         near = [f for f in shaped if f["properties"]["distance"] <= FIRST_PASS_M]
         shaped = near or [f for f in shaped if f["properties"]["distance"] <= SECOND_PASS_M]
     if centre is not None:
-        shaped.sort(key=lambda f: f["properties"]["distance"])
+        # NOTE: at the same distance to the metre (the service rounds it), a street or a place
+        # before a house number: the service's index lists a street before its numbers.
+        shaped.sort(key=lambda f: (f["properties"]["distance"], f["properties"].get("type") == "housenumber"))
     return Found(shaped[: max(params.limit, INDEX_MIN_LIMIT)], "exact" if shaped else "none")
 
 
