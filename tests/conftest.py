@@ -35,6 +35,12 @@ def sample_index(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_poi_index(tmp_path_factory) -> Path:
+    """The bundled sample's points of interest (Paris: its communes, town halls, post offices)."""
+    return build(tmp_path_factory, "sample-poi", SAMPLE_POI)
+
+
+@pytest.fixture(scope="session")
 def france_index(tmp_path_factory) -> Path:
     """Paris BAN and the 23 BANO départements, as Addok NDJSON: the dev data set."""
     return build(tmp_path_factory, "france", PARIS_NDJSON, BANO_NDJSON)
