@@ -5,9 +5,10 @@ debounced), lists the results and marks them on a Leaflet map, answers a click o
 with ``/reverse/``, filters by type and postcode, and can restrict the search to the visible
 map (``bbox``). When the Géoplateforme API (its prefix in ``data-geocodage``) serves a POI
 index, the page also searches points of interest, by category, or both kinds merged, and
-finds the nearest place on a click (``{prefix}/search``, ``{prefix}/reverse``). Leaflet is vendored in static/leaflet/ (see its README.md): nothing is fetched
-from a CDN. The tiles come from ``BALISE_TILES_URL`` (OpenStreetMap's by default); without
-them (empty, or unreachable) the map is blank but markers, clicks and the list still work.
+finds the nearest place on a click (``{prefix}/search``, ``{prefix}/reverse``). Leaflet is
+vendored in static/leaflet/ (see its README.md): nothing is fetched from a CDN. The tiles come
+from ``BALISE_TILES_URL`` (OpenStreetMap's by default); without them (empty, or unreachable) the
+map is blank but markers, clicks and the list still work.
 
 Static files are read once, at start, from the package into memory, and served by name only:
 a path that is not one of those names is a 404, whatever its dots and slashes, so nothing else

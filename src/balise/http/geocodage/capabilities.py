@@ -13,7 +13,7 @@ import numpy as np
 
 from ...geocoder import Geocoder
 from ...served import ADDRESS, POI, ServedIndexes
-from .params import COMPLETION, SEARCH, Param
+from .params import COMPLETION, SEARCH, Param, listed, served_types
 
 # The service's main categories (its BD TOPO mapping, MAIN_CATEGORIES), in its order.
 MAIN_CATEGORIES = ("cimetière", "réservoir", "administratif", "construction", "hydrographie",
@@ -131,28 +131,26 @@ class CategoryCache:
 
 
 def _parameter(key: str, param: Param, served: ServedIndexes, completion: bool) -> dict[str, Any]:
+    """A parameter as the service's capabilities list it (its computeParameters, groupParamsByOperation)."""
     schema: dict[str, Any] = {"type": param.kind if completion else "number" if param.kind == "float"
                               else param.kind, "example": param.example}
     if not completion and key in ("indexes", "type"):
         schema["enum"] = [v for v in param.allowed if key != "indexes" or v in served]
     out: dict[str, Any] = {"name": param.name or key, "in": "query", "description": param.description,
                            "required": param.required}
-    if param.default is not None:
-        out["default"] = list(param.default) if isinstance(param.default, tuple) else param.default
+    default = served_types(served) if completion and key == "type" else param.default
+    if default is not None:
+        out["default"] = list(default) if isinstance(default, (tuple, list)) else default
     out["schema"] = schema
     return out
-
-
-def _listed(key: str, param: Param, served: ServedIndexes) -> bool:
-    return param.capabilities and (key not in ("category", "poiType") or POI in served)
 
 
 def geocode(served: ServedIndexes, category_cache: CategoryCache) -> dict[str, Any]:
     """``getCapabilities``."""
     search = [_parameter(k, p, served, False) for k, p in SEARCH.items()
-              if _listed(k, p, served) and p.operation in ("", "search")]
+              if listed(k, p, served) and p.operation in ("", "search")]
     reverse = [_parameter(k, p, served, False) for k, p in SEARCH.items()
-               if _listed(k, p, served) and p.operation != "search"]
+               if listed(k, p, served) and p.operation != "search"]
     indexes: list[dict[str, Any]] = [
         {"id": "address", "description": "adresses postales", "fields": ADDRESS_FIELDS}]
     if POI in served:
@@ -175,7 +173,7 @@ def geocode(served: ServedIndexes, category_cache: CategoryCache) -> dict[str, A
 
 def completion(served: ServedIndexes, category_cache: CategoryCache) -> dict[str, Any]:
     """``completion/getCapabilities``."""
-    parameters = [_parameter(k, p, served, True) for k, p in COMPLETION.items() if _listed(k, p, served)]
+    parameters = [_parameter(k, p, served, True) for k, p in COMPLETION.items() if listed(k, p, served)]
     indexes: list[dict[str, Any]] = []
     if ADDRESS in served:
         indexes.append({"id": "StreetAddress", "description": "adresses postales",

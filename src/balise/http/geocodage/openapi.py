@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...served import POI, ServedIndexes
-from .params import COMPLETION, COMPLETION_INDEXES, COMPLETION_TYPES, SEARCH, Param
+from ...served import ServedIndexes
+from .params import COMPLETION, COMPLETION_TYPES, SEARCH, Param, listed, served_types
 
 JSON_TYPES = {"integer": "integer", "float": "number", "boolean": "boolean"}
 
@@ -50,9 +50,7 @@ def _parameter(key: str, param: Param, served: ServedIndexes) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": JSON_TYPES.get(param.kind, "string")}
     if param.allowed and not param.array:
         schema["enum"] = list(param.allowed)
-    default = param.default
-    if key == "type" and param.array:  # completion: the kinds served here
-        default = [t for t in COMPLETION_TYPES if COMPLETION_INDEXES[t] in served]
+    default = served_types(served) if key == "type" and param.array else param.default  # completion
     if default is not None:
         schema["default"] = ",".join(default) if isinstance(default, (tuple, list)) else default
     description = param.description
@@ -73,15 +71,11 @@ def _capabilities(summary: str) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": {"200": _json(CAPABILITIES, "successful operation")}}}
 
 
-def _listed(key: str, param: Param, served: ServedIndexes) -> bool:
-    return param.capabilities and (key not in ("category", "poiType") or POI in served)
-
-
 def geocode_document(prefix: str, served: ServedIndexes, version: str) -> dict[str, Any]:
     search = [_parameter(k, p, served) for k, p in SEARCH.items()
-              if _listed(k, p, served) and p.operation in ("", "search")]
+              if listed(k, p, served) and p.operation in ("", "search")]
     reverse = [_parameter(k, p, served) for k, p in SEARCH.items()
-               if _listed(k, p, served) and p.operation != "search"]
+               if listed(k, p, served) and p.operation != "search"]
     return {
         "openapi": "3.0.3",
         "info": {"title": "Service de géocodage (balise)", "version": version, "description":
@@ -98,7 +92,7 @@ def geocode_document(prefix: str, served: ServedIndexes, version: str) -> dict[s
 
 
 def completion_document(prefix: str, served: ServedIndexes, version: str) -> dict[str, Any]:
-    parameters = [_parameter(k, p, served) for k, p in COMPLETION.items() if _listed(k, p, served)]
+    parameters = [_parameter(k, p, served) for k, p in COMPLETION.items() if listed(k, p, served)]
     return {
         "openapi": "3.0.3",
         "info": {"title": "Autocompletion (balise)", "version": version,

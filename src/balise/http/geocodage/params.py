@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -311,6 +311,17 @@ COMPLETION = {
         "48.573569106948469,27.837770518544438,48.417446881093412,27.381161181879751",
         extract=_numbers(4, "xmin,ymin,xmax,ymax"), validate=_bbox),
 }
+
+
+def listed(key: str, param: Param, served: Container[str]) -> bool:
+    """Whether this server describes a parameter: not the parcels', nor the POIs' without a POI
+    index (capabilities, OpenAPI)."""
+    return param.capabilities and (key not in ("category", "poiType") or "poi" in served)
+
+
+def served_types(served: Container[str]) -> list[str]:
+    """The completion's kinds of place this server serves (its default ``type``)."""
+    return [t for t in COMPLETION_TYPES if COMPLETION_INDEXES[t] in served]
 
 
 # --- requests ----------------------------------------------------------------------------------
