@@ -45,6 +45,10 @@ bench: $(BIN)/balise
 	$(BIN)/python bench/throughput.py --index .bench/balise-index
 	$(BIN)/python bench/accuracy.py --index .bench/balise-index --addok --out .bench/accuracy.md
 	$(BIN)/python bench/http_load.py --index .bench/balise-index
+	$(BIN)/balise make-poi .bench/poi.ndjson.gz --communes ../shared/data/communes \
+	    --points ../shared/data/eval/official-points-dev.csv
+	$(BIN)/balise import --quiet --index .bench/poi-index .bench/poi.ndjson.gz
+	$(BIN)/python bench/geocodage_load.py --index .bench/balise-index --poi-index .bench/poi-index
 
 ## France-scale figures: the stand-in at scales 0.03, 0.3 and 1, imported and searched (long).
 scale: $(BIN)/balise
