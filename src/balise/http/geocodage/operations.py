@@ -102,22 +102,27 @@ def _in_cities(codes: set[str]) -> PostFilter:
     return keep
 
 
-def _reverse_index(geocoder: Geocoder, index: str, params: SearchParams) -> Found:
+def _candidates(params: SearchParams, filters: dict[str, list[str]], post_filtered: bool) -> ReverseRequest:
+    """What the engine is asked: in a geometry, the points nearest to the centre (``lon``/``lat``,
+    else the geometry's) inside its box; around a point, the nearest within 200 m."""
     geometry, centre = params.searchgeom, params.centre
-    category = params.filters.get("category") if index == POI else None
-    filters = engine_filters(index, {k: v for k, v in params.filters.items() if k != "category"},
-                             params.citycodes)
     if geometry is not None:
         west, south, east, north = geometry.bounds
         box = (west - BOX_MARGIN, south - BOX_MARGIN, east + BOX_MARGIN, north + BOX_MARGIN)
         lon, lat = centre or geometry.centre
         reach = None if centre is not None else geometry.reach_m() + 1
-        request = ReverseRequest(lat, lon, CANDIDATES, filters, reach, box)
-    else:
-        assert centre is not None
-        limit = CANDIDATES if category else max(params.limit, INDEX_MIN_LIMIT)
-        request = ReverseRequest(centre[1], centre[0], limit, filters, SECOND_PASS_M + 1)
-    found = geocoder.answer(request).collection["features"]
+        return ReverseRequest(lat, lon, CANDIDATES, filters, reach, box)
+    assert centre is not None
+    limit = CANDIDATES if post_filtered else max(params.limit, INDEX_MIN_LIMIT)
+    return ReverseRequest(centre[1], centre[0], limit, filters, SECOND_PASS_M + 1)
+
+
+def _reverse_index(geocoder: Geocoder, index: str, params: SearchParams) -> Found:
+    geometry, centre = params.searchgeom, params.centre
+    category = params.filters.get("category") if index == POI else None
+    filters = engine_filters(index, {k: v for k, v in params.filters.items() if k != "category"},
+                             params.citycodes)
+    found = geocoder.answer(_candidates(params, filters, bool(category))).collection["features"]
     docs = geocoder.documents([f["properties"]["id"] for f in found]) if index == POI else [None] * len(found)
     shaped = []
     for feature, doc in zip(found, docs, strict=True):
