@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -259,3 +260,16 @@ def write_ndjson(docs: Iterable[dict[str, Any]], out: Path) -> int:
                 zipped.close()
     os.replace(partial, out)
     return count
+
+
+def make_pois(out: Path, communes_dir: Path | None, points: Iterable[Path], exports: Iterable[Path],
+              departements: Iterable[str]) -> tuple[int, ImportReport]:
+    """``balise make-poi``: the communes of ``communes_dir`` (which also name the points'
+    communes), the official points' town halls and post offices, the exports' POIs, of these
+    départements (all when none), written to ``out``; the number written, and what was skipped."""
+    report = ImportReport()
+    communes = Communes.load(communes_dir) if communes_dir else None
+    sources = [commune_pois(communes_dir, communes, report)] if communes_dir and communes else []
+    sources += [official_point_pois(path, communes, report) for path in points]
+    sources += [export_pois(path, report) for path in exports]
+    return write_ndjson(in_departements(itertools.chain(*sources), departements), out), report

@@ -9,14 +9,12 @@ from balise.http.geocodage.cities import cities, normalize
 from balise.http.geocodage.params import (
     COMPLETION,
     SEARCH,
-    GeocodageError,
     completion_params,
     first_char_valid,
-    parse_value,
     reverse_params,
     search_params,
-    single_values,
 )
+from balise.http.geocodage.reading import GeocodageError, parse_value, single_values
 
 BOTH = ("address", "poi")
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from ...geocoder import Geocoder
 from ...served import ADDRESS, POI, ServedIndexes
-from .params import COMPLETION, SEARCH, Param, listed, served_types
+from .params import COMPLETION, SEARCH, listed, served_types
+from .reading import Param
 
 # The service's main categories (its BD TOPO mapping, MAIN_CATEGORIES), in its order.
 MAIN_CATEGORIES = ("cimetière", "réservoir", "administratif", "construction", "hydrographie",

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...served import ServedIndexes
-from .params import COMPLETION, COMPLETION_TYPES, SEARCH, Param, listed, served_types
+from .params import COMPLETION, COMPLETION_TYPES, SEARCH, listed, served_types
+from .reading import Param
 
 JSON_TYPES = {"integer": "integer", "float": "number", "boolean": "boolean"}
 
@@ -71,6 +72,11 @@ def _capabilities(summary: str) -> dict[str, Any]:
     return {"get": {"summary": summary, "responses": {"200": _json(CAPABILITIES, "successful operation")}}}
 
 
+def _document() -> dict[str, Any]:
+    return {"get": {"summary": "This OpenAPI document", "responses": {"200": _json({"type": "object"},
+                                                                                    "the document")}}}
+
+
 def geocode_document(prefix: str, served: ServedIndexes, version: str) -> dict[str, Any]:
     search = [_parameter(k, p, served) for k, p in SEARCH.items()
               if listed(k, p, served) and p.operation in ("", "search")]
@@ -84,6 +90,7 @@ def geocode_document(prefix: str, served: ServedIndexes, version: str) -> dict[s
         "servers": [{"url": prefix or "/"}],
         "paths": {
             "/getCapabilities": _capabilities("What this server serves"),
+            "/openapi": _document(),
             "/search": _operation("Geocoding: places matching a text", search, FEATURES),
             "/reverse": _operation("Reverse geocoding: places at a point or inside a geometry", reverse,
                                    FEATURES),
@@ -100,6 +107,7 @@ def completion_document(prefix: str, served: ServedIndexes, version: str) -> dic
         "servers": [{"url": f"{prefix}/completion"}],
         "paths": {
             "/getCapabilities": _capabilities("What this server serves"),
+            "/openapi": _document(),
             "/": _operation("Suggestions for a text being typed", parameters, COMPLETION_ANSWER),
         },
     }

@@ -1,30 +1,20 @@
-"""The parameters of the Géoplateforme's geocoding API, read once and checked as the service
-checks them (gpf-geocodeur api/params/, api/util/params.js), with its error texts.
-
-A query string is read as the service reads it: names and values trimmed, the last of a
-repeated name, an empty value as none. Each parameter is parsed (``integer``, ``float``,
-``boolean``, JSON ``object``, comma lists), checked against its values, validated, given its
-default; every problem is collected, then one 400 says them all::
-
-    {"code": 400, "message": "Failed parsing query", "detail": ["limit: must be an integer between 1 and 20"]}
-
-The rules between parameters (``lon`` with ``lat``, ``city`` with ``citycode``...) follow, in the
-service's order, then the indexes asked for must be served here (``parcel`` never is).
+"""The parameters of the Géoplateforme's geocoding API, as the service defines them (gpf-geocodeur
+api/params/base.js and autocomplete.js): their types, values, defaults and checks, with its
+error texts; then the rules between them (``lon`` with ``lat``, ``city`` with ``citycode``...)
+in the service's order, and the indexes asked for must be served here (``parcel`` never is).
+How a query's values are read and a 400 made is in reading.py.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import falcon
-import orjson
-
 from .cities import cities
 from .geometry import SearchGeometry, parse_searchgeom
+from .reading import Param, bad, between, extract, matches, numbers, padded
 
 INDEXES = ("address", "poi", "parcel")
 ADDRESS_TYPES = ("housenumber", "street", "locality", "municipality")
@@ -32,133 +22,6 @@ COMPLETION_TYPES = ("PositionOfInterest", "StreetAddress")
 COMPLETION_INDEXES = {"StreetAddress": "address", "PositionOfInterest": "poi"}
 STRUCTURED = ("departmentcode", "municipalitycode", "oldmunicipalitycode", "districtcode", "section",
               "number", "sheet")
-FAILED = "Failed parsing query"
-
-_INTEGER = re.compile(r"[+-]?[1-9]\d*|0")
-_FLOAT = re.compile(r"[+-]?\d+(\.\d*)?")
-
-
-class GeocodageError(falcon.HTTPError):
-    """An error in the service's shape: ``{"code", "message", "detail"}``."""
-
-    def __init__(self, detail: list[str], status: int = 400, message: str = FAILED) -> None:
-        super().__init__(falcon.code_to_http_status(status), title=message)
-        self.code, self.message, self.detail = status, message, detail
-
-    def to_dict(self, obj_type: Callable[[], Any] = dict) -> Any:
-        out = obj_type()
-        out.update(code=self.code, message=self.message, detail=self.detail)
-        return out
-
-
-def bad(*detail: str) -> GeocodageError:
-    return GeocodageError(list(detail))
-
-
-# --- values ------------------------------------------------------------------------------------
-
-
-def parse_float(text: str) -> float:
-    """A decimal number as the service reads one: digits, an optional sign and fraction."""
-    if not _FLOAT.fullmatch(text):
-        raise ValueError("unable to parse value as float")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("unable to parse value as float")
-    return value
-
-
-def parse_value(text: str, kind: str) -> Any:
-    text = text.strip()
-    if not text:
-        return None
-    if kind in ("string", "custom"):
-        return text
-    if kind == "integer":
-        if not _INTEGER.fullmatch(text) or abs(int(text)) > 2**53 - 1:
-            raise ValueError("unable to parse value as integer")
-        return int(text)
-    if kind == "float":
-        return parse_float(text)
-    if kind == "boolean":
-        word = text.lower()
-        if word in ("1", "true", "yes"):
-            return True
-        if word in ("0", "false", "no"):
-            return False
-        raise ValueError("unable to parse value as boolean")
-    if kind == "object":
-        try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            value = None
-        if not isinstance(value, (dict, list)):
-            raise ValueError("unable to parse value as valid JSON or GeoJSON object")
-        return value
-    raise ValueError(f"unsupported value type: {kind}")
-
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter: its type, values, default, checks, and what the capabilities say of it."""
-
-    kind: str  # string, integer, float, boolean, object, custom
-    description: str
-    example: str
-    name: str = ""  # as written in a query, when not the key
-    array: bool = False
-    allowed: tuple[str, ...] = ()
-    required: bool = False
-    default: Any = None
-    validate: Callable[[Any], None] | None = None
-    extract: Callable[[str], Any] | None = None  # custom parameters: the text into a value
-    normalize: Callable[[Any], Any] | None = None
-    operation: str = ""  # search, reverse or "" (both), for the capabilities
-    capabilities: bool = True  # listed where this server describes itself
-
-    def read(self, text: str | None) -> Any:
-        """The value of this parameter given ``text`` (None: not given); ValueError says why not."""
-        value: Any = None
-        if text:
-            if self.array:
-                items = [parse_value(v, self.kind) for v in text.split(",")]
-                value = [v for v in items if v] or None
-            else:
-                value = parse_value(text, self.kind)
-        if value is not None and self.allowed:
-            unexpected = next((v for v in (value if self.array else [value]) if v not in self.allowed), None)
-            if unexpected is not None:
-                raise ValueError(f"unexpected value '{unexpected}'")
-        if self.kind == "custom" and value is not None:
-            assert self.extract is not None
-            value = self.extract(value)
-        if value is not None and self.validate is not None:
-            self.validate(value)
-        if value is not None and self.normalize is not None:
-            value = self.normalize(value)
-        if value is None and self.required:
-            raise ValueError("required param")
-        if value is None and self.default is not None:
-            value = list(self.default) if isinstance(self.default, tuple) else self.default
-        if isinstance(value, list) and self.kind != "object":
-            value = list(dict.fromkeys(value))
-        return value
-
-
-def _between(low: float, high: float, what: str) -> Callable[[Any], None]:
-    def check(value: Any) -> None:
-        if not low <= value <= high:
-            raise ValueError(f"must be {what} between {low:g} and {high:g}")
-    return check
-
-
-def _matches(pattern: str, message: str) -> Callable[[Any], None]:
-    compiled = re.compile(pattern)
-
-    def check(value: Any) -> None:
-        if not compiled.fullmatch(value):
-            raise ValueError(message)
-    return check
 
 
 def _query_text(value: str) -> None:
@@ -183,10 +46,6 @@ def _departmentcode(value: str) -> None:
         raise ValueError("not valid")
 
 
-def _pad(width: int) -> Callable[[Any], Any]:
-    return lambda value: str(value).rjust(width, "0")
-
-
 # The service's PARAMS, in its order (errors are listed in this order).
 SEARCH = {
     "indexes": Param(
@@ -202,22 +61,22 @@ SEARCH = {
         validate=_query_text, operation="search"),
     "limit": Param(
         "integer", "nombre maximum de candidats retournés", "5", default=10,
-        validate=_between(1, 20, "an integer")),
+        validate=between(1, 20, "an integer")),
     "lon": Param(
         "float", "longitude d’un localisant pour favoriser les candidats les plus proches", "2.327640",
-        validate=_between(-180, 180, "a float")),
+        validate=between(-180, 180, "a float")),
     "lat": Param(
         "float", "latitude d’un localisant pour favoriser les candidats les plus proches", "48.835187",
-        validate=_between(-90, 90, "a float")),
+        validate=between(-90, 90, "a float")),
     "type": Param(
         "string", "filtre pour l’index address. Il permet de filtrer par type de données adresse : numéro de "
         "maison, rue, commune, ...", "municipality", allowed=ADDRESS_TYPES),
     "postcode": Param(
         "string", "filtre pour les index address et poi. Il permet de filtrer les résultats par code postal",
-        "94160", validate=_matches(r"\d{5}", "must contain 5 digits")),
+        "94160", validate=matches(r"\d{5}", "must contain 5 digits")),
     "citycode": Param(
         "string", "filtre pour les index address et poi. Il permet de filtrer les résultats par code INSEE",
-        "94067", validate=_matches(r"\d{5}|\d[AB]\d{3}", "not valid")),
+        "94067", validate=matches(r"\d{5}|\d[AB]\d{3}", "not valid")),
     "city": Param(
         "string", "filtre pour les index address et poi. Il permet de filtrer par nom de commune",
         "saint-mandé", validate=_city),
@@ -235,22 +94,23 @@ SEARCH = {
         validate=_departmentcode, capabilities=False),
     "municipalitycode": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par code de commune", "000",
-        validate=_matches(r"\d{2,3}", "not valid"), capabilities=False),
+        validate=matches(r"\d{2,3}", "not valid"), capabilities=False),
     "oldmunicipalitycode": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par code d’ancienne commune", "000",
-        validate=_matches(r"\d{3}", "not valid"), capabilities=False),
+        validate=matches(r"\d{3}", "not valid"), capabilities=False),
     "districtcode": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par code d’arrondissement", "105",
-        validate=_matches(r"\d{3}", "not valid"), capabilities=False),
+        validate=matches(r"\d{3}", "not valid"), capabilities=False),
     "section": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par section", "AC",
-        validate=_matches(r"\d{1,2}|[A-Z]{1,2}|0?[A-Z]", "not valid"), normalize=_pad(2), capabilities=False),
+        validate=matches(r"\d{1,2}|[A-Z]{1,2}|0?[A-Z]", "not valid"), normalize=padded(2),
+        capabilities=False),
     "number": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par feuille", "0035",
-        validate=_matches(r"\d{1,4}", "not valid"), normalize=_pad(4), capabilities=False),
+        validate=matches(r"\d{1,4}", "not valid"), normalize=padded(4), capabilities=False),
     "sheet": Param(
         "string", "filtre pour l’index parcel. Il permet de filtrer par feuille", "1",
-        validate=_matches(r"\d{1,2}", "not valid"), normalize=_pad(2), capabilities=False),
+        validate=matches(r"\d{1,2}", "not valid"), normalize=padded(2), capabilities=False),
 }
 
 
@@ -264,15 +124,6 @@ def terr_valid(value: str) -> bool:
     if value in ("METROPOLE", "DOMTOM") or value in cities().departements:
         return True
     return bool(re.fullmatch(r"\d{5}", value))
-
-
-def _numbers(count: int, form: str) -> Callable[[str], list[float]]:
-    def extract(text: str) -> list[float]:
-        parts = text.split(",")
-        if len(parts) != count:
-            raise ValueError(f'must be in the format "{form}"')
-        return [parse_float(p) for p in parts]
-    return extract
 
 
 def _lonlat(value: list[float]) -> None:
@@ -299,17 +150,17 @@ COMPLETION = {
     "poiType": Param("string", "filtre sur le localisant pour le type de POI", "administratif"),
     "lonlat": Param(
         "custom", "coordonnées (longitude, latitude) d'un localisant pour favoriser les candidats les plus "
-        "proches", "2.347640,48.835187", extract=_numbers(2, "lon,lat"), validate=_lonlat),
+        "proches", "2.347640,48.835187", extract=numbers(2, "lon,lat"), validate=_lonlat),
     "type": Param(
         "string", "le type de localisant recherché, il est possible de spécifier plusieurs types séparés par "
         "une virgule", "PositionOfInterest", array=True, allowed=COMPLETION_TYPES, default=COMPLETION_TYPES),
     "maximumResponses": Param(
         "integer", "le nombre maximum de réponses que l'on souhaite voir retournées", "6", default=10,
-        validate=_between(1, 15, "an integer")),
+        validate=between(1, 15, "an integer")),
     "bbox": Param(
         "custom", "filtre avec une bbox suivant l'ordre xmin, ymin, xmax, ymax",
         "48.573569106948469,27.837770518544438,48.417446881093412,27.381161181879751",
-        extract=_numbers(4, "xmin,ymin,xmax,ymax"), validate=_bbox),
+        extract=numbers(4, "xmin,ymin,xmax,ymax"), validate=_bbox),
 }
 
 
@@ -325,37 +176,6 @@ def served_types(served: Container[str]) -> list[str]:
 
 
 # --- requests ----------------------------------------------------------------------------------
-
-
-def single_values(params: Mapping[str, Any]) -> dict[str, str]:
-    """A query string as the service reads it: names and values trimmed, a repeated name's last value."""
-    out: dict[str, str] = {}
-    for name, value in params.items():
-        if isinstance(value, list):
-            value = value[-1] if value else ""
-        out[str(name).strip()] = str(value).strip()
-    return out
-
-
-def extract(query: Mapping[str, str], definitions: Mapping[str, Param]) -> dict[str, Any]:
-    """Every parameter defined, parsed and checked; one 400 listing each problem."""
-    values: dict[str, Any] = {}
-    problems = []
-    for key, param in definitions.items():
-        name = param.name or key
-        text = query.get(name)
-        try:
-            # PERF: most parameters are not given: their default without a call (about half
-            # the time parameters took, measured).
-            value = param.read(text) if text or param.required else param.default
-        except ValueError as error:
-            problems.append(f"{name}: {error}")
-            continue
-        if value is not None:
-            values[key] = list(value) if isinstance(value, tuple) else value
-    if problems:
-        raise bad(*problems)
-    return values
 
 
 @dataclass

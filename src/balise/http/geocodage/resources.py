@@ -16,7 +16,8 @@ from ...search.engine import Match
 from ...served import ServedIndexes
 from ..resources import JSON, EngineTurn
 from . import capabilities, operations
-from .params import GeocodageError, completion_params, reverse_params, search_params, single_values
+from .params import completion_params, reverse_params, search_params
+from .reading import GeocodageError, single_values
 
 
 def send(req: falcon.Request, resp: falcon.Response, body: dict[str, Any], match: Match | None = None
