@@ -2,7 +2,8 @@
 beside the Addok API under ``BALISE_GEOCODAGE_PREFIX`` (``/geocodage``), so that a client of the
 public service switches to balise by changing its base URL (docs/geocodage.md).
 
-- ``params.py``: every parameter read and checked once, the service's 400s
+- ``reading.py``: a query read as the service reads it, one 400 listing every problem
+- ``params.py``: the parameters, their checks and the rules between them
 - ``geometry.py``: ``searchgeom`` (Point, LineString, Polygon, Circle) and what lies inside
 - ``cities.py``: the ``city`` parameter's communes, ``terr``'s départements (shipped list)
 - ``operations.py``: search, reverse, completion over the indexes served, merged by score
