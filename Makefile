@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 SAMPLE_INDEX = var/sample-index
+SAMPLE_POI = var/sample-poi
 
 .PHONY: demo test setup lint bench scale clean
 
@@ -20,13 +21,17 @@ setup: $(BIN)/balise
 $(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz src/balise/index/format.py
 	$(BIN)/balise import --quiet --index $(SAMPLE_INDEX) data/sample/paris-centre.ndjson.gz
 
-## Set up, index the bundled sample (Paris 1st-4th arrondissements) and serve it on :7878.
-demo: $(SAMPLE_INDEX)/manifest.json
+$(SAMPLE_POI)/manifest.json: $(BIN)/balise data/sample/poi-paris.ndjson.gz src/balise/index/format.py
+	$(BIN)/balise import --quiet --index $(SAMPLE_POI) data/sample/poi-paris.ndjson.gz
+
+## Set up, index the bundled sample (Paris 1st-4th arrondissements, Paris's POIs), serve it on :7878.
+demo: $(SAMPLE_INDEX)/manifest.json $(SAMPLE_POI)/manifest.json
 	$(BIN)/balise search --index $(SAMPLE_INDEX) --limit 1 "34 rue de rivoli paris"
 	@echo "Serving on http://127.0.0.1:7878 - open the search page http://127.0.0.1:7878/ or try:"
 	@echo "  curl 'http://127.0.0.1:7878/search/?q=place+des+vosg&limit=3'"
 	@echo "  curl 'http://127.0.0.1:7878/reverse/?lat=48.8566&lon=2.3522'"
-	$(BIN)/balise serve --index $(SAMPLE_INDEX) --port 7878
+	@echo "  curl 'http://127.0.0.1:7878/geocodage/search?q=mairie+paris&index=address,poi&limit=3'"
+	$(BIN)/balise serve --index $(SAMPLE_INDEX) --poi-index $(SAMPLE_POI) --port 7878
 
 ## Set up, lint, type-check and run the whole test suite (needs ../shared/data beside the repo).
 test: $(BIN)/balise
@@ -40,6 +45,10 @@ bench: $(BIN)/balise
 	$(BIN)/python bench/throughput.py --index .bench/balise-index
 	$(BIN)/python bench/accuracy.py --index .bench/balise-index --addok --out .bench/accuracy.md
 	$(BIN)/python bench/http_load.py --index .bench/balise-index
+	$(BIN)/balise make-poi .bench/poi.ndjson.gz --communes ../shared/data/communes \
+	    --points ../shared/data/eval/official-points-dev.csv
+	$(BIN)/balise import --quiet --index .bench/poi-index .bench/poi.ndjson.gz
+	$(BIN)/python bench/geocodage_load.py --index .bench/balise-index --poi-index .bench/poi-index
 
 ## France-scale figures: the stand-in at scales 0.03, 0.3 and 1, imported and searched (long).
 scale: $(BIN)/balise

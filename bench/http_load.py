@@ -81,7 +81,7 @@ def server(cmd: list[str], env: dict, url: str):
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(url)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

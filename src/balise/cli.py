@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +86,39 @@ def import_(index_dir: Path, communes_dir: Path | None, rules: str, memory: str,
         f"in {r['seconds']:.1f} s, peak memory {r['peak_memory_mb']:.0f} MB; "
         f"read {r['bytes_read'] / 1e6:.1f} MB; skipped {r['bad_lines']:,} bad lines"
     )
-    for path, lineno, reason, line in r["examples"]:
+    echo_skipped(r["examples"])
+
+
+def echo_skipped(examples: Iterable[Sequence[Any]]) -> None:
+    """The first lines an import skipped, and why (on stderr)."""
+    for path, lineno, reason, line in examples:
         click.echo(f"  skipped {path}:{lineno}: {reason}: {line[:80]!r}", err=True)
+
+
+A_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@main.command("make-poi")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--communes", "communes_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Commune directory (as ../shared/data/communes): its communes, and the points' towns.")
+@click.option("--points", "points", multiple=True, type=A_FILE,
+              help="Official points CSV (as official-points-dev.csv): its town halls and post offices.")
+@click.option("--from", "exports", multiple=True, type=A_FILE,
+              help="A POI NDJSON export to normalize (the Géoplateforme's poi.ndjson, any Addok POI file).")
+@click.option("--departement", "departements", multiple=True, metavar="CODE",
+              help="Only the POIs of this département (repeat it; default: all).")
+def make_poi(out: Path, communes_dir: Path | None, points: tuple[Path, ...], exports: tuple[Path, ...],
+             departements: tuple[str, ...]) -> None:
+    """Write OUT (.ndjson or .ndjson.gz): points of interest in Addok's NDJSON, for
+    `balise import` and the Géoplateforme API's index=poi (docs/geocodage.md)."""
+    from .importer.poi import make_pois
+
+    if not (communes_dir or points or exports):
+        raise click.UsageError("give --communes, --points or --from")
+    written, report = make_pois(out, communes_dir, points, exports, departements)
+    click.echo(f"wrote {written:,} points of interest to {out}; skipped {report.bad_lines:,}")
+    echo_skipped(report.examples)
 
 
 def open_geocoder(index_dir: Path):
@@ -268,12 +299,15 @@ def lookup(index_dir, ids) -> None:
 
 @main.command()
 @index_option
+@click.option("--poi-index", "poi_dir", default=from_settings("poi_index"), show_default="BALISE_POI_INDEX",
+              metavar="PATH", help="Index of points of interest: the Géoplateforme API's index=poi.")
 @click.option("--host", help="Address to listen on [default: from BIND, or 127.0.0.1].")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port [default: from BIND, or 7878].")
 @click.option("--workers", type=click.IntRange(min=1),
               help="Worker processes [default: WORKERS, or one per CPU].")
-def serve(index_dir: Path, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the HTTP API (/search/, /reverse/, /health, /openapi.json) with granian.
+def serve(index_dir: Path, poi_dir: str, host: str | None, port: int | None,
+          workers: int | None) -> None:
+    """Serve the HTTP APIs (Addok's /search/...; the Géoplateforme's /geocodage/...) with granian.
 
     Runs balise/http/server.py, whose settings come from the environment (BIND, WORKERS,
     THREADS, KEEPALIVE...); the options here set those variables.
@@ -283,13 +317,16 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     from .index import IndexFormatError, IndexReader
     from .index.pointer import resolve
 
-    try:
-        # An index directory, or a root whose `current` link is followed while serving.
-        IndexReader(resolve(index_dir))  # fail here clearly, not in a server traceback
-    except (IndexFormatError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
-    env = dict(os.environ, BALISE_INDEX=str(index_dir.absolute()))
+    env = dict(os.environ, BALISE_POI_INDEX="")
+    chosen = {"BALISE_INDEX": index_dir, **({"BALISE_POI_INDEX": Path(poi_dir)} if poi_dir else {})}
+    for variable, directory in chosen.items():
+        try:
+            # An index directory, or a root whose `current` link is followed while serving.
+            IndexReader(resolve(directory))  # fail here clearly, not in a server traceback
+        except (IndexFormatError, OSError) as e:
+            raise click.ClickException(str(e)) from e
+        # NOTE: absolute, not resolved: resolving would pin the version `current` points to now.
+        env[variable] = str(directory.absolute())
     if host or port is not None:
         bind_host, _, bind_port = settings().bind.rpartition(":")
         host = (host or bind_host).strip("[]")

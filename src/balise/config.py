@@ -28,6 +28,7 @@ from .values import (
     integer,
     networks,
     number,
+    path_prefix,
     rate_rules,
     redis_target,
     workers,
@@ -63,6 +64,11 @@ class Settings:
 
     index: str = setting("BALISE_INDEX", "var/index", "index directory served and searched by default")
     rules: str = setting("BALISE_RULES", "fr", "text rules used when importing (country)")
+    # The Géoplateforme's geocoding API (http/geocodage/, docs/geocodage.md).
+    poi_index: str = setting("BALISE_POI_INDEX", "", "index directory (or root, as BALISE_INDEX) of points "
+                             "of interest, served as index=poi by the Géoplateforme API; empty: none")
+    geocodage_prefix: str = setting("BALISE_GEOCODAGE_PREFIX", "/geocodage", "path under which the "
+                                    "Géoplateforme geocoding API is served; empty: not served", path_prefix)
     cors_origin: str = setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer")
     csv_max_bytes: int = setting("BALISE_CSV_MAX_BYTES", "50000000",
                                  "largest CSV upload in bytes (413 beyond; 0: no limit)", integer(0))

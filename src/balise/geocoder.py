@@ -18,7 +18,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 from .index import IndexReader
+from .index.format import filter_term
 from .index.pointer import current_target, resolve
 from .search import geojson, lookup
 from .search._search import Search
@@ -148,6 +152,27 @@ class Geocoder:
         features = [geojson.feature(lookup.result(self.index, doc, hn), self.original_type(doc))
                     for doc, hn in found]
         return Answer(geojson.collection(features), "exact" if features else "none")
+
+    # --- HOOK(poi): what an API that shows documents whole needs (http/geocodage/) ---------
+
+    def documents(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The documents with these ids as imported (lists kept, ``lon``/``lat`` included),
+        in the order asked; None for an unknown id. Search answers flatten lists (Addok's
+        geocodejson): the Géoplateforme's POI answers show them whole."""
+        found: list[dict[str, Any] | None] = []
+        for doc_id in ids:
+            number = self.index.find_document(doc_id)
+            found.append(dict(self.index.document(number)) if number >= 0 else None)
+        return found
+
+    def filter_values(self, name: str) -> dict[str, NDArray[np.uint32]]:
+        """Every value of the filter ``name`` in this index (``category``, ``postcode``...),
+        with the sorted numbers of the documents that have it."""
+        prefix = filter_term(name, "")
+        values: dict[str, NDArray[np.uint32]] = {}
+        for term in self.index.prefix_range(prefix):
+            values[self.index.terms[term][len(prefix):]] = self.index.postings(term)[0]
+        return values
 
     def original_type(self, doc_number: int) -> str:
         """The type of a document as imported (a house number's is its street's)."""

@@ -81,6 +81,25 @@ def bind(text: str) -> str:
     return f"{host}:{int(port)}"
 
 
+ADDOK_PATHS = ("/search", "/reverse", "/lookup", "/batch", "/status", "/health", "/openapi.json", "/static",
+               "/metrics")
+
+
+def path_prefix(text: str) -> str:
+    """A URL path prefix (``/geocodage``, ``/api/geocodage``): ASCII letters, digits, ``-``, ``_``,
+    ``.`` between slashes, not one of the Addok API's paths; empty: none."""
+    prefix = text.strip().rstrip("/")
+    if not prefix:
+        return ""
+    parts = prefix.split("/")
+    if parts[0] or any(not p or p in (".", "..") or not all(c.isascii() and (c.isalnum() or c in "-_.")
+                                                            for c in p) for p in parts[1:]):
+        raise ValueError("a path such as /geocodage (letters, digits, - _ . between slashes), or empty")
+    if any(prefix == p or prefix.startswith(p + "/") for p in ADDOK_PATHS):
+        raise ValueError(f"{prefix} is a path of the Addok API")
+    return prefix
+
+
 def available_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
     """CPUs this process may keep busy: its CPU set, capped by the cgroup CPU quota.
 

@@ -24,3 +24,4 @@ def test_the_wheel_holds_the_compiled_core(tmp_path):
     for module in COMPILED:
         assert any(n.startswith(module) and n.endswith(".so") for n in names), module
     assert "balise/http/openapi.json" in names
+    assert "balise/http/geocodage/communes.csv.gz" in names

@@ -184,8 +184,9 @@ def test_the_readme_searches_run(sample_index, tmp_path, monkeypatch):
     assert "result_status" in (tmp_path / "addresses.geocoded.csv").read_text()
 
 
-def test_the_readme_curls_answer(sample_index):
-    """Every `curl` of the README, through the real app on the sample index."""
+def test_the_readme_curls_answer(sample_index, sample_poi_index):
+    """Every `curl` of the README, through the real app on the sample index and its POIs
+    (what `make demo` serves)."""
     import falcon.testing
 
     from balise import Geocoder
@@ -194,7 +195,8 @@ def test_the_readme_curls_answer(sample_index):
 
     settings = Settings.from_env({"BALISE_INDEX": str(sample_index), "BALISE_RATE_LIMITS": "",
                                   "BALISE_LOG_REQUESTS": "false"})
-    client = falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings))
+    client = falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings,
+                                                  poi=Geocoder.open(sample_poi_index)))
     curls = [words for block in fenced(README) for words in shell_commands(block) if words[0] == "curl"]
     assert len(curls) >= 8
     for words in curls:

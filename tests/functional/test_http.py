@@ -312,13 +312,21 @@ def test_openapi_documents_every_route_and_answer_of_the_app(openapi, geocoder):
 
     from balise.config import Settings
     from balise.http import create_app
+    from balise.http.geocodage.openapi import completion_document, geocode_document
     from balise.ops.ratelimit import EXEMPT
+    from balise.served import ServedIndexes
 
     app = create_app(geocoder, Settings.from_env({}))
     routes = {re.sub(r"{(\w+):\w+}", r"{\1}", r.path): {m.method.lower() for m in r.methods if not m.internal}
               for r in falcon.inspect.inspect_routes(app)}
     documented = {path.rstrip("/") or "/": {m for m in item if m != "parameters"}
                   for path, item in openapi["paths"].items()}
+    # The Géoplateforme API's routes are in its own documents (/geocodage/openapi...).
+    served = ServedIndexes({"address": geocoder})
+    documents = (geocode_document("/geocodage", served, "x"), completion_document("/geocodage", served, "x"))
+    for document in documents:
+        base = document["servers"][0]["url"]
+        documented.update({(base + path).rstrip("/"): set(item) for path, item in document["paths"].items()})
     assert documented == routes
     refs = openapi["components"]["responses"]
     assert set(refs["TooManyRequests"]["headers"]) == {

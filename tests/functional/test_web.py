@@ -154,6 +154,7 @@ def test_search_as_you_type_in_a_browser(server, browser):
 
     browser.get(server.url + "/")
     wait_for(browser, lambda d: d.execute_script("return !!(window.balise && window.balise.map)"))
+    assert not browser.find_element(By.ID, "kind").is_displayed()  # no POI index: addresses only
     box = browser.find_element(By.ID, "q")
     box.send_keys("rue de rivoli paris")  # one key at a time: every one an input event
     wait_for(browser, lambda d: len(results(d)) > 0 and markers(d) == len(results(d)))
@@ -200,3 +201,61 @@ def test_search_as_you_type_in_a_browser(server, browser):
     problems = [e["message"] for e in browser.get_log("browser")
                 if e["level"] == "SEVERE" and "tile.openstreetmap.org" not in e["message"]]
     assert problems == []
+
+
+def test_points_of_interest_in_a_browser(gpf_server, browser):
+    """With a POI index served, the page searches points of interest (the Géoplateforme API
+    under /geocodage), by category, or both kinds merged, and a click finds the nearest place."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(gpf_server.url + "/")
+    wait_for(browser, lambda d: d.find_element(By.ID, "kind").is_displayed())
+    kind = Select(browser.find_element(By.ID, "kind"))
+    kind.select_by_value("poi")
+    assert browser.find_element(By.ID, "category").is_displayed()
+    assert not browser.find_element(By.ID, "type").is_displayed()
+    box = browser.find_element(By.ID, "q")
+    box.send_keys("mairie aiglun")
+    wait_for(browser, lambda d: results(d) and results(d)[0]["label"] == "Mairie, 04510 Aiglun")
+    assert results(browser)[0]["meta"].startswith("administratif, mairie · score ")
+    assert markers(browser) == len(results(browser))
+    assert browser.execute_script(
+        "return performance.getEntriesByType('resource').some(e => e.name.includes('/geocodage/search?') "
+        "&& e.name.includes('index=poi'))")
+
+    # A category: only its places.
+    erase(box)
+    box.send_keys("aubenas")
+    Select(browser.find_element(By.ID, "category")).select_by_value("bureau de poste")
+    wait_for(browser, lambda d: results(d) and all("bureau de poste" in r["meta"] for r in results(d)))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "web-poi.png"))
+
+    # Both kinds, merged by score.
+    Select(browser.find_element(By.ID, "category")).select_by_value("")
+    kind.select_by_value("address,poi")
+    wait_for(browser, lambda d: len({r["meta"].split(" · ")[0] for r in results(d)}) > 1
+             and any(r["meta"].startswith("street") for r in results(d))
+             and any("commune" in r["meta"] for r in results(d)))
+
+    # A click on the map: the nearest place of interest.
+    kind.select_by_value("poi")
+    erase(box)
+    wait_for(browser, lambda d: not results(d))
+    browser.execute_script("balise.map.setView([44.0507011414, 6.14496994019], 18, {animate: false})")
+    ActionChains(browser).move_to_element(browser.find_element(By.ID, "map")).click().perform()
+    wait_for(browser, lambda d: " m)" in d.find_element(By.ID, "reverse-label").text)
+    assert browser.find_element(By.ID, "reverse-title").text == "Nearest place of interest"
+    label = browser.find_element(By.ID, "reverse-label").text
+    assert label.startswith("Mairie, 04510 Aiglun (administratif, mairie, ")
+    problems = [e["message"] for e in browser.get_log("browser")
+                if e["level"] == "SEVERE" and "tile.openstreetmap.org" not in e["message"]]
+    assert problems == []
+
+
+def erase(box) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    box.send_keys(Keys.CONTROL, "a", Keys.BACKSPACE)

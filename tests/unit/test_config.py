@@ -8,7 +8,15 @@ from dataclasses import fields
 import pytest
 
 from balise.config import SETTINGS, SettingError, Settings
-from balise.values import boolean, compression_levels, integer, networks, parse_redis_url, rate_rules
+from balise.values import (
+    boolean,
+    compression_levels,
+    integer,
+    networks,
+    parse_redis_url,
+    path_prefix,
+    rate_rules,
+)
 
 
 def test_every_field_is_declared_once_with_its_variable_default_and_help():
@@ -69,3 +77,12 @@ def test_converters():
     assert (target.kind, target.service_name, target.db, target.hosts[1]) == ("sentinel", "primary", 2,
                                                                              ("s2", 6379))
     assert "pw" not in repr(target) and "pw" not in str(target.describe())
+
+
+def test_the_geoplateforme_prefix():
+    assert Settings.from_env({}).geocodage_prefix == "/geocodage" and Settings.from_env({}).poi_index == ""
+    assert path_prefix("/api/gpf/") == "/api/gpf" and path_prefix(" ") == ""
+    for bad in ("geocodage", "/search", "/search/v2", "/health", "/static/x", "/a//b", "/a/../b", "/a b",
+                "/é"):
+        with pytest.raises(ValueError):
+            path_prefix(bad)

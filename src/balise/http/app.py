@@ -12,13 +12,18 @@ from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import CurrentGeocoder
 from ..ops.process import at_worker_start
-from . import jsonbatch, resources, web
+from ..served import ADDRESS, POI, ServedIndexes
+from . import geocodage, jsonbatch, resources, web
+from .geocodage.resources import routes as geocodage_routes
 
 
-def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bool = True) -> falcon.App:
-    """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
-    ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``, the web page ``/``
-    and its ``/static/`` files."""
+def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bool = True,
+               poi: resources.AnyGeocoder | None = None) -> falcon.App:
+    """The WSGI app serving the address geocoder (and ``poi``, a POI index, if given): Addok's
+    ``/search/``, ``/reverse/`` (and their ``csv/``), ``/lookup/``, ``/batch``, ``/status``,
+    ``/health``, ``/openapi.json``; the Géoplateforme's API under ``BALISE_GEOCODAGE_PREFIX``
+    (http/geocodage/); the web page ``/`` and its ``/static/`` files."""
+    served = ServedIndexes({ADDRESS: geocoder, **({POI: poi} if poi is not None else {})})
     app = falcon.App(middleware=[Cors(settings.cors_origin)])
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
@@ -30,18 +35,25 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
     uploads = resources.UploadSlots(settings.threads - 1)
     app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
     app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes, uploads))
-    app.add_route("/health", resources.Health(geocoder, __version__))
+    app.add_route("/health", resources.Health(geocoder, __version__, served))
     app.add_route("/lookup", resources.Lookup(geocoder, engine))
     app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, engine))
-    app.add_route("/status", resources.Status(geocoder, __version__))
-    app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
+    app.add_route("/status", resources.Status(geocoder, __version__, served=served))
+    cached = dict(resources.CACHED)
+    if settings.geocodage_prefix:
+        routes = geocodage_routes(settings.geocodage_prefix, served, engine, __version__)
+        for path, resource in routes.items():
+            app.add_route(path, resource)
+        cached.update(geocodage.cached_routes(settings.geocodage_prefix))
+    app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution,
+                                settings.geocodage_prefix))
     app.add_route("/static/{path:path}", web.Static(web.load_static()))
     app.add_route("/openapi.json", resources.OpenApi(openapi_document()))
     app.add_error_handler(BaliseError, raise_http_error)
     app.set_error_serializer(serialize_error)
     if with_ops:  # Tests of the ops layer install their own pieces on the bare API.
         # Cache tiers, rate limits, compression, metrics, /health/*, request logs (balise/ops/).
-        ops.install(app, geocoder, settings, resources.CACHED, resources.JSON)
+        ops.install(app, geocoder, settings, cached, resources.JSON, served)
     return app
 
 
@@ -56,7 +68,11 @@ def serve(settings: Settings) -> falcon.App:
     # a worker forked after that (a replaced one) starts on it.
     geocoder = CurrentGeocoder(settings.index)
     at_worker_start(geocoder.refresh)
-    return create_app(geocoder, settings)
+    poi = None
+    if settings.poi_index:  # the same for the POI index, on its own
+        poi = CurrentGeocoder(settings.poi_index)
+        at_worker_start(poi.refresh)
+    return create_app(geocoder, settings, poi=poi)
 
 
 def openapi_document() -> bytes:

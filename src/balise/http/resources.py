@@ -22,6 +22,7 @@ from ..geocoder import Answer, CurrentGeocoder, Geocoder
 from ..ops.cache.entry import Cacheable
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
+from ..served import ServedIndexes
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -239,17 +240,20 @@ class Releasing:
 
 
 class Health:
-    """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), made once per index."""
+    """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), made once per index
+    version; with a POI index served, ``indexes`` says each (``served``)."""
 
-    def __init__(self, geocoder: Geocoder, version: str) -> None:
-        self.geocoder, self.version = geocoder, version
+    def __init__(self, geocoder: Geocoder, version: str, served: ServedIndexes | None = None) -> None:
+        self.geocoder, self.version, self.served = geocoder, version, served
         self._body: tuple[str, bytes] | None = None
 
     def body(self) -> bytes:
         index = self.geocoder.index  # the index in service now (it can be swapped)
-        if self._body is None or self._body[0] != index.version:
+        several = self.served is not None and len(self.served.names) > 1
+        version = self.served.version if several and self.served is not None else index.version
+        if self._body is None or self._body[0] != version:
             counts = index.manifest.get("counts", {})
-            self._body = (index.version, orjson.dumps({
+            body: dict[str, Any] = {
                 "status": "HEALTHY",
                 "version": self.version,
                 "index": {
@@ -258,7 +262,10 @@ class Health:
                     "documents": counts.get("documents"),
                     "housenumbers": counts.get("housenumbers"),
                 },
-            }))
+            }
+            if several and self.served is not None:
+                body["indexes"] = {name: self.served.describe(name) for name in self.served}
+            self._body = (version, orjson.dumps(body))
         return self._body[1]
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -270,28 +277,37 @@ class Status:
     """``GET /status``: the index in service (version, build, sources, counts), the software's
     version and the uptime; never cached (``Cache-Control: no-cache``)."""
 
-    def __init__(self, geocoder: Geocoder, version: str, started: float | None = None) -> None:
-        self.geocoder, self.version = geocoder, version
+    def __init__(self, geocoder: Geocoder, version: str, started: float | None = None,
+                 served: ServedIndexes | None = None) -> None:
+        self.geocoder, self.version, self.served = geocoder, version, served
         self.started = time.time() if started is None else started
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        manifest = self.geocoder.index.manifest  # the index in service now (it can be swapped)
-        keep = ("path", "format", "bytes", "sha256", "modified")
-        send_json(resp, {
+        body = {
             "status": "ok",
             "software": {"name": "balise", "version": self.version},
             "started_at": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "uptime_seconds": round(time.time() - self.started, 1),
-            "index": {
-                "version": manifest.get("version"),
-                "built_at": manifest.get("built_at"),
-                "format_version": manifest.get("format_version"),
-                "rules": manifest.get("rules"),
-                "counts": manifest.get("counts", {}),
-                "sources": [{k: source.get(k) for k in keep} for source in manifest.get("sources", [])],
-            },
-        })
+            "index": describe(self.geocoder.index.manifest),  # in service now (it can be swapped)
+        }
+        if self.served is not None and len(self.served.names) > 1:
+            served = self.served
+            body["indexes"] = {name: describe(served.current(name).index.manifest) for name in served}
+        send_json(resp, body)
         resp.cache_control = ["no-cache"]
+
+
+def describe(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What ``/status`` says of an index: version, build, format, rules, counts, sources."""
+    keep = ("path", "format", "bytes", "sha256", "modified")
+    return {
+        "version": manifest.get("version"),
+        "built_at": manifest.get("built_at"),
+        "format_version": manifest.get("format_version"),
+        "rules": manifest.get("rules"),
+        "counts": manifest.get("counts", {}),
+        "sources": [{k: source.get(k) for k in keep} for source in manifest.get("sources", [])],
+    }
 
 
 class OpenApi:

@@ -3,9 +3,12 @@
 The page (page.html, static/app.js, static/app.css) searches as you type (``/search/``,
 debounced), lists the results and marks them on a Leaflet map, answers a click on the map
 with ``/reverse/``, filters by type and postcode, and can restrict the search to the visible
-map (``bbox``). Leaflet is vendored in static/leaflet/ (see its README.md): nothing is fetched
-from a CDN. The tiles come from ``BALISE_TILES_URL`` (OpenStreetMap's by default); without
-them (empty, or unreachable) the map is blank but markers, clicks and the list still work.
+map (``bbox``). When the Géoplateforme API (its prefix in ``data-geocodage``) serves a POI
+index, the page also searches points of interest, by category, or both kinds merged, and
+finds the nearest place on a click (``{prefix}/search``, ``{prefix}/reverse``). Leaflet is
+vendored in static/leaflet/ (see its README.md): nothing is fetched from a CDN. The tiles come
+from ``BALISE_TILES_URL`` (OpenStreetMap's by default); without them (empty, or unreachable) the
+map is blank but markers, clicks and the list still work.
 
 Static files are read once, at start, from the package into memory, and served by name only:
 a path that is not one of those names is a 404, whatever its dots and slashes, so nothing else
@@ -92,11 +95,11 @@ class Static:
 class Page:
     """``GET /``: the search page, with the tile settings and the version filled in."""
 
-    def __init__(self, version: str, tiles_url: str, tiles_attribution: str) -> None:
+    def __init__(self, version: str, tiles_url: str, tiles_attribution: str, geocodage: str = "") -> None:
         template = Template(files(__package__).joinpath("page.html").read_text(encoding="utf-8"))
         self.body = template.substitute(
             version=html.escape(version), tiles_url=html.escape(tiles_url),
-            tiles_attribution=html.escape(tiles_attribution)).encode()
+            tiles_attribution=html.escape(tiles_attribution), geocodage=html.escape(geocodage)).encode()
         images = " ".join(dict.fromkeys(["'self'", "data:", tile_source(tiles_url)]))
         self.policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                        f"img-src {images}; connect-src 'self'; base-uri 'none'; form-action 'self'; "

@@ -105,6 +105,10 @@ class Communes:
     def __contains__(self, citycode: object) -> bool:
         return citycode in self._communes
 
+    def codes(self) -> list[str]:
+        """Every INSEE code known (live communes and arrondissements first kept)."""
+        return list(self._communes)
+
     def get(self, citycode: str) -> Commune | None:
         return self._communes.get(citycode)
 

@@ -31,11 +31,15 @@ from .format import (
 
 # (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
 # configuration; postcode weighs 1.2 on municipalities.
+# HOOK(poi): ``category`` is a field and a filter of points of interest, as in the
+# Géoplateforme's POI index (indexes/poi/config/addok.conf); address documents have none, so
+# their indexes are unchanged (http/geocodage/, importer/poi.py).
 FIELDS = (
     ("name", 4.0), ("street", 1.0), ("postcode", 1.0), ("city", 1.0), ("context", 1.0),
     ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
+    ("category", 1.0),
 )
-FILTERS = ("type", "postcode", "citycode")
+FILTERS = ("type", "postcode", "citycode", "category")
 NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat
 
 

@@ -65,12 +65,14 @@ class Ops:
 
 
 def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]] | None = None,
-          content_type: str = "application/json") -> Ops:
+          content_type: str = "application/json", served: Any = None) -> Ops:
     """Every ops object for ``geocoder`` from ``settings`` (parsed and checked already, by
     ``Settings.from_env``); connects to nothing yet.
 
     ``cached``: the routes whose answers are cached, each with the parameters that change its
-    answer; ``content_type``: what those answers are sent as (the HTTP layer knows both).
+    answer; ``content_type``: what those answers are sent as (the HTTP layer knows both);
+    ``served``: every index served (``balise.served.ServedIndexes``), when there are several:
+    the cache keys hold all their versions, the health checks ask each.
     """
     from . import logging as access_log
     from .breaker import Breaker
@@ -113,22 +115,24 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
         CompressionMiddleware(settings.compress_min_size, settings.compress_levels),
     ]
     if tiers and cached:  # with no tier, a miss would still pay for its key (~0.01 ms)
-        middleware.append(CacheMiddleware(cache, geocoder, ttls, cached, content_type))
+        middleware.append(CacheMiddleware(cache, served or geocoder, ttls, cached, content_type))
+    others = {name: served.holder(name) for name in served.names[1:]} if served is not None else {}
     routes = {
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
-        "/health/ready": Ready(geocoder),
+        "/health/ready": Ready(geocoder, others),
         "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=settings.health_networks,
-                                     client=client, host_details=settings.health_host_details),
+                                     client=client, host_details=settings.health_host_details, others=others),
     }
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
 
 def install(app: falcon.App, geocoder: Any, settings: Settings,
-            cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json") -> Ops:
+            cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json",
+            served: Any = None) -> Ops:
     """Adds the ops middleware and routes to ``app`` (before it serves its first request);
     the arguments are :func:`build`'s."""
-    ops = build(geocoder, settings, cached, content_type)
+    ops = build(geocoder, settings, cached, content_type, served)
     app.add_middleware(ops.middleware)
     for path, resource in ops.routes.items():
         app.add_route(path, resource)

@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -117,17 +117,25 @@ class Live:
 
 
 class Ready:
-    """``GET /health/ready``."""
+    """``GET /health/ready``: every index served answers (``others``: those beside the address
+    index, by name: a POI index)."""
 
-    def __init__(self, geocoder: Any) -> None:
+    def __init__(self, geocoder: Any, others: Mapping[str, Any] | None = None) -> None:
         self.geocoder = geocoder
+        self.others = dict(others or {})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         index = check_index(self.geocoder)
-        if index["healthy"]:
-            _send(resp, {"status": "ready", "index": index["version"]})
+        others = {name: check_index(g) for name, g in self.others.items()}
+        broken = next((c for c in (index, *others.values()) if not c["healthy"]), None)
+        if broken is None:
+            body: dict[str, Any] = {"status": "ready", "index": index["version"]}
+            if others:
+                versions = {n: c["version"] for n, c in others.items()}
+                body["indexes"] = {"address": index["version"], **versions}
+            _send(resp, body)
         else:
-            _send(resp, {"status": "unready", "error": index["error"]}, 503)
+            _send(resp, {"status": "unready", "error": broken["error"]}, 503)
 
 
 class Detailed:
@@ -141,8 +149,9 @@ class Detailed:
     def __init__(self, geocoder: Any, redis: Any = None, cache: Any = None,
                  times: ResponseTimes | None = None, sqlite: Any = None,
                  viewers: Sequence[Network] = LOOPBACK, client: ClientAddress | None = None,
-                 host_details: bool = False) -> None:
+                 host_details: bool = False, others: Mapping[str, Any] | None = None) -> None:
         self.geocoder = geocoder
+        self.others = dict(others or {})  # the indexes served beside the address one, by name
         self.redis = redis
         self.cache = cache
         self.times = times or ResponseTimes()
@@ -156,8 +165,9 @@ class Detailed:
         paths = [Path(_current(self.geocoder).index.path)] if index["healthy"] else []
         if self.sqlite is not None:
             paths.append(Path(self.sqlite.path).parent)
-        checks = {
+        checks: dict[str, Any] = {
             "index": index,
+            **{f"index_{name}": check_index(g) for name, g in self.others.items()},
             "redis": self.check_redis(),
             "memory": check_memory(),
             "disk": check_disk(paths),
@@ -192,7 +202,7 @@ class Detailed:
             raise falcon.HTTPForbidden(title="Forbidden", description=(
                 "/health/detailed answers only to the networks of BALISE_HEALTH_NETWORKS."))
         checks = self.checks()
-        if not checks["index"]["healthy"]:
+        if not all(c["healthy"] for name, c in checks.items() if name.startswith("index")):
             status, code = "unhealthy", 503
         elif all(c.get("healthy", True) for c in checks.values()):
             status, code = "healthy", 200
@@ -217,8 +227,9 @@ def without_host_details(checks: dict) -> None:
     checks["memory"] = {"healthy": checks["memory"]["healthy"]}
     checks["disk"] = {"healthy": checks["disk"]["healthy"]}
     checks["redis"].pop("target", None)
-    if "error" in checks["index"]:
-        checks["index"]["error"] = checks["index"]["error"].split(":", 1)[0]  # the exception's type
+    for name, check in checks.items():
+        if name.startswith("index") and "error" in check:
+            check["error"] = check["error"].split(":", 1)[0]  # the exception's type
 
 
 def check_memory() -> dict:

@@ -22,6 +22,9 @@ from .area import DEFAULT_RADIUS_KM, GEO_BOOSTS, Area, radius
 QUERY_MAX_LENGTH = 200
 MAX_LIMIT = 100
 FILTER_NAMES = ("type", "postcode", "citycode")
+# HOOK(poi): the categories of points of interest (http/geocodage/); a category is one value,
+# spaces included ("bureau de poste"), never split. Not an Addok parameter (FILTER_NAMES).
+WHOLE_FILTER_NAMES = ("category",)
 MAX_FILTER_VALUES = 10
 MAX_IDS = 100
 
@@ -51,16 +54,21 @@ def check_coordinate(name: str, value: Any, bound: float) -> float:
 
 def check_filters(filters: Mapping[str, Any] | None) -> Filters:
     """Filters as ``{name: [values]}``: known names only; a value may hold several values
-    separated by spaces; repeated values once, at most ``MAX_FILTER_VALUES`` a name."""
+    separated by spaces (but for ``WHOLE_FILTER_NAMES``); repeated values once, at most
+    ``MAX_FILTER_VALUES`` a name."""
     out: Filters = {}
     for name, values in (filters or {}).items():
-        if name not in FILTER_NAMES:
-            raise InvalidParameter(name, f"unknown filter; known: {', '.join(FILTER_NAMES)}")
+        if name not in FILTER_NAMES and name not in WHOLE_FILTER_NAMES:
+            known = ", ".join(FILTER_NAMES + WHOLE_FILTER_NAMES)
+            raise InvalidParameter(name, f"unknown filter; known: {known}")
         if values is None:
             continue
         if isinstance(values, str):
             values = [values]
-        expanded = [v for value in values for v in str(value).split()]
+        if name in WHOLE_FILTER_NAMES:
+            expanded = [text for value in values if (text := str(value).strip())]
+        else:
+            expanded = [v for value in values for v in str(value).split()]
         if expanded:
             out[name] = list(dict.fromkeys(expanded))[:MAX_FILTER_VALUES]
     return out
