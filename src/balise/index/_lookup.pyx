@@ -14,6 +14,8 @@ from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
+from .format import HN_BLOCK_BITS, HN_EXTRA, HN_ID_FULL, HN_ID_SHIFT, HN_ID_SUFFIX, HN_KEY_ESCAPE, HN_RAW
+
 cdef uint32_t EMPTY = 0xFFFFFFFF
 cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
@@ -228,34 +230,19 @@ cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py
 
 
 # --- house numbers ------------------------------------------------------------------------
+# Records of hn.bin (format.py): a header byte, the key, then the raw form, the id and the
+# extra JSON as the header says. hn.off holds the start of every HN_BLOCK-th record.
+# NOTE: every read is checked against the blob's end, so a damaged file gives wrong
+# answers, never a read outside the map.
 
-
-cdef inline Py_ssize_t read_varint(const uint8_t[::1] blob, uint64_t* pos) noexcept nogil:
-    cdef Py_ssize_t value = 0
-    cdef int shift = 0
-    cdef uint8_t b
-    while True:
-        b = blob[pos[0]]
-        pos[0] += 1
-        value |= (<Py_ssize_t> (b & 0x7F)) << shift
-        if b < 0x80:
-            return value
-        shift += 7
-
-
-cdef inline int compare_key(const uint8_t[::1] blob, uint64_t record, const uint8_t* key,
-                            Py_ssize_t n) noexcept nogil:
-    """Compare the key of a house-number record (its first field) with key."""
-    cdef uint64_t pos = record
-    cdef Py_ssize_t length = read_varint(blob, &pos)
-    cdef Py_ssize_t i = 0
-    while i < length and blob[pos + i] != 0x1F:
-        i += 1
-    cdef Py_ssize_t m = i if i < n else n
-    cdef int c = memcmp(&blob[pos], key, m) if m else 0
-    if c != 0:
-        return c
-    return (i > n) - (i < n)
+cdef int BLOCK_BITS = HN_BLOCK_BITS
+cdef int64_t BLOCK_MASK = (1 << HN_BLOCK_BITS) - 1
+cdef int KEY_ESCAPE = HN_KEY_ESCAPE
+cdef int RAW = HN_RAW
+cdef int ID_SHIFT = HN_ID_SHIFT
+cdef int EXTRA = HN_EXTRA
+cdef int ID_SUFFIX = HN_ID_SUFFIX
+cdef int ID_FULL = HN_ID_FULL
 
 
 ctypedef fused offset_t:
@@ -263,42 +250,176 @@ ctypedef fused offset_t:
     uint64_t
 
 
+cdef struct Record:
+    uint64_t key       # where the key starts
+    uint64_t key_len
+    uint64_t raw       # where the raw form starts (raw_len 0: the key is the raw form)
+    uint64_t raw_len
+    int kind           # the id's kind (HN_ID_*)
+    uint64_t explicit  # the id's stored bytes
+    uint64_t explicit_len
+    uint64_t extra
+    uint64_t extra_len
+    uint64_t end       # where the next record starts
+
+
+cdef inline uint64_t read_varint(const uint8_t[::1] blob, uint64_t* pos) noexcept nogil:
+    cdef uint64_t value = 0, size = blob.shape[0]
+    cdef int shift = 0
+    cdef uint8_t b
+    while pos[0] < size and shift < 64:
+        b = blob[pos[0]]
+        pos[0] += 1
+        value |= (<uint64_t> (b & 0x7F)) << shift
+        if b < 0x80:
+            return value
+        shift += 7
+    return 0
+
+
+cdef inline uint64_t field(const uint8_t[::1] blob, uint64_t* pos, uint64_t* length) noexcept nogil:
+    """A varint-prefixed field at pos: its start (pos moves past it)."""
+    cdef uint64_t n = read_varint(blob, pos), start = pos[0], size = blob.shape[0]
+    if n > size - start:
+        n = size - start
+    length[0] = n
+    pos[0] = start + n
+    return start
+
+
+cdef inline void parse(const uint8_t[::1] blob, uint64_t pos, Record* r) noexcept nogil:
+    cdef uint64_t size = blob.shape[0]
+    r.raw_len = r.explicit_len = r.extra_len = 0
+    if pos >= size:
+        r.key = r.end = size
+        r.key_len = 0
+        r.kind = 0
+        return
+    cdef uint8_t header = blob[pos]
+    pos += 1
+    r.kind = (header >> ID_SHIFT) & 7
+    r.key_len = header & KEY_ESCAPE
+    if r.key_len == <uint64_t> KEY_ESCAPE:
+        r.key_len = read_varint(blob, &pos)
+    if r.key_len > size - pos:
+        r.key_len = size - pos
+    r.key = pos
+    pos += r.key_len
+    if header & RAW:
+        r.raw = field(blob, &pos, &r.raw_len)
+    if r.kind == ID_SUFFIX or r.kind == ID_FULL:
+        r.explicit = field(blob, &pos, &r.explicit_len)
+    if header & EXTRA:
+        r.extra = field(blob, &pos, &r.extra_len)
+    r.end = pos
+
+
+cdef inline uint64_t record_at(const offset_t[::1] hn_off, const uint8_t[::1] blob, int64_t hn) noexcept nogil:
+    """Where house number hn's record starts: its block's start, then the records before it."""
+    cdef uint64_t pos = hn_off[hn >> BLOCK_BITS]
+    cdef int64_t i
+    cdef Record r
+    for i in range(hn & BLOCK_MASK):
+        parse(blob, pos, &r)
+        pos = r.end
+    return pos
+
+
+cdef inline int compare_key(const uint8_t[::1] blob, Record* r, const uint8_t* key, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t length = r.key_len
+    cdef Py_ssize_t m = length if length < n else n
+    cdef int c = memcmp(&blob[r.key], key, m) if m else 0
+    if c != 0:
+        return c
+    return (length > n) - (length < n)
+
+
 def find_housenumbers(const uint32_t[::1] docs, str key, const uint64_t[::1] hn_start,
                       const offset_t[::1] hn_off, const uint8_t[::1] hn_blob):
     """For each document, the number of its house number ``key``, or -1.
 
-    A document's house numbers are hn_start[d]..hn_start[d+1]-1, sorted by key; a record
-    starts with its length (varint), then its key up to the first 0x1F.
+    A document's house numbers are hn_start[d]..hn_start[d+1]-1, sorted by key: bisection
+    over the ones that start a block (read without skipping), then a walk from the last
+    of them not above the key.
     """
     cdef bytes encoded = key.encode()
     cdef const uint8_t* k = <const uint8_t*> encoded
     cdef Py_ssize_t n = len(encoded)
     out_array = np.full(docs.shape[0], -1, dtype=np.int64)
     cdef int64_t[::1] out = out_array
-    cdef Py_ssize_t i, lo, hi, mid
+    cdef Py_ssize_t i
+    cdef int64_t lo, hi, first_block, last_block, low, high, mid, hn
+    cdef uint64_t pos
     cdef int c
+    cdef Record r
     with nogil:
         for i in range(docs.shape[0]):
             lo = hn_start[docs[i]]
             hi = hn_start[docs[i] + 1]
-            while lo < hi:
-                mid = (lo + hi) // 2
-                c = compare_key(hn_blob, hn_off[mid], k, n)
-                if c < 0:
-                    lo = mid + 1
-                elif c > 0:
-                    hi = mid
+            if lo >= hi:
+                continue
+            # Blocks that start strictly inside (lo, hi): the last whose first key <= key.
+            first_block = (lo >> BLOCK_BITS) + 1
+            last_block = (hi - 1) >> BLOCK_BITS
+            low, high = first_block, last_block + 1
+            while low < high:
+                mid = (low + high) // 2
+                parse(hn_blob, hn_off[mid], &r)
+                if compare_key(hn_blob, &r, k, n) <= 0:
+                    low = mid + 1
                 else:
-                    out[i] = mid
+                    high = mid
+            if low > first_block:
+                hn = (low - 1) << BLOCK_BITS
+                pos = hn_off[low - 1]
+            else:
+                hn = lo
+                pos = record_at(hn_off, hn_blob, lo)
+            while hn < hi:
+                parse(hn_blob, pos, &r)
+                c = compare_key(hn_blob, &r, k, n)
+                if c == 0:
+                    out[i] = hn
+                if c >= 0:
                     break
+                pos = r.end
+                hn += 1
     return out_array
 
 
-def housenumber_record(const uint8_t[::1] blob, uint64_t offset) -> bytes:
-    """The payload of the house-number record at ``offset``."""
-    cdef uint64_t pos = offset
-    cdef Py_ssize_t length = read_varint(blob, &pos)
-    return bytes(blob[pos:pos + length])
+def housenumber_fields(const offset_t[::1] hn_off, const uint8_t[::1] hn_blob, int64_t hn) -> tuple:
+    """The stored fields of house number hn: (key, raw or None, the id's kind, the id's
+    stored bytes or None, the extra JSON or None)."""
+    cdef Record r
+    parse(hn_blob, record_at(hn_off, hn_blob, hn), &r)
+    return (bytes(hn_blob[r.key:r.key + r.key_len]).decode(),
+            bytes(hn_blob[r.raw:r.raw + r.raw_len]).decode() if r.raw_len else None,
+            r.kind,
+            bytes(hn_blob[r.explicit:r.explicit + r.explicit_len])
+            if r.kind == ID_SUFFIX or r.kind == ID_FULL else None,
+            bytes(hn_blob[r.extra:r.extra + r.extra_len]) if r.extra_len else None)
+
+
+def record_ends(const uint8_t[::1] blob, Py_ssize_t count):
+    """Where each of the first ``count`` records of a blob ends (the writer's walk)."""
+    out_array = np.empty(count, dtype=np.uint64)
+    cdef uint64_t[::1] out = out_array
+    cdef uint64_t pos = 0
+    cdef Py_ssize_t i
+    cdef Record r
+    with nogil:
+        for i in range(count):
+            parse(blob, pos, &r)
+            pos = r.end
+            out[i] = pos
+    return out_array
+
+
+def record_key(const uint8_t[::1] blob, uint64_t offset) -> bytes:
+    """The key of the record at ``offset``."""
+    cdef Record r
+    parse(blob, offset, &r)
+    return bytes(blob[r.key:r.key + r.key_len])
 
 
 # --- one-edit neighbours (fuzzy matching) ---------------------------------------------------
@@ -376,31 +497,19 @@ def one_edit_terms(StringTable table, str word) -> tuple:
 def housenumber_raws(const int64_t[::1] hns, const offset_t[::1] hn_off, const uint8_t[::1] hn_blob):
     """The raw form of each house number ("30 BIS"; its key when the record has no raw), or
     None for -1: what a candidate's labels start with, without decoding whole records."""
-    cdef Py_ssize_t i, key_end, raw_end
-    cdef uint64_t pos
-    cdef Py_ssize_t length
+    cdef Py_ssize_t i
+    cdef Record r
     out = []
     for i in range(hns.shape[0]):
         if hns[i] < 0:
             out.append(None)
             continue
-        pos = hn_off[hns[i]]
-        length = read_varint(hn_blob, &pos)
-        key_end = 0
-        while blob_at(hn_blob, pos + key_end) != 0x1F:
-            key_end += 1
-        raw_end = key_end + 1
-        while blob_at(hn_blob, pos + raw_end) != 0x1F:
-            raw_end += 1
-        if raw_end > key_end + 1:
-            out.append(bytes(hn_blob[pos + key_end + 1:pos + raw_end]).decode())
+        parse(hn_blob, record_at(hn_off, hn_blob, hns[i]), &r)
+        if r.raw_len:
+            out.append(bytes(hn_blob[r.raw:r.raw + r.raw_len]).decode())
         else:
-            out.append(bytes(hn_blob[pos:pos + key_end]).decode())
+            out.append(bytes(hn_blob[r.key:r.key + r.key_len]).decode())
     return out
-
-
-cdef inline uint8_t blob_at(const uint8_t[::1] blob, uint64_t pos) noexcept nogil:
-    return blob[pos]
 
 
 def touch_pages(const uint8_t[::1] data, Py_ssize_t page) -> int:

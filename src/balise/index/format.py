@@ -8,12 +8,16 @@ the table below and the reader checks each file against it (type, length) when i
 Documents (municipalities, streets, localities) are numbered 0..N-1 in *descending* order
 of their id, so that ordering candidates by (score desc, number asc) breaks ties exactly as
 Addok's Redis sorted sets do, and an id is found by bisection. A document's house numbers
-are one range (``docs.hn``), sorted by key; each house-number record in ``hn.bin`` is its
-length (varint) then ``key 0x1F raw 0x1F id 0x1F extra``: ``raw`` empty when equal to the
-key, ``id`` as ``=<suffix>`` when it starts with the document's id (BAN: ``75101_cfq3tf`` ->
-``=_00012``), ``~<id>`` otherwise, empty when absent; ``extra`` the JSON of any other
-property. House-number coordinates are integers of 1e-7 degree (1 cm; exact for the 6
-decimals of the BAN).
+are one range (``docs.hn``), sorted by key, their records laid end to end in ``hn.bin`` in
+that order; ``hn.off`` holds the start of every ``HN_BLOCK``-th record only (a record is
+found from its block's start, skipping at most HN_BLOCK - 1 records). A record is a header
+byte: its low 3 bits the key's length (``HN_KEY_ESCAPE``: a varint length follows), then
+``HN_RAW`` (the raw form differs from the key: varint length and bytes after the key), the
+id's kind in 3 bits from ``HN_ID_SHIFT`` (none; the document's id then ``_`` or ``-`` and
+the raw form, or BAN's ``_`` and 5-digit number and ``_`` suffix: nothing stored; else the
+rest after the document's id, or the whole id: varint length and bytes), and ``HN_EXTRA``
+(the JSON of any other property: varint length and bytes, last). House-number coordinates
+are integers of 1e-7 degree (1 cm; exact for the 6 decimals of the BAN).
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 FORMAT_NAME = "balise-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 
 # Postings under these keys are filters, not words: "|" never occurs in a token.
 FILTER_PREFIX = "|"
 
 LABEL_SEPARATOR = "\x1f"  # ASCII unit separator: never in a label
-HN_SEPARATOR = b"\x1f"
 MULTI_POSTCODE = 1  # docs.flags: a street or locality with several postcodes
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
@@ -38,6 +41,21 @@ GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
 # built with another weight scores otherwise: a new format), and in search/scoring.py.
 IMPORTANCE_WEIGHT = 0.1
 COORDINATE_SCALE = 10_000_000  # hn.lonlat: integers of 1e-7 degree
+
+# House-number records (hn.bin): the header byte, and one offset every HN_BLOCK records.
+HN_BLOCK_BITS = 4
+HN_BLOCK = 1 << HN_BLOCK_BITS
+HN_KEY_ESCAPE = 7  # the low 3 bits: the key's length, or this and a varint length
+HN_RAW = 0x08
+HN_ID_SHIFT = 4
+HN_EXTRA = 0x80
+# The id of a house number, from what is stored (bits 4-6 of the header).
+HN_ID_NONE = 0  # no id, or one that is not a string (kept in the extra JSON)
+HN_ID_UNDERSCORE_RAW = 1  # document id + "_" + raw
+HN_ID_DASH_RAW = 2  # document id + "-" + raw (BANO)
+HN_ID_BAN = 3  # document id + "_" + the number on 5 digits + "_" + the key's suffix (BAN)
+HN_ID_SUFFIX = 4  # document id + the bytes stored
+HN_ID_FULL = 5  # the bytes stored
 
 # A document: a JSON object as imported, and as docs.bin keeps it (without its house numbers).
 Document: TypeAlias = dict[str, Any]
@@ -81,7 +99,7 @@ ARRAYS = (
           "west, south, east, north of the document and its house numbers (rounded outward)",
           columns=4),
     Array("docs.hn", ("<u8",), "documents+1", "first house number of each document"),
-    Array("hn.off", ("<u4", "<u8"), "housenumbers", "start of each house-number record"),
+    Array("hn.off", ("<u4", "<u8"), "housenumber_blocks", "start of every HN_BLOCK-th house-number record"),
     Array("hn.lonlat", ("<i4",), "housenumbers", "longitude, latitude in 1e-7 degree", columns=2),
     Array("geo.cell", ("<u8",), "points", "geohash cell of every point, ascending"),
     Array("geo.ref", ("<i4",), "points", "the point: a document n, or a house number ~n"),
@@ -102,8 +120,8 @@ BLOBS = (
     Blob("words.bin", "words.off", "lexicon words: raw query words known to the index"),
 )
 
-COUNTS = ("documents", "terms", "postings", "housenumbers", "points", "words", "word_tokens",
-          "terms.table", "words.table")
+COUNTS = ("documents", "terms", "postings", "housenumbers", "housenumber_blocks", "points", "words",
+          "word_tokens", "terms.table", "words.table")
 
 ARRAY = {a.name: a for a in ARRAYS}
 

@@ -17,7 +17,7 @@ import orjson
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_record, touch_pages
+from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_fields, touch_pages
 from ._postings import Postings
 from .documents import decode_housenumber
 from .format import (
@@ -84,6 +84,7 @@ class IndexReader:
         self.doc_flags: NDArray[np.uint8] = a["docs.flags"]
         self.doc_extent: NDArray[np.float32] = a["docs.extent"]  # (west, south, east, north) rows
         self.doc_hn: NDArray[np.uint64] = a["docs.hn"]
+        # The start of every HN_BLOCK-th house-number record (format.py).
         self.hn_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["hn.off"]
         self.hn_blob = self._bytes("hn.bin")
         self.hn_lonlat_e7: NDArray[np.int32] = a["hn.lonlat"]  # (x, y) rows
@@ -140,6 +141,10 @@ class IndexReader:
     @property
     def doc_count(self) -> int:
         return len(self.importance)
+
+    @property
+    def housenumber_count(self) -> int:
+        return len(self.hn_lonlat_e7)
 
     # --- terms and postings ---------------------------------------------------
 
@@ -213,12 +218,13 @@ class IndexReader:
 
     def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict[str, Any]]:
         doc = self.housenumber_doc(hn) if doc is None else doc
-        payload = housenumber_record(self.hn_blob, int(self.hn_offsets[hn]))
-        return decode_housenumber(payload, self.doc_id(doc))
+        fields = housenumber_fields(self.hn_offsets, self.hn_blob, hn)
+        return decode_housenumber(fields, self.doc_id(doc))
 
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
-        return self._housenumber(hn, doc)[1]["raw"]  # type: ignore[no-any-return]
+        key, raw = housenumber_fields(self.hn_offsets, self.hn_blob, hn)[:2]
+        return key if raw is None else raw
 
     def housenumber_key(self, hn: int) -> str:
         return self._housenumber(hn)[0]

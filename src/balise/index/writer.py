@@ -2,10 +2,12 @@
 
 Documents arrive as batches of records (``documents.process_batch``, run by the import's
 worker processes) and are filed as they come: postings, house numbers and points go to
-spill files of fixed-size records, document JSON and labels to temporary blobs; only a few
-dozen bytes per document stay in memory. :meth:`IndexWriter.finish` numbers the documents
-(descending id; a repeated id joins its first occurrence), then sorts each spill file
-within the memory budget (``runs.py``) and writes the arrays of ``format.py``.
+spill files of fixed-size records, document JSON, labels and house numbers (records and
+coordinates) to temporary blobs in arrival order; only a few dozen bytes per document stay
+in memory. :meth:`IndexWriter.finish` numbers the documents (descending id; a repeated id
+joins its first occurrence), copies each document's blobs into that order (``gather``: a
+document's house numbers are already sorted, so they need no sort), sorts the postings and
+the points within the memory budget (``runs.py``) and writes the arrays of ``format.py``.
 """
 
 from __future__ import annotations
@@ -23,19 +25,21 @@ import orjson
 
 from ..text import Pipeline, make_pipeline
 from . import geohash
-from ._lookup import build_table
-from .documents import HN_SEPARATOR, Packed, process_batch
-from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST, Document
+from ._lookup import build_table, record_ends, record_key
+from ._records import gather
+from .documents import Packed, process_batch
+from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, HN_BLOCK, MANIFEST, Document
 from .runs import Spill, sorted_chunks
 
 MB = 1 << 20
 POSTING = np.dtype([("term", "<u4"), ("doc", "<u4"), ("score", "<f8")])
-HOUSENUMBER = np.dtype([("doc", "<u4"), ("x", "<i4"), ("y", "<i4"), ("off", "<u8")])
 POINT = np.dtype([("cell", "<u8"), ("ref", "<i4")])
 DOCUMENT = np.dtype([
     ("importance", "<f8"), ("lon", "<f8"), ("lat", "<f8"), ("extent", "<f4", (4,)),
     ("flags", "<u1"), ("id_len", "<u4"), ("doc_len", "<u4"), ("label_len", "<u4"),
+    ("hn_count", "<u4"), ("hn_len", "<u4"),
 ])
+GROUP = 1 << 16  # documents moved into their final order at a time (a few MB)
 
 
 class ArrayFile:
@@ -95,10 +99,9 @@ class IndexWriter:
         self.work = self.tmp / "work"
         self.work.mkdir()
         self.postings = Spill(self.work / "postings", POSTING)
-        self.housenumbers = Spill(self.work / "housenumbers", HOUSENUMBER)
         self.documents = Spill(self.work / "documents", DOCUMENT)
-        # NOTE: hn.bin is written once, in arrival order; hn.off points into it.
-        self.hn_blob = open(self.tmp / "hn.bin", "wb")  # noqa: SIM115 (closed in finish/abort)
+        self.hn_blob = open(self.work / "hn", "wb")  # noqa: SIM115 (closed in finish/abort)
+        self.hn_xy = open(self.work / "hnxy", "wb")  # noqa: SIM115
         self.ids_blob = open(self.work / "ids", "wb")  # noqa: SIM115
         self.docs_blob = open(self.work / "docs", "wb")  # noqa: SIM115
         self.labels_blob = open(self.work / "labels", "wb")  # noqa: SIM115
@@ -137,7 +140,11 @@ class IndexWriter:
         meta["id_len"] = [len(i) for i in ids]
         meta["doc_len"] = packed["doc_lengths"]
         meta["label_len"] = packed["label_lengths"]
+        meta["hn_count"] = packed["hn_count"]
+        meta["hn_len"] = packed["hn_lengths"]
         self.documents.append(meta)
+        self.hn_blob.write(packed["hn_records"])
+        self.hn_xy.write(np.ascontiguousarray(packed["hn_lonlat"], dtype=np.int32).tobytes())
 
         local = np.fromiter((self.term_ids.setdefault(t, len(self.term_ids)) for t in packed["terms"]),
                             dtype=np.uint32, count=len(packed["terms"]))
@@ -147,20 +154,12 @@ class IndexWriter:
         postings["score"] = packed["post_score"]
         self.postings.append(postings)
 
-        counts = packed["hn_count"]
-        hn = np.empty(int(counts.sum()), dtype=HOUSENUMBER)
-        hn["doc"] = np.repeat(np.arange(first, first + n, dtype=np.uint32), counts)
-        hn["x"], hn["y"] = packed["hn_lonlat"][:, 0], packed["hn_lonlat"][:, 1]
-        start = self.hn_blob.tell()
-        hn["off"] = np.uint64(start) + offsets_of(packed["hn_lengths"])[:-1]
-        self.hn_blob.write(packed["hn_records"])
-        self.housenumbers.append(hn)
         self.words.update(dict.fromkeys(packed["words"]))
 
     def abort(self) -> None:
-        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+        for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
             f.close()
-        for spill in (self.postings, self.housenumbers, self.documents):
+        for spill in (self.postings, self.documents):
             spill.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -172,7 +171,7 @@ class IndexWriter:
         ``report`` is called once the arrays are written; what it returns goes into the
         manifest under "import_report" (so times and peak memory cover the whole build).
         """
-        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+        for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
             f.close()
         out = self.tmp
         counts: dict[str, int] = {}
@@ -191,6 +190,7 @@ class IndexWriter:
         done("postings")
         points = Spill(self.work / "points", POINT)
         self._write_housenumbers(out, counts, new_of, first_of, points)
+        del self.hn_count, self.hn_len
         done("housenumbers")
         self._write_points(out, counts, points)
         done("points")
@@ -263,6 +263,8 @@ class IndexWriter:
             np.maximum.at(extent[:, 3], new_of, meta["extent"][:, 3])
         write_array(out, "docs.extent", extent)
         self.merged = len(ids) - n_docs
+        self.hn_count = meta["hn_count"].astype(np.uint64)
+        self.hn_len = meta["hn_len"].astype(np.uint64)
         _permute_blob(self.work / "docs", meta["doc_len"], first_of, out, "docs")
         _permute_blob(self.work / "labels", meta["label_len"], first_of, out, "labels")
         return new_of, first_of
@@ -315,35 +317,60 @@ class IndexWriter:
 
     def _write_housenumbers(self, out: Path, counts: dict, new_of: np.ndarray, first_of: np.ndarray,
                             points: Spill) -> None:
-        def prepare(records: np.ndarray) -> np.ndarray:
-            records["doc"] = new_of[records["doc"]]
-            return records
-
+        """hn.bin, hn.off, hn.lonlat and docs.hn: each document's house numbers (sorted by
+        key in the worker) copied into the documents' order, GROUP documents at a time; the
+        points of the house numbers go to ``points``."""
         n_docs = counts["documents"]
-        repeated = set(np.flatnonzero(np.bincount(new_of, minlength=n_docs) > 1).tolist())
-        blob_size = (self.tmp / "hn.bin").stat().st_size
-        offsets = ArrayFile(out, "hn.off", "<u4" if blob_size < 1 << 32 else "<u8")
+        count, length = self.hn_count, self.hn_len
+        rec_start, xy_start = offsets_of(length), offsets_of(count) * np.uint64(8)
+        occurrences = np.bincount(new_of, minlength=n_docs)
+        repeated: dict[int, list[int]] = {}
+        for o in np.flatnonzero(occurrences[new_of] > 1).tolist():  # arrival order
+            repeated.setdefault(int(new_of[o]), []).append(o)
+        offsets = ArrayFile(out, "hn.off", "<u4" if int(length.sum()) < 1 << 32 else "<u8")
         lonlat = ArrayFile(out, "hn.lonlat")
-        per_doc = np.zeros(n_docs, dtype=np.int64)
-        number = 0
-        key = _field("doc")
-        with open(self.tmp / "hn.bin", "rb") as blob:
-            for chunk in sorted_chunks(self.housenumbers, key, self.memory // 2, prepare):
-                if repeated:
-                    chunk = _merge_repeated(chunk, repeated, blob)
-                offsets.write(chunk["off"])
-                lonlat.write(np.stack([chunk["x"], chunk["y"]], axis=1))
-                per_doc += np.bincount(chunk["doc"], minlength=n_docs)
-                refs = ~np.arange(number, number + len(chunk), dtype=np.int64)
-                number += len(chunk)
-                lon = chunk["x"] / COORDINATE_SCALE
-                lat = chunk["y"] / COORDINATE_SCALE
-                cells = np.empty(len(chunk), dtype=POINT)
-                cells["cell"], cells["ref"] = geohash.encode(lon, lat), refs
-                points.append(cells)
-        counts["housenumbers"] = offsets.close()
-        lonlat.close()
-        self.housenumbers.remove()
+        per_doc = np.zeros(n_docs, dtype=np.uint64)
+        number = written = 0
+        fd_rec, fd_xy = os.open(self.work / "hn", os.O_RDONLY), os.open(self.work / "hnxy", os.O_RDONLY)
+        try:
+            with open(out / "hn.bin", "wb", buffering=1 << 20) as blob:
+                for start in range(0, n_docs, GROUP):
+                    docs = np.arange(start, min(start + GROUP, n_docs))
+                    firsts = first_of[docs]
+                    pieces = []
+                    for run in _runs(docs, repeated):
+                        if len(run) == 1 and int(run[0]) in repeated:
+                            merged = _merge_repeated(fd_rec, fd_xy, repeated[int(run[0])], rec_start, length,
+                                                     xy_start, count)
+                            per_doc[run[0]] = merged[2]
+                            pieces.append(merged)
+                        else:
+                            chosen = firsts[run - start]
+                            per_doc[run] = count[chosen]
+                            pieces.append((gather(fd_rec, rec_start[chosen], length[chosen]),
+                                           gather(fd_xy, xy_start[chosen], count[chosen] * np.uint64(8)),
+                                           int(count[chosen].sum())))
+                    records = b"".join(p[0] for p in pieces)
+                    xy = np.frombuffer(b"".join(p[1] for p in pieces), dtype=np.int32).reshape(-1, 2)
+                    total = len(xy)
+                    ends = record_ends(records, total)
+                    starts = np.r_[np.uint64(0), ends][:total] + np.uint64(written)
+                    offsets.write(starts[(-number) % HN_BLOCK :: HN_BLOCK])
+                    blob.write(records)
+                    lonlat.write(xy)
+                    cells = np.empty(total, dtype=POINT)
+                    cells["cell"] = geohash.encode(xy[:, 0] / COORDINATE_SCALE, xy[:, 1] / COORDINATE_SCALE)
+                    cells["ref"] = ~np.arange(number, number + total, dtype=np.int64)
+                    points.append(cells)
+                    number += total
+                    written += len(records)
+        finally:
+            os.close(fd_rec)
+            os.close(fd_xy)
+        counts["housenumbers"] = lonlat.close()
+        counts["housenumber_blocks"] = offsets.close()
+        (self.work / "hn").unlink()
+        (self.work / "hnxy").unlink()
         start = np.zeros(n_docs + 1, dtype=np.uint64)
         np.cumsum(per_doc, out=start[1:])
         write_array(out, "docs.hn", start)
@@ -390,51 +417,46 @@ def _field(name: str):
     return key
 
 
-def _merge_repeated(chunk: np.ndarray, repeated: set[int], blob) -> np.ndarray:
+def _runs(docs: np.ndarray, repeated: dict[int, list[int]]) -> list[np.ndarray]:
+    """The documents cut into runs of unrepeated ones, each repeated one a run of its own."""
+    if not repeated:
+        return [docs]
+    cuts = [i for i, d in enumerate(docs.tolist()) if d in repeated]
+    if not cuts:
+        return [docs]
+    edges = sorted({0, len(docs), *cuts, *(c + 1 for c in cuts)})
+    return [docs[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _merge_repeated(fd_rec: int, fd_xy: int, occurrences: list[int], rec_start: np.ndarray,
+                    length: np.ndarray, xy_start: np.ndarray, count: np.ndarray) -> tuple[bytes, bytes, int]:
     """House numbers of a repeated id come from several occurrences, each sorted: sort
-    them together by key, the first occurrence winning a key both have."""
-    docs = chunk["doc"]
-    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-    ends = np.r_[starts[1:], len(chunk)]
-    pieces, last = [], 0
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if int(docs[a]) not in repeated:
-            continue
-        keys = {}
-        for i in range(a, b):
-            blob.seek(int(chunk["off"][i]))
-            keys.setdefault(_record_key(blob), i)
-        order = [keys[k] for k in sorted(keys)]
-        pieces += [chunk[last:a], chunk[order]]
-        last = b
-    pieces.append(chunk[last:])
-    return np.concatenate(pieces)
-
-
-def _record_key(blob) -> bytes:
-    length, shift = 0, 0
-    while True:
-        byte = blob.read(1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            break
-    return blob.read(length).split(HN_SEPARATOR, 1)[0]
+    them together by key, the first occurrence winning a key both have (records keep the
+    same bytes: they are written relative to the id, the same in every occurrence)."""
+    chosen: dict[bytes, tuple[bytes, bytes]] = {}
+    for o in occurrences:
+        records = os.pread(fd_rec, int(length[o]), int(rec_start[o]))
+        xy = os.pread(fd_xy, int(count[o]) * 8, int(xy_start[o]))
+        ends = record_ends(records, int(count[o])).tolist()
+        for i, (a, b) in enumerate(zip([0, *ends][: len(ends)], ends, strict=True)):
+            chosen.setdefault(record_key(records, a), (records[a:b], xy[8 * i : 8 * i + 8]))
+    keys = sorted(chosen)
+    return b"".join(chosen[k][0] for k in keys), b"".join(chosen[k][1] for k in keys), len(keys)
 
 
 def _permute_blob(source: Path, lengths: np.ndarray, order: np.ndarray, out: Path, name: str) -> None:
     """``name.bin`` + ``name.off``: the records of ``source`` (in arrival order, of the
-    given lengths) in the order given, read one at a time (pread: the page cache, not
-    this process, holds the file)."""
+    given lengths) in the order given, GROUP at a time (``gather``: pread, so the page
+    cache, not this process, holds the file)."""
     starts = offsets_of(lengths)
     chosen = lengths[order].astype(np.uint64)
-    offsets = offsets_of(chosen)
-    write_array(out, f"{name}.off", offsets)
+    write_array(out, f"{name}.off", offsets_of(chosen))
     fd = os.open(source, os.O_RDONLY)
     try:
-        with open(out / f"{name}.bin", "wb", buffering=1 << 20) as f:
-            for start, length in zip(starts[order].tolist(), chosen.tolist(), strict=True):
-                f.write(os.pread(fd, length, start))
+        with open(out / f"{name}.bin", "wb") as f:
+            for a in range(0, len(order), GROUP):
+                part = order[a : a + GROUP]
+                f.write(gather(fd, starts[part], chosen[a : a + GROUP]))
     finally:
         os.close(fd)
     source.unlink()
