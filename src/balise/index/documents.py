@@ -40,7 +40,7 @@ FIELDS = (
     ("citycode", 1.0), ("oldcitycode", 1.0), ("oldcity", 1.0), ("district", 1.0),
 )
 FILTERS = ("type", "postcode", "citycode")
-NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat
+NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat, the id in docs.id
 
 
 class DocumentError(ValueError):
@@ -255,7 +255,10 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: Document, checked: bool 
     batch.flags.append(MULTI_POSTCODE if several else 0)
     shown, folded = make_labels(doc, None)
     batch.labels.append(LABEL_SEPARATOR.join([shown, *folded]).encode())
-    batch.docs.append(orjson.dumps({k: v for k, v in doc.items() if k not in NOT_STORED}))
+    stored = {k: v for k, v in doc.items() if k not in NOT_STORED}
+    if next(iter(stored)) == "id" and stored["id"] == doc_id:  # docs.id has it (a string)
+        del stored["id"]
+    batch.docs.append(orjson.dumps(stored))
 
     before = len(batch.hn_records)
     count, west, south, east, north = housenumbers_records(

@@ -18,6 +18,12 @@ the raw form, or BAN's ``_`` and 5-digit number and ``_`` suffix: nothing stored
 rest after the document's id, or the whole id: varint length and bytes), and ``HN_EXTRA``
 (the JSON of any other property: varint length and bytes, last). House-number coordinates
 are integers of 1e-7 degree (1 cm; exact for the 6 decimals of the BAN).
+
+A document is stored as its JSON (without its house numbers, longitude and latitude, and
+without its id when that is its first key: ``docs.id`` has it), each one a zstd frame
+(without magic number, with its size) compressed with the dictionary ``docs.dict`` that the
+import trains on a sample of the documents (empty: no dictionary); one is read in about a
+microsecond.
 """
 
 from __future__ import annotations
@@ -35,6 +41,11 @@ FILTER_PREFIX = "|"
 
 LABEL_SEPARATOR = "\x1f"  # ASCII unit separator: never in a label
 MULTI_POSTCODE = 1  # docs.flags: a street or locality with several postcodes
+
+# Documents (docs.bin): zstd frames, with a dictionary trained at import on a sample.
+DOCS_LEVEL = 3  # compression level: the import compresses 2.4 M documents in ~3 s
+DOCS_DICT_BYTES = 112 * 1024
+DOCS_DICT_SAMPLES = 30_000
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
 # Addok's weight of a document's importance: in the token scores of post.scores (an index
@@ -75,7 +86,7 @@ class Array:
 
 @dataclass(frozen=True)
 class Blob:
-    """A byte file, cut by an offsets array."""
+    """A byte file, cut by an offsets array ("": a whole)."""
 
     name: str
     offsets: str
@@ -90,7 +101,7 @@ ARRAYS = (
     Array("post.docs", ("<u4",), "postings", "documents of each term, ascending"),
     Array("post.scores", ("<f8",), "postings", "score of each posting"),
     Array("docs.id.off", ("<u8",), "documents+1", "start of each document id in docs.id.bin"),
-    Array("docs.off", ("<u8",), "documents+1", "start of each document in docs.bin"),
+    Array("docs.off", ("<u4", "<u8"), "documents+1", "start of each document in docs.bin"),
     Array("labels.off", ("<u8",), "documents+1", "start of each document's labels"),
     Array("docs.importance", ("<f8",), "documents", "importance"),
     Array("docs.lonlat", ("<f8",), "documents", "longitude, latitude", columns=2),
@@ -112,7 +123,8 @@ ARRAYS = (
 BLOBS = (
     Blob("terms.bin", "terms.off", "terms, UTF-8"),
     Blob("docs.id.bin", "docs.id.off", "document ids, UTF-8 (descending)"),
-    Blob("docs.bin", "docs.off", "each document as JSON, without its house numbers"),
+    Blob("docs.bin", "docs.off", "each document as JSON, without its house numbers, a zstd frame"),
+    Blob("docs.dict", "", "the zstd dictionary of the documents (empty: none)"),
     Blob("labels.bin", "labels.off",
          "each document's labels: the one shown, then the folded variants best first, "
          "joined by LABEL_SEPARATOR"),
@@ -120,8 +132,8 @@ BLOBS = (
     Blob("words.bin", "words.off", "lexicon words: raw query words known to the index"),
 )
 
-COUNTS = ("documents", "terms", "postings", "housenumbers", "housenumber_blocks", "points", "words",
-          "word_tokens", "terms.table", "words.table")
+COUNTS = ("documents", "terms", "postings", "housenumbers", "housenumber_blocks", "housenumber_bytes",
+          "points", "words", "word_tokens", "terms.table", "words.table")
 
 ARRAY = {a.name: a for a in ARRAYS}
 

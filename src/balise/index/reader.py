@@ -8,12 +8,14 @@ the page cache, and a France-sized index opens in milliseconds.
 from __future__ import annotations
 
 import mmap
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
@@ -61,8 +63,9 @@ class IndexReader:
                 f"{self.path}: index format version {self.manifest.get('format_version')}, "
                 f"this balise reads version {FORMAT_VERSION}: rebuild it with `balise import`"
             )
-        self.arrays = self._open_arrays(self.manifest.get("counts") or {})
-        self.blobs = {b.name: _map(self.path / b.name) for b in BLOBS}
+        counts = self.manifest.get("counts") or {}
+        self.arrays = self._open_arrays(counts)
+        self.blobs = self._open_blobs(counts)
         a = self.arrays
         self.terms = StringTable(a["terms.table"], self._bytes("terms.bin"), a["terms.off"])
         self.words = Lexicon(a["words.table"], self._bytes("words.bin"), a["words.off"], a["words.start"],
@@ -75,7 +78,7 @@ class IndexReader:
         self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores, a["docs.lonlat"],
                                        a["docs.extent"])
         self.term_maxscore: NDArray[np.float64] = a["term.maxscore"]
-        self.doc_offsets: NDArray[np.uint64] = a["docs.off"]
+        self.doc_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]
         self.labels_offsets: NDArray[np.uint64] = a["labels.off"]
         self.labels_blob = self._bytes("labels.bin")
@@ -91,6 +94,13 @@ class IndexReader:
         self.geo_cell: NDArray[np.uint64] = a["geo.cell"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
+        self._docs_dict = bytes(self.blobs["docs.dict"])
+        self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
+        for n in {0, self.doc_count - 1} if self.doc_count else ():  # a damaged docs.bin or docs.dict
+            try:
+                self._document(n)
+            except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
+                raise IndexFormatError(f"{self.path}: docs.bin: document {n} unreadable ({e})") from e
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
@@ -112,6 +122,26 @@ class IndexReader:
             array = np.frombuffer(data, dtype=dtype) if size else np.empty(0, dtype=dtype)
             arrays[spec.name] = array.reshape(-1, spec.columns) if spec.columns > 1 else array
         return arrays
+
+    def _open_blobs(self, counts: dict[str, int]) -> dict[str, mmap.mmap | bytes]:
+        """The byte files, each checked against its length: the end of its last record, or
+        the count the manifest gives (hn.bin, whose offsets are sparse)."""
+        blobs = {}
+        for spec in BLOBS:
+            try:
+                blobs[spec.name] = blob = _map(self.path / spec.name)
+            except OSError as e:
+                raise IndexFormatError(f"{self.path}: {spec.name}: {e}") from e
+            if spec.name == "hn.bin":
+                expected = int(counts.get("housenumber_bytes", -1))
+            elif spec.offsets:
+                offsets = self.arrays[spec.offsets]
+                expected = int(offsets[-1]) if len(offsets) else 0
+            else:
+                continue
+            if len(blob) != expected:
+                raise IndexFormatError(f"{self.path}: {spec.name} holds {len(blob)} bytes, not {expected}")
+        return blobs
 
     def preload(self) -> int:
         """Read every page of the index through this process's maps (without the GIL); the
@@ -180,9 +210,22 @@ class IndexReader:
     def doc_id(self, n: int) -> str:
         return self.doc_ids[n]
 
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        local = self._local
+        try:
+            return local.decompressor  # type: ignore[no-any-return]
+        except AttributeError:
+            dictionary = zstandard.ZstdCompressionDict(self._docs_dict) if self._docs_dict else None
+            local.decompressor = zstandard.ZstdDecompressor(dict_data=dictionary,
+                                                            format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+            return local.decompressor  # type: ignore[no-any-return]
+
     def _document(self, n: int) -> Document:
         """A document, shared by callers, who copy it to change it."""
-        doc: Document = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
+        frame = self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])]
+        doc: Document = orjson.loads(self._decompressor().decompress(frame))
+        if "id" not in doc:  # stored without it: docs.id has it (format.py)
+            doc = {"id": self.doc_id(n), **doc}
         doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
         return doc
 
