@@ -9,11 +9,12 @@ are one range, sorted by key, so a key is found by bisection in that range.
 NOTE: these loops exist only here, compiled: there is no pure-Python twin to keep in step.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 import numpy as np
 
+from .format import GEO_LOW_BITS
 from .format import HN_BLOCK_BITS, HN_EXTRA, HN_ID_FULL, HN_ID_SHIFT, HN_ID_SUFFIX, HN_KEY_ESCAPE, HN_RAW
 
 cdef uint32_t EMPTY = 0xFFFFFFFF
@@ -510,6 +511,49 @@ def housenumber_raws(const int64_t[::1] hns, const offset_t[::1] hn_off, const u
         else:
             out.append(bytes(hn_blob[r.key:r.key + r.key_len]).decode())
     return out
+
+
+# --- the points' cells (geo.square, geo.low) --------------------------------------------------
+
+cdef int LOW_BITS = GEO_LOW_BITS
+cdef uint64_t LOW_MASK = (1 << GEO_LOW_BITS) - 1
+
+
+def cell_positions(const offset_t[::1] square_start, const uint16_t[::1] low, const uint64_t[::1] cells):
+    """For each cell (a 35-bit geohash integer), how many points lie in cells below it: the
+    position of its first point, as ``np.searchsorted(every_point_cell, cells)`` would give."""
+    out_array = np.empty(cells.shape[0], dtype=np.int64)
+    cdef int64_t[::1] out = out_array
+    cdef Py_ssize_t i, squares = square_start.shape[0] - 1
+    cdef uint64_t square, target, lo, hi, mid
+    with nogil:
+        for i in range(cells.shape[0]):
+            square = cells[i] >> LOW_BITS
+            if square >= <uint64_t> squares:
+                out[i] = square_start[squares]
+                continue
+            lo, hi, target = square_start[square], square_start[square + 1], cells[i] & LOW_MASK
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if low[mid] < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[i] = lo
+    return out_array
+
+
+def cell_at(const offset_t[::1] square_start, const uint16_t[::1] low, int64_t point) -> int:
+    """The cell of one point: its square (found by bisection) and its low bits."""
+    cdef int64_t lo = 0, hi = square_start.shape[0] - 1, mid
+    with nogil:
+        while lo + 1 < hi:  # the last square that starts at or before the point
+            mid = (lo + hi) // 2
+            if <int64_t> square_start[mid] <= point:
+                lo = mid
+            else:
+                hi = mid
+    return (lo << LOW_BITS) | low[point]
 
 
 def touch_pages(const uint8_t[::1] data, Py_ssize_t page) -> int:

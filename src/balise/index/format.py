@@ -48,6 +48,10 @@ DOCS_DICT_BYTES = 112 * 1024
 DOCS_DICT_SAMPLES = 30_000
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
+# The points' cells (geo.*): each point keeps the low bits of its cell; the others, its square,
+# are given by the range of points it falls in (geo.square: the start of each square's points).
+GEO_LOW_BITS = 16
+GEO_SQUARES = 1 << (GEOHASH_BITS - GEO_LOW_BITS)
 # Addok's weight of a document's importance: in the token scores of post.scores (an index
 # built with another weight scores otherwise: a new format), and in search/scoring.py.
 IMPORTANCE_WEIGHT = 0.1
@@ -112,7 +116,9 @@ ARRAYS = (
     Array("docs.hn", ("<u8",), "documents+1", "first house number of each document"),
     Array("hn.off", ("<u4", "<u8"), "housenumber_blocks", "start of every HN_BLOCK-th house-number record"),
     Array("hn.lonlat", ("<i4",), "housenumbers", "longitude, latitude in 1e-7 degree", columns=2),
-    Array("geo.cell", ("<u8",), "points", "geohash cell of every point, ascending"),
+    Array("geo.square", ("<u4", "<u8"), "geo_squares+1",
+          "start of the points of each square of 2^GEO_LOW_BITS cells (points sorted by cell)"),
+    Array("geo.low", ("<u2",), "points", "the low GEO_LOW_BITS bits of each point's geohash cell"),
     Array("geo.ref", ("<i4",), "points", "the point: a document n, or a house number ~n"),
     Array("words.off", ("<u8",), "words+1", "start of each lexicon word in words.bin (sorted)"),
     Array("words.table", ("<u4",), "words.table", "hash table of the lexicon words"),
@@ -133,7 +139,7 @@ BLOBS = (
 )
 
 COUNTS = ("documents", "terms", "postings", "housenumbers", "housenumber_blocks", "housenumber_bytes",
-          "points", "words", "word_tokens", "terms.table", "words.table")
+          "points", "geo_squares", "words", "word_tokens", "terms.table", "words.table")
 
 ARRAY = {a.name: a for a in ARRAYS}
 

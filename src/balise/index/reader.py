@@ -19,7 +19,15 @@ import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import Lexicon, StringTable, find_housenumbers, housenumber_fields, touch_pages
+from ._lookup import (
+    Lexicon,
+    StringTable,
+    cell_at,
+    cell_positions,
+    find_housenumbers,
+    housenumber_fields,
+    touch_pages,
+)
 from ._postings import Postings
 from .documents import decode_housenumber
 from .format import (
@@ -28,6 +36,7 @@ from .format import (
     COORDINATE_SCALE,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GEO_LOW_BITS,
     LABEL_SEPARATOR,
     MANIFEST,
     MULTI_POSTCODE,
@@ -91,16 +100,20 @@ class IndexReader:
         self.hn_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["hn.off"]
         self.hn_blob = self._bytes("hn.bin")
         self.hn_lonlat_e7: NDArray[np.int32] = a["hn.lonlat"]  # (x, y) rows
-        self.geo_cell: NDArray[np.uint64] = a["geo.cell"]
+        # The points sorted by cell: geo_square[s] is where square s's points start (a square:
+        # the cells without their GEO_LOW_BITS low bits), geo_low their cells' low bits.
+        self.geo_square: NDArray[np.uint32] | NDArray[np.uint64] = a["geo.square"]
+        self.geo_low: NDArray[np.uint16] = a["geo.low"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
-        self._docs_dict = bytes(self.blobs["docs.dict"])
         self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
-        for n in {0, self.doc_count - 1} if self.doc_count else ():  # a damaged docs.bin or docs.dict
-            try:
-                self._document(n)
-            except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
-                raise IndexFormatError(f"{self.path}: docs.bin: document {n} unreadable ({e})") from e
+        try:  # a damaged dictionary is refused here; a damaged document, when read
+            self._docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
+                                                             dict_type=zstandard.DICT_TYPE_FULLDICT)
+                               if len(self.blobs["docs.dict"]) else None)
+            self._decompressor()
+        except zstandard.ZstdError as e:
+            raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
@@ -215,15 +228,17 @@ class IndexReader:
         try:
             return local.decompressor  # type: ignore[no-any-return]
         except AttributeError:
-            dictionary = zstandard.ZstdCompressionDict(self._docs_dict) if self._docs_dict else None
-            local.decompressor = zstandard.ZstdDecompressor(dict_data=dictionary,
+            local.decompressor = zstandard.ZstdDecompressor(dict_data=self._docs_dict,
                                                             format=zstandard.FORMAT_ZSTD1_MAGICLESS)
             return local.decompressor  # type: ignore[no-any-return]
 
     def _document(self, n: int) -> Document:
         """A document, shared by callers, who copy it to change it."""
         frame = self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])]
-        doc: Document = orjson.loads(self._decompressor().decompress(frame))
+        try:
+            doc: Document = orjson.loads(self._decompressor().decompress(frame))
+        except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
+            raise IndexFormatError(f"{self.path}: docs.bin: document {n} is damaged ({e})") from e
         if "id" not in doc:  # stored without it: docs.id has it (format.py)
             doc = {"id": self.doc_id(n), **doc}
         doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
@@ -292,11 +307,33 @@ class IndexReader:
 
     # --- space ----------------------------------------------------------------------
 
+    def geo_search(self, cells: NDArray[np.uint64]) -> NDArray[np.int64]:
+        """For each cell (geohash integer), the position of its first point in geo.ref (that
+        of the next cell's when it has none): ``np.searchsorted`` over every point's cell."""
+        return cell_positions(self.geo_square, self.geo_low, np.ascontiguousarray(cells, dtype=np.uint64))
+
+    def geo_cell(self, point: int) -> int:
+        """The cell (geohash integer) of the point at this position of geo.ref."""
+        return cell_at(self.geo_square, self.geo_low, point)
+
+    def geo_squares(self, level: int) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:
+        """The non-empty squares of 2^level x 2^level cells: their codes (cells without
+        their 2 * level low bits) and the range of their points, from geo.square."""
+        if 2 * level < GEO_LOW_BITS:
+            raise ValueError(f"squares of level {level} are smaller than the index's")
+        square_start = self.geo_square.astype(np.int64)
+        filled = np.flatnonzero(square_start[1:] > square_start[:-1])
+        codes = filled >> (2 * level - GEO_LOW_BITS)
+        first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else filled
+        starts = square_start[filled[first]]
+        ends = np.r_[starts[1:], square_start[-1]] if len(starts) else starts
+        return codes[first].astype(np.uint64), starts, ends.astype(np.int64)
+
     def docs_near(self, lon: float, lat: float, radius: int = 1) -> NDArray[np.uint32]:
         """Documents with a point in the block of geohash cells around a point (sorted)."""
         cells = geohash.block(lon, lat, radius)
-        lo = np.searchsorted(self.geo_cell, cells, side="left")
-        hi = np.searchsorted(self.geo_cell, cells, side="right")
+        lo = self.geo_search(cells)
+        hi = self.geo_search(cells + np.uint64(1))
         refs = [self.geo_ref[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         if not refs:
             return np.empty(0, dtype=np.uint32)

@@ -259,13 +259,16 @@ def test_a_short_blob_is_refused(tmp_path, name):
         IndexReader(tmp_path / "index")
 
 
-def test_damaged_documents_or_dictionary_are_refused(tmp_path):
+def test_a_damaged_dictionary_is_refused_and_a_damaged_document_said(tmp_path):
     write(tmp_path, many_documents(6_000))
-    for name in ("docs.dict", "docs.bin"):
-        path = tmp_path / "index" / name
-        good = path.read_bytes()
-        path.write_bytes(bytes(b ^ 0x5A for b in good))  # the same length, other bytes
-        with pytest.raises(IndexFormatError, match="docs.bin"):
-            IndexReader(tmp_path / "index")
-        path.write_bytes(good)
-    IndexReader(tmp_path / "index")
+    path = tmp_path / "index" / "docs.dict"
+    good = path.read_bytes()
+    path.write_bytes(bytes(b ^ 0x5A for b in good))  # the same length, other bytes
+    with pytest.raises(IndexFormatError, match="docs.dict"):
+        IndexReader(tmp_path / "index")
+    path.write_bytes(good)
+    path = tmp_path / "index" / "docs.bin"
+    path.write_bytes(bytes(b ^ 0x5A for b in path.read_bytes()))
+    index = IndexReader(tmp_path / "index")  # opening reads no document (it stays cheap)
+    with pytest.raises(IndexFormatError, match="docs.bin: document 0 is damaged"):
+        index.document(0)
