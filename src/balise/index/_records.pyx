@@ -54,19 +54,24 @@ cdef void append_record(bytearray out, str key, str raw, dict data, str doc_id):
     cdef int kind = HN_ID_NONE
     cdef bytes explicit = None, extra = None, encoded
     cdef str text, suffix
+    cdef Py_ssize_t n_id = len(doc_id)
+    cdef Py_UCS4 separator
     if isinstance(hn_id, str):
         text = <str> hn_id
         if text.startswith(doc_id):
-            suffix = text[len(doc_id):]
-            if suffix == "_" + raw:
+            separator = text[n_id] if len(text) > n_id else 0
+            # PERF: the usual ids compared in place, without building them
+            if len(text) == n_id + 1 + len(raw) and separator == "_" and text.endswith(raw):
                 kind = HN_ID_UNDERSCORE_RAW
-            elif suffix == "-" + raw:
+            elif len(text) == n_id + 1 + len(raw) and separator == "-" and text.endswith(raw):
                 kind = HN_ID_DASH_RAW
-            elif suffix and suffix == ban_suffix(key):
-                kind = HN_ID_BAN
             else:
-                kind = HN_ID_SUFFIX
-                explicit = suffix.encode()
+                suffix = text[n_id:]
+                if suffix and suffix == ban_suffix(key):
+                    kind = HN_ID_BAN
+                else:
+                    kind = HN_ID_SUFFIX
+                    explicit = suffix.encode()
         else:
             kind = HN_ID_FULL
             explicit = text.encode()
