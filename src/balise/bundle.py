@@ -13,7 +13,7 @@ staging directory under ``ROOT``, opens it with ``IndexReader``, renames it to
 Whatever fails, the version in service is not touched.
 
 NOTE: why these choices.
-- zstd (the ``zstandard`` package, an optional dependency: ``balise[bundle]``) for the
+- zstd (the ``zstandard`` package, a dependency since the index keeps its documents as zstd frames) for the
   bundles we publish: level 9 (the default) is smaller than gzip and faster to make and to
   unpack, which every replica does at start; ``--level 19`` is smaller still but many times
   slower to make (measured: bench/README.md). gzip (stdlib) is always readable and needs

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, cast
 
+from isal import isal_zlib
+
 from ..index import IndexWriter
 from ..index.documents import Packed, process_batch
 from ..index.format import Document
@@ -38,6 +40,8 @@ WORKER_MEMORY = 250 * MB  # a worker's text caches at their caps, measured on Fr
 BLOCK_BYTES = 2 * MB  # NDJSON read per batch
 CSV_BATCH = 2000  # documents per batch
 
+# What a damaged gzip raises (isal's stub types its error class as an instance).
+INFLATE_ERRORS = (EOFError, OSError, zlib.error, cast("type[Exception]", isal_zlib.error))
 Task: TypeAlias = tuple[list[Document] | bytes, int]  # documents, or NDJSON lines; the first line's number
 
 
@@ -145,7 +149,7 @@ def ndjson_blocks(path: Path, report: ImportReport, progress: _Progress) -> Iter
                 if block:
                     yield block, lineno
                     lineno += block.count(b"\n")
-        except (EOFError, OSError, zlib.error) as exc:
+        except INFLATE_ERRORS as exc:
             report.bad(str(path), lineno, f"unreadable after this line ({type(exc).__name__}: {exc})", "")
         if rest:
             yield rest, lineno
@@ -153,12 +157,15 @@ def ndjson_blocks(path: Path, report: ImportReport, progress: _Progress) -> Iter
 
 def gunzip(raw: BinaryIO) -> Iterator[bytes]:
     """The decompressed bytes of a gzip file (several members too), as they come: what was
-    decompressed before a damage is given before the error."""
-    inflater = zlib.decompressobj(wbits=31)
+    decompressed before a damage is given before the error.
+
+    PERF: ISA-L's inflate (the ``isal`` package), zlib's interface at about 4 times its
+    speed: France's 568 MB take ~3 s of the reading process instead of ~12."""
+    inflater = isal_zlib.decompressobj(wbits=31)
     while chunk := raw.read(BLOCK_BYTES // 4):
         out = inflater.decompress(chunk)
         while inflater.eof and inflater.unused_data:  # the next member
-            rest, inflater = inflater.unused_data, zlib.decompressobj(wbits=31)
+            rest, inflater = inflater.unused_data, isal_zlib.decompressobj(wbits=31)
             out += inflater.decompress(rest)
         if out:
             yield out

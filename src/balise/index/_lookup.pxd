@@ -15,13 +15,14 @@ cdef class Lexicon(StringTable):
 
 
 cdef class HouseNumbers:
-    cdef object arrays  # what the pointers point into
-    cdef const uint64_t* start
-    cdef const uint32_t* off32
-    cdef const uint64_t* off64
+    cdef object arrays  # what the views point into
+    cdef const uint64_t[::1] start
+    cdef const uint32_t[::1] off32
+    cdef const uint64_t[::1] off64
     cdef bint wide
-    cdef const uint8_t* blob
+    cdef const uint8_t[::1] blob
 
-    cdef uint64_t offset(self, int64_t hn) noexcept nogil
+    cdef uint64_t block(self, int64_t b) noexcept nogil
+    cdef uint64_t record_at(self, int64_t hn) noexcept nogil
     cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil
     cdef str raw(self, int64_t hn)

@@ -9,10 +9,13 @@ are one range, sorted by key, so a key is found by bisection in that range.
 NOTE: these loops exist only here, compiled: there is no pure-Python twin to keep in step.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
 import numpy as np
+
+from .format import GEO_LOW_BITS
+from .format import HN_BLOCK_BITS, HN_EXTRA, HN_ID_FULL, HN_ID_SHIFT, HN_ID_SUFFIX, HN_KEY_ESCAPE, HN_RAW
 
 cdef uint32_t EMPTY = 0xFFFFFFFF
 cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
@@ -220,92 +223,174 @@ cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py
 
 
 # --- house numbers ------------------------------------------------------------------------
+# Records of hn.bin (format.py): a header byte, the key, then the raw form, the id and the
+# extra JSON as the header says. hn.off holds the start of every HN_BLOCK-th record.
+# NOTE: every read is checked against the blob's end, so a damaged file gives wrong
+# answers, never a read outside the map.
+
+cdef int BLOCK_BITS = HN_BLOCK_BITS
+cdef int64_t BLOCK_MASK = (1 << HN_BLOCK_BITS) - 1
+cdef int KEY_ESCAPE = HN_KEY_ESCAPE
+cdef int RAW = HN_RAW
+cdef int ID_SHIFT = HN_ID_SHIFT
+cdef int EXTRA = HN_EXTRA
+cdef int ID_SUFFIX = HN_ID_SUFFIX
+cdef int ID_FULL = HN_ID_FULL
 
 
-cdef inline Py_ssize_t read_varint(const uint8_t* blob, uint64_t* pos) noexcept nogil:
-    cdef Py_ssize_t value = 0
+ctypedef fused offset_t:
+    uint32_t
+    uint64_t
+
+
+cdef struct Record:
+    uint64_t key       # where the key starts
+    uint64_t key_len
+    uint64_t raw       # where the raw form starts (raw_len 0: the key is the raw form)
+    uint64_t raw_len
+    int kind           # the id's kind (HN_ID_*)
+    uint64_t explicit  # the id's stored bytes
+    uint64_t explicit_len
+    uint64_t extra
+    uint64_t extra_len
+    uint64_t end       # where the next record starts
+
+
+cdef inline uint64_t read_varint(const uint8_t[::1] blob, uint64_t* pos) noexcept nogil:
+    cdef uint64_t value = 0, size = blob.shape[0]
     cdef int shift = 0
     cdef uint8_t b
-    while True:
+    while pos[0] < size and shift < 64:
         b = blob[pos[0]]
         pos[0] += 1
-        value |= (<Py_ssize_t> (b & 0x7F)) << shift
+        value |= (<uint64_t> (b & 0x7F)) << shift
         if b < 0x80:
             return value
         shift += 7
+    return 0
 
 
-cdef inline int compare_key(const uint8_t* blob, uint64_t record, const uint8_t* key,
-                            Py_ssize_t n) noexcept nogil:
-    """Compare the key of a house-number record (its first field) with key."""
-    cdef uint64_t pos = record
-    cdef Py_ssize_t length = read_varint(blob, &pos)
-    cdef Py_ssize_t i = 0
-    while i < length and blob[pos + i] != 0x1F:
-        i += 1
-    cdef Py_ssize_t m = i if i < n else n
-    cdef int c = memcmp(&blob[pos], key, m) if m else 0
+cdef inline uint64_t field(const uint8_t[::1] blob, uint64_t* pos, uint64_t* length) noexcept nogil:
+    """A varint-prefixed field at pos: its start (pos moves past it)."""
+    cdef uint64_t n = read_varint(blob, pos), start = pos[0], size = blob.shape[0]
+    if n > size - start:
+        n = size - start
+    length[0] = n
+    pos[0] = start + n
+    return start
+
+
+cdef inline void parse(const uint8_t[::1] blob, uint64_t pos, Record* r) noexcept nogil:
+    cdef uint64_t size = blob.shape[0]
+    r.raw_len = r.explicit_len = r.extra_len = 0
+    if pos >= size:
+        r.key = r.end = size
+        r.key_len = 0
+        r.kind = 0
+        return
+    cdef uint8_t header = blob[pos]
+    pos += 1
+    r.kind = (header >> ID_SHIFT) & 7
+    r.key_len = header & KEY_ESCAPE
+    if r.key_len == <uint64_t> KEY_ESCAPE:
+        r.key_len = read_varint(blob, &pos)
+    if r.key_len > size - pos:
+        r.key_len = size - pos
+    r.key = pos
+    pos += r.key_len
+    if header & RAW:
+        r.raw = field(blob, &pos, &r.raw_len)
+    if r.kind == ID_SUFFIX or r.kind == ID_FULL:
+        r.explicit = field(blob, &pos, &r.explicit_len)
+    if header & EXTRA:
+        r.extra = field(blob, &pos, &r.extra_len)
+    r.end = pos
+
+
+cdef inline int compare_key(const uint8_t[::1] blob, Record* r, const uint8_t* key, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t length = r.key_len
+    cdef Py_ssize_t m = length if length < n else n
+    cdef int c = memcmp(&blob[r.key], key, m) if m else 0
     if c != 0:
         return c
-    return (i > n) - (i < n)
+    return (length > n) - (length < n)
 
 
 cdef class HouseNumbers:
-    """The house numbers of the documents (``docs.hn``, ``hn.off``, ``hn.bin``): found by key in
-    a document's range, read by number. A document's house numbers are hn_start[d] to
-    hn_start[d+1]-1, sorted by key; a record starts with its length (varint), then its key, its
-    raw form (empty when the key's) and the rest, separated by 0x1F."""
+    """The house numbers of the documents (``docs.hn``, ``hn.off``, ``hn.bin``), found by key
+    and read by number, in C for the scorer (``search/_scorer.pyx``) and through Python.
+
+    A document's house numbers are hn_start[d]..hn_start[d+1]-1, sorted by key: a key is
+    found by bisection over the ones that start a block (read without skipping), then a walk
+    from the last of them not above it.
+    """
 
     def __init__(self, start, offsets, blob):
-        cdef const uint64_t[::1] starts = start
-        cdef const uint8_t[::1] data = blob
-        cdef const uint32_t[::1] narrow
-        cdef const uint64_t[::1] wide
         self.arrays = (start, offsets, blob)
-        self.start = &starts[0]
-        self.blob = &data[0]
+        self.start = start
+        self.blob = blob
         self.wide = offsets.dtype.itemsize == 8
-        if len(offsets) == 0:
-            self.off32 = NULL
-            self.off64 = NULL
-        elif self.wide:
-            wide = offsets
-            self.off64 = &wide[0]
+        if self.wide:
+            self.off64 = offsets
         else:
-            narrow = offsets
-            self.off32 = &narrow[0]
+            self.off32 = offsets
 
-    cdef uint64_t offset(self, int64_t hn) noexcept nogil:
-        return self.off64[hn] if self.wide else self.off32[hn]
+    cdef uint64_t block(self, int64_t b) noexcept nogil:
+        return self.off64[b] if self.wide else self.off32[b]
+
+    cdef uint64_t record_at(self, int64_t hn) noexcept nogil:
+        """Where house number hn's record starts: its block's start, then the records before it."""
+        cdef uint64_t pos = self.block(hn >> BLOCK_BITS)
+        cdef int64_t i
+        cdef Record r
+        for i in range(hn & BLOCK_MASK):
+            parse(self.blob, pos, &r)
+            pos = r.end
+        return pos
 
     cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil:
         """The number of document ``doc``'s house number ``key``, or -1."""
-        cdef Py_ssize_t lo = self.start[doc], hi = self.start[doc + 1], mid
+        cdef int64_t lo = self.start[doc], hi = self.start[doc + 1], first_block, last_block, low, high, mid, hn
+        cdef uint64_t pos
         cdef int c
-        while lo < hi:
-            mid = (lo + hi) // 2
-            c = compare_key(self.blob, self.offset(mid), key, n)
-            if c < 0:
-                lo = mid + 1
-            elif c > 0:
-                hi = mid
+        cdef Record r
+        if lo >= hi:
+            return -1
+        # Blocks that start strictly inside (lo, hi): the last whose first key <= key.
+        first_block = (lo >> BLOCK_BITS) + 1
+        last_block = (hi - 1) >> BLOCK_BITS
+        low, high = first_block, last_block + 1
+        while low < high:
+            mid = (low + high) // 2
+            parse(self.blob, self.block(mid), &r)
+            if compare_key(self.blob, &r, key, n) <= 0:
+                low = mid + 1
             else:
-                return mid
+                high = mid
+        if low > first_block:
+            hn = (low - 1) << BLOCK_BITS
+            pos = self.block(low - 1)
+        else:
+            hn = lo
+            pos = self.record_at(lo)
+        while hn < hi:
+            parse(self.blob, pos, &r)
+            c = compare_key(self.blob, &r, key, n)
+            if c == 0:
+                return hn
+            if c > 0:
+                return -1
+            pos = r.end
+            hn += 1
         return -1
 
     cdef str raw(self, int64_t hn):
         """A house number as written ("30 BIS"; its key when the record has no raw form)."""
-        cdef uint64_t pos = self.offset(hn)
-        cdef Py_ssize_t key_end = 0, raw_end
-        read_varint(self.blob, &pos)
-        while self.blob[pos + key_end] != 0x1F:
-            key_end += 1
-        raw_end = key_end + 1
-        while self.blob[pos + raw_end] != 0x1F:
-            raw_end += 1
-        if raw_end > key_end + 1:
-            return (<const char*> self.blob + pos + key_end + 1)[:raw_end - key_end - 1].decode()
-        return (<const char*> self.blob + pos)[:key_end].decode()
+        cdef Record r
+        parse(self.blob, self.record_at(hn), &r)
+        if r.raw_len:
+            return bytes(self.blob[r.raw:r.raw + r.raw_len]).decode()
+        return bytes(self.blob[r.key:r.key + r.key_len]).decode()
 
     def find_many(self, const uint32_t[::1] docs, str key):
         """For each document, the number of its house number ``key``, or -1 (an int64 array)."""
@@ -322,11 +407,39 @@ cdef class HouseNumbers:
     def raw_of(self, int64_t hn) -> str:
         return self.raw(hn)
 
-    def record(self, int64_t hn) -> bytes:
-        """The payload of house number ``hn``'s record."""
-        cdef uint64_t pos = self.offset(hn)
-        cdef Py_ssize_t length = read_varint(self.blob, &pos)
-        return (<const char*> self.blob + pos)[:length]
+    def fields(self, int64_t hn) -> tuple:
+        """The stored fields of house number hn: (key, raw or None, the id's kind, the id's
+        stored bytes or None, the extra JSON or None)."""
+        cdef Record r
+        parse(self.blob, self.record_at(hn), &r)
+        return (bytes(self.blob[r.key:r.key + r.key_len]).decode(),
+                bytes(self.blob[r.raw:r.raw + r.raw_len]).decode() if r.raw_len else None,
+                r.kind,
+                bytes(self.blob[r.explicit:r.explicit + r.explicit_len])
+                if r.kind == ID_SUFFIX or r.kind == ID_FULL else None,
+                bytes(self.blob[r.extra:r.extra + r.extra_len]) if r.extra_len else None)
+
+
+def record_ends(const uint8_t[::1] blob, Py_ssize_t count):
+    """Where each of the first ``count`` records of a blob ends (the writer's walk)."""
+    out_array = np.empty(count, dtype=np.uint64)
+    cdef uint64_t[::1] out = out_array
+    cdef uint64_t pos = 0
+    cdef Py_ssize_t i
+    cdef Record r
+    with nogil:
+        for i in range(count):
+            parse(blob, pos, &r)
+            pos = r.end
+            out[i] = pos
+    return out_array
+
+
+def record_key(const uint8_t[::1] blob, uint64_t offset) -> bytes:
+    """The key of the record at ``offset``."""
+    cdef Record r
+    parse(blob, offset, &r)
+    return bytes(blob[r.key:r.key + r.key_len])
 
 
 # --- one-edit neighbours (fuzzy matching) ---------------------------------------------------
@@ -399,6 +512,49 @@ def one_edit_terms(StringTable table, str word) -> tuple:
             memcpy(buf + i, src + i + 1, n - 1 - i)
             found.offer(buf, n - 1)
     return tuple(found.ids)
+
+
+# --- the points' cells (geo.square, geo.low) --------------------------------------------------
+
+cdef int LOW_BITS = GEO_LOW_BITS
+cdef uint64_t LOW_MASK = (1 << GEO_LOW_BITS) - 1
+
+
+def cell_positions(const offset_t[::1] square_start, const uint16_t[::1] low, const uint64_t[::1] cells):
+    """For each cell (a 35-bit geohash integer), how many points lie in cells below it: the
+    position of its first point, as ``np.searchsorted(every_point_cell, cells)`` would give."""
+    out_array = np.empty(cells.shape[0], dtype=np.int64)
+    cdef int64_t[::1] out = out_array
+    cdef Py_ssize_t i, squares = square_start.shape[0] - 1
+    cdef uint64_t square, target, lo, hi, mid
+    with nogil:
+        for i in range(cells.shape[0]):
+            square = cells[i] >> LOW_BITS
+            if square >= <uint64_t> squares:
+                out[i] = square_start[squares]
+                continue
+            lo, hi, target = square_start[square], square_start[square + 1], cells[i] & LOW_MASK
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if low[mid] < target:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            out[i] = lo
+    return out_array
+
+
+def cell_at(const offset_t[::1] square_start, const uint16_t[::1] low, int64_t point) -> int:
+    """The cell of one point: its square (found by bisection) and its low bits."""
+    cdef int64_t lo = 0, hi = square_start.shape[0] - 1, mid
+    with nogil:
+        while lo + 1 < hi:  # the last square that starts at or before the point
+            mid = (lo + hi) // 2
+            if <int64_t> square_start[mid] <= point:
+                lo = mid
+            else:
+                hi = mid
+    return (lo << LOW_BITS) | low[point]
 
 
 def touch_pages(const uint8_t[::1] data, Py_ssize_t page) -> int:

@@ -1,47 +1,116 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Compiled house-number records of one document, for the import: 32 million of them for
-France, the import's hottest loop.
+France, the import's hottest loop; and the gathering of per-document blocks into the
+final order (``gather``), the writer's permutation.
 
-A record is its length (varint) then ``key 0x1F raw 0x1F id 0x1F extra`` (see format.py).
+A record is a header byte, the key, then what the header says follows (format.py).
 """
 
 import orjson
 
 from libc.math cimport rint
+from libc.stdint cimport uint8_t, uint64_t
+from posix.unistd cimport pread
+
+from .format import (
+    HN_EXTRA,
+    HN_ID_BAN,
+    HN_ID_DASH_RAW,
+    HN_ID_FULL,
+    HN_ID_NONE,
+    HN_ID_SHIFT,
+    HN_ID_SUFFIX,
+    HN_ID_UNDERSCORE_RAW,
+    HN_KEY_ESCAPE,
+    HN_RAW,
+)
+
+cdef int KEY_ESCAPE = HN_KEY_ESCAPE
+cdef int RAW = HN_RAW
+cdef int ID_SHIFT = HN_ID_SHIFT
+cdef int EXTRA = HN_EXTRA
 
 
-cdef bytes varint(Py_ssize_t n):
-    cdef bytearray out = bytearray()
-    while True:
-        if n < 0x80:
-            out.append(n)
-            return bytes(out)
+cdef inline void put_varint(bytearray out, Py_ssize_t n):
+    while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
+    out.append(n)
 
 
-cpdef bytes housenumber_record(str key, str raw, dict data, str doc_id):
-    """A house number as stored in hn.bin."""
+cpdef str ban_suffix(str key):
+    """BAN's house-number id after its street's: ``_`` + the number on 5 digits, then ``_``
+    + the rest of the key if any ("30bis" -> "_00030_bis"); "" for a key without a number."""
+    cdef Py_ssize_t i = 0, n = len(key)
+    while i < n and "0" <= key[i] <= "9":
+        i += 1
+    if i == 0:
+        return ""
+    return "_" + key[:i].zfill(5) + ("_" + key[i:] if i < n else "")
+
+
+cdef void append_record(bytearray out, str key, str raw, dict data, str doc_id):
     cdef object hn_id = data.get("id")
-    cdef str id_field
-    cdef bytes extra = b""
+    cdef int kind = HN_ID_NONE
+    cdef bytes explicit = None, extra = None, encoded
+    cdef str text, suffix
+    cdef Py_ssize_t n_id = len(doc_id)
+    cdef Py_UCS4 separator
     if isinstance(hn_id, str):
-        id_field = "=" + (<str> hn_id)[len(doc_id):] if (<str> hn_id).startswith(doc_id) else "~" + hn_id
+        text = <str> hn_id
+        if text.startswith(doc_id):
+            separator = text[n_id] if len(text) > n_id else 0
+            # PERF: the usual ids compared in place, without building them
+            if len(text) == n_id + 1 + len(raw) and separator == "_" and text.endswith(raw):
+                kind = HN_ID_UNDERSCORE_RAW
+            elif len(text) == n_id + 1 + len(raw) and separator == "-" and text.endswith(raw):
+                kind = HN_ID_DASH_RAW
+            else:
+                suffix = text[n_id:]
+                if suffix and suffix == ban_suffix(key):
+                    kind = HN_ID_BAN
+                else:
+                    kind = HN_ID_SUFFIX
+                    explicit = suffix.encode()
+        else:
+            kind = HN_ID_FULL
+            explicit = text.encode()
         if len(data) > 3:  # the usual house number has exactly an id, lon and lat
             others = {k: v for k, v in data.items() if k not in ("id", "lon", "lat")}
             if others:
                 extra = orjson.dumps(others)
     else:  # no id, or not a string: kept as is with the other properties
-        id_field = ""
         others = {k: v for k, v in data.items() if k not in ("lon", "lat")}
         if others:
             extra = orjson.dumps(others)
-    cdef bytes payload = (key + "\x1f" + ("" if raw == key else raw) + "\x1f" + id_field + "\x1f").encode() + extra
-    cdef Py_ssize_t n = len(payload)
-    return (bytes((n,)) if n < 0x80 else varint(n)) + payload
+    encoded = key.encode()
+    cdef Py_ssize_t n = len(encoded)
+    cdef bint has_raw = raw != key
+    out.append((n if n < KEY_ESCAPE else KEY_ESCAPE) | (RAW if has_raw else 0) | (kind << ID_SHIFT)
+               | (EXTRA if extra is not None else 0))
+    if n >= KEY_ESCAPE:
+        put_varint(out, n)
+    out += encoded
+    if has_raw:
+        encoded = raw.encode()
+        put_varint(out, len(encoded))
+        out += encoded
+    if explicit is not None:
+        put_varint(out, len(explicit))
+        out += explicit
+    if extra is not None:
+        put_varint(out, len(extra))
+        out += extra
 
 
-def housenumbers(dict numbers, str doc_id, object key_of, double scale, list records, list lonlat):
+def housenumber_record(str key, str raw, dict data, str doc_id) -> bytes:
+    """A house number as stored in hn.bin."""
+    out = bytearray()
+    append_record(out, key, raw, data, doc_id)
+    return bytes(out)
+
+
+def housenumbers(dict numbers, str doc_id, object key_of, double scale, bytearray records, list lonlat):
     """Append a document's house numbers (sorted by key; the first of two with one key wins;
     bad coordinates skipped) to ``records`` and their coordinates (integers of 1/scale
     degree) to ``lonlat``; returns (count, west, south, east, north) of the points as stored,
@@ -63,9 +132,12 @@ def housenumbers(dict numbers, str doc_id, object key_of, double scale, list rec
         if key in found:
             continue
         found[key] = (raw, data, <long long> rint(lon * scale), <long long> rint(lat * scale))  # as round()
-    for key in sorted(found, key=str.encode):
+    cdef list keys = list(found)
+    if len(keys) > 1:
+        keys.sort(key=str.encode)
+    for key in keys:
         raw, data, ix, iy = found[key]
-        records.append(housenumber_record(key, raw, data, doc_id))
+        append_record(records, key, raw, data, doc_id)
         lonlat.append(ix)
         lonlat.append(iy)
         x = ix / scale
@@ -79,3 +151,34 @@ def housenumbers(dict numbers, str doc_id, object key_of, double scale, list rec
         if y > north:
             north = y
     return len(found), west, south, east, north
+
+
+def gather(int fd, const uint64_t[::1] starts, const uint64_t[::1] lengths) -> bytearray:
+    """The bytes of a file at these (start, length) ranges, laid end to end: pread without
+    the GIL (the page cache, not this process, holds the file)."""
+    cdef Py_ssize_t i, n = starts.shape[0]
+    cdef uint64_t total = 0, done = 0
+    for i in range(n):
+        total += lengths[i]
+    out = bytearray(total)
+    if total == 0:
+        return out
+    cdef uint8_t* buffer = <uint8_t*> (<char*> out)
+    cdef Py_ssize_t got, failed = -1
+    cdef uint64_t want, at
+    with nogil:
+        for i in range(n):
+            want = lengths[i]
+            at = 0
+            while at < want:
+                got = pread(fd, buffer + done + at, want - at, starts[i] + at)
+                if got <= 0:
+                    failed = i
+                    break
+                at += got
+            if failed >= 0:
+                break
+            done += want
+    if failed >= 0:
+        raise OSError(f"short read of range {failed} (start {starts[failed]}, length {lengths[failed]})")
+    return out

@@ -8,7 +8,7 @@ documents (:func:`process_batch`); the writer only files the results (``writer.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, TypeAlias, TypedDict
 
 import numpy as np
 import orjson
@@ -17,11 +17,15 @@ from numpy.typing import NDArray
 from ..text import Pipeline
 from ..text.labels import as_list as _as_list
 from ..text.labels import make_labels
-from ._records import housenumber_record  # noqa: F401 (the record format, for tests)
+from ._records import ban_suffix
 from ._records import housenumbers as housenumbers_records
 from .format import (
     COORDINATE_SCALE,
-    HN_SEPARATOR,
+    HN_ID_BAN,
+    HN_ID_DASH_RAW,
+    HN_ID_FULL,
+    HN_ID_SUFFIX,
+    HN_ID_UNDERSCORE_RAW,
     IMPORTANCE_WEIGHT,
     LABEL_SEPARATOR,
     MULTI_POSTCODE,
@@ -40,7 +44,7 @@ FIELDS = (
     ("category", 1.0),
 )
 FILTERS = ("type", "postcode", "citycode", "category")
-NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat
+NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat, the id in docs.id
 
 
 class DocumentError(ValueError):
@@ -110,17 +114,29 @@ def document_tokens(pipeline: Pipeline, doc: Document, words: dict[str, None] | 
     return tokens
 
 
-def decode_housenumber(payload: bytes, doc_id: str) -> tuple[str, dict[str, Any]]:
-    """The key and the properties (raw, id, ...) of a house-number record's payload."""
-    key, raw, id_field, extra = payload.split(HN_SEPARATOR, 3)
+HousenumberFields: TypeAlias = tuple[str, str | None, int, bytes | None, bytes | None]
+
+
+def decode_housenumber(fields: HousenumberFields, doc_id: str) -> tuple[str, dict[str, Any]]:
+    """The key and the properties (raw, id, ...) of a house number's stored fields
+    (``_lookup.HouseNumbers.fields``: key, raw or None, the id's kind, its bytes, extra)."""
+    key, raw, kind, stored, extra = fields
+    raw = key if raw is None else raw
     props: dict[str, Any] = {}
-    if id_field:
-        text = id_field.decode()
-        props["id"] = doc_id + text[1:] if text[0] == "=" else text[1:]
+    if kind == HN_ID_UNDERSCORE_RAW:
+        props["id"] = f"{doc_id}_{raw}"
+    elif kind == HN_ID_DASH_RAW:
+        props["id"] = f"{doc_id}-{raw}"
+    elif kind == HN_ID_BAN:
+        props["id"] = doc_id + ban_suffix(key)
+    elif kind == HN_ID_SUFFIX:
+        props["id"] = doc_id + (stored or b"").decode()
+    elif kind == HN_ID_FULL:
+        props["id"] = (stored or b"").decode()
     if extra:
         props.update(orjson.loads(extra))
-    props["raw"] = raw.decode() if raw else key.decode()
-    return key.decode(), props
+    props["raw"] = raw
+    return key, props
 
 
 class Packed(TypedDict):
@@ -139,9 +155,9 @@ class Packed(TypedDict):
     post_term: NDArray[np.uint32]
     post_doc: NDArray[np.uint32]
     post_score: NDArray[np.float64]
-    hn_count: NDArray[np.uint32]
-    hn_records: bytes
-    hn_lengths: NDArray[np.uint64]
+    hn_count: NDArray[np.uint32]  # per document
+    hn_records: bytes  # each document's records, laid end to end
+    hn_lengths: NDArray[np.uint32]  # bytes of each document's records
     hn_lonlat: NDArray[np.int32]  # (x, y) rows, in 1e-7 degree
     words: list[str]
     bad: list[tuple[int, str, str]]
@@ -166,7 +182,8 @@ class Batch:
     post_doc: list[int] = field(default_factory=list)
     post_score: list[float] = field(default_factory=list)
     hn_count: list[int] = field(default_factory=list)  # per document
-    hn_records: list[bytes] = field(default_factory=list)
+    hn_lengths: list[int] = field(default_factory=list)  # bytes of records, per document
+    hn_records: bytearray = field(default_factory=bytearray)
     hn_lonlat: list[int] = field(default_factory=list)
     words: dict[str, None] = field(default_factory=dict)
     bad: list[tuple[int, str, str]] = field(default_factory=list)  # (line, reason, text)
@@ -191,8 +208,8 @@ class Batch:
             "post_doc": np.asarray(self.post_doc, dtype=np.uint32),
             "post_score": np.asarray(self.post_score, dtype=np.float64),
             "hn_count": np.asarray(self.hn_count, dtype=np.uint32),
-            "hn_records": b"".join(self.hn_records),
-            "hn_lengths": np.fromiter(map(len, self.hn_records), dtype=np.uint64, count=len(self.hn_records)),
+            "hn_records": bytes(self.hn_records),
+            "hn_lengths": np.asarray(self.hn_lengths, dtype=np.uint32),
             "hn_lonlat": np.asarray(self.hn_lonlat, dtype=np.int32).reshape(-1, 2),
             "words": list(self.words),
             "bad": self.bad,
@@ -242,11 +259,16 @@ def add_document(batch: Batch, pipeline: Pipeline, doc: Document, checked: bool 
     batch.flags.append(MULTI_POSTCODE if several else 0)
     shown, folded = make_labels(doc, None)
     batch.labels.append(LABEL_SEPARATOR.join([shown, *folded]).encode())
-    batch.docs.append(orjson.dumps({k: v for k, v in doc.items() if k not in NOT_STORED}))
+    stored = {k: v for k, v in doc.items() if k not in NOT_STORED}
+    if next(iter(stored)) == "id" and stored["id"] == doc_id:  # docs.id has it (a string)
+        del stored["id"]
+    batch.docs.append(orjson.dumps(stored))
 
+    before = len(batch.hn_records)
     count, west, south, east, north = housenumbers_records(
         housenumbers, doc_id, pipeline.housenumber_key, COORDINATE_SCALE, batch.hn_records, batch.hn_lonlat)
     batch.hn_count.append(count)
+    batch.hn_lengths.append(len(batch.hn_records) - before)
     batch.housenumbers += count
     # The extent holds the points as stored (to 1e-7 degree), as the reader gives them.
     batch.extent.extend((min(lon, west), min(lat, south), max(lon, east), max(lat, north)))
@@ -290,6 +312,10 @@ def process_batch(pipeline: Pipeline, items: list[Document] | list[bytes] | byte
 def _parse_line(batch: Batch, line: bytes, lineno: int) -> Any:
     if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
         line = line[3:]
+    try:  # PERF: the bytes as they are (orjson checks the UTF-8 and skips the line's end)
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
     line = line.rstrip(b"\r\n")
     if not line.strip():
         return None
@@ -298,8 +324,5 @@ def _parse_line(batch: Batch, line: bytes, lineno: int) -> Any:
     except UnicodeDecodeError:
         batch.bad.append((lineno, "invalid UTF-8", line.decode("utf-8", "replace")[:200]))
         return None
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        batch.bad.append((lineno, "invalid JSON", text[:200]))
-        return None
+    batch.bad.append((lineno, "invalid JSON", text[:200]))
+    return None

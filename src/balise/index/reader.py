@@ -8,16 +8,18 @@ the page cache, and a France-sized index opens in milliseconds.
 from __future__ import annotations
 
 import mmap
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
+import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import HouseNumbers, Lexicon, StringTable, touch_pages
+from ._lookup import HouseNumbers, Lexicon, StringTable, cell_at, cell_positions, touch_pages
 from ._postings import Postings
 from .documents import decode_housenumber
 from .format import (
@@ -26,6 +28,7 @@ from .format import (
     COORDINATE_SCALE,
     FORMAT_NAME,
     FORMAT_VERSION,
+    GEO_LOW_BITS,
     LABEL_SEPARATOR,
     MANIFEST,
     MULTI_POSTCODE,
@@ -61,8 +64,9 @@ class IndexReader:
                 f"{self.path}: index format version {self.manifest.get('format_version')}, "
                 f"this balise reads version {FORMAT_VERSION}: rebuild it with `balise import`"
             )
-        self.arrays = self._open_arrays(self.manifest.get("counts") or {})
-        self.blobs = {b.name: _map(self.path / b.name) for b in BLOBS}
+        counts = self.manifest.get("counts") or {}
+        self.arrays = self._open_arrays(counts)
+        self.blobs = self._open_blobs(counts)
         a = self.arrays
         self.terms = StringTable(a["terms.table"], self._bytes("terms.bin"), a["terms.off"])
         self.words = Lexicon(a["words.table"], self._bytes("words.bin"), a["words.off"], a["words.start"],
@@ -75,7 +79,7 @@ class IndexReader:
         self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores, a["docs.lonlat"],
                                        a["docs.extent"])
         self.term_maxscore: NDArray[np.float64] = a["term.maxscore"]
-        self.doc_offsets: NDArray[np.uint64] = a["docs.off"]
+        self.doc_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]
         self.labels_offsets: NDArray[np.uint64] = a["labels.off"]
         self.labels_blob = self._bytes("labels.bin")
@@ -84,13 +88,25 @@ class IndexReader:
         self.doc_flags: NDArray[np.uint8] = a["docs.flags"]
         self.doc_extent: NDArray[np.float32] = a["docs.extent"]  # (west, south, east, north) rows
         self.doc_hn: NDArray[np.uint64] = a["docs.hn"]
+        # The start of every HN_BLOCK-th house-number record (format.py).
         self.hn_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["hn.off"]
         self.hn_blob = self._bytes("hn.bin")
         self.hn_lonlat_e7: NDArray[np.int32] = a["hn.lonlat"]  # (x, y) rows
         self.housenumbers = HouseNumbers(self.doc_hn, self.hn_offsets, self.hn_blob)
-        self.geo_cell: NDArray[np.uint64] = a["geo.cell"]
+        # The points sorted by cell: geo_square[s] is where square s's points start (a square:
+        # the cells without their GEO_LOW_BITS low bits), geo_low their cells' low bits.
+        self.geo_square: NDArray[np.uint32] | NDArray[np.uint64] = a["geo.square"]
+        self.geo_low: NDArray[np.uint16] = a["geo.low"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
+        self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
+        try:  # a damaged dictionary is refused here; a damaged document, when read
+            self._docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
+                                                             dict_type=zstandard.DICT_TYPE_FULLDICT)
+                               if len(self.blobs["docs.dict"]) else None)
+            self._decompressor()
+        except zstandard.ZstdError as e:
+            raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
@@ -112,6 +128,26 @@ class IndexReader:
             array = np.frombuffer(data, dtype=dtype) if size else np.empty(0, dtype=dtype)
             arrays[spec.name] = array.reshape(-1, spec.columns) if spec.columns > 1 else array
         return arrays
+
+    def _open_blobs(self, counts: dict[str, int]) -> dict[str, mmap.mmap | bytes]:
+        """The byte files, each checked against its length: the end of its last record, or
+        the count the manifest gives (hn.bin, whose offsets are sparse)."""
+        blobs = {}
+        for spec in BLOBS:
+            try:
+                blobs[spec.name] = blob = _map(self.path / spec.name)
+            except OSError as e:
+                raise IndexFormatError(f"{self.path}: {spec.name}: {e}") from e
+            if spec.name == "hn.bin":
+                expected = int(counts.get("housenumber_bytes", -1))
+            elif spec.offsets:
+                offsets = self.arrays[spec.offsets]
+                expected = int(offsets[-1]) if len(offsets) else 0
+            else:
+                continue
+            if len(blob) != expected:
+                raise IndexFormatError(f"{self.path}: {spec.name} holds {len(blob)} bytes, not {expected}")
+        return blobs
 
     def preload(self) -> int:
         """Read every page of the index through this process's maps (without the GIL); the
@@ -141,6 +177,10 @@ class IndexReader:
     @property
     def doc_count(self) -> int:
         return len(self.importance)
+
+    @property
+    def housenumber_count(self) -> int:
+        return len(self.hn_lonlat_e7)
 
     # --- terms and postings ---------------------------------------------------
 
@@ -176,9 +216,24 @@ class IndexReader:
     def doc_id(self, n: int) -> str:
         return self.doc_ids[n]
 
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        local = self._local
+        try:
+            return local.decompressor  # type: ignore[no-any-return]
+        except AttributeError:
+            local.decompressor = zstandard.ZstdDecompressor(dict_data=self._docs_dict,
+                                                            format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+            return local.decompressor  # type: ignore[no-any-return]
+
     def _document(self, n: int) -> Document:
         """A document, shared by callers, who copy it to change it."""
-        doc: Document = orjson.loads(self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])])
+        frame = self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])]
+        try:
+            doc: Document = orjson.loads(self._decompressor().decompress(frame))
+        except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
+            raise IndexFormatError(f"{self.path}: docs.bin: document {n} is damaged ({e})") from e
+        if "id" not in doc:  # stored without it: docs.id has it (format.py)
+            doc = {"id": self.doc_id(n), **doc}
         doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
         return doc
 
@@ -214,8 +269,8 @@ class IndexReader:
 
     def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict[str, Any]]:
         doc = self.housenumber_doc(hn) if doc is None else doc
-        payload = self.housenumbers.record(hn)
-        return decode_housenumber(payload, self.doc_id(doc))
+        fields = self.housenumbers.fields(hn)
+        return decode_housenumber(fields, self.doc_id(doc))
 
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
@@ -243,11 +298,33 @@ class IndexReader:
 
     # --- space ----------------------------------------------------------------------
 
+    def geo_search(self, cells: NDArray[np.uint64]) -> NDArray[np.int64]:
+        """For each cell (geohash integer), the position of its first point in geo.ref (that
+        of the next cell's when it has none): ``np.searchsorted`` over every point's cell."""
+        return cell_positions(self.geo_square, self.geo_low, np.ascontiguousarray(cells, dtype=np.uint64))
+
+    def geo_cell(self, point: int) -> int:
+        """The cell (geohash integer) of the point at this position of geo.ref."""
+        return cell_at(self.geo_square, self.geo_low, point)
+
+    def geo_squares(self, level: int) -> tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]:
+        """The non-empty squares of 2^level x 2^level cells: their codes (cells without
+        their 2 * level low bits) and the range of their points, from geo.square."""
+        if 2 * level < GEO_LOW_BITS:
+            raise ValueError(f"squares of level {level} are smaller than the index's")
+        square_start = self.geo_square.astype(np.int64)
+        filled = np.flatnonzero(square_start[1:] > square_start[:-1])
+        codes = filled >> (2 * level - GEO_LOW_BITS)
+        first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else filled
+        starts = square_start[filled[first]]
+        ends = np.r_[starts[1:], square_start[-1]] if len(starts) else starts
+        return codes[first].astype(np.uint64), starts, ends.astype(np.int64)
+
     def docs_near(self, lon: float, lat: float, radius: int = 1) -> NDArray[np.uint32]:
         """Documents with a point in the block of geohash cells around a point (sorted)."""
         cells = geohash.block(lon, lat, radius)
-        lo = np.searchsorted(self.geo_cell, cells, side="left")
-        hi = np.searchsorted(self.geo_cell, cells, side="right")
+        lo = self.geo_search(cells)
+        hi = self.geo_search(cells + np.uint64(1))
         refs = [self.geo_ref[a:b] for a, b in zip(lo, hi, strict=True) if b > a]
         if not refs:
             return np.empty(0, dtype=np.uint32)

@@ -2,10 +2,12 @@
 
 Documents arrive as batches of records (``documents.process_batch``, run by the import's
 worker processes) and are filed as they come: postings, house numbers and points go to
-spill files of fixed-size records, document JSON and labels to temporary blobs; only a few
-dozen bytes per document stay in memory. :meth:`IndexWriter.finish` numbers the documents
-(descending id; a repeated id joins its first occurrence), then sorts each spill file
-within the memory budget (``runs.py``) and writes the arrays of ``format.py``.
+spill files of fixed-size records, document JSON, labels and house numbers (records and
+coordinates) to temporary blobs in arrival order; only a few dozen bytes per document stay
+in memory. :meth:`IndexWriter.finish` numbers the documents (descending id; a repeated id
+joins its first occurrence), copies each document's blobs into that order (``gather``: a
+document's house numbers are already sorted, so they need no sort), sorts the postings and
+the points within the memory budget (``runs.py``) and writes the arrays of ``format.py``.
 """
 
 from __future__ import annotations
@@ -16,68 +18,29 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
 
 from ..text import Pipeline, make_pipeline
-from . import geohash
 from ._lookup import build_table
-from .documents import HN_SEPARATOR, Packed, process_batch
-from .format import ARRAY, COORDINATE_SCALE, FORMAT_NAME, FORMAT_VERSION, MANIFEST, Document
+from .arrays import ArrayFile, offsets_of, write_array, write_strings
+from .documents import Packed, process_batch
+from .format import FORMAT_NAME, FORMAT_VERSION, GEO_LOW_BITS, GEO_SQUARES, MANIFEST, Document
+from .ordering import POINT, permute_blob, write_compressed, write_housenumbers
 from .runs import Spill, sorted_chunks
 
 MB = 1 << 20
 POSTING = np.dtype([("term", "<u4"), ("doc", "<u4"), ("score", "<f8")])
-HOUSENUMBER = np.dtype([("doc", "<u4"), ("x", "<i4"), ("y", "<i4"), ("off", "<u8")])
-POINT = np.dtype([("cell", "<u8"), ("ref", "<i4")])
 DOCUMENT = np.dtype([
     ("importance", "<f8"), ("lon", "<f8"), ("lat", "<f8"), ("extent", "<f4", (4,)),
     ("flags", "<u1"), ("id_len", "<u4"), ("doc_len", "<u4"), ("label_len", "<u4"),
+    ("hn_count", "<u4"), ("hn_len", "<u4"),
 ])
 
-
-class ArrayFile:
-    """One array of the format, written in pieces, checked against the table."""
-
-    def __init__(self, directory: Path, name: str, dtype: str | None = None) -> None:
-        spec = ARRAY[name]
-        self.dtype = np.dtype(dtype or spec.dtypes[0])
-        if self.dtype not in [np.dtype(d) for d in spec.dtypes]:
-            raise ValueError(f"{name}: {self.dtype.str} is not one of {spec.dtypes}")
-        self.columns = spec.columns
-        self.file = open(directory / name, "wb")  # noqa: SIM115 (closed by close())
-        self.count = 0
-
-    def write(self, values) -> None:
-        values = np.ascontiguousarray(values, dtype=self.dtype)
-        self.file.write(values.tobytes())
-        self.count += len(values)
-
-    def close(self) -> int:
-        self.file.close()
-        return self.count
-
-
-def write_array(directory: Path, name: str, values, dtype: str | None = None) -> int:
-    out = ArrayFile(directory, name, dtype)
-    out.write(values)
-    return out.close()
-
-
-def offsets_of(lengths) -> np.ndarray:
-    """Offsets (uint64, one more than the lengths) of records of these lengths laid end to end."""
-    offsets = np.zeros(len(lengths) + 1, dtype=np.uint64)
-    np.cumsum(lengths, out=offsets[1:])
-    return offsets
-
-
-def write_strings(directory: Path, name: str, strings: list[bytes]) -> None:
-    """Strings as ``name.bin`` plus ``name.off`` (uint64, one more than the strings)."""
-    offsets = offsets_of([len(b) for b in strings])
-    (directory / f"{name}.bin").write_bytes(b"".join(strings))
-    write_array(directory, f"{name}.off", offsets)
 
 
 class IndexWriter:
@@ -95,10 +58,9 @@ class IndexWriter:
         self.work = self.tmp / "work"
         self.work.mkdir()
         self.postings = Spill(self.work / "postings", POSTING)
-        self.housenumbers = Spill(self.work / "housenumbers", HOUSENUMBER)
         self.documents = Spill(self.work / "documents", DOCUMENT)
-        # NOTE: hn.bin is written once, in arrival order; hn.off points into it.
-        self.hn_blob = open(self.tmp / "hn.bin", "wb")  # noqa: SIM115 (closed in finish/abort)
+        self.hn_blob = open(self.work / "hn", "wb")  # noqa: SIM115 (closed in finish/abort)
+        self.hn_xy = open(self.work / "hnxy", "wb")  # noqa: SIM115
         self.ids_blob = open(self.work / "ids", "wb")  # noqa: SIM115
         self.docs_blob = open(self.work / "docs", "wb")  # noqa: SIM115
         self.labels_blob = open(self.work / "labels", "wb")  # noqa: SIM115
@@ -137,7 +99,11 @@ class IndexWriter:
         meta["id_len"] = [len(i) for i in ids]
         meta["doc_len"] = packed["doc_lengths"]
         meta["label_len"] = packed["label_lengths"]
+        meta["hn_count"] = packed["hn_count"]
+        meta["hn_len"] = packed["hn_lengths"]
         self.documents.append(meta)
+        self.hn_blob.write(packed["hn_records"])
+        self.hn_xy.write(np.ascontiguousarray(packed["hn_lonlat"], dtype=np.int32).tobytes())
 
         local = np.fromiter((self.term_ids.setdefault(t, len(self.term_ids)) for t in packed["terms"]),
                             dtype=np.uint32, count=len(packed["terms"]))
@@ -147,32 +113,25 @@ class IndexWriter:
         postings["score"] = packed["post_score"]
         self.postings.append(postings)
 
-        counts = packed["hn_count"]
-        hn = np.empty(int(counts.sum()), dtype=HOUSENUMBER)
-        hn["doc"] = np.repeat(np.arange(first, first + n, dtype=np.uint32), counts)
-        hn["x"], hn["y"] = packed["hn_lonlat"][:, 0], packed["hn_lonlat"][:, 1]
-        start = self.hn_blob.tell()
-        hn["off"] = np.uint64(start) + offsets_of(packed["hn_lengths"])[:-1]
-        self.hn_blob.write(packed["hn_records"])
-        self.housenumbers.append(hn)
         self.words.update(dict.fromkeys(packed["words"]))
 
     def abort(self) -> None:
-        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+        for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
             f.close()
-        for spill in (self.postings, self.housenumbers, self.documents):
+        for spill in (self.postings, self.documents):
             spill.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     # --- writing ---------------------------------------------------------------------------
 
-    def finish(self, sources: list[dict] | None = None, extra: dict | None = None, report=None) -> dict:
+    def finish(self, sources: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
+               report: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
         """Write every array, then the manifest, then move the directory into place.
 
         ``report`` is called once the arrays are written; what it returns goes into the
         manifest under "import_report" (so times and peak memory cover the whole build).
         """
-        for f in (self.hn_blob, self.ids_blob, self.docs_blob, self.labels_blob):
+        for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
             f.close()
         out = self.tmp
         counts: dict[str, int] = {}
@@ -190,7 +149,8 @@ class IndexWriter:
         self._write_postings(out, counts, new_of, term_order)
         done("postings")
         points = Spill(self.work / "points", POINT)
-        self._write_housenumbers(out, counts, new_of, first_of, points)
+        write_housenumbers(self.work, out, counts, new_of, first_of, self.hn_count, self.hn_len, points)
+        del self.hn_count, self.hn_len
         done("housenumbers")
         self._write_points(out, counts, points)
         done("points")
@@ -231,7 +191,7 @@ class IndexWriter:
         else:
             os.replace(self.tmp, self.path)
 
-    def _write_documents(self, out: Path, counts: dict) -> tuple[np.ndarray, np.ndarray]:
+    def _write_documents(self, out: Path, counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
         """Number the documents (descending id, repeated ids merged) and write their arrays;
         returns the new number of each occurrence and the first occurrence of each number."""
         self.documents.close()
@@ -263,11 +223,13 @@ class IndexWriter:
             np.maximum.at(extent[:, 3], new_of, meta["extent"][:, 3])
         write_array(out, "docs.extent", extent)
         self.merged = len(ids) - n_docs
-        _permute_blob(self.work / "docs", meta["doc_len"], first_of, out, "docs")
-        _permute_blob(self.work / "labels", meta["label_len"], first_of, out, "labels")
+        self.hn_count = meta["hn_count"].astype(np.uint64)
+        self.hn_len = meta["hn_len"].astype(np.uint64)
+        write_compressed(self.work / "docs", meta["doc_len"], first_of, out)
+        permute_blob(self.work / "labels", meta["label_len"], first_of, out, "labels")
         return new_of, first_of
 
-    def _write_terms(self, out: Path, counts: dict) -> np.ndarray:
+    def _write_terms(self, out: Path, counts: dict[str, int]) -> np.ndarray:
         """Terms sorted (bytewise); returns the final number of each term by arrival."""
         terms = sorted(self.term_ids, key=str.encode)
         order = np.empty(len(terms), dtype=np.uint32)
@@ -282,14 +244,17 @@ class IndexWriter:
         self.final_terms = terms
         return order
 
-    def _write_postings(self, out: Path, counts: dict, new_of: np.ndarray, term_order: np.ndarray) -> None:
+    def _write_postings(self, out: Path, counts: dict[str, int], new_of: np.ndarray,
+                        term_order: np.ndarray) -> None:
         def prepare(records: np.ndarray) -> np.ndarray:
             records["term"] = term_order[records["term"]]
             records["doc"] = new_of[records["doc"]]
             return records
 
         def key(records: np.ndarray) -> np.ndarray:
-            return (records["term"].astype(np.uint64) << np.uint64(32)) | records["doc"]
+            term: np.ndarray = records["term"].astype(np.uint64)
+            both: np.ndarray = (term << np.uint64(32)) | records["doc"]
+            return both
 
         n_terms = counts["terms"]
         per_term = np.zeros(n_terms, dtype=np.int64)
@@ -313,56 +278,23 @@ class IndexWriter:
         write_array(out, "post.start", start)
         write_array(out, "term.maxscore", maxscore)
 
-    def _write_housenumbers(self, out: Path, counts: dict, new_of: np.ndarray, first_of: np.ndarray,
-                            points: Spill) -> None:
-        def prepare(records: np.ndarray) -> np.ndarray:
-            records["doc"] = new_of[records["doc"]]
-            return records
-
-        n_docs = counts["documents"]
-        repeated = set(np.flatnonzero(np.bincount(new_of, minlength=n_docs) > 1).tolist())
-        blob_size = (self.tmp / "hn.bin").stat().st_size
-        offsets = ArrayFile(out, "hn.off", "<u4" if blob_size < 1 << 32 else "<u8")
-        lonlat = ArrayFile(out, "hn.lonlat")
-        per_doc = np.zeros(n_docs, dtype=np.int64)
-        number = 0
-        key = _field("doc")
-        with open(self.tmp / "hn.bin", "rb") as blob:
-            for chunk in sorted_chunks(self.housenumbers, key, self.memory // 2, prepare):
-                if repeated:
-                    chunk = _merge_repeated(chunk, repeated, blob)
-                offsets.write(chunk["off"])
-                lonlat.write(np.stack([chunk["x"], chunk["y"]], axis=1))
-                per_doc += np.bincount(chunk["doc"], minlength=n_docs)
-                refs = ~np.arange(number, number + len(chunk), dtype=np.int64)
-                number += len(chunk)
-                lon = chunk["x"] / COORDINATE_SCALE
-                lat = chunk["y"] / COORDINATE_SCALE
-                cells = np.empty(len(chunk), dtype=POINT)
-                cells["cell"], cells["ref"] = geohash.encode(lon, lat), refs
-                points.append(cells)
-        counts["housenumbers"] = offsets.close()
-        lonlat.close()
-        self.housenumbers.remove()
-        start = np.zeros(n_docs + 1, dtype=np.uint64)
-        np.cumsum(per_doc, out=start[1:])
-        write_array(out, "docs.hn", start)
-        lonlat_docs = np.fromfile(out / "docs.lonlat", dtype=np.float64).reshape(-1, 2)
-        cells = np.empty(n_docs, dtype=POINT)
-        cells["cell"] = geohash.encode(lonlat_docs[:, 0], lonlat_docs[:, 1])
-        cells["ref"] = np.arange(n_docs, dtype=np.int32)
-        points.append(cells)
-
-    def _write_points(self, out: Path, counts: dict, points: Spill) -> None:
-        cell, ref = ArrayFile(out, "geo.cell"), ArrayFile(out, "geo.ref")
+    def _write_points(self, out: Path, counts: dict[str, int], points: Spill) -> None:
+        """geo.square, geo.low, geo.ref: the points sorted by cell (format.py)."""
+        low, ref = ArrayFile(out, "geo.low"), ArrayFile(out, "geo.ref")
+        per_square = np.zeros(GEO_SQUARES, dtype=np.int64)
         for chunk in sorted_chunks(points, _field("cell"), self.memory // 2):
-            cell.write(chunk["cell"])
+            low.write(chunk["cell"] & np.uint64((1 << GEO_LOW_BITS) - 1))
             ref.write(chunk["ref"])
-        counts["points"] = cell.close()
+            per_square += np.bincount((chunk["cell"] >> np.uint64(GEO_LOW_BITS)).astype(np.int64),
+                                      minlength=GEO_SQUARES)
+        counts["points"] = low.close()
         ref.close()
         points.remove()
+        start = offsets_of(per_square)
+        write_array(out, "geo.square", start, "<u4" if int(start[-1]) < 1 << 32 else "<u8")
+        counts["geo_squares"] = GEO_SQUARES
 
-    def _write_lexicon(self, out: Path, counts: dict, term_order: np.ndarray) -> None:
+    def _write_lexicon(self, out: Path, counts: dict[str, int], term_order: np.ndarray) -> None:
         """Each word of the documents (before synonyms and phonetics) and the term numbers
         it is searched as: a query's known words then cost one lookup (see search/_query.pyx)."""
         number = {t: i for i, t in enumerate(self.final_terms)}
@@ -383,64 +315,15 @@ class IndexWriter:
         counts["words"], counts["word_tokens"], counts["words.table"] = len(words), len(tokens), len(table)
 
 
-def _field(name: str):
+def _field(name: str) -> Callable[[np.ndarray], np.ndarray]:
     def key(records: np.ndarray) -> np.ndarray:
-        return records[name]
+        column: np.ndarray = records[name]
+        return column
 
     return key
 
 
-def _merge_repeated(chunk: np.ndarray, repeated: set[int], blob) -> np.ndarray:
-    """House numbers of a repeated id come from several occurrences, each sorted: sort
-    them together by key, the first occurrence winning a key both have."""
-    docs = chunk["doc"]
-    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-    ends = np.r_[starts[1:], len(chunk)]
-    pieces, last = [], 0
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        if int(docs[a]) not in repeated:
-            continue
-        keys = {}
-        for i in range(a, b):
-            blob.seek(int(chunk["off"][i]))
-            keys.setdefault(_record_key(blob), i)
-        order = [keys[k] for k in sorted(keys)]
-        pieces += [chunk[last:a], chunk[order]]
-        last = b
-    pieces.append(chunk[last:])
-    return np.concatenate(pieces)
-
-
-def _record_key(blob) -> bytes:
-    length, shift = 0, 0
-    while True:
-        byte = blob.read(1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            break
-    return blob.read(length).split(HN_SEPARATOR, 1)[0]
-
-
-def _permute_blob(source: Path, lengths: np.ndarray, order: np.ndarray, out: Path, name: str) -> None:
-    """``name.bin`` + ``name.off``: the records of ``source`` (in arrival order, of the
-    given lengths) in the order given, read one at a time (pread: the page cache, not
-    this process, holds the file)."""
-    starts = offsets_of(lengths)
-    chosen = lengths[order].astype(np.uint64)
-    offsets = offsets_of(chosen)
-    write_array(out, f"{name}.off", offsets)
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        with open(out / f"{name}.bin", "wb", buffering=1 << 20) as f:
-            for start, length in zip(starts[order].tolist(), chosen.tolist(), strict=True):
-                f.write(os.pread(fd, length, start))
-    finally:
-        os.close(fd)
-    source.unlink()
-
-
-def version_of(manifest: dict) -> str:
+def version_of(manifest: dict[str, Any]) -> str:
     """A short id of the index content, for cache keys and /health."""
     basis = orjson.dumps(
         [manifest["built_at"], manifest["counts"], manifest["sources"]], option=orjson.OPT_SORT_KEYS

@@ -1,7 +1,8 @@
 """Reverse geocoding: the points nearest to a position, nearest first, with their distance.
 
 Every point of the index (house numbers, and the centres of streets, localities and
-municipalities) is in ``geo.cell``: its geohash-7 cell as a 35-bit integer, sorted. Dropping
+municipalities) is in ``geo.ref``, sorted by its geohash-7 cell, a 35-bit integer
+(``IndexReader.geo_search`` finds where a cell's points start). Dropping
 the 2k low bits of a cell gives its ancestor of level k, a square of 2^k x 2^k cells whose
 points are one contiguous range of that array. Near data, the search reads the 3x3 block of
 ancestors around the position, level 0 (cells of about 100 m) first, then one level up at a
@@ -56,7 +57,7 @@ Refs: TypeAlias = NDArray[np.int64]  # points: a document n, or a house number a
 
 
 class Squares(NamedTuple):
-    """The non-empty squares of one level: columns, rows, and range in ``geo.cell``."""
+    """The non-empty squares of one level: columns, rows, and range in ``geo.ref``."""
 
     x: NDArray[np.int64]
     y: NDArray[np.int64]
@@ -115,10 +116,9 @@ class Reverse:
         """Grid blocks around the position, growing until the answer is surely inside;
         (None, None) when it is not by level ``NEAR_LEVELS``."""
         qx, qy = _cell(lat, lon)
-        cells = self.index.geo_cell
         for level in range(NEAR_LEVELS + 1):
             columns, rows, starts, ends = _block(qx, qy, level)
-            bounds = np.searchsorted(cells, np.array(starts + ends, dtype=np.uint64))  # PERF: one call
+            bounds = self.index.geo_search(np.array(starts + ends, dtype=np.uint64))  # PERF: one call
             lo, hi = bounds[: len(starts)], bounds[len(starts) :]
             count = int((hi - lo).sum())
             whole = allowed.holds_area(columns, rows, level)  # HOOK(area): every point that may answer
@@ -138,7 +138,7 @@ class Reverse:
     ) -> tuple[Refs, Floats]:
         """Best-first down the quadtree: take the square that may hold the nearest point,
         split it (or measure its points when few), until no square can beat the answer."""
-        cells, geo_ref = self.index.geo_cell, self.index.geo_ref
+        geo_ref = self.index.geo_ref
         squares = self.squares
         if allowed.area is not None:  # HOOK(area): only the squares that meet it
             meets = allowed.meets(squares.x, squares.y, FAR_LEVEL)
@@ -162,9 +162,9 @@ class Reverse:
             # The four children, in the order of their codes (x bit, then y bit): each is a
             # quarter of the parent's range of cells, and their points follow each other.
             level -= 1
-            first = int(cells[lo]) >> (2 * level + 2) << (2 * level + 2)
+            first = self.index.geo_cell(lo) >> (2 * level + 2) << (2 * level + 2)
             starts = first + (np.arange(4, dtype=np.uint64) << np.uint64(2 * level))
-            edges = (np.searchsorted(cells[lo:hi], starts) + lo).tolist() + [hi]
+            edges = self.index.geo_search(starts).tolist() + [hi]  # within [lo, hi]: the parent's
             xs, ys = CHILD_X + 2 * x, CHILD_Y + 2 * y
             child_bounds = _lower_bounds(lat, lon, *_rectangles(xs, ys, level)).tolist()
             meets = allowed.meets(xs, ys, level)  # HOOK(area)
@@ -177,12 +177,9 @@ class Reverse:
     @cached_property
     def squares(self) -> Squares:
         """The non-empty level-``FAR_LEVEL`` squares (a few thousand for all of France)."""
-        cells = self.index.geo_cell
-        codes = cells >> np.uint64(2 * FAR_LEVEL)
-        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(cells) else np.empty(0, int)
-        ends = np.r_[starts[1:], len(cells)] if len(starts) else starts
-        x, y = _deinterleave(codes[starts])
-        return Squares(x, y, starts.astype(np.int64), ends.astype(np.int64))
+        codes, starts, ends = self.index.geo_squares(FAR_LEVEL)
+        x, y = _deinterleave(codes)
+        return Squares(x, y, starts, ends)
 
     # --- results -------------------------------------------------------------------------
 

@@ -219,3 +219,56 @@ def test_a_geocoder_preloads_its_index_in_the_background(france_index):
     size, resident = resident_bytes(geocoder.index)
     assert resident >= size - 32 * mmap.PAGESIZE
     assert resident_bytes(Geocoder.open(france_index, preload=False).index)[1] < size / 10
+
+
+def many_documents(count: int) -> list[dict]:
+    """Documents enough for the import to train a dictionary for them, of several shapes."""
+    docs = []
+    for i in range(count):
+        doc = {"id": f"{10000 + i}_{i:04x}", "type": "street", "name": f"Rue numéro {i}",
+               "postcode": f"{75000 + i % 20:05d}", "citycode": [f"{75100 + i % 20}", "75056"],
+               "city": ["Paris", f"Paris {i % 20 + 1}e Arrondissement"], "lon": 2.3, "lat": 48.8,
+               "importance": round(i / count, 5), "context": "75, Paris, Île-de-France"}
+        if i % 7 == 0:  # the id elsewhere than first: kept where it was
+            doc = {"type": doc.pop("type"), **doc}
+        if i % 11 == 0:
+            doc["id"] = [doc["id"], "other"]  # not a string: kept as it was
+        docs.append(doc)
+    return docs
+
+
+def test_documents_come_back_as_imported_through_their_dictionary(tmp_path):
+    docs = many_documents(6_000)
+    write(tmp_path, docs)
+    index = IndexReader(tmp_path / "index")
+    assert len((tmp_path / "index" / "docs.dict").read_bytes()) > 0  # enough documents to train one
+    assert (tmp_path / "index" / "docs.bin").stat().st_size < 60 * len(docs)  # JSON: ~330 bytes each
+    for doc in docs:
+        doc_id = doc["id"] if isinstance(doc["id"], str) else doc["id"][0]
+        got = index.document(index.find_document(doc_id))
+        assert got == doc  # the same keys in the same order (lon and lat last, as ever)
+        assert list(got) == [k for k in doc if k not in ("lon", "lat")] + ["lon", "lat"]
+
+
+@pytest.mark.parametrize("name", ["docs.bin", "hn.bin", "labels.bin", "docs.id.bin", "terms.bin"])
+def test_a_short_blob_is_refused(tmp_path, name):
+    write(tmp_path, [STREET, TOWN])
+    path = tmp_path / "index" / name
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(IndexFormatError, match=name):
+        IndexReader(tmp_path / "index")
+
+
+def test_a_damaged_dictionary_is_refused_and_a_damaged_document_said(tmp_path):
+    write(tmp_path, many_documents(6_000))
+    path = tmp_path / "index" / "docs.dict"
+    good = path.read_bytes()
+    path.write_bytes(bytes(b ^ 0x5A for b in good))  # the same length, other bytes
+    with pytest.raises(IndexFormatError, match="docs.dict"):
+        IndexReader(tmp_path / "index")
+    path.write_bytes(good)
+    path = tmp_path / "index" / "docs.bin"
+    path.write_bytes(bytes(b ^ 0x5A for b in path.read_bytes()))
+    index = IndexReader(tmp_path / "index")  # opening reads no document (it stays cheap)
+    with pytest.raises(IndexFormatError, match="docs.bin: document 0 is damaged"):
+        index.document(0)

@@ -74,7 +74,7 @@ def test_a_circle_holds_exactly_the_points_within_its_radius():
 
 def test_extent_holds_every_point_of_a_document(geocoder):
     index = geocoder.index
-    hns = np.arange(len(index.hn_offsets))
+    hns = np.arange(index.housenumber_count)
     docs = index.housenumber_docs(hns)
     lonlat = index.hn_lonlat_many(hns)
     extent = index.doc_extent.astype(np.float64)

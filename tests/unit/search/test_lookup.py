@@ -44,7 +44,7 @@ def test_every_document_and_house_number_is_found(geocoder):
     rng = np.random.default_rng(7)
     docs = [index.document(d)["id"] for d in rng.choice(index.doc_count, 300, replace=False).tolist()]
     assert ids(geocoder.lookup(docs[:100])) + ids(geocoder.lookup(docs[100:200])) == docs[:200]
-    hns = rng.choice(len(index.hn_offsets), 300, replace=False).tolist()
+    hns = rng.choice(index.housenumber_count, 300, replace=False).tolist()
     wanted = [index.housenumber(h)["id"] for h in hns]
     for start in range(0, 300, 100):
         assert ids(geocoder.lookup(wanted[start:start + 100])) == wanted[start:start + 100]

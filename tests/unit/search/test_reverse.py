@@ -101,7 +101,7 @@ def test_agrees_with_brute_force(geocoder, every_point, seed):
     index = geocoder.index
     for _ in range(40):
         if rng.random() < 0.5:  # near an address, up to a few km off
-            hn = rng.integers(len(index.hn_offsets), size=1)
+            hn = rng.integers(index.housenumber_count, size=1)
             lon, lat = index.hn_lonlat_many(hn)[0] + rng.normal(0, 0.03, 2)
         else:  # anywhere around mainland France and Corsica, sea included
             lat, lon = rng.uniform(41, 51.5), rng.uniform(-6, 10)
