@@ -61,8 +61,10 @@ def format_of(path: Path) -> str:
 
 def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: CsvOptions,
                  mode: Mode = "search", workers: int = 1, progress: Progress | None = None,
-                 restart: bool = False, geocoder: Geocoder | None = None) -> JobReport:
-    """Geocode ``input_path`` into ``output_path`` ("-": standard input or output, CSV only)."""
+                 restart: bool = False, geocoder: Geocoder | None = None,
+                 row_group_rows: int = ROW_GROUP_ROWS) -> JobReport:
+    """Geocode ``input_path`` into ``output_path`` ("-": standard input or output, CSV only);
+    ``row_group_rows``: the rows of a Parquet output's row groups (and of its resumable parts)."""
     kind = format_of(input_path)
     if kind != ("parquet" if is_parquet(b"", output_path.name) else "csv"):
         raise InvalidParameter("OUT", f"the input is {kind}: name the output .{kind} too")
@@ -75,10 +77,10 @@ def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: 
         stat = input_path.stat()
         key = job_key(input=str(input_path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns,
                       format=kind, mode=mode, options=dataclasses.asdict(options), index=geocoder.version,
-                      chunk=CHUNK_ROWS, row_group=ROW_GROUP_ROWS, balise=__version__)
+                      chunk=CHUNK_ROWS, row_group=row_group_rows, balise=__version__)
     if kind == "parquet":
         return _parquet_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart,
-                            report)
+                            report, row_group_rows)
     return _csv_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart, report)
 
 
@@ -125,7 +127,7 @@ def _csv_job(input_path: Path, output_path: Path, options: CsvOptions, mode: Mod
 
 def _parquet_job(input_path: Path, output_path: Path, options: CsvOptions, mode: Mode,
                  executor: ExecutorFactory, in_flight: int, key: dict[str, Any], restart: bool,
-                 progress: Progress) -> JobReport:
+                 progress: Progress, group: int) -> JobReport:
     if output_path == STDIO:
         raise InvalidParameter("OUT", "Parquet is written to a file, not to standard output")
     source = ParquetSource(input_path, options, mode)
@@ -161,32 +163,32 @@ def _parquet_job(input_path: Path, output_path: Path, options: CsvOptions, mode:
             while batch.num_rows:
                 if writer is None:
                     temporary = parts / f"part-{journal.parts:05d}.tmp"
-                    writer, room = RowGroupWriter(temporary, table.schema, ROW_GROUP_ROWS), ROW_GROUP_ROWS
+                    writer, room = RowGroupWriter(temporary, table.schema, group), group
                 taken = batch.slice(0, room)
                 writer.write(taken)
                 room -= taken.num_rows
                 batch = batch.slice(taken.num_rows)
                 if not room:
-                    finish_part(ROW_GROUP_ROWS)
+                    finish_part(group)
                     writer = None
             progress(table.stats.rows, source.rows, None)
         if writer is not None:
-            finish_part(ROW_GROUP_ROWS - room)
+            finish_part(group - room)
     finally:
         table.close()
-    _merge(parts, journal.parts, table.schema, output_path)
+    _merge(parts, journal.parts, table.schema, output_path, group)
     return JobReport(table.stats, "parquet", resumed, saved if resumed else 0.0)
 
 
-def _merge(parts: Path, count: int, schema: Any, output_path: Path) -> None:
+def _merge(parts: Path, count: int, schema: Any, output_path: Path, group: int) -> None:
     """The part files, a row group each, copied into one file renamed into place."""
     parquet = arrow().parquet
     partial = output_path.with_name(output_path.name + ".part")
     with parquet.ParquetWriter(partial, schema, compression="zstd") as writer:
         for number in range(count):
             part = parquet.ParquetFile(parts / f"part-{number:05d}.parquet")
-            for group in range(part.metadata.num_row_groups):
-                writer.write_table(part.read_row_group(group), row_group_size=ROW_GROUP_ROWS)
+            for index in range(part.metadata.num_row_groups):
+                writer.write_table(part.read_row_group(index), row_group_size=group)
     partial.replace(output_path)
     sync_directory(output_path.parent)
     shutil.rmtree(parts)

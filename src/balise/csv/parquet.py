@@ -54,7 +54,7 @@ class ParquetSource:
         metadata, groups, start = self.file.metadata, [], 0
         for i in range(metadata.num_row_groups):
             count = metadata.row_group(i).num_rows
-            if start + count <= skip:
+            if not groups and start + count <= skip:  # the row groups before row ``skip``
                 start += count
             else:
                 groups.append(i)
