@@ -181,3 +181,43 @@ def parquet_stream(table: GeocodedTable, rows: int = ROW_GROUP_ROWS) -> Iterator
         yield sink.take()
     finally:
         table.close()
+
+
+HTTP_ROW_GROUP_ROWS = 16_384  # an answer's row groups: smaller, so that its bytes flow sooner
+EXPANSION = 20  # at most this many bytes of pages decompressed per byte uploaded (a crafted file)
+
+
+class ParquetAnswer(Iterator[bytes]):
+    """An uploaded Parquet file geocoded in this process, as the bytes of the output file
+    (``POST /search/csv/`` with a Parquet ``data``); the file is checked when this is built:
+    its footer, the columns asked for, and what it says it holds once decompressed."""
+
+    content_type = CONTENT_TYPE
+
+    def __init__(self, executor: ExecutorFactory, source: IO[bytes], options: CsvOptions, mode: Mode,
+                 max_bytes: int = 0) -> None:
+        from ..errors import FileTooLarge
+
+        parquet = ParquetSource(source, options, mode)
+        # NOTE: a few compressed bytes can say a lot: the pages' decompressed size (what the
+        # reader allocates; a page that lies fails to decompress) and the rows (the work) are
+        # held to what an upload of max_bytes could hold as CSV.
+        if max_bytes and (parquet.uncompressed_bytes() > EXPANSION * max_bytes
+                          or parquet.rows > max_bytes // 2):
+            raise FileTooLarge(max_bytes)
+        self.table = GeocodedTable(parquet, executor)
+        self.stats = self.table.stats
+        self._bytes = parquet_stream(self.table, HTTP_ROW_GROUP_ROWS)
+
+    def __next__(self) -> bytes:
+        return next(self._bytes)
+
+    def close(self) -> None:
+        self._bytes.close()
+        self.table.close()
+
+
+def output_filename(filename: str | None) -> str:
+    """The download name of a geocoded Parquet upload: ``NAME.geocoded.parquet``."""
+    stem = Path(filename or "data.parquet").stem or "data"
+    return f"{stem}.geocoded.parquet"
