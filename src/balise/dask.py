@@ -110,7 +110,8 @@ def geocode(frame: Any, index: str | Path | None = None, *, bundle_url: str | No
         Geocoder.open(index, preload=False)  # a bad index fails here, not on every worker
     options = CsvOptions(columns=tuple(columns), lat=lat, lon=lon, citycode=citycode, postcode=postcode,
                          type=type, result_columns=tuple(result_columns), min_score=min_score,
-                         bbox=None if bbox is None else bbox if isinstance(bbox, str) else tuple(bbox),
+                         bbox=None if bbox is None else bbox if isinstance(bbox, str) else (
+                             bbox[0], bbox[1], bbox[2], bbox[3]),
                          split_housenumber=split_housenumber)
     path = None if index is None else str(Path(index).absolute())
     source = IndexSource(path, bundle_url, sha256, str(root))

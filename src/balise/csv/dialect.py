@@ -7,7 +7,7 @@ import codecs
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
-from typing import IO
+from typing import IO, Any
 
 from ..errors import InvalidCsv
 from .options import CsvOptions
@@ -45,7 +45,7 @@ def detect_encoding(head: Sequence[bytes]) -> str:
 BATCH_BYTES = 1 << 16  # raw lines are read, decoded and counted this many bytes at a time
 
 
-def _raw_batches(source: IO | Iterable) -> Iterator[list]:
+def _raw_batches(source: IO[bytes] | Iterable[Any]) -> Iterator[list[Any]]:
     """The lines of a binary file (or of an iterable of lines) in lists of about BATCH_BYTES."""
     readlines = getattr(source, "readlines", None)
     if readlines is None:
@@ -68,7 +68,7 @@ class _Decoded:
         self.lines = 0  # lines decoded so far
         self.bytes_read = 0
 
-    def batch(self, raw: list) -> list[str]:
+    def batch(self, raw: list[Any]) -> list[str]:
         self.bytes_read += sum(map(len, raw))
         first, self.lines = self.lines, self.lines + len(raw)
         if raw and isinstance(raw[0], str):
@@ -86,7 +86,7 @@ class _Decoded:
                 self.bad.add(number)
         return decoded
 
-    def wide(self, raw: Iterator[list]) -> Iterator[list[str]]:
+    def wide(self, raw: Iterator[list[Any]]) -> Iterator[list[str]]:
         """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split."""
         decoder = codecs.getincrementaldecoder(self.encoding)("replace")
         pending = ""
@@ -136,9 +136,9 @@ def sniff_delimiter(sample: Sequence[str], quote: str = '"', complete: bool = Tr
 class Input:
     """A CSV source opened: encoding, dialect and header known, then rows a chunk at a time."""
 
-    def __init__(self, source: IO | Iterable, options: CsvOptions) -> None:
+    def __init__(self, source: IO[bytes] | Iterable[Any], options: CsvOptions) -> None:
         raw = _raw_batches(source)
-        head: list = []
+        head: list[Any] = []
         for batch in raw:
             head += batch
             if sum(map(len, head)) >= HEAD_BYTES:

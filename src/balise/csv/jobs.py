@@ -35,18 +35,17 @@ def answer(plan: Plan, geocode: RowGeocoder, rows: list[Row], problems: dict[int
     outcomes: list[Outcome] = []
     request_of, append = plan.request, outcomes.append
     for position, row in enumerate(rows):
-        request = problems.get(position) if problems else None
-        if request is None:
-            request = request_of(row)
-        append(request if request.__class__ is Failed else geocode(request))  # type: ignore[arg-type]
+        problem = problems.get(position) if problems else None
+        request = request_of(row) if problem is None else problem
+        append(request if isinstance(request, Failed) else geocode(request))
     return outcomes
 
 
 def tally(outcomes: list[Outcome]) -> tuple[int, list[tuple[int, Failed]]]:
     """(rows found, (position, failure) of the rows that failed or were skipped)."""
-    failures = [(i, o) for i, o in enumerate(outcomes) if o.__class__ is Failed]
+    failures = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, Failed)]
     found = sum(o.__class__ is tuple for o in outcomes)
-    return found, failures  # type: ignore[return-value]
+    return found, failures
 
 
 class CsvJob:

@@ -68,4 +68,5 @@ def sync_directory(directory: Path) -> None:
 
 def job_key(**what: Any) -> dict[str, Any]:
     """A job's identity as JSON values (tuples become lists, as they come back from a file)."""
-    return json.loads(json.dumps(what, default=str))
+    key: dict[str, Any] = json.loads(json.dumps(what, default=str))
+    return key

@@ -6,7 +6,7 @@ fixed size, to a file or as a stream of bytes)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -51,7 +51,8 @@ class ParquetSource:
         """The rows from row ``skip`` on, by batches of at most ``size``: whole row groups
         before it are not read."""
         pa = arrow()
-        metadata, groups, start = self.file.metadata, [], 0
+        metadata, start = self.file.metadata, 0
+        groups: list[int] = []
         for i in range(metadata.num_row_groups):
             count = metadata.row_group(i).num_rows
             if not groups and start + count <= skip:  # the row groups before row ``skip``
@@ -87,7 +88,7 @@ class GeocodedTable(Iterator["pa.RecordBatch"]):
         self.stats = BatchStats(unit="row")
         self._executor = executor(TableJob(source.plan))
         chunks = chunks_of(source.plan, source.batches(chunk_rows, skip), skip)
-        self._batches = self._run(chunks, max(1, in_flight))
+        self._batches: Generator[pa.RecordBatch, None, None] = self._run(chunks, max(1, in_flight))
 
     def __next__(self) -> pa.RecordBatch:
         return next(self._batches)
@@ -96,7 +97,8 @@ class GeocodedTable(Iterator["pa.RecordBatch"]):
         self._batches.close()
         self._executor.close(completed=False)
 
-    def _run(self, chunks: Iterator[tuple[Any, pa.RecordBatch]], in_flight: int) -> Iterator[pa.RecordBatch]:
+    def _run(self, chunks: Iterator[tuple[Any, pa.RecordBatch]], in_flight: int
+             ) -> Generator[pa.RecordBatch, None, None]:
         completed = False
         inputs: dict[int, pa.RecordBatch] = {}
 
@@ -143,7 +145,8 @@ class RowGroupWriter:
     """Batches written as row groups of ``rows`` rows (the last one shorter), so that a file's
     layout does not depend on how its batches were cut; zstd, as fast as snappy and smaller."""
 
-    def __init__(self, where: Path | str | IO[bytes], schema: pa.Schema, rows: int = ROW_GROUP_ROWS) -> None:
+    def __init__(self, where: Path | str | IO[bytes] | io.RawIOBase, schema: pa.Schema,
+                 rows: int = ROW_GROUP_ROWS) -> None:
         self.writer = arrow().parquet.ParquetWriter(where, schema, compression="zstd")
         self.rows = rows
         self.pending: list[pa.RecordBatch] = []
@@ -168,7 +171,7 @@ class RowGroupWriter:
         self.writer.close()
 
 
-def parquet_stream(table: GeocodedTable, rows: int = ROW_GROUP_ROWS) -> Iterator[bytes]:
+def parquet_stream(table: GeocodedTable, rows: int = ROW_GROUP_ROWS) -> Generator[bytes, None, None]:
     """The geocoded file as bytes, a row group at a time (an HTTP answer)."""
     sink = _Collected()
     writer = RowGroupWriter(sink, table.schema, rows)
@@ -207,7 +210,7 @@ class ParquetAnswer(Iterator[bytes]):
             raise FileTooLarge(max_bytes)
         self.table = GeocodedTable(parquet, executor)
         self.stats = self.table.stats
-        self._bytes = parquet_stream(self.table, HTTP_ROW_GROUP_ROWS)
+        self._bytes: Generator[bytes, None, None] = parquet_stream(self.table, HTTP_ROW_GROUP_ROWS)
 
     def __next__(self) -> bytes:
         return next(self._bytes)

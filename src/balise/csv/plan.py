@@ -101,7 +101,7 @@ class Plan:
         picks = [value for _, value in self.slots]
         self.picked = itemgetter(*picks) if len(picks) > 1 else lambda values: (values[picks[0]],)
 
-    def request(self, row: list[str]) -> Request | Failed:
+    def request(self, row: Row) -> Request | Failed:
         """The row parsed into a request (checked by it), or why it has none."""
         lat = lon = None
         if self.lat is not None and self.lon is not None:

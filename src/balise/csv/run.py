@@ -8,7 +8,7 @@ import codecs
 import io
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -137,7 +137,8 @@ class GeocodedCsv(Iterator[bytes]):
         self._input.skip(skip)
         # Made last: no worker process starts for a file refused above.
         self._executor = executor(job)
-        self._chunks = self._run(self._executor, [] if skip else [header], max(1, in_flight), chunk_rows)
+        self._chunks: Generator[bytes, None, None] = self._run(
+            self._executor, [] if skip else [header], max(1, in_flight), chunk_rows)
 
     def __next__(self) -> bytes:
         return next(self._chunks)
@@ -147,7 +148,8 @@ class GeocodedCsv(Iterator[bytes]):
         self._chunks.close()
         self._executor.close(completed=False)  # NOTE: a generator never started skips its finally
 
-    def _run(self, executor: Executor, head: list[bytes], in_flight: int, chunk_rows: int) -> Iterator[bytes]:
+    def _run(self, executor: Executor, head: list[bytes], in_flight: int, chunk_rows: int
+             ) -> Generator[bytes, None, None]:
         completed = False
         try:
             yield from head

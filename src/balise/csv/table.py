@@ -90,7 +90,7 @@ class TableJob:
         outcomes = answer(self.plan, geocode, rows, problems)
         known = KNOWN_COLUMNS[self.mode]
         empty = (None,) * (len(known) - 1)
-        values = [o if o.__class__ is tuple else (*empty, "not-found" if o is None else o.status)
+        values = [(*empty, "not-found") if o is None else (*empty, o.status) if isinstance(o, Failed) else o
                   for o in outcomes]
         columns = list(zip(*values, strict=True)) if values else [()] * len(known)
         arrays = [pa.array(columns[known.index(name)], type=field.type)
