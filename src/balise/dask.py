@@ -88,7 +88,7 @@ def geocode_partition(frame: Any, work: _Work) -> Any:
     results = []
     if frame.shape[0]:
         geocode = _row_geocoder(work.source, work.options.min_score)
-        results = [job(geocode, plan.rows(batch), {}).output for batch in batches if batch.num_rows]
+        results = [job(geocode, batch.select(plan.read), {}).output for batch in batches if batch.num_rows]
     found = pa.Table.from_batches(results, schema=plan.result_schema)
     out = found.to_pandas(types_mapper=pd.ArrowDtype)
     out.index = frame.index

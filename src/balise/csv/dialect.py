@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from ..errors import InvalidCsv
 from .options import CsvOptions
-from .plan import Chunk, Failed
+from .plan import Chunk, Failed, Row
 
 DELIMITERS = ",;|\t"
 HEAD_BYTES = 64 * 1024  # what encoding and delimiter detection look at
@@ -194,8 +194,9 @@ class Input:
         reader, width, bad = self.reader, len(self.header), self._decoded.bad
         last = reader.line_num
         while True:
-            chunk = Chunk([], [], {})
-            rows, lines, problems = chunk
+            rows: list[Row] = []
+            lines: list[int] = []
+            problems: dict[int, Failed] = {}
             while len(rows) < size:
                 problem = None
                 try:
@@ -218,4 +219,4 @@ class Input:
                 lines.append(number)
             if not rows:
                 return
-            yield chunk
+            yield Chunk(rows, lines, problems)

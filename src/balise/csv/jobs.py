@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from .answers import RowGeocoder
@@ -27,10 +27,11 @@ class Done(NamedTuple):
 class Job(Protocol):
     """A chunk's rows to their output; built once from the header, sent to each worker."""
 
-    def __call__(self, geocode: RowGeocoder, rows: list[Row], problems: dict[int, Failed]) -> Done: ...
+    def __call__(self, geocode: RowGeocoder, rows: Sequence[Row], problems: dict[int, Failed]) -> Done: ...
 
 
-def answer(plan: Plan, geocode: RowGeocoder, rows: list[Row], problems: dict[int, Failed]) -> list[Outcome]:
+def answer(plan: Plan, geocode: RowGeocoder, rows: Sequence[Row], problems: dict[int, Failed]
+           ) -> list[Outcome]:
     """Each row's outcome: a row with a problem keeps it, the others are parsed and answered."""
     outcomes: list[Outcome] = []
     request_of, append = plan.request, outcomes.append
@@ -58,7 +59,7 @@ class CsvJob:
         return csv.writer(buffer, delimiter=self.delimiter, quotechar=self.quote, lineterminator="\r\n",
                           quoting=csv.QUOTE_ALL if self.quote_all else csv.QUOTE_MINIMAL)
 
-    def __call__(self, geocode: RowGeocoder, rows: list[Row], problems: dict[int, Failed]) -> Done:
+    def __call__(self, geocode: RowGeocoder, rows: Sequence[Row], problems: dict[int, Failed]) -> Done:
         outcomes = answer(self.plan, geocode, rows, problems)
         output = self.plan.output
         text = self.format([output(row, outcome) for row, outcome in zip(rows, outcomes, strict=True)])
@@ -101,7 +102,7 @@ Submitted = Callable[[], Done]  # waits for a chunk's Done
 class Executor(Protocol):
     """Where chunks are geocoded: this process, or worker processes (``parallel.Workers``)."""
 
-    def submit(self, rows: list[Row], problems: dict[int, Failed]) -> Submitted: ...
+    def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted: ...
 
     def close(self, completed: bool) -> None: ...
 
@@ -112,7 +113,7 @@ class InProcess:
     def __init__(self, job: Job, geocode: RowGeocoder) -> None:
         self.job, self.geocode = job, geocode
 
-    def submit(self, rows: list[Row], problems: dict[int, Failed]) -> Submitted:
+    def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted:
         done = self.job(self.geocode, rows, problems)
         return lambda: done
 

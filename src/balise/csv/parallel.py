@@ -5,6 +5,7 @@ comes back as output text or columns."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from ..geocoder import Geocoder
@@ -20,7 +21,7 @@ def _init_worker(index_dir: str, min_score: float, job: Job) -> None:
     _worker = job, RowGeocoder(Geocoder.open(index_dir), min_score)
 
 
-def _run_chunk(rows: list[Row], problems: dict[int, Failed]) -> Done:
+def _run_chunk(rows: Sequence[Row], problems: dict[int, Failed]) -> Done:
     assert _worker is not None
     job, geocode = _worker
     return job(geocode, rows, problems)
@@ -39,7 +40,7 @@ class Workers:
         self.pool = ProcessPoolExecutor(workers, context, _init_worker, (index_dir, min_score, job))
         self.pool.submit(int).result()  # all workers are forked on the first task
 
-    def submit(self, rows: list[Row], problems: dict[int, Failed]) -> Submitted:
+    def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted:
         return self.pool.submit(_run_chunk, rows, problems).result
 
     def close(self, completed: bool) -> None:

@@ -34,10 +34,11 @@ Row = Sequence[str]
 
 
 class Chunk(NamedTuple):
-    """Rows read together: their cells, their line numbers in the input (for messages), and
-    what is wrong with some of them, by position in the chunk (those are not geocoded)."""
+    """Rows read together: their cells (or a table's record batch of them), their line numbers
+    in the input (for messages), and what is wrong with some of them, by position in the chunk
+    (those are not geocoded)."""
 
-    rows: list[Row]
+    rows: Sequence[Row]
     lines: list[int]
     problems: dict[int, Failed]
 

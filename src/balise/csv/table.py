@@ -77,17 +77,19 @@ class TablePlan:
 
 
 class TableJob:
-    """A chunk's rows to its typed result columns."""
+    """A chunk's rows (the columns requests read, as a record batch: turned into text here, in
+    the worker) to its typed result columns."""
 
     def __init__(self, plan: TablePlan) -> None:
+        self.table = plan
         self.mode = plan.mode
         self.wanted = plan.wanted
         self.schema = plan.result_schema
         self.plan = plan.plan
 
-    def __call__(self, geocode: RowGeocoder, rows: list[Row], problems: dict[int, Failed]) -> Done:
+    def __call__(self, geocode: RowGeocoder, rows: Any, problems: dict[int, Failed]) -> Done:
         pa = arrow()
-        outcomes = answer(self.plan, geocode, rows, problems)
+        outcomes = answer(self.plan, geocode, self.table.rows(rows), problems)
         known = KNOWN_COLUMNS[self.mode]
         empty = (None,) * (len(known) - 1)
         values = [(*empty, "not-found") if o is None else (*empty, o.status) if isinstance(o, Failed) else o
@@ -100,10 +102,11 @@ class TableJob:
 
 def chunks_of(plan: TablePlan, batches: Iterator[pa.RecordBatch], first_row: int = 0
               ) -> Iterator[tuple[Chunk, pa.RecordBatch]]:
-    """Each batch as a chunk of rows (numbered from 1 after ``first_row``), with the batch."""
+    """Each batch as a chunk (its rows: the columns requests read, numbered from 1 after
+    ``first_row``), with the batch."""
     number = first_row
     for batch in batches:
-        rows = plan.rows(batch)
-        yield Chunk(rows, list(range(number + 1, number + 1 + len(rows))), {}), batch
-        number += len(rows)
+        count = batch.num_rows
+        yield Chunk(batch.select(plan.read), list(range(number + 1, number + 1 + count)), {}), batch
+        number += count
 
