@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..index.pointer import _fsync_dir as sync_directory  # names renamed in a directory, made durable
+
 VERSION = 1
 
 
@@ -55,15 +57,6 @@ class Journal:
             os.fsync(f.fileno())
         os.replace(temporary, path)
         sync_directory(path.parent)
-
-
-def sync_directory(directory: Path) -> None:
-    """Make the names created or renamed in ``directory`` durable."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def job_key(**what: Any) -> dict[str, Any]:
