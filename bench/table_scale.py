@@ -23,6 +23,7 @@ import csv
 import gzip
 import random
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -127,12 +128,14 @@ def geocode(index: str, source: Path, workers: int) -> tuple[Path, list[str]]:
     command = [str(script), "geocode", "--index", index, "--columns", "numero", "--columns", "rep",
                "--columns", "voie", "--columns", "code_postal", "--columns", "commune", "--postcode",
                "code_postal", "--workers", str(workers), "--quiet", "--restart", str(source), str(target)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     sampler = Sampler(process.pid, lambda: 0)
     sampler.start()
     _, stderr = process.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     sampler.stop.set()
     sampler.join()
     if process.returncode:
@@ -140,8 +143,11 @@ def geocode(index: str, source: Path, workers: int) -> tuple[Path, list[str]]:
     rows = next(line for line in stderr.splitlines() if line.startswith("geocoded"))
     peak = max(sum(r for r, _ in s.values()) for _, _, s in sampler.samples)
     anon = max(sum(a for _, a in s.values()) for _, _, s in sampler.samples)
-    return target, [f"{source.suffix[1:]}: {rows}", f"  {seconds:.0f} s with start-up; peak RSS of all its "
-                    f"processes {peak / 2**20:,.0f} MB, of which anonymous (not the index's pages) "
+    count = int(re.search(r"geocoded ([\d,]+) rows", rows).group(1).replace(",", ""))  # type: ignore[union-attr]
+    return target, [f"{source.suffix[1:]}: {rows}",
+                    f"  {seconds:.0f} s with start-up, {count / cpu_seconds:,.0f} rows per CPU-second (all "
+                    f"its processes: {cpu_seconds:.0f} CPU-s); peak RSS of all its processes "
+                    f"{peak / 2**20:,.0f} MB, of which anonymous (not the index's pages) "
                     f"{anon / 2**20:,.0f} MB"]
 
 

@@ -143,3 +143,13 @@ def test_a_corrupt_parquet_file_or_an_unknown_column_fails_before_any_work(franc
     assert not out.exists() and not (tmp_path / "out.parquet.parts").exists()
     run = balise("geocode", "--index", str(france_index), str(table[1]), str(tmp_path / "out.csv"))
     assert run.returncode != 0 and ".parquet" in run.stderr
+
+
+def test_progress_bar_shows_rows_their_rate_and_the_time_left(france_index, table, tmp_path):
+    for source, out in ((table[1], tmp_path / "out.parquet"), (table[0], tmp_path / "out.csv")):
+        run = balise("geocode", "--index", str(france_index), "--columns", "query", "--workers", "2",
+                     str(source), str(out))
+        assert run.returncode == 0, run.stderr
+        bar = run.stderr.split("\r")[-1]
+        assert bar.startswith("geocode: 100%") and "rows/s" in bar
+    assert "12.0k/12.0k" in run.stderr or "12,000 rows" in run.stderr
