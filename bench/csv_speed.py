@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -128,16 +129,20 @@ def in_process(index: str, csv_path: Path, parquet_path: Path, queries: list[str
     }
 
 
-def cli_rate(index: str, source: Path, workers: int) -> float:
-    """rows/s that ``balise geocode`` reports (the index opened before its clock starts)."""
+def cli_rate(index: str, source: Path, workers: int) -> tuple[float, float]:
+    """rows/s that ``balise geocode`` reports (the index opened before its clock starts), and
+    its rows per CPU-second (all its processes, start-up included)."""
     target = OUT / f"out-{workers}{source.suffix}"
     script = Path(sys.executable).with_name("balise")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([str(script), "geocode", "--index", index, "--columns", "query", "--workers",
                            str(workers), "--quiet", "--restart", str(source), str(target)],
                           capture_output=True, text=True, check=True)
-    match = re.search(r"\(([\d,]+) rows/s\)", done.stderr)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    match = re.search(r"geocoded ([\d,]+) rows .*\(([\d,]+) rows/s\)", done.stderr)
     assert match, done.stderr
-    return float(match.group(1).replace(",", ""))
+    return float(match.group(2).replace(",", "")), int(match.group(1).replace(",", "")) / cpu
 
 
 def main() -> None:
@@ -164,9 +169,11 @@ def main() -> None:
     for source in (csv_path, parquet_path):
         for workers in (1, 2):
             runs = [cli_rate(args.index, source, workers) for _ in range(args.runs)]
-            rates[source.suffix, workers] = max(runs)
-            print(f"  {source.suffix[1:]:8s} {workers} worker(s): {max(runs):8,.0f}  "
-                  f"(runs: {', '.join(f'{r:,.0f}' for r in runs)})", flush=True)
+            best = max(runs)
+            rates[source.suffix, workers] = best[0]
+            print(f"  {source.suffix[1:]:8s} {workers} worker(s): {best[0]:8,.0f}  (runs: "
+                  f"{', '.join(f'{r:,.0f}' for r, _ in runs)}; {best[1]:,.0f} rows per CPU-second)",
+                  flush=True)
         ratio = rates[source.suffix, 2] / rates[source.suffix, 1]
         print(f"  {source.suffix[1:]:8s} 2 workers / 1: {ratio:.2f}x")
     if args.addok:
