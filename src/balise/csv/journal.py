@@ -15,9 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..index.pointer import _fsync_dir as sync_directory  # names renamed in a directory, made durable
+from ..index import pointer
 
 VERSION = 1
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the names created or renamed in ``directory`` durable (as index/pointer.py does)."""
+    pointer._fsync_dir(directory)
 
 
 @dataclass
