@@ -200,11 +200,13 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
               help="Worker processes (0: one per available CPU).")
 @click.option("--row-group-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
               help="Rows of a Parquet output's row groups (a resumed run goes on from the last one).")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              metavar="SECONDS", help="How often a CSV run saves how far it got (Parquet: every row group).")
 @click.option("--restart", is_flag=True, help="Start over, even if an interrupted run can be resumed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
             result_columns, split_housenumber, min_score, bbox, delimiter, quote, encoding, with_bom, workers,
-            row_group_rows, restart, quiet) -> None:
+            row_group_rows, checkpoint_every, restart, quiet) -> None:
     """Geocode IN into OUT as addok-csv does, on every core: CSV, or Parquet (.parquet) with
     typed result columns ("-": stdin, stdout; CSV only).
 
@@ -244,7 +246,7 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
                              delimiter=delimiter, quote=quote, encoding=encoding, with_bom=with_bom,
                              split_housenumber=split_housenumber)
         report = geocode_file(index_dir, input_path, output_path, options, mode, workers, progress, restart,
-                              geocoder, row_group_rows)
+                              geocoder, row_group_rows, checkpoint_every)
     except BaliseError as e:
         raise click.ClickException(e.description) from e
     except KeyboardInterrupt:

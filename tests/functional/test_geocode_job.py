@@ -71,7 +71,7 @@ def test_csv_job_killed_resumes_byte_for_byte(france_index, table, tmp_path):
     assert run.returncode == 0, run.stderr
     out = tmp_path / "resumed.csv"
     journal = tmp_path / "resumed.csv.part.json"
-    killed_halfway(command(france_index, source, out), journal.exists)
+    killed_halfway(command(france_index, source, out, "--checkpoint-every", "0.1"), journal.exists)
     assert not out.exists() and journal.exists()
     partial = tmp_path / "resumed.csv.part"
     assert 0 < partial.stat().st_size < whole.stat().st_size
@@ -89,18 +89,18 @@ def test_csv_job_killed_resumes_byte_for_byte(france_index, table, tmp_path):
 def test_parquet_job_killed_resumes_row_for_row(france_index, table, tmp_path):
     source = table[1]
     whole = tmp_path / "whole.parquet"
-    run = balise(*command(france_index, source, whole, "--row-group-rows", "1500"))
+    run = balise(*command(france_index, source, whole, "--row-group-rows", "1000"))
     assert run.returncode == 0, run.stderr
     out = tmp_path / "resumed.parquet"
     parts = tmp_path / "resumed.parquet.parts"
-    killed_halfway(command(france_index, source, out, "--row-group-rows", "1500"),
+    killed_halfway(command(france_index, source, out, "--row-group-rows", "1000"),
                    lambda: len(list(parts.glob("part-*.parquet"))) >= 2)
     assert not out.exists()
-    again = balise(*command(france_index, source, out, "--row-group-rows", "1500"))
+    again = balise(*command(france_index, source, out, "--row-group-rows", "1000"))
     assert again.returncode == 0, again.stderr
     assert "resumed after" in again.stderr
     assert pq.read_table(out).equals(pq.read_table(whole))
-    assert pq.ParquetFile(out).metadata.num_row_groups == 8  # 12,000 rows by 1,500
+    assert pq.ParquetFile(out).metadata.num_row_groups == 12  # 12,000 rows by 1,000
     assert not parts.exists()
 
 

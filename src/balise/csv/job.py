@@ -62,9 +62,11 @@ def format_of(path: Path) -> str:
 def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: CsvOptions,
                  mode: Mode = "search", workers: int = 1, progress: Progress | None = None,
                  restart: bool = False, geocoder: Geocoder | None = None,
-                 row_group_rows: int = ROW_GROUP_ROWS) -> JobReport:
+                 row_group_rows: int = ROW_GROUP_ROWS, checkpoint_seconds: float = CHECKPOINT_SECONDS
+                 ) -> JobReport:
     """Geocode ``input_path`` into ``output_path`` ("-": standard input or output, CSV only);
-    ``row_group_rows``: the rows of a Parquet output's row groups (and of its resumable parts)."""
+    ``row_group_rows``: the rows of a Parquet output's row groups (and of its resumable parts);
+    ``checkpoint_seconds``: how often a CSV run saves how far it got."""
     kind = format_of(input_path)
     if kind != ("parquet" if is_parquet(b"", output_path.name) else "csv"):
         raise InvalidParameter("OUT", f"the input is {kind}: name the output .{kind} too")
@@ -81,11 +83,13 @@ def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: 
     if kind == "parquet":
         return _parquet_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart,
                             report, row_group_rows)
-    return _csv_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart, report)
+    return _csv_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart, report,
+                    checkpoint_seconds)
 
 
 def _csv_job(input_path: Path, output_path: Path, options: CsvOptions, mode: Mode, executor: ExecutorFactory,
-             in_flight: int, key: dict[str, Any], restart: bool, progress: Progress) -> JobReport:
+             in_flight: int, key: dict[str, Any], restart: bool, progress: Progress, every: float
+             ) -> JobReport:
     journaled = bool(key) and output_path != STDIO
     partial = output_path.with_name(output_path.name + ".part")
     journal_path = output_path.with_name(output_path.name + ".part.json")
@@ -111,7 +115,7 @@ def _csv_job(input_path: Path, output_path: Path, options: CsvOptions, mode: Mod
         for chunk in output:
             sink.write(chunk)
             progress(output.stats.rows, None, output.stats.bytes_read if total else None)
-            if journaled and time.monotonic() - checked >= CHECKPOINT_SECONDS:
+            if journaled and time.monotonic() - checked >= every:
                 checked = time.monotonic()
                 sink.flush()
                 os.fsync(sink.fileno())
