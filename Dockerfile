@@ -25,11 +25,11 @@ RUN apt-get update \
 COPY pyproject.toml setup.py README.md ./
 COPY src ./src
 # The wheel (compiled core inside), installed with its dependencies (and zstandard, for
-# `balise bundle`); then the bytecode for PYTHONOPTIMIZE=1 (.opt-1.pyc), as the root
-# filesystem is read-only at run time.
+# `balise bundle`; pyarrow, for Parquet uploads to /search/csv/); then the bytecode for
+# PYTHONOPTIMIZE=1 (.opt-1.pyc), as the root filesystem is read-only at run time.
 RUN python3 -m venv /opt/balise \
  && /opt/balise/bin/pip wheel --no-deps --wheel-dir /wheels . \
- && /opt/balise/bin/pip install "$(ls /wheels/balise-*.whl)[bundle]" \
+ && /opt/balise/bin/pip install "$(ls /wheels/balise-*.whl)[bundle,parquet]" \
  && /opt/balise/bin/python -O -m compileall -q -j 0 /opt/balise/lib
 
 # --- runtime: the venv, a non-root user, nothing written outside /tmp and /dev/shm ------------

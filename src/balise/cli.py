@@ -204,9 +204,9 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
 
 @main.command()
 @index_option
-@click.argument("input_path", metavar="IN.csv", type=click.Path(
+@click.argument("input_path", metavar="IN", type=click.Path(
     exists=True, dir_okay=False, allow_dash=True, path_type=Path))
-@click.argument("output_path", metavar="OUT.csv", type=click.Path(
+@click.argument("output_path", metavar="OUT", type=click.Path(
     dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--mode", type=click.Choice(["search", "reverse"]), default="search", show_default=True,
               help="As POST /search/csv/ or /reverse/csv/.")
@@ -218,69 +218,88 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
 @click.option("--postcode", metavar="COL", help="Column whose value filters its row by postcode.")
 @click.option("--type", "type_", metavar="COL", help="Column whose value filters its row by type.")
 @click.option("--result-columns", multiple=True, metavar="COL", help="Result columns to write (repeat).")
+@click.option("--split-housenumber", is_flag=True,
+              help="Add result_number and result_suffix (12 and bis), as BAN's numero and rep.")
 @click.option("--min-score", type=float, default=0.5, show_default=True,
               help="A first result scoring at most this is not written (search).")
 @click.option("--bbox", callback=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
-@click.option("--delimiter", help="Field delimiter (default: sniffed among , ; | TAB).")
-@click.option("--quote", default='"', show_default=True, help="Quote character.")
-@click.option("--encoding", help="Input encoding (default: detected; the output uses it too).")
-@click.option("--with-bom", is_flag=True, help="Start a UTF-8 output with a byte order mark.")
+@click.option("--delimiter", help="CSV field delimiter (default: sniffed among , ; | TAB).")
+@click.option("--quote", default='"', show_default=True, help="CSV quote character.")
+@click.option("--encoding", help="CSV input encoding (default: detected; the output uses it too).")
+@click.option("--with-bom", is_flag=True, help="Start a UTF-8 CSV output with a byte order mark.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Worker processes (0: one per available CPU).")
+@click.option("--row-group-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
+              help="Rows of a Parquet output's row groups (a resumed run goes on from the last one).")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0), default=2.0, show_default=True,
+              metavar="SECONDS", help="How often a CSV run saves how far it got (Parquet: every row group).")
+@click.option("--restart", is_flag=True, help="Start over, even if an interrupted run can be resumed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
-            result_columns, min_score, bbox, delimiter, quote, encoding, with_bom, workers, quiet) -> None:
-    """Geocode IN.csv into OUT.csv as addok-csv does, on every core ("-": stdin, stdout).
+            result_columns, split_housenumber, min_score, bbox, delimiter, quote, encoding, with_bom, workers,
+            row_group_rows, checkpoint_every, restart, quiet) -> None:
+    """Geocode IN into OUT as addok-csv does, on every core: CSV, or Parquet (.parquet) with
+    typed result columns ("-": stdin, stdout; CSV only).
 
-    OUT.csv holds the input columns, then the result columns, the last one result_status (ok,
-    not-found, skipped, error); a bad row gets empty results and is counted. The file is
-    written beside OUT.csv and renamed at the end.
+    OUT holds the input columns, then the result columns, the last one result_status (ok,
+    not-found, skipped, error); a bad row gets empty results and is counted. OUT is written
+    beside its name and renamed at the end; a run killed or crashed is resumed by the same
+    command from its last saved chunk.
     """
-    from contextlib import ExitStack
-
-    from tqdm import tqdm
-
-    from .csv import CsvOptions, geocode_rows, geocode_rows_parallel
+    from .csv import CsvOptions
+    from .csv.job import geocode_file
     from .values import available_cpus
 
     geocoder = open_geocoder(index_dir)
     workers = workers or available_cpus()  # the cgroup's CPUs, not the host's
     started = time.perf_counter()
-    partial = None if str(output_path) == "-" else output_path.with_name(output_path.name + ".part")
-    completed = False
+    bar = None
+
+    def progress(rows: int, total: int | None, read: int | None) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            size = None if read is None or str(input_path) == "-" else input_path.stat().st_size
+            bar = tqdm(total=total or size, unit="rows" if size is None else "B", unit_scale=True,
+                       desc="geocode", initial=rows if size is None else read or 0, smoothing=0.1)
+            bar.rows0, bar.t0 = rows, time.perf_counter()
+        bar.update((rows if read is None else read) - bar.n)
+        if read is not None:
+            rate = (rows - bar.rows0) / max(time.perf_counter() - bar.t0, 1e-9)
+            bar.set_postfix_str(f"{rows:,} rows, {rate:,.0f} rows/s", refresh=False)
+
     try:
         options = CsvOptions(columns=columns, lat=lat, lon=lon, citycode=citycode, postcode=postcode,
                              type=type_, result_columns=result_columns, min_score=min_score, bbox=bbox,
-                             delimiter=delimiter, quote=quote, encoding=encoding, with_bom=with_bom)
-        with ExitStack() as stack:
-            source = sys.stdin.buffer if str(input_path) == "-" else stack.enter_context(
-                open(input_path, "rb"))
-            sink = sys.stdout.buffer if partial is None else stack.enter_context(open(partial, "wb"))
-            if workers == 1:
-                output = geocode_rows(geocoder, source, options, mode)
-            else:
-                output = geocode_rows_parallel(index_dir, source, options, mode, workers)
-            total = None if str(input_path) == "-" else input_path.stat().st_size
-            bar = stack.enter_context(tqdm(total=total, unit="B", unit_scale=True, disable=quiet,
-                                           desc="geocode"))
-            for chunk in output:
-                sink.write(chunk)
-                bar.update(output.stats.bytes_read - bar.n)
-        completed = True
+                             delimiter=delimiter, quote=quote, encoding=encoding, with_bom=with_bom,
+                             split_housenumber=split_housenumber)
+        report = geocode_file(index_dir, input_path, output_path, options, mode, workers, progress, restart,
+                              geocoder, row_group_rows, checkpoint_every)
     except BaliseError as e:
         raise click.ClickException(e.description) from e
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted; the same command resumes from the last saved chunk") \
+            from None
     finally:
-        if partial is not None and partial.exists():
-            partial.replace(output_path) if completed else partial.unlink()
-    stats, elapsed = output.stats, time.perf_counter() - started
+        if bar is not None:
+            bar.close()
+    stats, elapsed = report.stats, time.perf_counter() - started
+    done = stats.rows - report.resumed_rows
+    if report.resumed_rows:
+        click.echo(f"resumed after {report.resumed_rows:,} rows done by an earlier run "
+                   f"({report.saved_seconds:.1f} s of work saved)", err=True)
     click.echo(
-        f"geocoded {stats.rows:,} rows in {elapsed:.1f} s ({stats.rows / max(elapsed, 1e-9):,.0f} rows/s) "
-        f"on {workers} worker(s): {stats.found:,} found, {stats.not_found:,} not found, "
+        f"geocoded {done:,} rows in {elapsed:.1f} s ({done / max(elapsed, 1e-9):,.0f} rows/s) "
+        f"on {workers} worker(s), {report.format}: {stats.found:,} found, {stats.not_found:,} not found, "
         f"{stats.skipped:,} skipped, {stats.errors:,} errors", err=True)
     for reason, count in stats.reasons.most_common():
         click.echo(f"  {count:,} {reason}", err=True)
     for line, reason in stats.examples:
-        click.echo(f"  line {line}: {reason}", err=True)
+        click.echo(f"  {'line' if report.format == 'csv' else 'row'} {line}: {reason}", err=True)
+
 
 @main.command()
 @index_option

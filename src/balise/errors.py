@@ -43,6 +43,10 @@ class InvalidCsv(BaliseError):
     title = "Invalid CSV"
 
 
+class InvalidParquet(BaliseError):
+    title = "Invalid Parquet"
+
+
 class FileTooLarge(BaliseError):
     status = 413
     title = "File too large"

@@ -172,6 +172,11 @@ def test_the_readme_searches_run(sample_index, tmp_path, monkeypatch):
     (tmp_path / "queries.txt").write_text("34 rue de rivoli paris\nplace des vosges\n")
     (tmp_path / "points.csv").write_text("query\n34 rue de rivoli paris\n")
     (tmp_path / "addresses.csv").write_text("adresse,ville,cp\n34 rue de rivoli,paris,75004\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"numero": pa.array([34], pa.int32()), "voie": ["rue de rivoli"],
+                             "commune": ["paris"], "code_postal": ["75004"]}), tmp_path / "sirene.parquet")
     monkeypatch.chdir(tmp_path)
     ran = []
     for args in balise_commands(README):
@@ -182,6 +187,8 @@ def test_the_readme_searches_run(sample_index, tmp_path, monkeypatch):
     assert {"search", "lookup", "geocode"} <= set(ran) and len(ran) >= 8
     assert (tmp_path / "results.jsonl").read_text().count("\n") >= 1
     assert "result_status" in (tmp_path / "addresses.geocoded.csv").read_text()
+    geocoded = pq.read_table(tmp_path / "sirene.geocoded.parquet").to_pylist()
+    assert geocoded[0]["result_number"] == 34 and geocoded[0]["result_status"] == "ok"
 
 
 def test_the_readme_curls_answer(sample_index, sample_poi_index):

@@ -79,3 +79,31 @@ def test_bad_uploads_are_4xx_json(server, data, fields, status):
 def test_not_multipart_is_400(server):
     response = server.request("POST", "/search/csv/", headers={"Content-Type": "text/plain"})
     assert response.status == 400
+
+
+def test_a_parquet_upload_is_answered_in_parquet(server):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"id": pa.array([1, 2, 3], pa.int32()),
+                      "adresse": ["34 avenue de l'opéra", "8 place de la mairie", None],
+                      "cp": ["75002", "04510", "75001"]})
+    upload = io.BytesIO()
+    pq.write_table(table, upload)
+    fields = [("columns", "adresse"), ("postcode", "cp"), ("split_housenumber", "1")]
+    status, headers, body = post_form(server, "/search/csv/", fields, upload.getvalue(), "adresses.parquet")
+    assert status == 200, body
+    assert headers["content-type"] == "application/vnd.apache.parquet"
+    assert "adresses.geocoded.parquet" in headers["content-disposition"]
+    out = pq.read_table(io.BytesIO(body))
+    assert out.schema.field("id").type == pa.int32() and out.schema.field("result_score").type == pa.float64()
+    first, second, third = out.to_pylist()
+    assert first["result_label"] == "34 Avenue de l'Opéra 75002 Paris" and first["result_number"] == 34
+    assert second["result_citycode"] == "04001"  # the per-row postcode filter is applied
+    assert third["result_status"] == "skipped" and third["result_score"] is None
+
+
+def test_a_broken_parquet_upload_is_a_400(server):
+    upload = b"PAR1" + b"\0" * 100 + b"PAR1"
+    status, headers, body = post_form(server, "/search/csv/", [], upload, "broken.parquet")
+    assert status == 400 and headers["content-type"].startswith("application/json")
+    assert b"Parquet" in body

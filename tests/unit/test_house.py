@@ -2,7 +2,7 @@
 
 Layers, from low to high (ARCHITECTURE.md): errors and config (its converters, values, below
 it) < text < index <
-importer, search < geocoder < csv, bundle, served < ops < http < cli. A module may import from its
+importer, search < geocoder < csv, bundle, served < dask < ops < http < cli. A module may import from its
 own package and from lower layers only; the package root (``balise/__init__.py``, the
 Python API's ``Geocoder`` and ``__version__``) sits with the geocoder. Imports are read with
 ``ast``, so those inside functions and under ``TYPE_CHECKING`` count too.
@@ -24,6 +24,7 @@ LAYERS = (
     ("importer", "search"),
     ("geocoder",),
     ("csv", "bundle", "served"),
+    ("dask",),
     ("ops",),
     ("http",),
     ("cli",),

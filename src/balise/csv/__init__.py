@@ -24,8 +24,7 @@ encoding, delimiter, rows), ``plan`` (a row to its request, results to the row),
 from __future__ import annotations
 
 from .options import RESULT_COLUMNS, CsvOptions
-from .parallel import geocode_rows_parallel
-from .run import BatchStats, GeocodedCsv, geocode_rows
+from .run import BatchStats, GeocodedCsv, geocode_rows, geocode_rows_parallel
 from .spooling import check_size, output_filename, spool_upload
 
 __all__ = ["RESULT_COLUMNS", "BatchStats", "CsvOptions", "GeocodedCsv", "check_size", "geocode_rows",

@@ -7,11 +7,11 @@ import codecs
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
-from typing import IO
+from typing import IO, Any
 
 from ..errors import InvalidCsv
 from .options import CsvOptions
-from .plan import Failed
+from .plan import Chunk, Failed, Row
 
 DELIMITERS = ",;|\t"
 HEAD_BYTES = 64 * 1024  # what encoding and delimiter detection look at
@@ -42,47 +42,66 @@ def detect_encoding(head: Sequence[bytes]) -> str:
         return "latin-1"
 
 
-def _raw_lines(source: IO | Iterable) -> Iterator:
-    readline = getattr(source, "readline", None)
-    if readline is None:
-        yield from source
+BATCH_BYTES = 1 << 16  # raw lines are read, decoded and counted this many bytes at a time
+
+
+def _raw_batches(source: IO[bytes] | Iterable[Any]) -> Iterator[list[Any]]:
+    """The lines of a binary file (or of an iterable of lines) in lists of about BATCH_BYTES."""
+    readlines = getattr(source, "readlines", None)
+    if readlines is None:
+        lines = iter(source)
+        while batch := list(islice(lines, 1000)):
+            yield batch
         return
-    while line := readline():
-        yield line
+    while batch := readlines(BATCH_BYTES):
+        yield batch
 
 
-def _decode_lines(raw: Iterator[bytes], encoding: str) -> Iterator[tuple[str, bool]]:
-    """(line, decoded cleanly); an undecodable line is kept with replacement characters."""
-    for line in raw:
+class _Decoded:
+    """Raw lines decoded in batches for csv.reader, which pulls them with no Python frame per
+    line; an undecodable line is kept with replacement characters and its number (as the
+    reader's ``line_num`` counts) is remembered, so that its row is marked bad."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        self.bad: set[int] = set()
+        self.lines = 0  # lines decoded so far
+        self.bytes_read = 0
+
+    def batch(self, raw: list[Any]) -> list[str]:
+        self.bytes_read += sum(map(len, raw))
+        first, self.lines = self.lines, self.lines + len(raw)
+        if raw and isinstance(raw[0], str):
+            return raw
         try:
-            yield line.decode(encoding), True
+            return [line.decode(self.encoding) for line in raw]
         except UnicodeDecodeError:
-            yield line.decode(encoding, "replace"), False
+            pass
+        decoded = []
+        for number, line in enumerate(raw, first + 1):
+            try:
+                decoded.append(line.decode(self.encoding))
+            except UnicodeDecodeError:
+                decoded.append(line.decode(self.encoding, "replace"))
+                self.bad.add(number)
+        return decoded
 
-
-def _decode_wide(raw: Iterator[bytes], encoding: str) -> Iterator[tuple[str, bool]]:
-    """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split."""
-    decoder = codecs.getincrementaldecoder(encoding)("replace")
-    pending = ""
-    for chunk in chain(raw, [b""]):
-        *lines, pending = (pending + decoder.decode(chunk, final=not chunk)).split("\n")
-        for line in lines:
-            yield line + "\n", "\ufffd" not in line
-    if pending:
-        yield pending, "\ufffd" not in pending
-
-
-class _Feed:
-    """The decoded lines given to csv.reader; remembers whether an undecodable one went by."""
-
-    def __init__(self, lines: Iterator[tuple[str, bool]]) -> None:
-        self._lines = lines
-        self.bad = False
-
-    def __iter__(self) -> Iterator[str]:
-        for line, ok in self._lines:
-            self.bad |= not ok
-            yield line
+    def wide(self, raw: Iterator[list[Any]]) -> Iterator[list[str]]:
+        """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split."""
+        decoder = codecs.getincrementaldecoder(self.encoding)("replace")
+        pending = ""
+        for batch in chain(raw, [[b""]]):
+            chunk = b"".join(batch)
+            self.bytes_read += len(chunk)
+            *complete, pending = (pending + decoder.decode(chunk, final=not chunk)).split("\n")
+            lines = [line + "\n" for line in complete]
+            if not chunk and pending:
+                lines.append(pending)
+            for number, line in enumerate(lines, self.lines + 1):
+                if "\ufffd" in line:
+                    self.bad.add(number)
+            self.lines += len(lines)
+            yield lines
 
 
 def sniff_delimiter(sample: Sequence[str], quote: str = '"', complete: bool = True) -> str:
@@ -115,39 +134,35 @@ def sniff_delimiter(sample: Sequence[str], quote: str = '"', complete: bool = Tr
 
 
 class Input:
-    """A CSV source opened: encoding, dialect and header known, then rows one at a time."""
+    """A CSV source opened: encoding, dialect and header known, then rows a chunk at a time."""
 
-    def __init__(self, source: IO | Iterable, options: CsvOptions) -> None:
-        raw = _raw_lines(source)
-        head: list = []
-        for line in raw:
-            head.append(line)
+    def __init__(self, source: IO[bytes] | Iterable[Any], options: CsvOptions) -> None:
+        raw = _raw_batches(source)
+        head: list[Any] = []
+        for batch in raw:
+            head += batch
             if sum(map(len, head)) >= HEAD_BYTES:
                 break
         complete = sum(map(len, head)) < HEAD_BYTES
-        self.bytes_read = 0
-        lines = self._counted(chain(head, raw))
-        decoded: Iterator[tuple[str, bool]]
-        if head and isinstance(head[0], str):
-            self.encoding = codecs.lookup(options.encoding or "utf-8").name
-            decoded = ((line, True) for line in lines)
+        text = bool(head) and isinstance(head[0], str)
+        declared = options.encoding or ("utf-8" if text else detect_encoding(head))
+        self.encoding = codecs.lookup(declared).name
+        self._decoded = _Decoded("utf-8" if self.encoding == "utf-8-sig" else self.encoding)
+        lines: Iterator[list[str]]
+        if not text and self.encoding.startswith(("utf-16", "utf-32")):
+            lines = self._decoded.wide(chain([head], raw))
+            sample = next(lines, [])
         else:
-            self.encoding = codecs.lookup(options.encoding or detect_encoding(head)).name
-            if self.encoding.startswith(("utf-16", "utf-32")):
-                decoded = _decode_wide(lines, self.encoding)
-            else:
-                decoded = _decode_lines(lines, "utf-8" if self.encoding == "utf-8-sig" else self.encoding)
-        sample = list(islice(decoded, max(1, len(head))))
-        if sample and sample[0][0].startswith("\ufeff"):
-            sample[0] = (sample[0][0][1:], sample[0][1])  # a UTF-8 BOM, whatever was declared
-        texts = [text for text, _ in sample]
-        if not any(text.strip() for text in texts):
+            sample = self._decoded.batch(head)
+            lines = map(self._decoded.batch, raw)
+        if sample and sample[0].startswith("\ufeff"):
+            sample[0] = sample[0][1:]  # a UTF-8 BOM, whatever was declared
+        if not any(line.strip() for line in sample):
             raise InvalidCsv("The file is empty.")
-        self.delimiter = options.delimiter or sniff_delimiter(texts, options.quote, complete)
+        self.delimiter = options.delimiter or sniff_delimiter(sample, options.quote, complete)
         self.quote = options.quote
-        self.feed = _Feed(chain(sample, decoded))
-        self.reader = csv.reader(self.feed, delimiter=self.delimiter, quotechar=self.quote,
-                                 doublequote=True, strict=False)
+        self.reader = csv.reader(chain.from_iterable(chain([sample], lines)), delimiter=self.delimiter,
+                                 quotechar=self.quote, doublequote=True, strict=False)
         try:
             header = next((r for r in self.reader if r), None)
         except csv.Error as e:
@@ -155,33 +170,53 @@ class Input:
         if header is None:
             raise InvalidCsv("The file is empty.")
         self.header: list[str] = header
-        self.feed.bad = False
-        first = next(text for text in texts if text.strip()).rstrip("\r\n")
+        self._decoded.bad = {n for n in self._decoded.bad if n > self.reader.line_num}
+        first = next(line for line in sample if line.strip()).rstrip("\r\n")
         quoted = self.delimiter.join(
             self.quote + name.replace(self.quote, 2 * self.quote) + self.quote for name in header)
         self.quote_all = first == quoted  # NOTE: then the output quotes every field too
 
-    def _counted(self, lines: Iterable) -> Iterator:
-        for line in lines:
-            self.bytes_read += len(line)
-            yield line
+    @property
+    def bytes_read(self) -> int:
+        return self._decoded.bytes_read
 
-    def rows(self) -> Iterator[tuple[list[str], Failed | None, int]]:
-        """(fields, what is wrong with the row or None, line number), blank lines skipped."""
-        while True:
-            problem = None
-            try:
-                row = next(self.reader)
-            except StopIteration:
+    def skip(self, rows: int) -> None:
+        """Read ``rows`` rows (as ``chunks`` counts them) and drop them: a job resumed."""
+        while rows > 0:
+            chunk = next(self.chunks(min(rows, 10_000)), None)
+            if chunk is None:
                 return
-            except csv.Error as e:
-                row, problem = [], Failed("unreadable CSV", str(e))
-            if self.feed.bad:
-                self.feed.bad = False
-                problem = problem or Failed("undecodable", f"not {self.encoding}")
-            if not row and problem is None:
-                continue
-            if problem is None and len(row) != len(self.header):
-                detail = f"{len(row)} columns, the header has {len(self.header)}"
-                problem = Failed("wrong column count", detail)
-            yield row, problem, self.reader.line_num
+            rows -= len(chunk.rows)
+
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        """The rows in chunks of ``size``, blank lines skipped; a row that has a problem (not
+        decodable, unreadable, a wrong column count) is in the chunk's ``problems``."""
+        reader, width, bad = self.reader, len(self.header), self._decoded.bad
+        last = reader.line_num
+        while True:
+            rows: list[Row] = []
+            lines: list[int] = []
+            problems: dict[int, Failed] = {}
+            while len(rows) < size:
+                problem = None
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    row, problem = [], Failed("unreadable CSV", str(e))
+                number = reader.line_num
+                if bad and any(n in bad for n in range(last + 1, number + 1)):
+                    problem = problem or Failed("undecodable", f"not {self.encoding}")
+                last = number
+                if not row and problem is None:
+                    continue
+                if problem is None and len(row) != width:
+                    problem = Failed("wrong column count", f"{len(row)} columns, the header has {width}")
+                if problem is not None:
+                    problems[len(rows)] = problem
+                rows.append(row)
+                lines.append(number)
+            if not rows:
+                return
+            yield Chunk(rows, lines, problems)

@@ -25,6 +25,16 @@ RESULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "search": SEARCH_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS) + (STATUS,),
     "reverse": REVERSE_COLUMNS + tuple(f"result_{key}" for key in EXTRA_FIELDS) + (STATUS,),
 }
+# The house number split as BAN writes it (``numero``, ``rep``: 12 and bis), for joins with
+# other data: written when asked (``split_housenumber``, or named in ``result_columns``).
+SPLIT_COLUMNS = ("result_number", "result_suffix")
+# Every column a mode can write, in the order of the values a found row gets (answers.py).
+KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {mode: columns[:-1] + SPLIT_COLUMNS + (STATUS,)
+                                             for mode, columns in RESULT_COLUMNS.items()}
+# The typed columns of a Parquet output (the others are text); a row without a result has nulls.
+FLOAT_COLUMNS = frozenset(("latitude", "longitude", "result_score", "result_score_next", "result_latitude",
+                           "result_longitude", "result_distance"))
+INTEGER_COLUMNS = frozenset(("result_number",))
 MIN_SCORE = 0.5  # addok-csv's CSV_MIN_SCORE: a first result scoring at most this is not shown
 
 Mode = Literal["search", "reverse"]
@@ -51,7 +61,8 @@ class CsvOptions:
     columns whose value on each row filters that row. ``result_columns`` picks and orders the
     result columns (default: all of them, in addok-csv's order, then ``result_status``).
     ``bbox`` (minlon, minlat, maxlon, maxlat, or that text with commas) keeps every row's
-    results inside that box.
+    results inside that box. ``split_housenumber`` adds ``result_number`` and
+    ``result_suffix`` after ``result_housenumber`` (``12`` and ``bis`` for ``12 bis``).
     """
 
     columns: tuple[str, ...] = ()
@@ -67,6 +78,7 @@ class CsvOptions:
     result_columns: tuple[str, ...] = ()
     min_score: float = MIN_SCORE
     bbox: tuple[float, float, float, float] | str | None = None
+    split_housenumber: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -86,7 +98,7 @@ class CsvOptions:
                 codecs.lookup(self.encoding)
             except LookupError:
                 raise InvalidParameter("encoding", f"unknown encoding {self.encoding!r}") from None
-        unknown = set(self.result_columns) - set(RESULT_COLUMNS["search"] + RESULT_COLUMNS["reverse"])
+        unknown = set(self.result_columns) - set(KNOWN_COLUMNS["search"] + KNOWN_COLUMNS["reverse"])
         if unknown:
             raise InvalidParameter("result_columns", f"unknown columns: {', '.join(sorted(unknown))}")
 
@@ -95,6 +107,17 @@ class CsvOptions:
         """{filter name: column name} for the per-row filters given."""
         named = (("citycode", self.citycode), ("postcode", self.postcode), ("type", self.type))
         return {name: column for name, column in named if column}
+
+    def wanted(self, mode: Mode) -> tuple[str, ...]:
+        """The result columns to write, in order: ``result_columns``, else all of the mode's
+        (the split house number after ``result_housenumber`` when asked)."""
+        if self.result_columns:
+            return self.result_columns
+        columns = RESULT_COLUMNS[mode]
+        if not self.split_housenumber:
+            return columns
+        at = columns.index("result_housenumber") + 1
+        return columns[:at] + SPLIT_COLUMNS + columns[at:]
 
     @classmethod
     def from_form(cls, form: Mapping[str, str | Sequence[str]]) -> CsvOptions:
@@ -118,8 +141,9 @@ class CsvOptions:
         for name in ("encoding", "delimiter", "quote", "lat", "lon", "citycode", "postcode", "type", "bbox"):
             if (value := one(name)) is not None:
                 kwargs[name] = value
-        if (value := one("with_bom")) is not None:
-            kwargs["with_bom"] = _bool("with_bom", value)
+        for name in ("with_bom", "split_housenumber"):
+            if (value := one(name)) is not None:
+                kwargs[name] = _bool(name, value)
         if (value := one("min_score")) is not None:
             try:
                 kwargs["min_score"] = float(value)

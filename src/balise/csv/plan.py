@@ -5,11 +5,12 @@ is written."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..errors import BaliseError, InvalidParameter, QueryTooLong
 from ..search.request import QUERY_MAX_LENGTH, ReverseRequest, SearchRequest
-from .options import RESULT_COLUMNS, STATUS, CsvOptions, Mode
+from .options import KNOWN_COLUMNS, STATUS, CsvOptions, Mode
 
 SEARCH_LIMIT = 3  # as addok-csv: enough for result_score_next
 # Columns addok-csv's reverse reads the point from, when none is named.
@@ -28,7 +29,18 @@ class Failed(NamedTuple):
     status: str = "error"
 
 
-Outcome = tuple[str, ...] | Failed | None  # result values, a failure, or not found
+Outcome = tuple[Any, ...] | Failed | None  # result values (answers.py), a failure, or not found
+Row = Sequence[str]
+
+
+class Chunk(NamedTuple):
+    """Rows read together: their cells (or a table's record batch of them), their line numbers
+    in the input (for messages), and what is wrong with some of them, by position in the chunk
+    (those are not geocoded)."""
+
+    rows: Sequence[Row]
+    lines: list[int]
+    problems: dict[int, Failed]
 
 
 def _find(header: Sequence[str], name: str, parameter: str) -> int:
@@ -49,7 +61,7 @@ class Plan:
     """Where each input and result value goes, decided once from the header."""
 
     def __init__(self, header: list[str], options: CsvOptions, mode: Mode) -> None:
-        if mode not in RESULT_COLUMNS:
+        if mode not in KNOWN_COLUMNS:
             raise InvalidParameter("mode", "must be search or reverse")
         if mode == "search" and bool(options.lat) != bool(options.lon):
             raise InvalidParameter("lon" if options.lat else "lat", "give both lat and lon columns")
@@ -71,8 +83,8 @@ class Plan:
             self.query = tuple(i for i in range(self.width) if i not in (self.lat, self.lon))
         self.filters = tuple((name, _find(header, column, name))
                              for name, column in options.filter_columns.items())
-        known = RESULT_COLUMNS[mode]
-        wanted = options.result_columns or known
+        known = KNOWN_COLUMNS[mode]
+        wanted = options.wanted(mode)
         if unknown := [c for c in wanted if c not in known]:
             raise InvalidParameter("result_columns", f"not {mode} columns: {', '.join(unknown)}")
         # NOTE: as addok-csv, a result column already in the file is written over when found.
@@ -84,8 +96,13 @@ class Plan:
             self.slots.append((self.header.index(name), known.index(name)))
         self.added = len(self.header) - self.width
         self.status = self.header.index(STATUS) if STATUS in wanted else None
+        self.wanted = wanted
+        # Where a found row's values go: the common case, all appended in order, is a concatenation.
+        self.appended = [position for position, _ in self.slots] == list(range(self.width, len(self.header)))
+        picks = [value for _, value in self.slots]
+        self.picked = itemgetter(*picks) if len(picks) > 1 else lambda values: (values[picks[0]],)
 
-    def request(self, row: list[str]) -> Request | Failed:
+    def request(self, row: Row) -> Request | Failed:
         """The row parsed into a request (checked by it), or why it has none."""
         lat = lon = None
         if self.lat is not None and self.lon is not None:
@@ -112,13 +129,20 @@ class Plan:
         except BaliseError as e:
             return Failed(e.title.lower(), e.description)
 
-    def output(self, row: list[str], outcome: Outcome) -> list[str]:
+    def output(self, row: Row, outcome: Outcome) -> list[str]:
         """The row as read (a short one padded, a long one cut to the header's width), then
-        the result columns: every one for a result, only ``result_status`` otherwise."""
-        out = row[: self.width] + [""] * (self.width - min(len(row), self.width) + self.added)
+        the result columns as text: every one for a result, only ``result_status`` otherwise."""
+        if outcome.__class__ is tuple and self.appended and len(row) == self.width:
+            return [*row, *[v if v.__class__ is str else text(v) for v in self.picked(outcome)]]
+        out = [*row[: self.width]] + [""] * (self.width - min(len(row), self.width) + self.added)
         if outcome is not None and not isinstance(outcome, Failed):
             for position, value in self.slots:
-                out[position] = outcome[value]
+                out[position] = text(outcome[value])
         elif self.status is not None:
             out[self.status] = "not-found" if outcome is None else outcome.status
         return out
+
+
+def text(value: Any) -> str:
+    """A result value as a CSV cell: None empty, numbers as Python writes them."""
+    return value if value.__class__ is str else "" if value is None else str(value)

@@ -1,96 +1,32 @@
-"""Geocoding a CSV: rows read, parsed into requests, answered, and written as chunks of the
-output file, in bounded memory (:class:`GeocodedCsv`); in this process (:func:`geocode_rows`)
-or on worker processes (``csv.parallel``)."""
+"""Geocoding a CSV: rows read, handed over a chunk at a time to where the index is (this
+process or worker processes, ``jobs``), and the output written as the chunks come back, in
+input order and bounded memory (:class:`GeocodedCsv`)."""
 
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
-from typing import IO, Any, Protocol
+from pathlib import Path
+from typing import IO, Any
 
-from ..errors import BaliseError
 from ..geocoder import Geocoder
-from ..search.request import ReverseRequest
+from .answers import Answering, RowGeocoder
 from .dialect import Input
-from .options import EXTRA_FIELDS, MIN_SCORE, CsvOptions, Mode
-from .plan import Failed, Outcome, Plan, Request
+from .jobs import CsvJob, Done, Executor, InProcess, Job
+from .options import CsvOptions, Mode
+from .parallel import Workers
+from .plan import Chunk, Plan
 
 log = logging.getLogger(__name__)
 
 LOGGED_ERRORS = 100  # error rows logged one by one per file; the others are only counted
 CHUNK_ROWS = 500
+EXAMPLES = 10
 
-
-class Executor(Protocol):
-    """Where chunks of requests are answered: this process, or worker processes."""
-
-    def submit(self, requests: list[Request]) -> Callable[[], list[Outcome]]: ...
-
-    def close(self, completed: bool) -> None: ...
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
-
-
-class RowGeocoder:
-    """A row's request to addok-csv's result values; a row's error is returned, never raised."""
-
-    def __init__(self, geocoder: Geocoder, min_score: float = MIN_SCORE) -> None:
-        self.geocoder = geocoder
-        self.min_score = min_score
-
-    def __call__(self, request: Request) -> Outcome:
-        try:
-            answer = self.geocoder.answer(request).collection
-        except BaliseError as e:
-            return Failed(e.title.lower(), e.description)
-        except Exception as e:  # NOTE: one row must not cost the other million
-            log.exception("geocoding %r failed", request)
-            return Failed("internal error", repr(e))
-        features = answer["features"]
-        if not features:
-            return None
-        props = features[0]["properties"]
-        lon, lat = features[0]["geometry"]["coordinates"]
-        head: tuple[Any, ...]
-        if isinstance(request, ReverseRequest):
-            head = (lat, lon, props.get("label"), props.get("distance"))
-        else:
-            score = round(props["score"], 2)
-            if score <= self.min_score:
-                return None
-            after = round(features[1]["properties"]["score"], 2) if len(features) > 1 else 0
-            head = (lat, lon, props.get("label"), score, after)
-        housenumber = props.get("housenumber")
-        name = props.get("name") or ""
-        if housenumber and name.startswith(f"{housenumber} "):
-            name = name[len(housenumber) + 1:]  # as addok-csv: the street's name, not "12 Rue…"
-        street = props.get("street") or (name if props.get("type") in ("housenumber", "street") else "")
-        extra = {**props, "name": name, "street": street}
-        values = (*head, props.get("type"), props.get("id"), housenumber,
-                  *(extra.get(key) for key in EXTRA_FIELDS), "ok")
-        return tuple(_cell(v) for v in values)
-
-
-class InProcess:
-    """Geocodes a chunk right away, in this process."""
-
-    def __init__(self, geocode: RowGeocoder) -> None:
-        self.geocode = geocode
-
-    def submit(self, requests: list[Request]) -> Callable[[], list[Outcome]]:
-        outcomes = [self.geocode(request) for request in requests]
-        return lambda: outcomes
-
-    def close(self, completed: bool) -> None:
-        pass
 
 @dataclass
 class BatchStats:
@@ -100,44 +36,88 @@ class BatchStats:
     found: int = 0
     errors: int = 0
     skipped: int = 0
-    reasons: Counter = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
     examples: list[tuple[int, str]] = field(default_factory=list)
     bytes_read: int = 0
+    unit: str = "CSV line"  # what a row's number counts, in messages
 
     @property
     def not_found(self) -> int:
         return self.rows - self.found - self.errors - self.skipped
 
-    def count(self, outcome: Outcome, line: int) -> None:
-        self.rows += 1
-        if isinstance(outcome, Failed):
-            if outcome.status == "skipped":
+    def add(self, chunk: Chunk, done: Done) -> None:
+        """Count a chunk geocoded; log its first errors with their line numbers."""
+        self.rows += len(chunk.rows)
+        self.found += done.found
+        for position, failed in done.failures:
+            line = chunk.lines[position]
+            if failed.status == "skipped":
                 self.skipped += 1
             else:
                 self.errors += 1
                 if self.errors <= LOGGED_ERRORS:
-                    log.warning("CSV line %d: result_status=error: %s: %s", line, outcome.reason,
-                                outcome.detail)
+                    log.warning("%s %d: result_status=error: %s: %s", self.unit, line, failed.reason,
+                                failed.detail)
                     if self.errors == LOGGED_ERRORS:
-                        log.warning("further CSV errors of this file are counted, not logged")
-            self.reasons[outcome.reason] += 1
-            if len(self.examples) < 10:
-                self.examples.append((line, f"{outcome.reason}: {outcome.detail}" if outcome.detail
-                                      else outcome.reason))
-        elif outcome is not None:
-            self.found += 1
+                        log.warning("further errors of this file are counted, not logged")
+            self.reasons[failed.reason] += 1
+            if len(self.examples) < EXAMPLES:
+                self.examples.append((line, f"{failed.reason}: {failed.detail}" if failed.detail
+                                      else failed.reason))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as JSON values (a job's journal keeps them)."""
+        return {"rows": self.rows, "found": self.found, "errors": self.errors, "skipped": self.skipped,
+                "reasons": dict(self.reasons), "examples": [list(e) for e in self.examples]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], unit: str = "CSV line") -> BatchStats:
+        return cls(data["rows"], data["found"], data["errors"], data["skipped"], Counter(data["reasons"]),
+                   [(int(line), str(text)) for line, text in data["examples"]], unit=unit)
+
+
+def pipelined(executor: Executor, chunks: Iterable[Chunk], in_flight: int) -> Iterator[tuple[Chunk, Done]]:
+    """Each chunk with its Done, in input order, with at most ``in_flight`` chunks submitted and
+    not yet taken: the memory held does not grow with the file."""
+    pending: deque[tuple[Chunk, Callable[[], Done]]] = deque()
+    for chunk in chunks:
+        pending.append((chunk, executor.submit(chunk.rows, chunk.problems)))
+        if len(pending) >= in_flight:
+            done, wait = pending.popleft()
+            yield done, wait()
+    while pending:
+        done, wait = pending.popleft()
+        yield done, wait()
+
+
+ExecutorFactory = Callable[[Job], Executor]
+
+
+def in_process(geocoder: Answering, min_score: float) -> ExecutorFactory:
+    """Chunks geocoded in this process."""
+    geocode = RowGeocoder(geocoder, min_score)
+    return lambda job: InProcess(job, geocode)
+
+
+def on_workers(index_dir: Path | str, min_score: float, workers: int) -> ExecutorFactory:
+    """Chunks geocoded on ``workers`` processes that each memory-map the index."""
+    Geocoder.open(index_dir, preload=False)  # NOTE: a bad index fails here, clearly, not in every worker
+    return lambda job: Workers(str(index_dir), min_score, workers, job)
 
 
 class GeocodedCsv(Iterator[bytes]):
-    """The output CSV as chunks of bytes; the input's head was checked when this was built.
+    """The output CSV as chunks of bytes (the header first, then one per chunk of rows); the
+    input's head was checked when this was built.
 
     ``encoding`` and ``content_type`` are known before the first chunk, for response headers;
     ``stats`` grows as chunks are taken. At most ``in_flight`` chunks of rows are held.
+    ``skip`` rows already geocoded (a job resumed) are read but not geocoded nor written, and
+    then neither is the header.
     """
 
-    def __init__(self, source: IO | Iterable, options: CsvOptions, mode: Mode,
-                 executor: Callable[[], Executor], in_flight: int = 1,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(self, source: IO[bytes] | Iterable[Any], options: CsvOptions, mode: Mode,
+                 executor: ExecutorFactory, in_flight: int = 1, chunk_rows: int = CHUNK_ROWS,
+                 skip: int = 0) -> None:
         self._input = Input(source, options)
         self._plan = Plan(self._input.header, options, mode)
         self.stats = BatchStats()
@@ -150,13 +130,15 @@ class GeocodedCsv(Iterator[bytes]):
         self.encoding = "utf-8" if encoding == "utf-8-sig" else encoding
         self.content_type = f"text/csv; charset={self.encoding}"
         self._encoder = codecs.getincrementalencoder(encoding)("replace")
-        self._buffer = io.StringIO()
-        quoting = csv.QUOTE_ALL if self._input.quote_all else csv.QUOTE_MINIMAL
-        self._writer = csv.writer(self._buffer, delimiter=self.delimiter, quotechar=self._input.quote,
-                                  quoting=quoting, lineterminator="\r\n")
+        job = CsvJob(self._plan, self.delimiter, self._input.quote, self._input.quote_all)
+        buffer = io.StringIO()
+        job.writer(buffer).writerow(self._plan.header)
+        header = self._encoder.encode(buffer.getvalue())  # NOTE: a resumed file has it: encoded, not written
+        self._input.skip(skip)
         # Made last: no worker process starts for a file refused above.
-        self._executor = executor()
-        self._chunks = self._run(self._executor, max(1, in_flight), chunk_rows)
+        self._executor = executor(job)
+        self._chunks: Generator[bytes, None, None] = self._run(
+            self._executor, [] if skip else [header], max(1, in_flight), chunk_rows)
 
     def __next__(self) -> bytes:
         return next(self._chunks)
@@ -166,44 +148,38 @@ class GeocodedCsv(Iterator[bytes]):
         self._chunks.close()
         self._executor.close(completed=False)  # NOTE: a generator never started skips its finally
 
-    def _flush(self) -> bytes:
-        text = self._buffer.getvalue()
-        self._buffer.seek(0)
-        self._buffer.truncate()
-        return self._encoder.encode(text)
-
-    def _run(self, executor: Executor, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
+    def _run(self, executor: Executor, head: list[bytes], in_flight: int, chunk_rows: int
+             ) -> Generator[bytes, None, None]:
         completed = False
         try:
-            self._writer.writerow(self._plan.header)
-            yield self._flush()
-            rows = self._input.rows()
-            pending: deque = deque()
-            while True:
-                while len(pending) < in_flight and (chunk := list(islice(rows, chunk_rows))):
-                    items = [(row, problem or self._plan.request(row), line) for row, problem, line in chunk]
-                    requests = [item for _, item, _ in items if not isinstance(item, Failed)]
-                    pending.append((items, executor.submit(requests) if requests else list))
-                    self.stats.bytes_read = self._input.bytes_read
-                if not pending:
-                    break
-                items, wait = pending.popleft()
-                outcomes = iter(wait())
-                for row, item, line in items:
-                    outcome = item if isinstance(item, Failed) else next(outcomes)
-                    self.stats.count(outcome, line)
-                    self._writer.writerow(self._plan.output(row, outcome))
-                yield self._flush()
+            yield from head
+            for chunk, done in pipelined(executor, self._input.chunks(chunk_rows), in_flight):
+                self.stats.add(chunk, done)
+                self.stats.bytes_read = self._input.bytes_read
+                yield self._encoder.encode(done.output)
             if tail := self._encoder.encode("", final=True):
                 yield tail
             completed = True
         finally:
             executor.close(completed)
 
-def geocode_rows(geocoder: Geocoder, source: IO | Iterable, options: CsvOptions | None = None,
+
+def geocode_rows(geocoder: Geocoder, source: IO[bytes] | Iterable[Any], options: CsvOptions | None = None,
                  mode: Mode = "search", chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
     """Geocode a CSV in this process: ``source`` is a binary file, or an iterable of byte or
     text lines. A bad file or option raises a BaliseError (400) now; bad rows are counted."""
     options = options or CsvOptions()
-    row_geocoder = RowGeocoder(geocoder, options.min_score)
-    return GeocodedCsv(source, options, mode, lambda: InProcess(row_geocoder), chunk_rows=chunk_rows)
+    return GeocodedCsv(source, options, mode, in_process(geocoder, options.min_score), chunk_rows=chunk_rows)
+
+
+def geocode_rows_parallel(index_dir: Path | str, source: IO[bytes] | Iterable[Any],
+                          options: CsvOptions | None = None, mode: Mode = "search",
+                          workers: int = 2, chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
+    """As geocode_rows, on ``workers`` processes that each memory-map the index.
+
+    Output order is input order; two chunks per worker at most are in flight, so memory stays
+    flat whatever the file size. The file's head is checked before any worker starts.
+    """
+    options = options or CsvOptions()
+    return GeocodedCsv(source, options, mode, on_workers(index_dir, options.min_score, workers),
+                       in_flight=2 * workers, chunk_rows=chunk_rows)

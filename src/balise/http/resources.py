@@ -101,7 +101,8 @@ class EngineTurn:
 
 
 class GeocodeCsv:
-    """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out.
+    """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out; a
+    Parquet ``data`` (by its first bytes) is answered in Parquet, typed as ``balise geocode``'s.
 
     The upload is spooled (memory, then disk) because form fields may follow the file;
     the answer is streamed as rows are geocoded, so memory stays bounded. The whole
@@ -112,7 +113,10 @@ class GeocodeCsv:
         self.geocoder, self.mode, self.max_bytes, self.slots = geocoder, mode, max_bytes, slots
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ..csv import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
+        from ..csv import CsvOptions, GeocodedCsv, check_size, geocode_rows, output_filename, spool_upload
+        from ..csv.parquet import ParquetAnswer, is_parquet
+        from ..csv.parquet import output_filename as parquet_filename
+        from ..csv.run import in_process
 
         check_size(req.content_length, self.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
@@ -133,15 +137,19 @@ class GeocodeCsv:
                 raise MissingParameter("data")
             options = CsvOptions.from_form(form)
             check_text_encoding(options.encoding)
+            parquet = is_parquet(data.read(4))  # a Parquet upload is answered in Parquet
+            data.seek(0)
             try:
-                out = geocode_rows(self.geocoder, data, options, mode=self.mode)
+                out: GeocodedCsv | ParquetAnswer = ParquetAnswer(
+                    in_process(self.geocoder, options.min_score), data, options, self.mode, self.max_bytes,
+                ) if parquet else geocode_rows(self.geocoder, data, options, mode=self.mode)
             except (UnicodeError, LookupError) as e:  # the file is not in the encoding given
                 raise InvalidParameter("encoding", f"the file cannot be read as {options.encoding}") from e
         except BaseException:
             release()
             raise
         resp.content_type = out.content_type
-        resp.downloadable_as = output_filename(filename)
+        resp.downloadable_as = parquet_filename(filename) if parquet else output_filename(filename)
         resp.stream = Releasing(out, release)
 
 

@@ -1,0 +1,80 @@
+"""A row's request answered into the values of its result columns (:class:`RowGeocoder`), typed:
+numbers as numbers, None where the answer has nothing; CSV writes them as text, Parquet in
+typed columns. The house number split as BAN writes it (:func:`split_housenumber`)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Protocol
+
+from ..errors import BaliseError
+from ..geocoder import Answer
+from ..search.request import ReverseRequest
+from .options import EXTRA_FIELDS, MIN_SCORE
+from .plan import Failed, Outcome, Request
+
+log = logging.getLogger(__name__)
+
+HOUSENUMBER = re.compile(r"\s*(\d*)[\s-]*(.*?)\s*")
+FEATURE_KEYS = ("type", "id", "housenumber", *EXTRA_FIELDS)  # read from the first result, in order
+
+
+class Answering(Protocol):
+    """What answers a request: a :class:`~balise.geocoder.Geocoder`."""
+
+    def answer(self, request: Any) -> Answer: ...
+
+
+def split_housenumber(housenumber: str | None) -> tuple[int | None, str | None]:
+    """(number, suffix) as BAN's ``numero`` and ``rep``: ``"12 bis"``, ``"12bis"`` and
+    ``"12 BIS"`` are (12, "bis"), ``"1b"`` is (1, "b"), ``"12"`` is (12, None); a house number
+    that does not start with digits has no number."""
+    if not housenumber:
+        return None, None
+    match = HOUSENUMBER.fullmatch(housenumber)
+    assert match is not None  # the pattern matches any text
+    digits, suffix = match.groups()
+    return (int(digits) if digits else None), (suffix.lower() or None)
+
+
+class RowGeocoder:
+    """A row's request to its result values (in ``KNOWN_COLUMNS`` order, ``"ok"`` last), a
+    ``Failed`` for a row that could not be geocoded, or None when nothing was found (or the
+    first result scores ``min_score`` or less). A row's error is returned, never raised.
+    """
+
+    def __init__(self, geocoder: Answering, min_score: float = MIN_SCORE) -> None:
+        self.geocoder = geocoder
+        self.min_score = min_score
+
+    def __call__(self, request: Request) -> Outcome:
+        try:
+            features = self.geocoder.answer(request).collection["features"]
+        except BaliseError as e:
+            return Failed(e.title.lower(), e.description)
+        except Exception as e:  # NOTE: one row must not cost the other million
+            log.exception("geocoding %r failed", request)
+            return Failed("internal error", repr(e))
+        if not features:
+            return None
+        first = features[0]
+        props = first["properties"]
+        lon, lat = first["geometry"]["coordinates"]
+        head: tuple[Any, ...]
+        if isinstance(request, ReverseRequest):
+            head = (lat, lon, props.get("label"), props.get("distance"))
+        else:
+            score = round(props["score"], 2)
+            if score <= self.min_score:
+                return None
+            after = round(features[1]["properties"]["score"], 2) if len(features) > 1 else 0
+            head = (lat, lon, props.get("label"), score, after)
+        kind, ident, housenumber, name, *extra = map(props.get, FEATURE_KEYS)
+        name = name or ""
+        if housenumber and name.startswith(f"{housenumber} "):
+            name = name[len(housenumber) + 1:]  # as addok-csv: the street's name, not "12 Rue…"
+        # extra: street, postcode, city, context, citycode, oldcitycode, oldcity, district
+        if not extra[0] and kind in ("housenumber", "street"):
+            extra[0] = name
+        return (*head, kind, ident, housenumber, name or None, *extra, *split_housenumber(housenumber), "ok")
