@@ -112,10 +112,17 @@ def test_client_address_behind_trusted_proxies():
     assert direct(request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"  # no proxy trusted: header ignored
     behind = ClientAddress(networks("10.0.0.0/8, 127.0.0.1"))
     assert behind(request("10.1.2.3", "198.51.100.7")) == "198.51.100.7"
-    # the hop left of the client's is the client's own word: ignored
-    assert behind(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "198.51.100.7"
+    # by hops, not ranges: the client is what the proxy saw, private or not; the hops a
+    # client writes on the left are its own word: ignored
+    assert behind(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "10.9.9.9"
+    assert behind(request("10.1.2.3", "127.0.0.1, 10.0.3.7")) == "10.0.3.7"
+    two = ClientAddress(networks("10.0.0.0/8"), hops=2)  # a load balancer, then the gateway
+    assert two(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "198.51.100.7"
+    assert two(request("10.1.2.3", "198.51.100.7")) == "198.51.100.7"
     assert behind(request("203.0.113.9", "198.51.100.7")) == "203.0.113.9"  # not from a proxy
     assert behind(request("10.1.2.3")) == "10.1.2.3"
+    assert behind(request("10.1.2.3", "::ffff:198.51.100.7")) == "198.51.100.7"
+    assert behind(request("10.1.2.3", "198.51.100.7:4711")) == "198.51.100.7"
     with pytest.raises(ValueError):
         networks("10.0.0.0/33")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from importlib.resources import files
+from typing import Any
 
 import falcon
 import orjson
@@ -11,28 +13,35 @@ from .. import __version__, ops
 from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import CurrentGeocoder
+from ..ops.clientip import AddressSet, ClientAddress, rate_key
 from ..ops.process import at_worker_start
-from . import jsonbatch, resources, web
+from . import bodies, jsonbatch, resources, web
 
 
 def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bool = True) -> falcon.App:
     """The WSGI app serving one geocoder: ``/search/``, ``/reverse/`` (and their ``csv/``),
     ``/lookup/``, ``/batch``, ``/status``, ``/health``, ``/openapi.json``, the web page ``/``
     and its ``/static/`` files."""
-    app = falcon.App(middleware=[Cors(settings.cors_origin)])
+    app = falcon.App(middleware=[Cors(settings.cors_origin)], request_type=Request)
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
     engine = resources.EngineTurn()
     app.add_route("/search", resources.Search(geocoder, engine))
     app.add_route("/reverse", resources.Reverse(geocoder, engine))
-    # One thread of each worker is kept from uploads, which may be slow (resources.UploadSlots).
-    uploads = resources.UploadSlots(settings.threads - 1)
-    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
-    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes, uploads))
+    # Bodies are read under a deadline on threads of their own; one thread of each worker is
+    # kept from CSV uploads, which may be slow; no client takes them all (http/bodies.py).
+    client = ClientAddress(AddressSet(settings.trusted_proxies), settings.trusted_hops)
+    readers = bodies.BodyReaders(bodies.READERS_PER_THREAD * settings.threads, settings.client_uploads,
+                                 settings.body_timeout, settings.body_min_rate, client_key(client))
+    uploads = bodies.UploadSlots(settings.threads - 1, settings.client_uploads)
+    csv_limits = resources.CsvLimits(settings.csv_max_bytes, settings.csv_max_rows, settings.spool_dir)
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", csv_limits, uploads, readers))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", csv_limits, uploads, readers))
     app.add_route("/health", resources.Health(geocoder, __version__))
     app.add_route("/lookup", resources.Lookup(geocoder, engine))
-    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, engine))
+    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, readers,
+                                            engine))
     app.add_route("/status", resources.Status(geocoder, __version__))
     app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
     app.add_route("/static/{path:path}", web.Static(web.load_static()))
@@ -41,8 +50,18 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
     app.set_error_serializer(serialize_error)
     if with_ops:  # Tests of the ops layer install their own pieces on the bare API.
         # Cache tiers, rate limits, compression, metrics, /health/*, request logs (balise/ops/).
-        ops.install(app, geocoder, settings, resources.CACHED, resources.JSON)
+        ops.install(app, geocoder, settings, resources.CACHED, resources.JSON, client)
     return app
+
+
+def client_key(client: ClientAddress) -> bodies.ClientOf:
+    """What a request's client counts as for its upload slots: as for its rate limits."""
+
+    def key(req: falcon.Request) -> str:
+        found = client.of(req)
+        return rate_key(found.ip, found.address)
+
+    return key
 
 
 def serve(settings: Settings) -> falcon.App:
@@ -57,6 +76,24 @@ def serve(settings: Settings) -> falcon.App:
     geocoder = CurrentGeocoder(settings.index)
     at_worker_start(geocoder.refresh)
     return create_app(geocoder, settings)
+
+
+class Request(falcon.Request):
+    """Falcon's request, its query string read as UTF-8.
+
+    NOTE: a WSGI server hands the query string over as bytes tunnelled through Latin-1 (PEP
+    3333); falcon decodes the path back to UTF-8 but not the query string, so bytes a client
+    sends raw (``?q=rue µ``, not ``%C2%B5``) were read as Latin-1 (``rue Âµ``). Percent-escapes
+    are UTF-8 either way. PERF: a query string in ASCII (nearly all) is left as it is.
+    """
+
+    def __init__(self, env: dict[str, Any], options: falcon.request.RequestOptions | None = None) -> None:
+        query = env.get("QUERY_STRING")
+        if query and not query.isascii():
+            # (a character past Latin-1: a server that decoded the bytes already)
+            with contextlib.suppress(UnicodeEncodeError):
+                env["QUERY_STRING"] = query.encode("latin-1").decode("utf-8", "replace")
+        super().__init__(env, options)
 
 
 def openapi_document() -> bytes:

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import codecs
 import math
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import falcon
 import orjson
 
-from ..errors import InvalidParameter, MissingParameter
+from ..errors import FileTooLarge, InvalidParameter, MissingParameter, TooManyRows
 from ..geocoder import Answer, CurrentGeocoder, Geocoder
 from ..ops.cache.entry import Cacheable
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
+from .bodies import BodyReaders, Releasing, UploadSlots
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -102,36 +104,31 @@ class EngineTurn:
 class GeocodeCsv:
     """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out.
 
-    The upload is spooled (memory, then disk) because form fields may follow the file;
-    the answer is streamed as rows are geocoded, so memory stays bounded. The whole
-    exchange holds one of the worker's upload slots (:class:`UploadSlots`).
+    The body is read under its deadline (:class:`~balise.http.bodies.BodyReaders`); the file
+    is spooled (memory, then disk) because form fields may follow it, and counted against the
+    client's rate limits by its lines; the answer is streamed as rows are geocoded, so memory
+    stays bounded. The whole exchange holds one of the worker's upload slots
+    (:class:`~balise.http.bodies.UploadSlots`).
     """
 
-    def __init__(self, geocoder: Geocoder, mode: str, max_bytes: int, slots: UploadSlots) -> None:
-        self.geocoder, self.mode, self.max_bytes, self.slots = geocoder, mode, max_bytes, slots
+    def __init__(self, geocoder: Geocoder, mode: str, limits: CsvLimits, slots: UploadSlots,
+                 readers: BodyReaders) -> None:
+        self.geocoder, self.mode, self.limits = geocoder, mode, limits
+        self.slots, self.readers = slots, readers
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ..csv import CsvOptions, check_size, geocode_rows, output_filename, spool_upload
+        from ..csv import CsvOptions, check_size, geocode_rows, output_filename
 
-        check_size(req.content_length, self.max_bytes)
+        limits = self.limits
+        check_size(req.content_length, limits.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
             raise InvalidParameter("data", "send a multipart/form-data form with the CSV in `data`")
-        release = self.slots.take()
+        release = self.slots.take(self.readers.client_of(req))
         try:
-            form: dict[str, list[str]] = {}
-            data, filename = None, None
-            try:
-                for part in read_form(req, self.max_bytes):
-                    if part.name == "data" and data is None:
-                        data, filename = spool_upload(part.stream, self.max_bytes), part.filename
-                    else:
-                        form.setdefault(part.name, []).append(part.get_text() or "")
-            except falcon.MediaMalformedError as e:
-                raise InvalidParameter("data", "the multipart form could not be read") from e
-            if data is None:
-                raise MissingParameter("data")
+            form, data, filename = self.read_form(req)
             options = CsvOptions.from_form(form)
             check_text_encoding(options.encoding)
+            self.check_rows(req, data)
             try:
                 out = geocode_rows(self.geocoder, data, options, mode=self.mode)
             except (UnicodeError, LookupError) as e:  # the file is not in the encoding given
@@ -143,26 +140,51 @@ class GeocodeCsv:
         resp.downloadable_as = output_filename(filename)
         resp.stream = Releasing(out, release)
 
+    def read_form(self, req: falcon.Request) -> tuple[dict[str, list[str]], IO[bytes], str | None]:
+        """The form's fields, its file (spooled) and the file's name; the body is read under
+        its deadline, whether its length was given or it came chunked."""
+        from ..csv import spool_upload
 
-def read_form(req: falcon.Request, max_bytes: int):
-    """The parts of a multipart form, whether its length was given or it came chunked.
+        limits = self.limits
+        most = limits.max_bytes or sys.maxsize
+        body = self.readers.open(req, most, lambda: FileTooLarge(limits.max_bytes))
+        form: dict[str, list[str]] = {}
+        data, filename = None, None
+        try:
+            handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+            for part in handler.deserialize(body, req.content_type, req.content_length or most):
+                if part.name == "data" and data is None:
+                    data = spool_upload(part.stream, limits.max_bytes, directory=limits.spool_dir)
+                    filename = part.filename
+                else:
+                    form.setdefault(part.name, []).append(part.get_text() or "")
+        except falcon.MediaMalformedError as e:
+            raise InvalidParameter("data", "the multipart form could not be read") from e
+        finally:
+            body.close()
+        if data is None:
+            raise MissingParameter("data")
+        return form, data, filename
 
-    NOTE: falcon's multipart parser needs the length: a chunked body (no Content-Length)
-    is first spooled up to ``max_bytes`` (413 beyond), where the server says it ends
-    (``wsgi.input_terminated``, PEP 3333); otherwise it is refused with 411.
-    """
-    from ..csv import spool_upload
+    def check_rows(self, req: falcon.Request, data: IO[bytes]) -> None:
+        """A file over ``BALISE_CSV_MAX_ROWS`` lines is refused (413); its lines but the
+        header count against the client's rate limits (429 when over)."""
+        from ..csv import count_lines
+        from ..ops.ratelimit import charge  # NOTE: not at import: it loads prometheus_client
 
-    if req.content_length is not None:
-        return req.get_media()
-    if not req.env.get("wsgi.input_terminated"):
-        raise falcon.HTTPLengthRequired(title="Length required",
-                                        description="Send the form with a Content-Length header.")
-    body = spool_upload(req.stream, max_bytes)
-    length = body.seek(0, 2)
-    body.seek(0)
-    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
-    return handler.deserialize(body, req.content_type, length)
+        lines = count_lines(data)
+        if self.limits.max_rows and lines - 1 > self.limits.max_rows:
+            raise TooManyRows(lines - 1, self.limits.max_rows)
+        charge(req, lines - 1)
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """What one CSV upload may be: bytes, lines, and where it is spooled."""
+
+    max_bytes: int
+    max_rows: int = 0
+    spool_dir: str = ""
 
 
 # Bytes a CSV is searched in for delimiters, quotes and line ends: the encoding must keep them.
@@ -187,55 +209,6 @@ def check_text_encoding(name: str | None) -> None:
     except (LookupError, UnicodeError, ValueError, TypeError):
         pass
     raise InvalidParameter("encoding", f"not a text encoding this service reads: {name!r}")
-
-
-class UploadSlots:
-    """How many CSV uploads a worker serves at once; one more is refused at once (503).
-
-    NOTE: why. The server hands a request to a worker thread once its headers are in; its
-    body is then read by that thread, so a client that sends it slowly (or reads the
-    answer slowly) holds the thread for as long as it likes. Uploads are the only requests
-    that read a body: with ``THREADS - 1`` slots, a thread is always left for the others.
-    """
-
-    def __init__(self, count: int) -> None:
-        self.count = max(1, count)
-        self._free = threading.BoundedSemaphore(self.count)
-
-    def take(self):
-        """Take a slot, or raise 503; returns the function that gives it back (once)."""
-        if not self._free.acquire(blocking=False):
-            raise falcon.HTTPServiceUnavailable(
-                title="Too many uploads",
-                description=f"This worker is already geocoding {self.count} file(s); retry shortly.",
-                retry_after=5)
-        released = threading.Event()
-
-        def release() -> None:
-            if not released.is_set():
-                released.set()
-                self._free.release()
-
-        return release
-
-
-class Releasing:
-    """An answer's chunks; ``release`` is called when the server closes it (PEP 3333:
-    always, whether the client read it all or went away)."""
-
-    def __init__(self, chunks: Iterable[bytes], release: Callable[[], None]) -> None:
-        self.chunks, self.release = chunks, release
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.chunks)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.release()
 
 
 class Health:
@@ -268,7 +241,9 @@ class Health:
 
 class Status:
     """``GET /status``: the index in service (version, build, sources, counts), the software's
-    version and the uptime; never cached (``Cache-Control: no-cache``)."""
+    version and the uptime; never cached (``Cache-Control: no-cache``). The sources' file names
+    and dates are for operators only (ops/access.py sets ``req.context.operator``): they tell
+    how the host's data is laid out."""
 
     def __init__(self, geocoder: Geocoder, version: str, started: float | None = None) -> None:
         self.geocoder, self.version = geocoder, version
@@ -276,7 +251,8 @@ class Status:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         manifest = self.geocoder.index.manifest  # the index in service now (it can be swapped)
-        keep = ("path", "format", "bytes", "sha256", "modified")
+        keep = ("path", "format", "bytes", "sha256", "modified") if req.context.get("operator") else (
+            "format", "bytes", "sha256")
         send_json(resp, {
             "status": "ok",
             "software": {"name": "balise", "version": self.version},
