@@ -1,5 +1,9 @@
 """Reading a CSV file: its encoding detected, its delimiter sniffed, its header read, then its
-rows one at a time, each with what is wrong with it (never an exception for one bad row)."""
+rows one at a time, each with what is wrong with it (never an exception for one bad row).
+
+A line is at most ``MAX_LINE_BYTES`` (64 KiB): a longer one is a row in error, skipped
+without being held (a 44 MB file of two such lines took a worker from 60 to 390 MiB), and a
+longer header makes the file a 400."""
 
 from __future__ import annotations
 
@@ -15,16 +19,25 @@ from .plan import Failed
 
 DELIMITERS = ",;|\t"
 HEAD_BYTES = 64 * 1024  # what encoding and delimiter detection look at
+MAX_LINE_BYTES = 64 * 1024  # the longest line read (a row in error beyond; the header: 400)
 MISSING_DELIMITER = 'Unable to detect the delimiter; give one with the "delimiter" parameter.'
+# NOTE: UTF-32's little-endian mark starts with UTF-16's: it is looked for first.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+                    (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                    (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class LongLine(bytes):
+    """What stands for a line over ``MAX_LINE_BYTES`` (its length), never read whole."""
 
 
 def detect_encoding(head: Sequence[bytes]) -> str:
-    """UTF-8 (with BOM: utf-8-sig) unless most non-ASCII lines are not UTF-8; then cp1252,
-    or latin-1 when a byte is undefined in cp1252. Broken UTF-8 lines stay bad rows."""
-    if head and head[0].startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head and head[0].startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+    """By its byte order mark (UTF-8, UTF-32, UTF-16); else UTF-8 unless most non-ASCII lines
+    are not UTF-8, then cp1252, or latin-1 when a byte is undefined in cp1252. Broken UTF-8
+    lines stay bad rows. A head in ASCII decides nothing: see :func:`_decode_late`."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if head and head[0].startswith(mark):
+            return encoding
     good = bad = 0
     for line in head:
         if not line.isascii():
@@ -43,45 +56,87 @@ def detect_encoding(head: Sequence[bytes]) -> str:
 
 
 def _raw_lines(source: IO | Iterable) -> Iterator:
+    """The lines of a file (bytes or text), a line over ``MAX_LINE_BYTES`` skipped as it is
+    read and given as a :class:`LongLine`."""
     readline = getattr(source, "readline", None)
     if readline is None:
-        yield from source
+        for line in source:
+            yield LongLine(b"%d" % len(line)) if len(line) > MAX_LINE_BYTES else line
         return
-    while line := readline():
-        yield line
+    while line := readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES:
+            yield line
+            continue
+        size, newline = len(line), b"\n" if isinstance(line, bytes) else "\n"
+        while line and not line.endswith(newline):  # the rest of it, a piece at a time
+            line = readline(MAX_LINE_BYTES)
+            size += len(line)
+        yield LongLine(b"%d" % size)
 
 
-def _decode_lines(raw: Iterator[bytes], encoding: str) -> Iterator[tuple[str, bool]]:
+Decoded = tuple[str, bool | None]  # a line, and whether it decoded cleanly (None: it was too long)
+
+
+def _decode_lines(raw: Iterator[bytes], encoding: str) -> Iterator[Decoded]:
     """(line, decoded cleanly); an undecodable line is kept with replacement characters."""
     for line in raw:
+        if isinstance(line, LongLine):
+            yield "\n", None
+            continue
         try:
             yield line.decode(encoding), True
         except UnicodeDecodeError:
             yield line.decode(encoding, "replace"), False
 
 
-def _decode_wide(raw: Iterator[bytes], encoding: str) -> Iterator[tuple[str, bool]]:
-    """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split."""
+def _decode_late(raw: Iterator[bytes]) -> Iterator[Decoded]:
+    """A file whose head is ASCII: its encoding is decided by its first non-ASCII line, as
+    :func:`detect_encoding` decides on a head, then kept for every line after it."""
+    encoding = "ascii"
+    for line in raw:
+        if isinstance(line, LongLine):
+            yield "\n", None
+            continue
+        if encoding == "ascii" and not line.isascii():
+            encoding = detect_encoding([line])
+        try:
+            yield line.decode(encoding), True
+        except UnicodeDecodeError:
+            yield line.decode(encoding, "replace"), False
+
+
+def _decode_wide(raw: Iterator[bytes], encoding: str) -> Iterator[Decoded]:
+    """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split; a
+    line of more than ``MAX_LINE_BYTES`` characters is dropped as it grows."""
     decoder = codecs.getincrementaldecoder(encoding)("replace")
-    pending = ""
+    pending, long = "", False
     for chunk in chain(raw, [b""]):
-        *lines, pending = (pending + decoder.decode(chunk, final=not chunk)).split("\n")
+        text = decoder.decode(b"" if isinstance(chunk, LongLine) else chunk, final=not chunk)
+        *lines, pending = (pending + text).split("\n")
         for line in lines:
-            yield line + "\n", "\ufffd" not in line
-    if pending:
-        yield pending, "\ufffd" not in pending
+            yield ("\n", None) if long else (line + "\n", "\ufffd" not in line)
+            long = False
+        if len(pending) > MAX_LINE_BYTES or isinstance(chunk, LongLine):
+            pending, long = "", True
+    if pending or long:
+        yield ("\n", None) if long else (pending, "\ufffd" not in pending)
 
 
 class _Feed:
-    """The decoded lines given to csv.reader; remembers whether an undecodable one went by."""
+    """The decoded lines given to csv.reader; remembers whether an undecodable or a too long
+    one went by."""
 
-    def __init__(self, lines: Iterator[tuple[str, bool]]) -> None:
+    def __init__(self, lines: Iterator[Decoded]) -> None:
         self._lines = lines
         self.bad = False
+        self.long = False
 
     def __iter__(self) -> Iterator[str]:
         for line, ok in self._lines:
-            self.bad |= not ok
+            if ok is None:
+                self.long = True
+            else:
+                self.bad |= not ok
             yield line
 
 
@@ -127,17 +182,23 @@ class Input:
         complete = sum(map(len, head)) < HEAD_BYTES
         self.bytes_read = 0
         lines = self._counted(chain(head, raw))
-        decoded: Iterator[tuple[str, bool]]
+        if head and isinstance(head[0], LongLine):
+            raise InvalidCsv(f"The header line is over {MAX_LINE_BYTES:,} bytes.")
+        decoded: Iterator[Decoded]
         if head and isinstance(head[0], str):
             self.encoding = codecs.lookup(options.encoding or "utf-8").name
-            decoded = ((line, True) for line in lines)
+            decoded = ((line, None) if isinstance(line, LongLine) else (line, True) for line in lines)
         else:
             self.encoding = codecs.lookup(options.encoding or detect_encoding(head)).name
             if self.encoding.startswith(("utf-16", "utf-32")):
                 decoded = _decode_wide(lines, self.encoding)
+            elif options.encoding is None and all(line.isascii() for line in head):
+                decoded = _decode_late(lines)  # written out as UTF-8 whatever comes later
             else:
                 decoded = _decode_lines(lines, "utf-8" if self.encoding == "utf-8-sig" else self.encoding)
         sample = list(islice(decoded, max(1, len(head))))
+        if sample and sample[0][1] is None:
+            raise InvalidCsv(f"The header line is over {MAX_LINE_BYTES:,} bytes.")
         if sample and sample[0][0].startswith("\ufeff"):
             sample[0] = (sample[0][0][1:], sample[0][1])  # a UTF-8 BOM, whatever was declared
         texts = [text for text, _ in sample]
@@ -176,6 +237,9 @@ class Input:
                 return
             except csv.Error as e:
                 row, problem = [], Failed("unreadable CSV", str(e))
+            if self.feed.long:
+                self.feed.long = self.feed.bad = False
+                row, problem = [], Failed("row too long", f"a line over {MAX_LINE_BYTES:,} bytes")
             if self.feed.bad:
                 self.feed.bad = False
                 problem = problem or Failed("undecodable", f"not {self.encoding}")

@@ -11,7 +11,6 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import IO, Any, Protocol
 
 from ..errors import BaliseError
@@ -25,6 +24,7 @@ log = logging.getLogger(__name__)
 
 LOGGED_ERRORS = 100  # error rows logged one by one per file; the others are only counted
 CHUNK_ROWS = 500
+CHUNK_BYTES = 1 << 20  # of input at most in a chunk (plus its last line): wide rows come fewer at a time
 
 
 class Executor(Protocol):
@@ -172,6 +172,15 @@ class GeocodedCsv(Iterator[bytes]):
         self._buffer.truncate()
         return self._encoder.encode(text)
 
+    def _take(self, rows: Iterator[tuple[list[str], Failed | None, int]], most: int) -> list:
+        """The next rows: ``most``, or fewer when they hold over ``CHUNK_BYTES`` of input."""
+        start, chunk = self._input.bytes_read, []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= most or self._input.bytes_read - start >= CHUNK_BYTES:
+                break
+        return chunk
+
     def _run(self, executor: Executor, in_flight: int, chunk_rows: int) -> Iterator[bytes]:
         completed = False
         try:
@@ -180,7 +189,7 @@ class GeocodedCsv(Iterator[bytes]):
             rows = self._input.rows()
             pending: deque = deque()
             while True:
-                while len(pending) < in_flight and (chunk := list(islice(rows, chunk_rows))):
+                while len(pending) < in_flight and (chunk := self._take(rows, chunk_rows)):
                     items = [(row, problem or self._plan.request(row), line) for row, problem, line in chunk]
                     requests = [item for _, item, _ in items if not isinstance(item, Failed)]
                     pending.append((items, executor.submit(requests) if requests else list))

@@ -193,15 +193,16 @@ ASCII = "".join(map(chr, range(32, 127))) + "\t\r\n"
 
 def check_text_encoding(name: str | None) -> None:
     """Refuse (400) an ``encoding`` that is not a text encoding the CSV reader can use: one
-    that keeps ASCII as it is (the reader splits lines and cells on its bytes), or UTF-16
-    or UTF-32 (decoded whole). ``base64``, ``rot13``, ``zlib``, ``hex``, ``idna``, EBCDIC...
-    are refused here rather than failing in the reader.
+    that keeps ASCII as it is (the reader splits lines and cells on its bytes), UTF-8 with its
+    byte order mark (``utf-8-sig``), or UTF-16 or UTF-32 (decoded whole). ``base64``,
+    ``rot13``, ``zlib``, ``hex``, ``idna``, EBCDIC... are refused here rather than failing in
+    the reader.
     """
     if not name:
         return
     try:
         codec = codecs.lookup(name)
-        if codec.name.startswith(("utf-16", "utf-32")):
+        if codec.name.startswith(("utf-16", "utf-32", "utf-8")):
             return
         encoded = ASCII.encode(codec.name)
         if encoded == ASCII.encode("ascii") and encoded.decode(codec.name, "replace") == ASCII:
