@@ -3,7 +3,7 @@ health, request logs. One concept per module, each with a null or in-memory twin
 usable as falcon middleware or as a plain object:
 
     redis.py        one URL: a single Redis, Sentinel or Cluster; pools per process
-    breaker.py      pybreaker around every Redis call; fails open, counts
+    breaker.py      the circuit breaker around every Redis call; fails open, counts
     cache/          entries, keys and lifetimes; L1 memory, L2 Redis, L3 SQLite; middleware
     ratelimit.py    ``limits`` per client IP and path, Redis-shared, memory fallback; 429
     clientip.py     the client address behind trusted proxies, by hops

@@ -86,7 +86,7 @@ def redis_storage(connector: RedisConnector) -> Storage:
         hosts = ",".join(f"{h}:{p}" for h, p in target.hosts)
         auth = {k: v for k, v in (("username", target.username), ("password", target.password)) if v}
         options = connection_options(connector.timeout, connector.max_connections)
-        options.pop("health_check_interval")  # not a RedisCluster option
+        options.pop("health_check_interval")  # not a RedisCluster option (0 there anyway)
         return RedisClusterStorage(f"redis+cluster://{hosts}", **auth, **options)
     # A single server or the Sentinel primary: the pool the cache uses already.
     return RedisStorage("redis://", connection_pool=connector.client().connection_pool)
