@@ -10,7 +10,12 @@ dropped connection, retrying with exponential backoff, every socket operation un
 timeout), refuses it unless its sha256 is the one expected, unpacks it into a hidden
 staging directory under ``ROOT``, opens it with ``IndexReader``, renames it to
 ``ROOT/<version>/`` and only then points ``ROOT/current`` at it (``index/pointer.py``).
-Whatever fails, the version in service is not touched.
+Whatever fails, the version in service is not touched, and a refused download is deleted
+(an interrupted one is kept, to resume). Every refusal is a :class:`BundleError` of one line.
+
+The archive holds the index's manifest first (bundle format 2): its ``bytes`` bound what
+unpacking may write, member by member as the archive streams, before any is written (a
+1.28 MB archive used to expand to about 1 GB before a size check refused it).
 
 NOTE: why these choices.
 - zstd (the ``zstandard`` package, an optional dependency: ``balise[bundle]``) for the
@@ -40,6 +45,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -52,8 +58,9 @@ from .index.format import MANIFEST
 from .index.reader import IndexFormatError, IndexReader
 
 BUNDLE_FORMAT = "balise-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: the manifest first in the archive (1: last)
 CHUNK = 1 << 20
+MANIFEST_MAX = 16 << 20  # bytes a manifest may have
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_LEVEL = {"zstd": 9, "gzip": 6}
@@ -103,8 +110,9 @@ def compression_of(name: str) -> str:
 def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> dict:
     """Pack ``index_dir`` into ``out``; write ``out.sha256`` and ``out.json``; return the descriptor.
 
-    The archive holds one directory named after the index version, its manifest last
-    (as the writer does: an archive cut short never unpacks into something valid).
+    The archive holds one directory named after the index version, its manifest first: its
+    sizes bound what unpacking writes (an archive cut short is refused by its checksum, and
+    an unpacked index is opened and checked before it is used).
     """
     index_dir, out = Path(index_dir), Path(out)
     manifest = IndexReader(index_dir).manifest  # refuses a directory that is not an index
@@ -112,7 +120,7 @@ def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> 
     level = DEFAULT_LEVEL[compression] if level is None else level
     version = check_version(manifest.get("version"))
     files = sorted(p for p in index_dir.iterdir() if p.is_file() and p.name != MANIFEST)
-    files.append(index_dir / MANIFEST)
+    files.insert(0, index_dir / MANIFEST)
     partial = out.with_name(f".{out.name}.part")
     try:
         with open(partial, "wb") as raw:
@@ -262,8 +270,10 @@ def fetch(
         if actual != expected:
             part.unlink()
             raise ChecksumError(f"{url}: sha256 {actual}, expected {expected}; refused, nothing changed")
-        directory = _unpack(part, into)
-        part.unlink()
+        try:
+            directory = _unpack(part, into)
+        finally:
+            part.unlink(missing_ok=True)  # unpacked, or refused: never worth resuming
         _remember(into, expected, directory)
         return pointer.publish(into, directory, keep)
 
@@ -356,41 +366,97 @@ class _Getter:
         return expected is None or size >= expected
 
 
+# What reading a damaged archive raises: tarfile's errors, gzip's (EOFError when cut short,
+# OSError when not gzip), zlib's, zstandard's (ZstdError is a ValueError... or not: caught
+# by name below), and a JSON manifest that is not one.
+UNREADABLE = (tarfile.TarError, EOFError, OSError, zlib.error, ValueError)
+
+
 def _unpack(archive: Path, into: Path) -> Path:
     """Unpack ``archive`` under ``into`` and return ``into/<version>``, validated."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=into))
     try:
-        tops = set()
-        with open(archive, "rb") as raw, _decompressed_reader(raw) as stream, \
-                tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
-                parts = Path(member.name).parts
-                if not member.isfile() or len(parts) != 2 or ".." in parts or member.name.startswith("/"):
-                    raise BundleError(f"unexpected archive member {member.name!r}")
-                tops.add(parts[0])
-                member.mode = 0o644
-                # NOTE: the checks above already allow only regular files, two levels deep;
-                # the "data" filter (Python 3.11.4+) is one more guard where it exists.
-                tar.extract(member, staging, **_DATA_FILTER)
-        if len(tops) != 1:
-            raise BundleError(f"a bundle holds one index directory, found {len(tops)}")
-        unpacked = staging / tops.pop()
+        try:
+            unpacked = _extract(archive, staging)
+        except BundleError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever a damaged archive raises (zstandard's too)
+            if not isinstance(e, UNREADABLE) and type(e).__name__ != "ZstdError":
+                raise
+            raise BundleError(f"the archive cannot be read ({type(e).__name__}: {e}); nothing was installed"
+                              ) from e
         try:
             manifest = IndexReader(unpacked).manifest
-        except (IndexFormatError, OSError, ValueError) as e:
+        except (IndexFormatError, OSError, ValueError, AttributeError, KeyError, TypeError) as e:
             raise BundleError(f"the bundle does not hold a valid index: {e}") from e
         written = sum(p.stat().st_size for p in unpacked.iterdir() if p.name != MANIFEST)
-        if manifest.get("bytes") not in (None, written):
-            raise BundleError(f"index files hold {written} bytes, its manifest says {manifest['bytes']}")
+        if manifest.get("bytes") != written:
+            raise BundleError(f"index files hold {written} bytes, its manifest says {manifest.get('bytes')}")
         target = into / check_version(manifest.get("version"))
         if target.exists():
-            IndexReader(target)  # the same version already there: keep it (it may be in service)
+            try:  # the same version already there: keep it (it may be in service)
+                IndexReader(target)
+            except (IndexFormatError, OSError, ValueError) as e:
+                raise BundleError(f"{target} exists and is not an index ({e}); nothing was installed") from e
         else:
             unpacked.chmod(0o755)
             os.replace(unpacked, target)
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _extract(archive: Path, staging: Path) -> Path:
+    """Extract the archive's one directory into ``staging``: its manifest first, whose
+    ``bytes`` bound the files after it, each checked by its header before it is written."""
+    top, budget = None, 0
+    with open(archive, "rb") as raw, _decompressed_reader(raw) as stream, \
+            tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            if (not member.isfile() or member.issparse() or len(parts) != 2 or ".." in parts
+                    or member.name.startswith("/")):
+                raise BundleError(f"unexpected archive member {member.name!r}")
+            if top is None:
+                if parts[1] != MANIFEST or member.size > MANIFEST_MAX:
+                    raise BundleError(f"the archive does not start with the index's {MANIFEST} (a bundle of "
+                                      f"format {BUNDLE_FORMAT_VERSION} does; make it again with `balise "
+                                      "bundle create`)")
+                f = tar.extractfile(member)
+                data = f.read(MANIFEST_MAX + 1) if f is not None else b""
+                top, budget = parts[0], _manifest_bytes(data)
+                free = shutil.disk_usage(staging).free
+                if budget > free:
+                    raise BundleError(f"the index needs {budget:,} bytes, {free:,} are free; nothing was "
+                                      "installed")
+                (staging / top).mkdir()
+                (staging / top / MANIFEST).write_bytes(data)
+                continue
+            if parts[0] != top:
+                raise BundleError("a bundle holds one index directory, found more")
+            if member.size > budget:
+                raise BundleError(f"the archive holds more than its manifest's {budget:,} bytes left "
+                                  f"({member.name}: {member.size:,}); nothing was installed")
+            budget -= member.size
+            member.mode = 0o644
+            # NOTE: the checks above already allow only regular files, two levels deep;
+            # the "data" filter (Python 3.11.4+) is one more guard where it exists.
+            tar.extract(member, staging, **_DATA_FILTER)
+    if top is None:
+        raise BundleError("the archive is empty")
+    return staging / top
+
+
+def _manifest_bytes(data: bytes) -> int:
+    """The ``bytes`` of the index files a manifest lists."""
+    try:
+        manifest = orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BundleError(f"the index's manifest is not JSON ({e})") from e
+    size = manifest.get("bytes") if isinstance(manifest, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise BundleError("the index's manifest is not an object with its files' bytes")
+    return size
 
 
 @contextlib.contextmanager
@@ -411,7 +477,7 @@ def _fetched(root: Path, sha256: str) -> Path | None:
         directory = root / marker.read_text().strip()
         IndexReader(directory)
         return directory
-    except (OSError, IndexFormatError):
+    except (OSError, IndexFormatError, ValueError, AttributeError):
         marker.unlink(missing_ok=True)
         return None
 

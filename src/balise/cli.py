@@ -301,6 +301,11 @@ def serve(index_dir: Path, host: str | None, port: int | None, workers: int | No
     os.execve(sys.executable, argv, env)  # the server takes this process: signals reach it directly
 
 
+def refusal(error: Exception) -> click.ClickException:
+    """An error as click's one line ``Error: ...`` (a message never spans lines)."""
+    return click.ClickException(" ".join(str(error).split()) or type(error).__name__)
+
+
 @main.group()
 def bundle() -> None:
     """Index bundles: pack an index, fetch one and swap it in (docs/deploy.md)."""
@@ -317,8 +322,8 @@ def bundle_create(index_dir: Path, out: Path, level: int | None) -> None:
 
     try:
         d = create(index_dir, out, level)
-    except (BundleError, IndexFormatError) as e:
-        raise click.ClickException(str(e)) from e
+    except (BundleError, IndexFormatError, OSError) as e:
+        raise refusal(e) from e
     counts = d["index"]["counts"] or {}
     click.echo(
         f"wrote {out} ({d['bytes'] / 1e6:.1f} MB, sha256 {d['sha256']}), {out.name}.sha256, "
@@ -358,8 +363,8 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         directory = fetch(url, root, sha256=sha256, keep=keep, timeout=timeout, retries=retries)
-    except BundleError as e:
-        raise click.ClickException(str(e)) from e
+    except (BundleError, OSError) as e:
+        raise refusal(e) from e
     click.echo(f"{root}/current -> {directory.name}")
 
 
@@ -379,8 +384,8 @@ def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
     try:
         check_version(IndexReader(index_dir).manifest.get("version"))
         directory = install(root, index_dir, keep)
-    except (IndexFormatError, BundleError) as e:
-        raise click.ClickException(str(e)) from e
+    except (IndexFormatError, BundleError, OSError) as e:
+        raise refusal(e) from e
     click.echo(f"{root}/current -> {directory.name}")
 
 
