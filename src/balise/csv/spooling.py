@@ -25,7 +25,7 @@ def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16, direct
 
     NOTE: multipart fields may come after the file, so the file is kept aside while the rest
     of the form is read; past ``max_bytes`` (0: no limit) it raises FileTooLarge (413). A
-    worker spools at most one file per upload slot: ``THREADS - 1`` files of ``max_bytes``.
+    worker spools at most one file per body slot: ``THREADS`` files of ``max_bytes``.
     """
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=directory or None)  # noqa: SIM115
     size = 0

@@ -29,19 +29,18 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
     engine = resources.EngineTurn()
     app.add_route("/search", resources.Search(geocoder, engine))
     app.add_route("/reverse", resources.Reverse(geocoder, engine))
-    # Bodies are read under a deadline on threads of their own; one thread of each worker is
-    # kept from CSV uploads, which may be slow; no client takes them all (http/bodies.py).
+    # Requests with a body hold THREADS threads of a worker at most (it runs twice as many),
+    # a few per client; their bodies must keep up a minimum rate (http/bodies.py).
     client = ClientAddress(AddressSet(settings.trusted_proxies), settings.trusted_hops)
-    readers = bodies.BodyReaders(bodies.READERS_PER_THREAD * settings.threads, settings.client_uploads,
-                                 settings.body_timeout, settings.body_min_rate, client_key(client))
-    uploads = bodies.UploadSlots(settings.threads - 1, settings.client_uploads)
+    slots = bodies.BodySlots(settings.threads, settings.client_uploads, client_key(client))
+    reader = bodies.BodyReader(settings.body_timeout, settings.body_min_rate)
     csv_limits = resources.CsvLimits(settings.csv_max_bytes, settings.csv_max_rows, settings.spool_dir)
-    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", csv_limits, uploads, readers))
-    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", csv_limits, uploads, readers))
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", csv_limits, slots, reader))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", csv_limits, slots, reader))
     app.add_route("/health", resources.Health(geocoder, __version__))
     app.add_route("/lookup", resources.Lookup(geocoder, engine))
-    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, readers,
-                                            engine))
+    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, slots,
+                                            reader, engine))
     app.add_route("/status", resources.Status(geocoder, __version__))
     app.add_route("/", web.Page(__version__, settings.tiles_url, settings.tiles_attribution))
     app.add_route("/static/{path:path}", web.Static(web.load_static()))
@@ -55,7 +54,7 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
 
 
 def client_key(client: ClientAddress) -> bodies.ClientOf:
-    """What a request's client counts as for its upload slots: as for its rate limits."""
+    """What a request's client counts as for its body slots: as for its rate limits."""
 
     def key(req: falcon.Request) -> str:
         found = client.of(req)

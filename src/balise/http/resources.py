@@ -23,7 +23,7 @@ from ..geocoder import Answer, CurrentGeocoder, Geocoder
 from ..ops.cache.entry import Cacheable
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
-from .bodies import BodyReaders, Releasing, UploadSlots
+from .bodies import BodyReader, BodySlots, Releasing
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -104,17 +104,17 @@ class EngineTurn:
 class GeocodeCsv:
     """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out.
 
-    The body is read under its deadline (:class:`~balise.http.bodies.BodyReaders`); the file
+    The body is read at its minimum rate (:class:`~balise.http.bodies.BodyReader`); the file
     is spooled (memory, then disk) because form fields may follow it, and counted against the
     client's rate limits by its lines; the answer is streamed as rows are geocoded, so memory
-    stays bounded. The whole exchange holds one of the worker's upload slots
-    (:class:`~balise.http.bodies.UploadSlots`).
+    stays bounded. The whole exchange holds one of the worker's body slots
+    (:class:`~balise.http.bodies.BodySlots`).
     """
 
-    def __init__(self, geocoder: Geocoder, mode: str, limits: CsvLimits, slots: UploadSlots,
-                 readers: BodyReaders) -> None:
+    def __init__(self, geocoder: Geocoder, mode: str, limits: CsvLimits, slots: BodySlots,
+                 reader: BodyReader) -> None:
         self.geocoder, self.mode, self.limits = geocoder, mode, limits
-        self.slots, self.readers = slots, readers
+        self.slots, self.reader = slots, reader
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         from ..csv import CsvOptions, check_size, geocode_rows, output_filename
@@ -123,7 +123,7 @@ class GeocodeCsv:
         check_size(req.content_length, limits.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
             raise InvalidParameter("data", "send a multipart/form-data form with the CSV in `data`")
-        release = self.slots.take(self.readers.client_of(req))
+        release = self.slots.take(req)
         try:
             form, data, filename = self.read_form(req)
             options = CsvOptions.from_form(form)
@@ -141,13 +141,13 @@ class GeocodeCsv:
         resp.stream = Releasing(out, release)
 
     def read_form(self, req: falcon.Request) -> tuple[dict[str, list[str]], IO[bytes], str | None]:
-        """The form's fields, its file (spooled) and the file's name; the body is read under
-        its deadline, whether its length was given or it came chunked."""
+        """The form's fields, its file (spooled) and the file's name; the body is read at its
+        minimum rate, whether its length was given or it came chunked."""
         from ..csv import spool_upload
 
         limits = self.limits
         most = limits.max_bytes or sys.maxsize
-        body = self.readers.open(req, most, lambda: FileTooLarge(limits.max_bytes))
+        body = self.reader.open(req, most, lambda: FileTooLarge(limits.max_bytes))
         form: dict[str, list[str]] = {}
         data, filename = None, None
         try:
@@ -160,8 +160,6 @@ class GeocodeCsv:
                     form.setdefault(part.name, []).append(part.get_text() or "")
         except falcon.MediaMalformedError as e:
             raise InvalidParameter("data", "the multipart form could not be read") from e
-        finally:
-            body.close()
         if data is None:
             raise MissingParameter("data")
         return form, data, filename

@@ -28,8 +28,8 @@ What granian does for slow and many clients, and what balise adds (measured: doc
   permit per connection, idle ones included; 1024 in all by default, which 1,100 idle
   connections filled): balise sets 10,000 a worker, or what the open-file limit allows, whose
   soft value it raises to the hard one (an idle connection costs about 1 KB);
-- a request body is the app's to read, with no timeout: balise reads bodies on threads of
-  their own under a deadline (http/bodies.py);
+- a request body is the app's to read, with no timeout: requests with a body run on threads
+  of their own (``THREADS`` more a worker) and must keep up a minimum rate (http/bodies.py);
 - an answer a client does not read blocks the thread that sends it, with no timeout either:
   ``SEND_TIMEOUT`` sets the kernel's ``TCP_USER_TIMEOUT`` on the worker's listening socket
   (its connections inherit it), which drops a connection whose data stays unacknowledged, a
@@ -139,8 +139,9 @@ def build_server(settings: Settings) -> Any:
         interface=Interfaces.WSGI,
         workers=settings.workers,
         # Threads that run the app in a worker: geocoding is CPU-bound and holds the GIL, so
-        # more only interleave requests; CSV uploads may hold all but one (UploadSlots).
-        blocking_threads=settings.threads,
+        # more only interleave requests; THREADS more for requests with a body, whose clients
+        # may be slow to send it (http/bodies.py, BodySlots).
+        blocking_threads=2 * settings.threads,
         # Connections each worker holds (granian holds a permit per connection, idle or not);
         # those beyond wait in the listen backlog.
         backpressure=connections_per_worker(settings),

@@ -74,11 +74,11 @@ class AddressSet:
 
     REFRESH = 30.0  # seconds between two resolutions of the names (a pod's address changes)
 
-    def __init__(self, hosts: Hosts | Iterable[Network] = (), resolver: Resolver = resolve) -> None:
+    def __init__(self, hosts: Hosts | Iterable[Network] = (), resolver: Resolver | None = None) -> None:
         hosts = hosts if isinstance(hosts, Hosts) else Hosts(tuple(hosts))
         self.networks = hosts.networks
         self.names = hosts.names
-        self.resolver = resolver
+        self.resolver = resolver or resolve
         self.resolved: frozenset[IPAddress] = frozenset()
         self._next = 0.0
         self._refreshing: tuple[int, threading.Thread] | None = None
