@@ -17,7 +17,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from balise.bundle import BundleError, ChecksumError, _decompressed_reader, create, fetch
+from balise.archive import decompressed_reader
+from balise.bundle import BundleError, ChecksumError, create, fetch
 from balise.cli import main
 from balise.index import IndexReader
 from balise.index.pointer import CURRENT, install, resolve
@@ -123,7 +124,7 @@ def test_create_writes_the_archive_its_checksum_and_a_descriptor(bundles, alps_i
 @pytest.mark.parametrize("name", ["sample", "alps"])
 def test_the_archive_holds_one_versioned_directory_manifest_first(bundles, name):
     bundle = bundles[name]
-    with open(bundle, "rb") as raw, _decompressed_reader(raw) as stream, \
+    with open(bundle, "rb") as raw, decompressed_reader(raw) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         names = [m.name for m in tar]
     version = orjson.loads(Path(f"{bundle}.json").read_bytes())["index"]["version"]
@@ -218,7 +219,7 @@ def test_retries_back_off_exponentially_then_give_up_with_a_clear_error(server, 
 def tar_filter(request, monkeypatch):
     """Python before 3.11.4 (Debian 12's 3.11.2) has no tarfile "data" filter: both must be safe."""
     if request.param == "no data filter":
-        monkeypatch.setattr("balise.bundle._DATA_FILTER", {})
+        monkeypatch.setattr("balise.archive._DATA_FILTER", {})
 
 
 @pytest.mark.parametrize("member", ["../evil/manifest.json", "/etc/passwd", "v/sub/dir/file"])

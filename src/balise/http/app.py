@@ -57,8 +57,7 @@ def client_key(client: ClientAddress) -> bodies.ClientOf:
     """What a request's client counts as for its body slots: as for its rate limits."""
 
     def key(req: falcon.Request) -> str:
-        found = client.of(req)
-        return rate_key(found.ip, found.address)
+        return rate_key(client.of(req))
 
     return key
 

@@ -113,7 +113,7 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
         access_log.AccessLogMiddleware(logger, client, enabled=settings.log_requests),
         MetricsMiddleware(metrics),
         times,
-        RateLimitMiddleware(limiter, client),
+        *([RateLimitMiddleware(limiter, client)] if limiter.rules else []),  # PERF: none, no call
         Access(client, AddressSet(settings.health_networks), settings.public_paths),
         CompressionMiddleware(settings.compress_min_size, settings.compress_levels),
     ]

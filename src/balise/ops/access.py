@@ -48,7 +48,8 @@ class Access:
         known: bool | None = req.context.get("operator")
         if known is None:
             client = self.client.of(req)
-            known = not client.proxied and client.ip is not None and client.ip in self.operators
+            ip = None if client.proxied else client.ip
+            known = ip is not None and ip in self.operators
             req.context.operator = known
         return known
 

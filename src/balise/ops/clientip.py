@@ -121,16 +121,22 @@ class Client:
     whether it came through a trusted proxy."""
 
     address: str
-    ip: IPAddress | None
     proxied: bool
 
+    @property
+    def ip(self) -> IPAddress | None:
+        """The address parsed (PERF: only when asked: most requests never need it)."""
+        return parse_address(self.address)
 
-def rate_key(ip: IPAddress | None, address: str) -> str:
+
+def rate_key(client: Client) -> str:
     """What a client counts as for its limits: its address, or the /64 of an IPv6 address (a
     subscriber gets a whole /64 and could spread over it)."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return address
+    if ":" in client.address:
+        ip = client.ip
+        if isinstance(ip, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return client.address
 
 
 class ClientAddress:
@@ -159,15 +165,17 @@ class ClientAddress:
 
     def _find(self, req: falcon.Request) -> Client:
         peer = req.remote_addr or ""
+        if not self.trusted:
+            return Client(peer, False)
         peer_ip = parse_address(peer)
-        if not self.trusted or peer_ip is None or peer_ip not in self.trusted:
-            return Client(peer, peer_ip, False)
+        if peer_ip is None or peer_ip not in self.trusted:
+            return Client(peer, False)
         hops = [h.strip() for h in (req.get_header("X-Forwarded-For") or "").split(",") if h.strip()]
         if not hops:  # a trusted proxy names its client always: this request is the host's own
-            return Client(peer, peer_ip, False)
+            return Client(peer, False)
         seen = hops[-min(self.hops, len(hops))]
         ip = parse_address(seen)
-        return Client(str(ip) if ip is not None else seen[:100], ip, True)
+        return Client(str(ip) if ip is not None else seen[:100], True)
 
     def __call__(self, req: falcon.Request) -> str:
         return self.of(req).address

@@ -241,8 +241,7 @@ class RateLimitMiddleware:
         self.client_address = client_address or ClientAddress()
 
     def _check(self, req: falcon.Request, route: str) -> Refusal | None:
-        client = self.client_address.of(req)
-        key = rate_key(client.ip, client.address)
+        key = rate_key(self.client_address.of(req))
         req.context.rate_limits, req.context.rate_route, req.context.rate_client = self, route, key
         return self.limiter.check(route, key)
 
