@@ -20,12 +20,13 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.functional.test_http_front import ADDRESSES, multipart, post_csv
+from tests.functional.test_http_front import ADDRESSES, multipart, post_csv, worker_pids
+from tests.functional.test_http_front import wait_until as wait_for
 from tests.servers import Client, balise_serve
 
 BODY_TIMEOUT = 2  # seconds (10 in production): a silent body is cut after this
@@ -66,11 +67,6 @@ def read_status(sock: socket.socket) -> int | None:
     except OSError:
         return None
     return int(data.split(b" ", 2)[1])
-
-
-def worker_pids(client: Client) -> set[int]:
-    """The workers' pids, from /health/detailed (an operator's view: this host, host details)."""
-    return {client.get("/health/detailed").json()["pid"] for _ in range(20)}
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
@@ -288,15 +284,6 @@ def test_an_answer_never_read_gives_its_slot_back(front):
     finally:
         for sock in socks:
             sock.close()
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {timeout} s")
 
 
 # --- 4. memory -----------------------------------------------------------------------------------

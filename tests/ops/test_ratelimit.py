@@ -127,6 +127,36 @@ def test_client_address_behind_trusted_proxies():
         networks("10.0.0.0/33")
 
 
+def test_trusted_proxies_by_name_follow_what_the_name_resolves_to():
+    """A host name (a headless Service of the gateway's pods) stands for its addresses,
+    resolved when the app is built and again in the background as pods come and go; a name
+    that resolves to nothing trusts nobody."""
+    import ipaddress
+
+    from balise.ops.clientip import AddressSet
+    from balise.values import hosts
+
+    assert ipaddress.ip_address("127.0.0.1") in AddressSet(hosts("localhost"))  # the real resolver
+    pods = {ipaddress.ip_address("10.244.0.5")}
+    trusted = AddressSet(hosts("gateway.example.svc, 192.0.2.0/24"), resolver=lambda name: set(pods),
+                         refresh=0.05)
+    behind = ClientAddress(trusted)
+
+    def request(remote: str) -> falcon.Request:
+        return falcon.Request(falcon.testing.create_environ(remote_addr=remote,
+                                                            headers={"X-Forwarded-For": "198.51.100.7"}))
+
+    assert behind(request("10.244.0.5")) == "198.51.100.7" and behind(request("192.0.2.9")) == "198.51.100.7"
+    pods.clear()
+    pods.add(ipaddress.ip_address("10.244.0.6"))  # the pod was replaced
+    deadline = time.monotonic() + 5
+    while behind(request("10.244.0.6")) != "198.51.100.7" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert behind(request("10.244.0.6")) == "198.51.100.7" and behind(request("10.244.0.5")) == "10.244.0.5"
+    nowhere = AddressSet(hosts("nowhere.invalid"))
+    assert not nowhere.resolved and nowhere.unresolved == {"nowhere.invalid"}
+
+
 def get(host: str, port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:

@@ -17,8 +17,8 @@ proxy's host itself: nginx and an operator's ``curl`` share 127.0.0.1): the prox
 always append it (nginx: ``proxy_add_x_forwarded_for``; Envoy and ingress-nginx do).
 
 Host names (a Kubernetes headless Service names the gateway's pods, or Prometheus's) are
-resolved when the app is built, then again every ``REFRESH`` seconds in the background of
-each worker; a name that does not resolve stands for no address (and says so in the log).
+resolved when the app is built, then again every 30 seconds in the background of each
+worker; a name that does not resolve stands for no address (and says so in the log).
 """
 
 from __future__ import annotations
@@ -46,8 +46,7 @@ def resolve(name: str) -> set[IPAddress]:
     """Every address ``name`` resolves to (none when it does not)."""
     try:
         infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as error:
-        log.warning("%s does not resolve (%s): it stands for no address until it does", name, error)
+    except (OSError, UnicodeError):
         return set()
     return {ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos}
 
@@ -72,14 +71,16 @@ def parse_address(text: str) -> IPAddress | None:
 class AddressSet:
     """Addresses and networks, and host names standing for what they resolve to."""
 
-    REFRESH = 30.0  # seconds between two resolutions of the names (a pod's address changes)
-
-    def __init__(self, hosts: Hosts | Iterable[Network] = (), resolver: Resolver | None = None) -> None:
+    def __init__(self, hosts: Hosts | Iterable[Network] = (), resolver: Resolver | None = None,
+                 refresh: float = 30.0) -> None:
+        """``refresh``: seconds between two resolutions of the names (a pod's address changes)."""
         hosts = hosts if isinstance(hosts, Hosts) else Hosts(tuple(hosts))
+        self.refresh = refresh
         self.networks = hosts.networks
         self.names = hosts.names
         self.resolver = resolver or resolve
         self.resolved: frozenset[IPAddress] = frozenset()
+        self.unresolved: set[str] = set()  # names that stand for no address now (said once)
         self._next = 0.0
         self._refreshing: tuple[int, threading.Thread] | None = None
         if self.names:
@@ -99,9 +100,16 @@ class AddressSet:
     def _resolve(self) -> None:
         found: set[IPAddress] = set()
         for name in self.names:
-            found |= self.resolver(name)
+            addresses = self.resolver(name)
+            if not addresses and name not in self.unresolved:
+                log.warning("%s resolves to no address: it stands for none until it does", name)
+                self.unresolved.add(name)
+            elif addresses and name in self.unresolved:
+                log.info("%s resolves again", name)
+                self.unresolved.discard(name)
+            found |= addresses
         self.resolved = frozenset(found)
-        self._next = time.monotonic() + self.REFRESH
+        self._next = time.monotonic() + self.refresh
 
     def _refresh(self) -> None:
         """Resolve again in the background (a request never waits for DNS); one at a time
@@ -109,7 +117,7 @@ class AddressSet:
         running = self._refreshing
         if running is not None and running[0] == os.getpid() and running[1].is_alive():
             return
-        self._next = time.monotonic() + self.REFRESH
+        self._next = time.monotonic() + self.refresh
         thread = threading.Thread(target=self._resolve, name="balise-resolve", daemon=True)
         self._refreshing = (os.getpid(), thread)
         thread.start()
