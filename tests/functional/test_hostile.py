@@ -531,6 +531,20 @@ def test_utf32_files_and_utf8_sig_are_read(front, encoding):
     assert status == 200 and "48.85" in answer.decode("utf-32" if encoding == "utf-32" else "utf-8-sig")
 
 
+def test_a_file_takes_its_encoding_from_its_first_non_ascii_line(front):
+    """A cp1252 file whose first accent comes after the 64 KB the detection reads: its rows
+    are read as cp1252, not refused as broken UTF-8 (bb69054: an error row)."""
+    csv = ("q\n" + "8 rue de rivoli\n" * 5000 + "12 rue de l'église\n").encode("cp1252")
+    status, _, answer = post_csv(front, csv)
+    last = answer.decode().splitlines()[-1]
+    assert status == 200 and last.startswith("12 rue de l'église,48.8") and last.endswith(",ok"), last
+
+
+def test_a_header_over_64_kib_is_a_400(front):
+    status, _, answer = post_csv(front, b"q" * 70_000 + b"\n8 rue de rivoli\n")
+    assert status == 400 and "header line is over 65,536 bytes" in json.loads(answer)["description"]
+
+
 def test_a_path_cannot_forge_a_text_log_line(sample_index, tmp_path):
     with balise_serve(sample_index, tmp_path, BALISE_RATE_LIMITS="", BALISE_LOG_FORMAT="text") as client:
         client.get("/x%0A2026-01-01T00:00:00.000+00:00%20info%20method=GET%20status=200")
