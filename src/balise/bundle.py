@@ -10,7 +10,12 @@ dropped connection, retrying with exponential backoff, every socket operation un
 timeout), refuses it unless its sha256 is the one expected, unpacks it into a hidden
 staging directory under ``ROOT``, opens it with ``IndexReader``, renames it to
 ``ROOT/<version>/`` and only then points ``ROOT/current`` at it (``index/pointer.py``).
-Whatever fails, the version in service is not touched.
+Whatever fails, the version in service is not touched, and a refused download is deleted
+(an interrupted one is kept, to resume). Every refusal is a :class:`BundleError` of one line.
+
+The archive holds the index's manifest first (bundle format 2): its ``bytes`` bound what
+unpacking may write, member by member as the archive streams, before any is written (a
+1.28 MB archive used to expand to about 1 GB before a size check refused it).
 
 NOTE: why these choices.
 - zstd (the ``zstandard`` package, a dependency since the index keeps its documents as zstd frames) for the
@@ -27,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import gzip
 import hashlib
 import http.client
 import logging
@@ -47,28 +51,24 @@ from typing import BinaryIO
 import orjson
 
 from . import __version__
+from .archive import (
+    UNREADABLE,
+    BundleError,
+    ChecksumError,
+    compressed_writer,
+    extract,
+)
 from .index import pointer
 from .index.format import MANIFEST
 from .index.reader import IndexFormatError, IndexReader
 
 BUNDLE_FORMAT = "balise-bundle"
-BUNDLE_FORMAT_VERSION = 1
+BUNDLE_FORMAT_VERSION = 2  # 2: the manifest first in the archive (1: last)
 CHUNK = 1 << 20
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-GZIP_MAGIC = b"\x1f\x8b"
 DEFAULT_LEVEL = {"zstd": 9, "gzip": 6}
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 log = logging.getLogger(__name__)
-
-
-class BundleError(Exception):
-    """A bundle could not be created, downloaded, verified or installed."""
-
-
-class ChecksumError(BundleError):
-    """The downloaded archive is not the one expected (its sha256 differs)."""
 
 
 # A version names a directory directly under the index root: one plain name, never hidden.
@@ -103,8 +103,9 @@ def compression_of(name: str) -> str:
 def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> dict:
     """Pack ``index_dir`` into ``out``; write ``out.sha256`` and ``out.json``; return the descriptor.
 
-    The archive holds one directory named after the index version, its manifest last
-    (as the writer does: an archive cut short never unpacks into something valid).
+    The archive holds one directory named after the index version, its manifest first: its
+    sizes bound what unpacking writes (an archive cut short is refused by its checksum, and
+    an unpacked index is opened and checked before it is used).
     """
     index_dir, out = Path(index_dir), Path(out)
     manifest = IndexReader(index_dir).manifest  # refuses a directory that is not an index
@@ -112,12 +113,12 @@ def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> 
     level = DEFAULT_LEVEL[compression] if level is None else level
     version = check_version(manifest.get("version"))
     files = sorted(p for p in index_dir.iterdir() if p.is_file() and p.name != MANIFEST)
-    files.append(index_dir / MANIFEST)
+    files.insert(0, index_dir / MANIFEST)
     partial = out.with_name(f".{out.name}.part")
     try:
         with open(partial, "wb") as raw:
             hashing = _HashingWriter(raw)
-            with _compressed_writer(hashing, compression, level) as stream, \
+            with compressed_writer(hashing, compression, level) as stream, \
                     tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 for path in files:
                     info = tar.gettarinfo(str(path), arcname=f"{version}/{path.name}")
@@ -167,41 +168,6 @@ class _HashingWriter:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
-
-
-@contextlib.contextmanager
-def _compressed_writer(raw, compression: str, level: int) -> Iterator:
-    if compression == "gzip":
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0) as stream:
-            yield stream
-        return
-    zstd = _zstandard()
-    compressor = zstd.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-    with compressor.stream_writer(raw, closefd=False) as stream:
-        yield stream
-
-
-@contextlib.contextmanager
-def _decompressed_reader(raw: BinaryIO) -> Iterator:
-    magic = raw.read(4)
-    raw.seek(0)
-    if magic.startswith(GZIP_MAGIC):
-        with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-            yield stream
-    elif magic == ZSTD_MAGIC:
-        with _zstandard().ZstdDecompressor().stream_reader(raw, closefd=False) as stream:
-            yield stream
-    else:
-        raise BundleError("not a gzip or zstd archive")
-
-
-def _zstandard():
-    try:
-        import zstandard
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise BundleError("zstd bundles need the zstandard package (pip install 'balise[bundle]'); "
-                          "or use a .tar.gz bundle") from e
-    return zstandard
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -262,8 +228,10 @@ def fetch(
         if actual != expected:
             part.unlink()
             raise ChecksumError(f"{url}: sha256 {actual}, expected {expected}; refused, nothing changed")
-        directory = _unpack(part, into)
-        part.unlink()
+        try:
+            directory = _unpack(part, into)
+        finally:
+            part.unlink(missing_ok=True)  # unpacked, or refused: never worth resuming
         _remember(into, expected, directory)
         return pointer.publish(into, directory, keep)
 
@@ -360,31 +328,28 @@ def _unpack(archive: Path, into: Path) -> Path:
     """Unpack ``archive`` under ``into`` and return ``into/<version>``, validated."""
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=into))
     try:
-        tops = set()
-        with open(archive, "rb") as raw, _decompressed_reader(raw) as stream, \
-                tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
-                parts = Path(member.name).parts
-                if not member.isfile() or len(parts) != 2 or ".." in parts or member.name.startswith("/"):
-                    raise BundleError(f"unexpected archive member {member.name!r}")
-                tops.add(parts[0])
-                member.mode = 0o644
-                # NOTE: the checks above already allow only regular files, two levels deep;
-                # the "data" filter (Python 3.11.4+) is one more guard where it exists.
-                tar.extract(member, staging, **_DATA_FILTER)
-        if len(tops) != 1:
-            raise BundleError(f"a bundle holds one index directory, found {len(tops)}")
-        unpacked = staging / tops.pop()
+        try:
+            unpacked = extract(archive, staging, BUNDLE_FORMAT_VERSION)
+        except BundleError:
+            raise
+        except Exception as e:  # noqa: BLE001 - whatever a damaged archive raises (zstandard's too)
+            if not isinstance(e, UNREADABLE) and type(e).__name__ != "ZstdError":
+                raise
+            raise BundleError(f"the archive cannot be read ({type(e).__name__}: {e}); nothing was installed"
+                              ) from e
         try:
             manifest = IndexReader(unpacked).manifest
-        except (IndexFormatError, OSError, ValueError) as e:
+        except (IndexFormatError, OSError, ValueError, AttributeError, KeyError, TypeError) as e:
             raise BundleError(f"the bundle does not hold a valid index: {e}") from e
         written = sum(p.stat().st_size for p in unpacked.iterdir() if p.name != MANIFEST)
-        if manifest.get("bytes") not in (None, written):
-            raise BundleError(f"index files hold {written} bytes, its manifest says {manifest['bytes']}")
+        if manifest.get("bytes") != written:
+            raise BundleError(f"index files hold {written} bytes, its manifest says {manifest.get('bytes')}")
         target = into / check_version(manifest.get("version"))
         if target.exists():
-            IndexReader(target)  # the same version already there: keep it (it may be in service)
+            try:  # the same version already there: keep it (it may be in service)
+                IndexReader(target)
+            except (IndexFormatError, OSError, ValueError) as e:
+                raise BundleError(f"{target} exists and is not an index ({e}); nothing was installed") from e
         else:
             unpacked.chmod(0o755)
             os.replace(unpacked, target)
@@ -411,7 +376,7 @@ def _fetched(root: Path, sha256: str) -> Path | None:
         directory = root / marker.read_text().strip()
         IndexReader(directory)
         return directory
-    except (OSError, IndexFormatError):
+    except (OSError, IndexFormatError, ValueError, AttributeError):
         marker.unlink(missing_ok=True)
         return None
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .values import (
-    Network,
+    Hosts,
     RateRule,
     RedisTarget,
     available_cpus,
@@ -25,10 +25,11 @@ from .values import (
     boolean,
     choice,
     compression_levels,
+    hosts,
     integer,
-    networks,
     number,
     path_prefix,
+    public_paths,
     rate_rules,
     redis_target,
     workers,
@@ -72,6 +73,18 @@ class Settings:
     cors_origin: str = setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer")
     csv_max_bytes: int = setting("BALISE_CSV_MAX_BYTES", "50000000",
                                  "largest CSV upload in bytes (413 beyond; 0: no limit)", integer(0))
+    csv_max_rows: int = setting("BALISE_CSV_MAX_ROWS", "200000", "most lines in one CSV upload (413 "
+                                "beyond; 0: no limit)", integer(0))
+    spool_dir: str = setting("BALISE_SPOOL_DIR", "", "where CSV uploads over 1 MB wait while the form is "
+                             "read; empty: the system's temporary directory (TMPDIR)")
+    # Request bodies (POST /batch, CSV uploads: http/bodies.py).
+    body_timeout: float = setting("BALISE_BODY_TIMEOUT", "10", "seconds a request body may take on top of "
+                                  "what BALISE_BODY_MIN_RATE allows (408 after)", number(above=0))
+    body_min_rate: int = setting("BALISE_BODY_MIN_RATE", "50000", "bytes per second a request body must "
+                                 "keep up with, after BALISE_BODY_TIMEOUT", integer(1))
+    client_uploads: int = setting("BALISE_CLIENT_UPLOADS", "2", "request bodies one client may be sending, "
+                                  "and CSV files it may be having geocoded, at once in each worker (429 "
+                                  "beyond)", integer(1))
     # The HTTP server (`balise serve`: granian, http/server.py).
     bind: str = setting("BIND", "127.0.0.1:7878", "address:port the server listens on", bind)
     workers: int = setting("WORKERS", "", "worker processes; empty: one per CPU of the cgroup quota", workers)
@@ -79,6 +92,12 @@ class Settings:
                            "all but one)", integer(1))
     keepalive: int = setting("KEEPALIVE", "30", "seconds for a request's headers to arrive, and an idle "
                              "connection to stay open (1..60)", integer(1, 60))
+    max_connections: int = setting("MAX_CONNECTIONS", "0", "connections each worker holds at once, idle "
+                                   "ones included (others wait to be accepted); 0: 10000, or fewer if "
+                                   "the open-file limit is lower", integer(0))
+    send_timeout: int = setting("SEND_TIMEOUT", "30", "seconds a client may leave an answer unread (its "
+                                "window closed) before its connection is dropped; 0: the system's "
+                                "(minutes)", integer(0, 3600))
     graceful_timeout: int = setting("GRACEFUL_TIMEOUT", "30",
                                     "seconds a worker has to finish its requests when stopped", integer(0))
     worker_max_rss: int = setting("WORKER_MAX_RSS", "0", "MiB of memory after which a worker is replaced; "
@@ -128,14 +147,24 @@ class Settings:
     cache_ttl_not_found: int = setting("BALISE_CACHE_TTL_NOT_FOUND", "300",
                                        "seconds an answer without results is cached", integer(0))
     rate_limits: tuple[RateRule, ...] = setting(
-        "BALISE_RATE_LIMITS", "/search=10/second;*=100/minute,1000/hour",
-        "limits per client IP: PATH=LIMIT[,LIMIT] rules split by ';', '*' all paths; empty: none", rate_rules)
-    trusted_proxies: tuple[Network, ...] = setting(
-        "BALISE_TRUSTED_PROXIES", "", "proxies trusted for X-Forwarded-For: IPs or networks, commas",
-        networks)
-    health_networks: tuple[Network, ...] = setting(
-        "BALISE_HEALTH_NETWORKS", "127.0.0.0/8,::1", "clients that may read /health/detailed: IPs or "
-        "networks, commas (the client behind BALISE_TRUSTED_PROXIES); empty: nobody", networks)
+        "BALISE_RATE_LIMITS", "*=100/second,3000/minute;/search/csv=100000/hour;/reverse/csv=100000/hour",
+        "limits per client IP (IPv6: per /64): PATH=LIMIT[,LIMIT] rules split by ';', '*' all paths; a "
+        "request counts its work (a batch its items, a CSV its lines), at most a whole limit; empty: none",
+        rate_rules)
+    trusted_proxies: Hosts = setting(
+        "BALISE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is read: IPs, networks or host names "
+        "(resolved every 30 s), commas", hosts)
+    trusted_hops: int = setting("BALISE_TRUSTED_HOPS", "1", "proxies in front of balise that append to "
+                                "X-Forwarded-For; the client is the address the farthest one saw",
+                                integer(1, 10))
+    health_networks: Hosts = setting(
+        "BALISE_HEALTH_NETWORKS", "127.0.0.0/8,::1", "operators: clients that may read /metrics, "
+        "/health/detailed, /status's details and routes outside BALISE_PUBLIC_PATHS, when they connect "
+        "directly (not through a trusted proxy): IPs, networks or host names, commas; empty: nobody", hosts)
+    public_paths: tuple[str, ...] = setting(
+        "BALISE_PUBLIC_PATHS", "", "routes every client may reach (/x/*: /x and those below), commas; "
+        "others answer 404 but to operators; empty: every route but /metrics and /health/detailed",
+        public_paths)
     health_host_details: bool = setting("BALISE_HEALTH_HOST_DETAILS", "false", "show paths, pid, memory "
                                         "figures and Redis hosts in /health/detailed", boolean)
     compress_min_size: int = setting("BALISE_COMPRESS_MIN_SIZE", "500",

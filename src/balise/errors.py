@@ -56,6 +56,15 @@ class FileTooLarge(BaliseError):
         self.limit = limit
 
 
+class TooManyRows(BaliseError):
+    status = 413
+    title = "Too many rows"
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(f"The file has {rows:,} lines, over the limit of {limit:,}.")
+        self.limit = limit
+
+
 class BodyTooLarge(BaliseError):
     status = 413
     title = "Body too large"

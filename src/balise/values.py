@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,17 +158,60 @@ def compression_levels(text: str) -> Mapping[str, int]:
 # --- networks --------------------------------------------------------------------------------
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# A host name as DNS writes it: labels of letters, digits and '-', split by dots.
+HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+
+
+@dataclass(frozen=True)
+class Hosts:
+    """Addresses and networks, and host names that stand for the addresses they resolve to
+    (a Kubernetes headless Service names the pods behind it: ops/clientip.py resolves them
+    while serving)."""
+
+    networks: tuple[Network, ...] = ()
+    names: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.networks or self.names)
+
+    def __str__(self) -> str:
+        return ",".join([*map(str, self.networks), *self.names])
 
 
 def networks(text: str) -> tuple[Network, ...]:
     """``"10.0.0.0/8, 127.0.0.1"`` as networks."""
+    found = hosts(text)
+    if found.names:
+        raise ValueError(f"IP addresses or networks, commas; not {found.names[0]!r}")
+    return found.networks
+
+
+def hosts(text: str) -> Hosts:
+    """``"127.0.0.1, 10.0.0.0/8, gateway.example.svc"``: IP addresses, networks or host names."""
+    found, names = [], []
+    for item in (i.strip() for i in text.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            if not HOST_NAME.fullmatch(item) or item.replace(".", "").isdigit():
+                raise ValueError(f"IP addresses, networks or host names, commas; not {item!r}") from None
+            names.append(item.rstrip(".").lower())
+    return Hosts(tuple(found), tuple(names))
+
+
+def public_paths(text: str) -> tuple[str, ...]:
+    """``"/search/*, /openapi.json"``: routes (``/x/*``: the route ``/x`` and those below it)."""
     found = []
     for item in (i.strip() for i in text.split(",")):
-        if item:
-            try:
-                found.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ValueError(f"IP addresses or networks, commas; not {item!r}") from None
+        if not item:
+            continue
+        base = item[:-2] if item.endswith("/*") else item
+        if not item.startswith("/") or "*" in base or (base != "/" and base.endswith("/")):
+            raise ValueError(f"routes such as /search/* or /health, commas; not {item!r}")
+        found.append(item)
     return tuple(found)
 
 

@@ -10,6 +10,7 @@ A test skips, saying which, only when a tool is not installed.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import re
 import shutil
@@ -26,7 +27,10 @@ from balise.config import SETTINGS
 REPO = Path(__file__).resolve().parents[2]
 KUBERNETES = REPO / "deploy" / "kubernetes"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
-KUSTOMIZATIONS = ["overlays/dev", "overlays/production", "overlays/production-redis-cluster", "rollout"]
+KUSTOMIZATIONS = ["overlays/dev", "overlays/production", "overlays/production-redis-cluster",
+                  "overlays/loadbalancer", "rollout", "gateway"]
+OVERLAYS = KUSTOMIZATIONS[:4]  # the balise pods, each way
+DOCS = REPO / "docs" / "deploy.md"
 KUBERNETES_VERSION = "1.30.0"  # the oldest minor release the manifests target
 CUSTOM_SCHEMAS = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute-gateway.networking.k8s.io-v1.json",
@@ -329,50 +333,178 @@ def test_the_rollout_can_be_applied_again_and_for_each_release(tmp_path):
     assert "kubectl create" not in (KUBERNETES / "rollout" / "kustomization.yaml").read_text()
 
 
+def config_of(kustomization: str) -> dict[str, str]:
+    return next(d for d in resources(kustomization, "ConfigMap")
+                if d["metadata"]["name"].startswith("balise-config"))["data"]
+
+
 def test_settings_in_the_configmap_are_read_by_something():
     """Only variables that something reads (no PYTHONGC, no SOMAXCONN): balise's settings,
     and two read by a library."""
     read_elsewhere = {"MALLOC_ARENA_MAX", "PROMETHEUS_MULTIPROC_DIR"}  # glibc, prometheus_client
     known = {s.name for s in SETTINGS} | read_elsewhere
-    for kustomization in ("overlays/dev", "overlays/production", "overlays/production-redis-cluster"):
-        config = next(d for d in resources(kustomization, "ConfigMap")
-                      if d["metadata"]["name"].startswith("balise-config"))
-        assert set(config["data"]) <= known, set(config["data"]) - known
-        scheme = config["data"]["BALISE_REDIS_URL"].split("://")[0]
+    for kustomization in OVERLAYS:
+        config = config_of(kustomization)
+        assert set(config) <= known, set(config) - known
+        scheme = config["BALISE_REDIS_URL"].split("://")[0]
         assert scheme == ("redis+cluster" if "cluster" in kustomization else "redis+sentinel")
 
 
-@pytest.mark.parametrize("kustomization", ["overlays/dev", "overlays/production",
-                                           "overlays/production-redis-cluster"])
-def test_rate_limits_count_per_client_behind_the_gateway(kustomization, sample_index):
-    """The app with the pod's settings (its ConfigMap; no Redis, the sample index): two
-    clients behind one gateway pod each get the whole /search limit, a client cannot
-    escape its own by what it writes in X-Forwarded-For, and nobody else is trusted."""
+PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                                             "fd00::/8", "fc00::/7")]
+
+
+@pytest.mark.parametrize("kustomization", OVERLAYS)
+def test_no_whole_private_range_is_trusted(kustomization):
+    """Trust by hops and by the gateway's pods, never by ranges: no trusted network, and no
+    operator network, holds a whole private range (where a load balancer that drops client
+    addresses, or a client in the VPC, would choose its address)."""
+    from balise.values import hosts
+
+    config = config_of(kustomization)
+    for name in ("BALISE_TRUSTED_PROXIES", "BALISE_HEALTH_NETWORKS"):
+        for network in hosts(config.get(name, "")).networks:
+            assert not any(network.version == p.version and (network.supernet_of(p) or network == p)
+                           for p in PRIVATE), f"{kustomization}: {name} trusts {network}"
+    assert int(config.get("BALISE_TRUSTED_HOPS", "1")) == 1
+
+
+def gateway_app(kustomization: str, sample_index, gateways: set[str], monkeypatch, **env: str):
+    """The app with the pod's settings (its ConfigMap; no Redis, the sample index), the
+    gateway's pods resolving to ``gateways``."""
+    import ipaddress as ip
+
     import falcon.testing
 
     from balise import Geocoder
     from balise.config import Settings
     from balise.http import create_app
 
-    config = next(d for d in resources(kustomization, "ConfigMap")
-                  if d["metadata"]["name"].startswith("balise-config"))["data"]
-    settings = Settings.from_env({**config, "BALISE_INDEX": str(sample_index), "BALISE_REDIS_URL": "",
-                                  "BALISE_LOG_REQUESTS": "false"})
-    assert str(settings.rate_limits[0].limits[0]) == "10 per 1 second"  # the plan's, on
-    client = falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings))
+    monkeypatch.setattr("balise.ops.clientip.resolve", lambda name: {ip.ip_address(a) for a in gateways}
+                        if name.startswith("balise-gateway.") else set())
+    settings = Settings.from_env({**config_of(kustomization), "BALISE_INDEX": str(sample_index),
+                                  "BALISE_REDIS_URL": "", "BALISE_LOG_REQUESTS": "false", **env})
+    return falcon.testing.TestClient(create_app(Geocoder.open(sample_index), settings))
+
+
+@pytest.mark.parametrize("kustomization", ["overlays/dev", "overlays/production",
+                                           "overlays/production-redis-cluster"])
+def test_rate_limits_count_per_client_behind_the_gateway(kustomization, sample_index, monkeypatch):
+    """The app with the pod's settings: two clients behind one gateway pod each get their
+    own limit, a client cannot escape its own by what it writes in X-Forwarded-For (a private
+    hop on its right included), cannot open /health/detailed, and nobody else is trusted."""
+    pods = {"10.244.1.7", "172.20.3.4", "192.168.5.6"}
+    client = gateway_app(kustomization, sample_index, pods, monkeypatch, BALISE_RATE_LIMITS="*=10/minute")
 
     def search(gateway: str, forwarded: str) -> int:
         return client.simulate_get("/search/", params={"q": "rivoli"}, remote_addr=gateway,
                                    headers={"X-Forwarded-For": forwarded}).status_code
 
-    for gateway in ("10.244.1.7", "172.20.3.4", "192.168.5.6", "100.64.2.9"):  # usual pod CIDRs
+    for gateway in sorted(pods):
         first, second = f"198.51.100.{gateway.split('.')[1]}", f"203.0.113.{gateway.split('.')[1]}"
         assert [search(gateway, first) for _ in range(11)] == [200] * 10 + [429]
         assert search(gateway, f"6.6.6.6, {first}") == 429  # a forged left hop changes nothing
         assert search(gateway, second) == 200  # another client, the same gateway pod
-    assert search("198.51.100.99", "192.0.2.1") == 200 and search("198.51.100.99", "192.0.2.2") == 200
-    outside = [search("198.51.100.99", f"192.0.2.{n}") for n in range(3, 12)]
-    assert outside[-1] == 429  # not a trusted proxy: its header is ignored, its own address counts
+        lb = f"10.0.3.{gateway.split('.')[1]}"  # a private hop before the gateway: the client
+        assert [search(gateway, f"{n}.1.2.3, {lb}") for n in range(1, 12)] == [200] * 10 + [429]
+        for forwarded in ("127.0.0.1", f"127.0.0.1, {lb}"):
+            assert client.simulate_get("/health/detailed", remote_addr=gateway,
+                                       headers={"X-Forwarded-For": forwarded}).status_code == 403
+    assert search("10.9.9.9", "192.0.2.1") == 200 and search("10.9.9.9", "192.0.2.2") == 200
+    outside = [search("10.9.9.9", f"192.0.2.{n}") for n in range(3, 12)]
+    assert outside[-1] == 429  # not a gateway pod: its header is ignored, its own address counts
+
+
+def documented_public_paths() -> set[str]:
+    """The public API as docs/deploy.md states it ("**Public paths**: `...`")."""
+    line = re.search(r"^\*\*Public paths\*\*: (.+)$", DOCS.read_text(), re.M)
+    assert line, "docs/deploy.md states the public paths"
+    return set(re.findall(r"`([^`]+)`", line.group(1)))
+
+
+def test_the_route_and_the_loadbalancer_variant_expose_exactly_the_public_paths(sample_index, monkeypatch):
+    """The HTTPRoute matches exactly the documented public paths (PathPrefix /x is /x/*), and
+    so does the LoadBalancer variant's BALISE_PUBLIC_PATHS; with its settings, every route of
+    the app answers a public client (not 403, not 404) if and only if it is documented."""
+    from falcon import inspect
+
+    from balise.ops.access import covers
+
+    public = documented_public_paths()
+    assert public == {"/search/*", "/reverse/*", "/geocodage/*", "/openapi.json", "/health"}
+    for kustomization in ("overlays/dev", "overlays/production"):
+        route = one(kustomization, "HTTPRoute", "balise")
+        matches = {m["path"]["value"] + "/*" if m["path"]["type"] == "PathPrefix" else m["path"]["value"]
+                   for rule in route["spec"]["rules"] for m in rule["matches"]}
+        assert {m for m in matches if not any(covers(p, m.removesuffix("/*")) for p in public)} == set()
+        assert {p for p in public if p not in matches} == set(), kustomization
+    assert not resources("overlays/loadbalancer", "HTTPRoute")
+    assert set(config_of("overlays/loadbalancer")["BALISE_PUBLIC_PATHS"].split(",")) == public
+    client = gateway_app("overlays/loadbalancer", sample_index, set(), monkeypatch, BALISE_RATE_LIMITS="")
+    routes = [r.path for r in inspect.inspect_routes(client.app)]
+    assert {"/search", "/batch", "/status", "/metrics", "/health/detailed", "/lookup", "/"} <= set(routes)
+    for path in routes:
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        for method in ("GET", "POST"):
+            status = client.simulate_request(method, concrete, remote_addr="198.51.100.1").status_code
+            expected_public = any(covers(p, path) for p in public)
+            assert (status not in (403, 404)) == expected_public or (status == 405 and expected_public), \
+                (method, path, status)
+    assert client.simulate_get("/status", remote_addr="127.0.0.1").status_code == 200  # the pod's own
+    (balise,) = one("overlays/loadbalancer", "Deployment", "balise")["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):  # from inside: an operator
+        command = " ".join(balise[probe]["exec"]["command"])
+        assert "httpGet" not in balise[probe] and "127.0.0.1:7878/health/" in command
+    service = one("overlays/loadbalancer", "Service", "balise")["spec"]
+    assert service["type"] == "LoadBalancer" and service["externalTrafficPolicy"] == "Local"
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for unit, factor in units.items():
+        if quantity.endswith(unit):
+            return float(quantity[:-2]) * factor
+    return float(quantity) / 2**20
+
+
+@pytest.mark.parametrize("kustomization", OVERLAYS)
+def test_the_spool_volume_holds_every_upload_the_settings_allow(kustomization):
+    """CSV uploads spool to a volume of their own (not /tmp, a 64 MiB RAM volume shared with
+    the metrics), sized for WORKERS (the CPU limit) x THREADS (body slots) x BALISE_CSV_MAX_BYTES,
+    within the container's ephemeral-storage limit."""
+    config = config_of(kustomization)
+    pod = one(kustomization, "Deployment", "balise")["spec"]["template"]["spec"]
+    (balise,) = pod["containers"]
+    workers = int(balise["resources"]["limits"]["cpu"])
+    most = workers * int(config["THREADS"]) * int(config["BALISE_CSV_MAX_BYTES"]) / 2**20
+    mounts = {m["mountPath"]: m["name"] for m in balise["volumeMounts"]}
+    volume = next(v for v in pod["volumes"] if v["name"] == mounts[config["BALISE_SPOOL_DIR"]])
+    size = mebibytes(volume["emptyDir"]["sizeLimit"])
+    assert "medium" not in volume["emptyDir"] and size >= most, (size, most)
+    assert mebibytes(balise["resources"]["limits"]["ephemeral-storage"]) >= size + 128
+
+
+@pytest.mark.parametrize("kustomization", ["overlays/dev", "overlays/production"])
+def test_the_route_lets_the_longest_csv_through(kustomization):
+    """The CSV routes' timeouts cover the largest file the settings allow, sent at the
+    minimum rate, then its most lines geocoded at 1,000 a second (the gateway's default
+    would cut it after 15 s)."""
+    config = config_of(kustomization)
+    upload = float(config["BALISE_BODY_TIMEOUT"]) + int(config["BALISE_CSV_MAX_BYTES"]) / int(
+        config["BALISE_BODY_MIN_RATE"])
+    longest = upload + int(config["BALISE_CSV_MAX_ROWS"]) / 1000
+    route = one(kustomization, "HTTPRoute", "balise")
+    for path in ("/search/csv", "/reverse/csv"):
+        (rule,) = [r for r in route["spec"]["rules"] if {"type": "PathPrefix", "value": path} in
+                   [m["path"] for m in r["matches"]]]
+        for timeout in ("request", "backendRequest"):
+            assert seconds(rule["timeouts"][timeout]) >= longest, (path, timeout, longest)
+
+
+def seconds(duration: str) -> float:
+    """A Gateway API duration (``1h2m3s``, ``500ms``) in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|h|m|s)", duration))
 
 
 def test_the_dockerfile():

@@ -341,8 +341,9 @@ def test_openapi_documents_every_route_and_answer_of_the_app(openapi, geocoder):
             if path in ("/health/ready", "/health/detailed"):
                 assert "503" in answers
     assert "403" in openapi["paths"]["/health/detailed"]["get"]["responses"]
-    for path in ("/search/csv/", "/reverse/csv/"):
-        assert {"400", "411", "413", "503"} <= set(openapi["paths"][path]["post"]["responses"])
+    assert "403" in openapi["paths"]["/metrics"]["get"]["responses"]  # operators only
+    for path in ("/search/csv/", "/reverse/csv/", "/batch"):  # a body: its slots, its rate
+        assert {"400", "408", "411", "413", "503"} <= set(openapi["paths"][path]["post"]["responses"])
 
 
 def test_answers_validate_against_openapi(server, openapi):
@@ -425,10 +426,11 @@ def test_server_config_reads_the_environment():
 
     env = {"WORKERS": "3", "THREADS": "4", "KEEPALIVE": "7", "BIND": "0.0.0.0:9000", "GRACEFUL_TIMEOUT": "12",
            "WORKER_MAX_RSS": "300", "WORKER_LIFETIME": "3600", "WORKER_CHECK_INTERVAL": "5",
-           "LOG_LEVEL": "warning"}
+           "LOG_LEVEL": "warning", "MAX_CONNECTIONS": "2000"}
     server = build_server(Settings.from_env(env))
     assert (server.bind_addr, server.bind_port) == ("0.0.0.0", 9000)
-    assert (server.workers, server.blocking_threads) == (3, 4)
+    assert (server.workers, server.blocking_threads) == (3, 8)  # THREADS, and as many for bodies
+    assert server.backpressure == 2000  # connections a worker holds
     assert server.http1_settings.header_read_timeout == 7000 and server.http1_settings.keep_alive
     assert (server.workers_kill_timeout, server.workers_lifetime, server.workers_rss) == (12, 3600, 300 << 20)
     assert server.rss_sample_interval == 5 and server.respawn_failed_workers and not server.websockets

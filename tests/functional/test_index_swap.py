@@ -85,7 +85,7 @@ def test_a_new_index_is_rolled_out_under_load_without_a_failed_request(reload, v
     balise("bundle", "publish", str(versions["old"]), "--into", str(root))
     port = free_port()
     log = tmp_path / "server.log"
-    env = {**os.environ, "BALISE_RATE_LIMITS": ""}
+    env = {**os.environ, "BALISE_RATE_LIMITS": "", "BALISE_HEALTH_HOST_DETAILS": "true"}
     command = [*BALISE, "serve", "--index", str(root), "--host", "127.0.0.1", "--port", str(port),
                "--workers", "2"]
     with open(log, "wb") as out:
@@ -134,12 +134,13 @@ def test_a_new_index_is_rolled_out_under_load_without_a_failed_request(reload, v
 
 
 def worker_pids(port: int, asks: int = 40) -> set[int]:
-    """The pids of the workers that answer /health/live (new connections spread over them)."""
+    """The pids of the workers that answer /health/detailed (new connections spread over them;
+    from this host, an operator's, with host details)."""
     pids = set()
     for _ in range(asks):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         try:
-            conn.request("GET", "/health/live")
+            conn.request("GET", "/health/detailed")
             pids.add(json.loads(conn.getresponse().read())["pid"])
         finally:
             conn.close()

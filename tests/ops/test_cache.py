@@ -48,6 +48,23 @@ def test_key_normalizes_the_query_and_keeps_every_other_parameter():
             != cache_key("/search", {"q": "a", "type": ["locality", "street"]}, "v1"))
 
 
+def test_the_key_reads_a_query_as_the_engine_does(sample_index):
+    """The key's text is the very text the engine reads a query as (``QueryText.text``):
+    two queries share a key only when the engine reads them the same. Checked against the
+    engine itself, so that a change in how it reads a query breaks this test."""
+    from balise.ops.cache.entry import normalize_query
+    from balise.search._query import QueryText
+
+    geocoder = Geocoder.open(sample_index)
+    engine = geocoder.engine
+    probes = ["8 rue µ", "8 rue μ", "rue paris", "rue\x85paris", "  Rue  de RIVOLI ", "rue ſaint", "İstanbul",
+              "rue\u2028x", "Œuvre ß", "12bis rue", "\u3000rue\u3000"]
+    for q in probes:
+        assert normalize_query(q) == QueryText(engine.pipeline, q).text, q
+    assert normalize_query("8 rue µ") != normalize_query("8 rue μ")
+    assert normalize_query("rue paris") != normalize_query("rue\x85paris")
+
+
 def test_entries_pack_compactly_and_back():
     body = orjson.dumps({"features": [{"label": "x" * 40} for _ in range(30)]})
     split = Entry(time.time() + 10, (body[:100], body[100:]))

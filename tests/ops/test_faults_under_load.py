@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -230,3 +231,43 @@ def test_sentinel_primary_killed_under_load(france_index, sentinel_set, tmp_path
           f"breakers closed {closed - killed:.2f} s after the kill "
           f"({total(after, 'balise_redis_breaker_opened_total'):.0f} openings); "
           f"{stored:.0f} of {len(keys)} new answers written to the new primary")
+
+
+def test_a_frozen_redis_costs_each_call_one_timeout_at_most(sample_index, redis_factory, tmp_path):
+    """Redis frozen (SIGSTOP: it accepts connections and answers nothing) under 4 clients:
+    every request waits for its own Redis calls at most (a rate limit, a cache read and
+    write: 3 timeouts of 0.2 s), never for those of other threads queued before it, while
+    the breaker counts failures and when its half-open trial runs (every second here).
+    bb69054 (pybreaker holds its lock during a call, a timeout retried): up to 4.8 s."""
+    redis_server = redis_factory()
+    requests, fresh = sample_requests()
+    env = {**server_env(tmp_path, redis_server.url), "BALISE_BREAKER_FAIL_MAX": "5"}
+    with balise_serve(sample_index, tmp_path, **env) as client:
+        for request in requests[:10]:
+            ask(client, request)
+        timed: list[float] = []
+        stop = threading.Event()
+
+        def loop(offset: int) -> None:
+            for i in range(offset, offset + 10_000):
+                if stop.is_set():
+                    return
+                request = (requests + fresh)[i % (len(requests) + len(fresh))]
+                started = time.monotonic()
+                ask(client, request)
+                timed.append(time.monotonic() - started)
+
+        threads = [threading.Thread(target=loop, args=(n * 17,), daemon=True) for n in range(4)]
+        redis_server.signal(signal.SIGSTOP)
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(4.0)  # the breaker opens, then half-opens every second: 3 trials or more
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            redis_server.signal(signal.SIGCONT)
+    assert len(timed) > 50
+    assert max(timed) < 3 * 0.2 + 0.4, sorted(timed)[-5:]
+    print(f"\nfrozen Redis: {len(timed)} requests, slowest {max(timed) * 1000:.0f} ms")

@@ -61,12 +61,13 @@ def test_detailed_is_private_and_without_host_details_by_default(geocoder, redis
     assert "target" not in checks["redis"] and checks["redis"]["status"] == "up"
     assert str(tmp_path) not in client.simulate_get("/health/detailed").text
     ops.close()
-    # another network, behind a trusted proxy
+    # another network; through a trusted proxy, never, whatever the address it names
     client, ops = client_for(geocoder, BALISE_HEALTH_NETWORKS="10.1.0.0/16",
                              BALISE_TRUSTED_PROXIES="127.0.0.1")
     assert client.simulate_get("/health/detailed").status_code == 403
+    assert client.simulate_get("/health/detailed", remote_addr="10.1.2.3").status_code == 200
     inside = {"X-Forwarded-For": "10.1.2.3"}
-    assert client.simulate_get("/health/detailed", headers=inside).status_code == 200
+    assert client.simulate_get("/health/detailed", headers=inside).status_code == 403
     nobody, _ = client_for(geocoder, BALISE_HEALTH_NETWORKS="")
     assert nobody.simulate_get("/health/detailed").status_code == 403
     with pytest.raises(ValueError, match="BALISE_HEALTH_NETWORKS"):

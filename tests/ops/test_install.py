@@ -28,7 +28,7 @@ def geocoder(sample_index):
 def test_build_follows_the_settings(geocoder, tmp_path):
     plain = ops.build(geocoder, Settings.from_env({}), CACHED, JSON)
     assert [type(t) for t in plain.cache.tiers] == [MemoryTier] and not plain.redis.enabled
-    assert [r.path for r in plain.limiter.rules] == ["/search", "*"]  # the plan's defaults
+    assert [r.path for r in plain.limiter.rules] == ["*", "/search/csv", "/reverse/csv"]  # the defaults
     kinds = [type(m) for m in plain.middleware]
     # responses pass through these in reverse: the cache stores before compression encodes
     assert kinds.index(AccessLogMiddleware) == 0
@@ -45,7 +45,7 @@ def test_build_follows_the_settings(geocoder, tmp_path):
 
 @pytest.mark.parametrize(("name", "value"), [
     ("BALISE_RATE_LIMITS", "/search=fast"), ("BALISE_REDIS_URL", "memcached://x"),
-    ("BALISE_TRUSTED_PROXIES", "nowhere"), ("BALISE_COMPRESS_LEVELS", "br"), ("BALISE_LOG_FORMAT", "xml"),
+    ("BALISE_TRUSTED_PROXIES", "no where"), ("BALISE_COMPRESS_LEVELS", "br"), ("BALISE_LOG_FORMAT", "xml"),
 ])
 def test_bad_settings_fail_at_start_up(name, value):
     with pytest.raises(SettingError, match=name):

@@ -63,6 +63,7 @@ def server(sample_index, tmp_path):
     env = env_without("PROMETHEUS_MULTIPROC_DIR", "BALISE_METRICS_DIR_OWNER")
     env.update(BALISE_INDEX=str(sample_index), BIND=f"127.0.0.1:{port}", WORKERS="2",
                WORKER_TMP_DIR=str(tmp_path), BALISE_RATE_LIMITS="", BALISE_LOG_REQUESTS="false",
+               BALISE_HEALTH_HOST_DETAILS="true",
                PYTHONPATH=f"{REPO}{os.pathsep}{env.get('PYTHONPATH', '')}")
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
@@ -89,14 +90,14 @@ def test_workers_are_summed(server):
     pids = set()
     for n in range(40):
         assert get(port, f"/search?q={n}+rue+de+rivoli")[0] == 200
-        pids.add(orjson.loads(get(port, "/health/live")[1])["pid"])
+        pids.add(orjson.loads(get(port, "/health/detailed")[1])["pid"])
     assert len(pids) == 2  # both workers answered
     metrics_dirs = list(tmp_path.glob("balise-metrics-*"))
     assert len(metrics_dirs) == 1 and any(metrics_dirs[0].glob("counter_*.db"))
     for _ in range(4):  # whichever worker answers, it answers for both
         found = samples(get(port, "/metrics")[1].decode())
         assert total(found, "balise_http_requests_total", endpoint="/search", status="200") == 40
-        assert total(found, "balise_http_requests_total", endpoint="/health/live") == 40
+        assert total(found, "balise_http_requests_total", endpoint="/health/detailed") == 40
         assert total(found, "balise_cache_lookups_total", tier="l1") == 40
         assert total(found, "balise_index_documents") == 675
 

@@ -112,12 +112,49 @@ def test_client_address_behind_trusted_proxies():
     assert direct(request("203.0.113.9", "1.2.3.4")) == "203.0.113.9"  # no proxy trusted: header ignored
     behind = ClientAddress(networks("10.0.0.0/8, 127.0.0.1"))
     assert behind(request("10.1.2.3", "198.51.100.7")) == "198.51.100.7"
-    # the hop left of the client's is the client's own word: ignored
-    assert behind(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "198.51.100.7"
+    # by hops, not ranges: the client is what the proxy saw, private or not; the hops a
+    # client writes on the left are its own word: ignored
+    assert behind(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "10.9.9.9"
+    assert behind(request("10.1.2.3", "127.0.0.1, 10.0.3.7")) == "10.0.3.7"
+    two = ClientAddress(networks("10.0.0.0/8"), hops=2)  # a load balancer, then the gateway
+    assert two(request("10.1.2.3", "6.6.6.6, 198.51.100.7, 10.9.9.9")) == "198.51.100.7"
+    assert two(request("10.1.2.3", "198.51.100.7")) == "198.51.100.7"
     assert behind(request("203.0.113.9", "198.51.100.7")) == "203.0.113.9"  # not from a proxy
     assert behind(request("10.1.2.3")) == "10.1.2.3"
+    assert behind(request("10.1.2.3", "::ffff:198.51.100.7")) == "198.51.100.7"
+    assert behind(request("10.1.2.3", "198.51.100.7:4711")) == "198.51.100.7"
     with pytest.raises(ValueError):
         networks("10.0.0.0/33")
+
+
+def test_trusted_proxies_by_name_follow_what_the_name_resolves_to():
+    """A host name (a headless Service of the gateway's pods) stands for its addresses,
+    resolved when the app is built and again in the background as pods come and go; a name
+    that resolves to nothing trusts nobody."""
+    import ipaddress
+
+    from balise.ops.clientip import AddressSet
+    from balise.values import hosts
+
+    assert ipaddress.ip_address("127.0.0.1") in AddressSet(hosts("localhost"))  # the real resolver
+    pods = {ipaddress.ip_address("10.244.0.5")}
+    trusted = AddressSet(hosts("gateway.example.svc, 192.0.2.0/24"), resolver=lambda name: set(pods),
+                         refresh=0.05)
+    behind = ClientAddress(trusted)
+
+    def request(remote: str) -> falcon.Request:
+        return falcon.Request(falcon.testing.create_environ(remote_addr=remote,
+                                                            headers={"X-Forwarded-For": "198.51.100.7"}))
+
+    assert behind(request("10.244.0.5")) == "198.51.100.7" and behind(request("192.0.2.9")) == "198.51.100.7"
+    pods.clear()
+    pods.add(ipaddress.ip_address("10.244.0.6"))  # the pod was replaced
+    deadline = time.monotonic() + 5
+    while behind(request("10.244.0.6")) != "198.51.100.7" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert behind(request("10.244.0.6")) == "198.51.100.7" and behind(request("10.244.0.5")) == "10.244.0.5"
+    nowhere = AddressSet(hosts("nowhere.invalid"))
+    assert not nowhere.resolved and nowhere.unresolved == {"nowhere.invalid"}
 
 
 def get(host: str, port: int, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:

@@ -44,7 +44,9 @@ def test_the_plans_pool_options(redis_url):
     kwargs = pool.connection_kwargs
     assert pool.max_connections == 50
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.3
-    assert kwargs["socket_keepalive"] is True and kwargs["health_check_interval"] == 30
+    # one wait at most a call: no PING before it, no retry after a timeout (issue 19)
+    assert kwargs["socket_keepalive"] is True and kwargs["health_check_interval"] == 0
+    assert kwargs["retry"].get_retries() == 1
     assert kwargs["socket_keepalive_options"] == {socket.TCP_KEEPIDLE: 1, socket.TCP_KEEPINTVL: 3,
                                                   socket.TCP_KEEPCNT: 5}
     assert connector.ping() < 0.3

@@ -5,6 +5,7 @@ transfer (the download resumes), stalls (the timeout fires), or serves a corrupt
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tarfile
 import threading
@@ -16,7 +17,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from balise.bundle import BundleError, ChecksumError, _decompressed_reader, create, fetch
+from balise.archive import decompressed_reader
+from balise.bundle import BundleError, ChecksumError, create, fetch
 from balise.cli import main
 from balise.index import IndexReader
 from balise.index.pointer import CURRENT, install, resolve
@@ -120,14 +122,14 @@ def test_create_writes_the_archive_its_checksum_and_a_descriptor(bundles, alps_i
 
 
 @pytest.mark.parametrize("name", ["sample", "alps"])
-def test_the_archive_holds_one_versioned_directory_manifest_last(bundles, name):
+def test_the_archive_holds_one_versioned_directory_manifest_first(bundles, name):
     bundle = bundles[name]
-    with open(bundle, "rb") as raw, _decompressed_reader(raw) as stream, \
+    with open(bundle, "rb") as raw, decompressed_reader(raw) as stream, \
             tarfile.open(fileobj=stream, mode="r|") as tar:
         names = [m.name for m in tar]
     version = orjson.loads(Path(f"{bundle}.json").read_bytes())["index"]["version"]
     assert {n.split("/")[0] for n in names} == {version}
-    assert names[-1] == f"{version}/manifest.json"
+    assert names[0] == f"{version}/manifest.json"  # its sizes bound what unpacking writes
 
 
 def test_fetch_installs_a_bundle_as_the_current_version(server, bundles, tmp_path, tar_filter):
@@ -217,7 +219,7 @@ def test_retries_back_off_exponentially_then_give_up_with_a_clear_error(server, 
 def tar_filter(request, monkeypatch):
     """Python before 3.11.4 (Debian 12's 3.11.2) has no tarfile "data" filter: both must be safe."""
     if request.param == "no data filter":
-        monkeypatch.setattr("balise.bundle._DATA_FILTER", {})
+        monkeypatch.setattr("balise.archive._DATA_FILTER", {})
 
 
 @pytest.mark.parametrize("member", ["../evil/manifest.json", "/etc/passwd", "v/sub/dir/file"])
@@ -238,7 +240,7 @@ def test_an_archive_with_unexpected_paths_is_refused(server, tmp_path, member, t
 def test_an_archive_without_a_valid_index_is_refused(server, tmp_path):
     archive = tmp_path / "broken.tar.gz"
     payload = tmp_path / "manifest.json"
-    payload.write_bytes(b'{"format": "balise-index", "format_version": 1, "version": "x"}')
+    payload.write_bytes(b'{"format": "balise-index", "format_version": 1, "version": "x", "bytes": 0}')
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(payload, arcname="x/manifest.json")
     Path(f"{archive}.sha256").write_text(hashlib.sha256(archive.read_bytes()).hexdigest())
@@ -273,7 +275,7 @@ def test_a_bundle_whose_version_is_not_a_plain_name_is_refused_and_nothing_moves
     hostile = index_with_version(sample_index, version, tmp_path / "made" / "good-name")
     archive = tmp_path / "made" / "hostile.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(hostile.iterdir(), key=lambda p: p.name == "manifest.json"):
+        for path in sorted(hostile.iterdir(), key=lambda p: p.name != "manifest.json"):
             tar.add(path, arcname=f"good-name/{path.name}")
     Path(f"{archive}.sha256").write_text(hashlib.sha256(archive.read_bytes()).hexdigest())
     outside = sorted(p for p in tmp_path.rglob("*") if root not in p.parents)
@@ -306,3 +308,69 @@ def test_cli_create_fetch_and_publish(server, sample_index, alps_index, tmp_path
     assert os.readlink(root / CURRENT) == IndexReader(alps_index).version
     result = runner.invoke(main, ["bundle", "create", str(sample_index), str(tmp_path / "x.zip")])
     assert result.exit_code != 0 and ".tar.zst or .tar.gz" in result.output
+
+
+# --- refusals (issue 19): nothing left behind, nothing expanded past the manifest, one line ---
+
+
+def published_archive(server, tmp_path: Path, name: str, members: list[tuple[str, bytes]],
+                      cut: int | None = None) -> str:
+    """An archive of ``members`` (name, data) in order, maybe cut to ``cut`` bytes, served with
+    its own checksum (so that only unpacking can refuse it)."""
+    archive = tmp_path / name
+    with tarfile.open(archive, "w:gz") as tar:
+        for member, data in members:
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    if cut is not None:
+        archive.write_bytes(archive.read_bytes()[:cut])
+    Path(f"{archive}.sha256").write_text(hashlib.sha256(archive.read_bytes()).hexdigest())
+    return server.publish(archive)
+
+
+def fetch_cli(url: str, root: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["bundle", "fetch", url, "--into", str(root), "--retries", "0"])
+    return result.exit_code, result.output
+
+
+def test_an_archive_larger_than_its_manifest_says_is_refused_before_it_is_written(server, tmp_path):
+    """100 MB of zeros (100 KB compressed) after a manifest saying 1,000 bytes: refused by the
+    member's header, before any of it is written; the download is deleted."""
+    manifest = orjson.dumps({"format": "balise-index", "format_version": 3, "version": "v1", "bytes": 1000})
+    url = published_archive(server, tmp_path, "bomb.tar.gz",
+                            [("v1/manifest.json", manifest), ("v1/terms.bin", bytes(100_000_000))])
+    root = tmp_path / "root"
+    started = time.monotonic()
+    code, output = fetch_cli(url, root)
+    assert code == 1 and output.startswith("Error: the archive holds more than its manifest's 1,000 bytes")
+    assert output.count("\n") == 1 and "Traceback" not in output
+    assert time.monotonic() - started < 5  # refused at the header, not after writing 100 MB
+    assert not list(root.glob(".staging*")) and not list((root / ".download").iterdir())
+
+
+@pytest.mark.parametrize(("members", "cut", "message"), [
+    ([("v1/manifest.json", b"[1, 2]")], None, "not an object with its files' bytes"),
+    ([("v1/manifest.json", b"{no json")], None, "manifest is not JSON"),
+    ([("v1/terms.bin", b"x"), ("v1/manifest.json", b"{}")], None, "does not start with the index's"),
+    ([("v1/manifest.json", orjson.dumps({"bytes": 200_000})), ("v1/terms.bin", os.urandom(200_000))],
+     60_000, "the archive cannot be read"),
+], ids=["manifest an array", "manifest not JSON", "manifest last", "truncated gzip"])
+def test_a_refused_bundle_is_one_error_line_and_leaves_nothing(server, tmp_path, members, cut, message):
+    root = tmp_path / "root"
+    code, output = fetch_cli(published_archive(server, tmp_path, "bad.tar.gz", members, cut), root)
+    assert code == 1 and output.startswith("Error: ") and message in output, output
+    assert output.count("\n") == 1 and "Traceback" not in output and "Aborted" not in output
+    assert not list(root.glob(".staging*")) and not list((root / ".download").iterdir())
+
+
+def test_a_version_naming_a_directory_that_is_not_an_index_is_refused(server, bundles, tmp_path):
+    root = tmp_path / "root"
+    version = orjson.loads(Path(f"{bundles['sample']}.json").read_bytes())["index"]["version"]
+    (root / version).mkdir(parents=True)
+    (root / version / "notes.txt").write_text("someone's files")
+    code, output = fetch_cli(server.publish(bundles["sample"]), root)
+    assert code == 1 and output.startswith(f"Error: {root / version} exists and is not an index"), output
+    assert output.count("\n") == 1
+    assert (root / version / "notes.txt").read_text() == "someone's files"  # untouched
+    assert not (root / CURRENT).exists() and not list((root / ".download").iterdir())

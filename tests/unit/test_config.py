@@ -28,9 +28,10 @@ def test_every_field_is_declared_once_with_its_variable_default_and_help():
 def test_defaults_are_typed_values():
     s = Settings.from_env({})
     assert s.index == "var/index" and s.csv_max_bytes == 50_000_000 and s.keepalive == 30
-    assert [r.path for r in s.rate_limits] == ["/search", "*"]
+    assert [r.path for r in s.rate_limits] == ["*", "/search/csv", "/reverse/csv"]
     assert dict(s.compress_levels) == {"br": 4, "gzip": 6, "zstd": 3}
-    assert s.trusted_proxies == () and ipaddress.ip_address("127.0.0.1") in s.health_networks[0]
+    assert not s.trusted_proxies and s.trusted_hops == 1 and s.public_paths == ()
+    assert ipaddress.ip_address("127.0.0.1") in s.health_networks.networks[0]
     assert s.redis is None and s.log_format == "json" and s.log_requests is True
 
 

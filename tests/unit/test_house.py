@@ -22,7 +22,7 @@ LAYERS = (
     ("text",),
     ("index",),
     ("importer", "search"),
-    ("geocoder",),
+    ("geocoder", "archive"),
     ("csv", "bundle", "served"),
     ("dask",),
     ("ops",),

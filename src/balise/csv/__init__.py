@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .options import RESULT_COLUMNS, CsvOptions
 from .run import BatchStats, GeocodedCsv, geocode_rows, geocode_rows_parallel
-from .spooling import check_size, output_filename, spool_upload
+from .spooling import check_size, count_lines, output_filename, spool_upload
 
-__all__ = ["RESULT_COLUMNS", "BatchStats", "CsvOptions", "GeocodedCsv", "check_size", "geocode_rows",
-           "geocode_rows_parallel", "output_filename", "spool_upload"]
+__all__ = ["RESULT_COLUMNS", "BatchStats", "CsvOptions", "GeocodedCsv", "check_size", "count_lines",
+           "geocode_rows", "geocode_rows_parallel", "output_filename", "spool_upload"]

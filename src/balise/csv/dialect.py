@@ -1,5 +1,10 @@
 """Reading a CSV file: its encoding detected, its delimiter sniffed, its header read, then its
-rows one at a time, each with what is wrong with it (never an exception for one bad row)."""
+rows a chunk at a time, each with what is wrong with it (never an exception for one bad row).
+
+A line is at most ``MAX_LINE_BYTES`` (64 KiB): a longer one is a row in error, skipped
+without being held (a 44 MB file of two such lines took a worker from 60 to 390 MiB), and a
+longer header makes the file a 400. Lines are read, decoded and counted in batches of about
+``BATCH_BYTES``, so that csv.reader pulls them with no Python frame per line."""
 
 from __future__ import annotations
 
@@ -15,16 +20,23 @@ from .plan import Chunk, Failed, Row
 
 DELIMITERS = ",;|\t"
 HEAD_BYTES = 64 * 1024  # what encoding and delimiter detection look at
+MAX_LINE_BYTES = 64 * 1024  # the longest line read (a row in error beyond; the header: 400)
+BATCH_BYTES = 1 << 16  # raw lines are read, decoded and counted this many bytes at a time
+CHUNK_BYTES = 1 << 20  # of input at most in a chunk (plus a batch): wide rows come fewer at a time
 MISSING_DELIMITER = 'Unable to detect the delimiter; give one with the "delimiter" parameter.'
+# NOTE: UTF-32's little-endian mark starts with UTF-16's: it is looked for first.
+BYTE_ORDER_MARKS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+                    (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+                    (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 def detect_encoding(head: Sequence[bytes]) -> str:
-    """UTF-8 (with BOM: utf-8-sig) unless most non-ASCII lines are not UTF-8; then cp1252,
-    or latin-1 when a byte is undefined in cp1252. Broken UTF-8 lines stay bad rows."""
-    if head and head[0].startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head and head[0].startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+    """By its byte order mark (UTF-8, UTF-32, UTF-16); else UTF-8 unless most non-ASCII lines
+    are not UTF-8, then cp1252, or latin-1 when a byte is undefined in cp1252. Broken UTF-8
+    lines stay bad rows. A head in ASCII decides nothing: see :class:`_Decoded`."""
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if head and head[0].startswith(mark):
+            return encoding
     good = bad = 0
     for line in head:
         if not line.isascii():
@@ -42,29 +54,74 @@ def detect_encoding(head: Sequence[bytes]) -> str:
         return "latin-1"
 
 
-BATCH_BYTES = 1 << 16  # raw lines are read, decoded and counted this many bytes at a time
+class _RawLines:
+    """The lines of a binary file (or of an iterable of lines) in lists of about BATCH_BYTES.
 
+    A line over ``MAX_LINE_BYTES`` is dropped as it is read: a bare newline stands for it and
+    its number is in ``long``. Once ``split`` is off (UTF-16/32, whose bytes split on b"\\n"
+    are not lines), a file gives its blocks as they are read."""
 
-def _raw_batches(source: IO[bytes] | Iterable[Any]) -> Iterator[list[Any]]:
-    """The lines of a binary file (or of an iterable of lines) in lists of about BATCH_BYTES."""
-    readlines = getattr(source, "readlines", None)
-    if readlines is None:
-        lines = iter(source)
-        while batch := list(islice(lines, 1000)):
+    def __init__(self, source: IO[bytes] | Iterable[Any]) -> None:
+        self._read = getattr(source, "read", None)
+        self._lines = None if self._read else iter(source)
+        self.long: set[int] = set()
+        self.lines = 0  # lines given so far
+        self.split = True
+        self._pending = b""  # the start of a line not ended yet
+        self._dropped = 0  # or the length of a long line dropped so far
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return self._from_file() if self._read else self._from_lines()
+
+    def _from_lines(self) -> Iterator[list[Any]]:
+        while batch := list(islice(self._lines, 1000)):  # type: ignore[arg-type]
+            for i, line in enumerate(batch):
+                if len(line) > MAX_LINE_BYTES:
+                    batch[i] = "\n" if isinstance(line, str) else b"\n"
+                    self.long.add(self.lines + i + 1)
+            self.lines += len(batch)
             yield batch
-        return
-    while batch := readlines(BATCH_BYTES):
-        yield batch
+
+    def _from_file(self) -> Iterator[list[bytes]]:
+        read = self._read
+        while block := read(BATCH_BYTES):  # type: ignore[misc]
+            if not self.split:
+                yield [self._pending + block] if self._pending else [block]
+                self._pending = b""
+                continue
+            *ended, rest = block.split(b"\n")
+            batch = [line + b"\n" for line in ended]
+            if batch:  # the first line ended here began in the blocks before
+                if self._dropped or len(self._pending) + len(batch[0]) > MAX_LINE_BYTES:
+                    batch[0] = b"\n"
+                    self.long.add(self.lines + 1)
+                else:
+                    batch[0] = self._pending + batch[0]
+                self._pending, self._dropped = b"", 0
+            if self._dropped or len(self._pending) + len(rest) > MAX_LINE_BYTES:
+                self._pending, self._dropped = b"", self._dropped + len(rest) + 1
+            else:
+                self._pending += rest
+            if batch:
+                self.lines += len(batch)
+                yield batch
+        if self._dropped:
+            self.long.add(self.lines + 1)
+        if self._pending or self._dropped:
+            self.lines += 1
+            yield [b"\n" if self._dropped else self._pending]
 
 
 class _Decoded:
-    """Raw lines decoded in batches for csv.reader, which pulls them with no Python frame per
-    line; an undecodable line is kept with replacement characters and its number (as the
-    reader's ``line_num`` counts) is remembered, so that its row is marked bad."""
+    """Raw lines decoded in batches for csv.reader; an undecodable line is kept with
+    replacement characters and its number (as the reader's ``line_num`` counts) is
+    remembered, so that its row is marked bad. ``encoding`` None: the head was ASCII, and the
+    first non-ASCII line decides, as :func:`detect_encoding` decides on a head."""
 
-    def __init__(self, encoding: str) -> None:
+    def __init__(self, encoding: str | None) -> None:
         self.encoding = encoding
         self.bad: set[int] = set()
+        self.long: set[int] = set()  # lines over MAX_LINE_BYTES (UTF-16/32)
         self.lines = 0  # lines decoded so far
         self.bytes_read = 0
 
@@ -73,6 +130,10 @@ class _Decoded:
         first, self.lines = self.lines, self.lines + len(raw)
         if raw and isinstance(raw[0], str):
             return raw
+        if self.encoding is None:
+            if all(line.isascii() for line in raw):
+                return [line.decode("ascii") for line in raw]
+            self.encoding = detect_encoding([next(line for line in raw if not line.isascii())])
         try:
             return [line.decode(self.encoding) for line in raw]
         except UnicodeDecodeError:
@@ -87,9 +148,10 @@ class _Decoded:
         return decoded
 
     def wide(self, raw: Iterator[list[Any]]) -> Iterator[list[str]]:
-        """UTF-16/32: bytes split on b"\\n" are not lines, so decode the stream, then split."""
-        decoder = codecs.getincrementaldecoder(self.encoding)("replace")
-        pending = ""
+        """UTF-16/32: the stream decoded, then split in lines; a line of more than
+        ``MAX_LINE_BYTES`` characters is dropped as it grows."""
+        decoder = codecs.getincrementaldecoder(self.encoding or "utf-16")("replace")
+        pending, long = "", False
         for batch in chain(raw, [[b""]]):
             chunk = b"".join(batch)
             self.bytes_read += len(chunk)
@@ -98,9 +160,18 @@ class _Decoded:
             if not chunk and pending:
                 lines.append(pending)
             for number, line in enumerate(lines, self.lines + 1):
-                if "\ufffd" in line:
+                if long:
+                    lines[number - self.lines - 1], long = "\n", False
+                    self.long.add(number)
+                elif "\ufffd" in line:
                     self.bad.add(number)
             self.lines += len(lines)
+            if len(pending) > MAX_LINE_BYTES:
+                pending, long = "", True
+            if long and not chunk:
+                self.long.add(self.lines + 1)
+                self.lines += 1
+                lines.append("\n")
             yield lines
 
 
@@ -137,21 +208,30 @@ class Input:
     """A CSV source opened: encoding, dialect and header known, then rows a chunk at a time."""
 
     def __init__(self, source: IO[bytes] | Iterable[Any], options: CsvOptions) -> None:
-        raw = _raw_batches(source)
+        self._raw = _RawLines(source)
+        raw = iter(self._raw)
         head: list[Any] = []
         for batch in raw:
             head += batch
             if sum(map(len, head)) >= HEAD_BYTES:
                 break
+        if 1 in self._raw.long:
+            raise InvalidCsv(f"The header line is over {MAX_LINE_BYTES:,} bytes.")
         complete = sum(map(len, head)) < HEAD_BYTES
         text = bool(head) and isinstance(head[0], str)
-        declared = options.encoding or ("utf-8" if text else detect_encoding(head))
-        self.encoding = codecs.lookup(declared).name
-        self._decoded = _Decoded("utf-8" if self.encoding == "utf-8-sig" else self.encoding)
+        self.encoding = codecs.lookup(options.encoding or ("utf-8" if text else detect_encoding(head))).name
+        late = options.encoding is None and not text and all(line.isascii() for line in head)
+        decoding = None if late else "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        self._decoded = _Decoded(decoding)  # NOTE: late, the output is UTF-8 whatever comes
+        self._long = self._raw.long
         lines: Iterator[list[str]]
         if not text and self.encoding.startswith(("utf-16", "utf-32")):
+            self._raw.split = False
+            self._long = self._decoded.long
             lines = self._decoded.wide(chain([head], raw))
             sample = next(lines, [])
+            if 1 in self._long:
+                raise InvalidCsv(f"The header line is over {MAX_LINE_BYTES:,} bytes.")
         else:
             sample = self._decoded.batch(head)
             lines = map(self._decoded.batch, raw)
@@ -189,15 +269,17 @@ class Input:
             rows -= len(chunk.rows)
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        """The rows in chunks of ``size``, blank lines skipped; a row that has a problem (not
-        decodable, unreadable, a wrong column count) is in the chunk's ``problems``."""
-        reader, width, bad = self.reader, len(self.header), self._decoded.bad
+        """The rows in chunks of ``size`` (fewer when they hold over ``CHUNK_BYTES`` of input),
+        blank lines skipped; a row that has a problem (not decodable, too long, unreadable, a
+        wrong column count) is in the chunk's ``problems``."""
+        reader, width, bad, long = self.reader, len(self.header), self._decoded.bad, self._long
         last = reader.line_num
         while True:
             rows: list[Row] = []
             lines: list[int] = []
             problems: dict[int, Failed] = {}
-            while len(rows) < size:
+            start = self._decoded.bytes_read
+            while len(rows) < size and self._decoded.bytes_read - start < CHUNK_BYTES:
                 problem = None
                 try:
                     row = next(reader)
@@ -206,7 +288,9 @@ class Input:
                 except csv.Error as e:
                     row, problem = [], Failed("unreadable CSV", str(e))
                 number = reader.line_num
-                if bad and any(n in bad for n in range(last + 1, number + 1)):
+                if long and any(n in long for n in range(last + 1, number + 1)):
+                    row, problem = [], Failed("row too long", f"a line over {MAX_LINE_BYTES:,} bytes")
+                elif bad and any(n in bad for n in range(last + 1, number + 1)):
                     problem = problem or Failed("undecodable", f"not {self.encoding}")
                 last = number
                 if not row and problem is None:

@@ -208,6 +208,7 @@ class ParquetAnswer(Iterator[bytes]):
         if max_bytes and (parquet.uncompressed_bytes() > EXPANSION * max_bytes
                           or parquet.rows > max_bytes // 2):
             raise FileTooLarge(max_bytes)
+        self.rows = parquet.rows
         self.table = GeocodedTable(parquet, executor)
         self.stats = self.table.stats
         self._bytes: Generator[bytes, None, None] = parquet_stream(self.table, HTTP_ROW_GROUP_ROWS)

@@ -18,13 +18,16 @@ def check_size(length: int | None, max_bytes: int) -> None:
         raise FileTooLarge(max_bytes)
 
 
-def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16) -> IO[bytes]:
-    """Copy an uploaded file to a temporary file (in memory while small), rewound.
+def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16, directory: str | None = None
+                 ) -> IO[bytes]:
+    """Copy an uploaded file to a temporary file (in memory while small, then in ``directory``,
+    default the system's temporary directory), rewound.
 
     NOTE: multipart fields may come after the file, so the file is kept aside while the rest
-    of the form is read; past ``max_bytes`` (0: no limit) it raises FileTooLarge (413).
+    of the form is read; past ``max_bytes`` (0: no limit) it raises FileTooLarge (413). A
+    worker spools at most one file per body slot: ``THREADS`` files of ``max_bytes``.
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)  # noqa: SIM115 (the caller's)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY, dir=directory or None)  # noqa: SIM115
     size = 0
     while chunk := stream.read(block):
         size += len(chunk)
@@ -34,6 +37,20 @@ def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16) -> IO[
         spool.write(chunk)
     spool.seek(0)
     return spool
+
+
+def count_lines(spool: IO[bytes], block: int = 1 << 20) -> int:
+    """The lines of a spooled file (its line feeds, and a last line without one), rewound.
+
+    NOTE: counted on the bytes, as cheap as a copy (~20 ms for 50 MB): in UTF-16 or UTF-32 a
+    character whose code ends in 0x0A counts as one more line too, which only overcounts.
+    """
+    count, last = 0, b"\n"
+    while chunk := spool.read(block):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
+    spool.seek(0)
+    return count + (last != b"\n")
 
 
 def output_filename(filename: str | None) -> str:

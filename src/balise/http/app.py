@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from importlib.resources import files
+from typing import Any
 
 import falcon
 import orjson
@@ -11,9 +13,10 @@ from .. import __version__, ops
 from ..config import Settings
 from ..errors import BaliseError, QueryTooLong
 from ..geocoder import CurrentGeocoder
+from ..ops.clientip import AddressSet, ClientAddress, rate_key
 from ..ops.process import at_worker_start
 from ..served import ADDRESS, POI, ServedIndexes
-from . import geocodage, jsonbatch, resources, web
+from . import bodies, geocodage, jsonbatch, resources, web
 from .geocodage.resources import routes as geocodage_routes
 
 
@@ -24,20 +27,25 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
     ``/health``, ``/openapi.json``; the Géoplateforme's API under ``BALISE_GEOCODAGE_PREFIX``
     (http/geocodage/); the web page ``/`` and its ``/static/`` files."""
     served = ServedIndexes({ADDRESS: geocoder, **({POI: poi} if poi is not None else {})})
-    app = falcon.App(middleware=[Cors(settings.cors_origin)])
+    app = falcon.App(middleware=[Cors(settings.cors_origin)], request_type=Request)
     # As Addok: "q=a,b" is one value, and "/search/" is "/search".
     app.req_options.auto_parse_qs_csv = False
     app.req_options.strip_url_path_trailing_slash = True
     engine = resources.EngineTurn()
     app.add_route("/search", resources.Search(geocoder, engine))
     app.add_route("/reverse", resources.Reverse(geocoder, engine))
-    # One thread of each worker is kept from uploads, which may be slow (resources.UploadSlots).
-    uploads = resources.UploadSlots(settings.threads - 1)
-    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", settings.csv_max_bytes, uploads))
-    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", settings.csv_max_bytes, uploads))
+    # Requests with a body hold THREADS threads of a worker at most (it runs twice as many),
+    # a few per client; their bodies must keep up a minimum rate (http/bodies.py).
+    client = ClientAddress(AddressSet(settings.trusted_proxies), settings.trusted_hops)
+    slots = bodies.BodySlots(settings.threads, settings.client_uploads, client_key(client))
+    reader = bodies.BodyReader(settings.body_timeout, settings.body_min_rate)
+    csv_limits = resources.CsvLimits(settings.csv_max_bytes, settings.csv_max_rows, settings.spool_dir)
+    app.add_route("/search/csv", resources.GeocodeCsv(geocoder, "search", csv_limits, slots, reader))
+    app.add_route("/reverse/csv", resources.GeocodeCsv(geocoder, "reverse", csv_limits, slots, reader))
     app.add_route("/health", resources.Health(geocoder, __version__, served))
     app.add_route("/lookup", resources.Lookup(geocoder, engine))
-    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, engine))
+    app.add_route("/batch", jsonbatch.Batch(geocoder, settings.batch_max, settings.batch_max_bytes, slots,
+                                            reader, engine))
     app.add_route("/status", resources.Status(geocoder, __version__, served=served))
     cached = dict(resources.CACHED)
     if settings.geocodage_prefix:
@@ -53,8 +61,17 @@ def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bo
     app.set_error_serializer(serialize_error)
     if with_ops:  # Tests of the ops layer install their own pieces on the bare API.
         # Cache tiers, rate limits, compression, metrics, /health/*, request logs (balise/ops/).
-        ops.install(app, geocoder, settings, cached, resources.JSON, served)
+        ops.install(app, geocoder, settings, cached, resources.JSON, served, client)
     return app
+
+
+def client_key(client: ClientAddress) -> bodies.ClientOf:
+    """What a request's client counts as for its body slots: as for its rate limits."""
+
+    def key(req: falcon.Request) -> str:
+        return rate_key(client.of(req))
+
+    return key
 
 
 def serve(settings: Settings) -> falcon.App:
@@ -73,6 +90,24 @@ def serve(settings: Settings) -> falcon.App:
         poi = CurrentGeocoder(settings.poi_index)
         at_worker_start(poi.refresh)
     return create_app(geocoder, settings, poi=poi)
+
+
+class Request(falcon.Request):
+    """Falcon's request, its query string read as UTF-8.
+
+    NOTE: a WSGI server hands the query string over as bytes tunnelled through Latin-1 (PEP
+    3333); falcon decodes the path back to UTF-8 but not the query string, so bytes a client
+    sends raw (``?q=rue µ``, not ``%C2%B5``) were read as Latin-1 (``rue Âµ``). Percent-escapes
+    are UTF-8 either way. PERF: a query string in ASCII (nearly all) is left as it is.
+    """
+
+    def __init__(self, env: dict[str, Any], options: falcon.request.RequestOptions | None = None) -> None:
+        query = env.get("QUERY_STRING")
+        if query and not query.isascii():
+            # (a character past Latin-1: a server that decoded the bytes already)
+            with contextlib.suppress(UnicodeEncodeError):
+                env["QUERY_STRING"] = query.encode("latin-1").decode("utf-8", "replace")
+        super().__init__(env, options)
 
 
 def openapi_document() -> bytes:

@@ -21,10 +21,12 @@ or ``type``, ``postcode``, ``citycode`` directly), ``bbox`` (4 numbers, or the s
 read as 2, as addok-server does. An item's parameters override the common ones (filters name
 by name).
 
-A request that is not JSON (400), too big (413, ``BALISE_BATCH_MAX_BYTES``), without a
-``requests`` array, or with more than ``BALISE_BATCH_MAX`` items (400) fails as a whole; any
-other problem is the item's own ``error`` and the other items are answered. All items are
-answered by the same index version, one after the other, in this worker.
+A request that is not JSON (400), too big (413, ``BALISE_BATCH_MAX_BYTES``), sent too slowly
+(408) or while the worker serves all the bodies it may (429, 503: http/bodies.py), without
+a ``requests`` array, or with more than ``BALISE_BATCH_MAX`` items (400) fails as a whole;
+any other problem is the item's own ``error`` and the other items are answered. A batch
+counts its items against the client's rate limits (ops/ratelimit.py). All items are answered
+by the same index version, one after the other, in this worker.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..errors import BaliseError, BodyTooLarge, InvalidJson, InvalidParameter, M
 from ..geocoder import Geocoder
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, ReverseRequest, SearchRequest
+from .bodies import BodyReader, BodySlots
 from .resources import send_json
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,21 @@ LIMIT = 2  # the first result and the next one's score
 class Batch:
     """``POST /batch``: see the module docstring."""
 
-    def __init__(self, geocoder, max_requests: int, max_bytes: int, engine=None) -> None:
+    def __init__(self, geocoder, max_requests: int, max_bytes: int, slots: BodySlots, reader: BodyReader,
+                 engine=None) -> None:
         self.geocoder, self.max_requests, self.max_bytes = geocoder, max_requests, max_bytes
+        self.slots, self.reader = slots, reader
         self.engine = engine or contextlib.nullcontext()  # the worker's turn in the engine
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = read_json(req, self.max_bytes)
+        release = self.slots.take(req)  # a thread for requests with a body (http/bodies.py)
+        try:
+            self.answer(req, resp)
+        finally:
+            release()
+
+    def answer(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, self.max_bytes, self.reader)
         if not isinstance(body, dict):
             raise InvalidParameter("body", "must be a JSON object with a `requests` array")
         requests = body.get("requests")
@@ -75,6 +87,9 @@ class Batch:
             common = {}
         if not isinstance(common, dict):
             raise InvalidParameter("params", "must be an object")
+        from ..ops.ratelimit import charge  # NOTE: not at import: it loads prometheus_client
+
+        charge(req, len(requests))  # the work, counted before it is done
         geocoder = self.geocoder.get() if hasattr(self.geocoder, "get") else self.geocoder  # one version
         results = []
         for item in requests:  # one turn an item: a batch does not hold the engine for long
@@ -83,14 +98,10 @@ class Batch:
         send_json(resp, {"results": results})
 
 
-def read_json(req: falcon.Request, max_bytes: int):
-    """The body as JSON, at most ``max_bytes`` (413 beyond, whether declared or sent)."""
-    if req.content_length is not None and req.content_length > max_bytes:
-        raise BodyTooLarge(max_bytes)
-    chunked = req.content_length is None and "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
-    data = (req.stream if chunked else req.bounded_stream).read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise BodyTooLarge(max_bytes)
+def read_json(req: falcon.Request, max_bytes: int, reader: BodyReader):
+    """The body as JSON, at most ``max_bytes`` (413 beyond, whether declared or sent), sent
+    at the minimum rate (408 below)."""
+    data = reader.open(req, max_bytes, lambda: BodyTooLarge(max_bytes)).read()
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as e:

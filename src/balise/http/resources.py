@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import codecs
 import math
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import falcon
 import orjson
 
-from ..errors import InvalidParameter, MissingParameter
+from ..errors import FileTooLarge, InvalidParameter, MissingParameter, TooManyRows
 from ..geocoder import Answer, CurrentGeocoder, Geocoder
 from ..ops.cache.entry import Cacheable
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
 from ..served import ServedIndexes
+from .bodies import BodyReader, BodySlots, Releasing
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -104,45 +106,45 @@ class GeocodeCsv:
     """``POST /search/csv/`` and ``/reverse/csv/``: addok-csv's form, streamed in and out; a
     Parquet ``data`` (by its first bytes) is answered in Parquet, typed as ``balise geocode``'s.
 
-    The upload is spooled (memory, then disk) because form fields may follow the file;
-    the answer is streamed as rows are geocoded, so memory stays bounded. The whole
-    exchange holds one of the worker's upload slots (:class:`UploadSlots`).
+    The body is read at its minimum rate (:class:`~balise.http.bodies.BodyReader`); the file
+    is spooled (memory, then disk) because form fields may follow it, and counted against the
+    client's rate limits by its lines; the answer is streamed as rows are geocoded, so memory
+    stays bounded. The whole exchange holds one of the worker's body slots
+    (:class:`~balise.http.bodies.BodySlots`).
     """
 
-    def __init__(self, geocoder: Geocoder, mode: str, max_bytes: int, slots: UploadSlots) -> None:
-        self.geocoder, self.mode, self.max_bytes, self.slots = geocoder, mode, max_bytes, slots
+    def __init__(self, geocoder: Geocoder, mode: str, limits: CsvLimits, slots: BodySlots,
+                 reader: BodyReader) -> None:
+        self.geocoder, self.mode, self.limits = geocoder, mode, limits
+        self.slots, self.reader = slots, reader
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from ..csv import CsvOptions, GeocodedCsv, check_size, geocode_rows, output_filename, spool_upload
+        from ..csv import CsvOptions, GeocodedCsv, check_size, count_lines, geocode_rows, output_filename
         from ..csv.parquet import ParquetAnswer, is_parquet
         from ..csv.parquet import output_filename as parquet_filename
         from ..csv.run import in_process
 
-        check_size(req.content_length, self.max_bytes)
+        limits = self.limits
+        check_size(req.content_length, limits.max_bytes)
         if not (req.content_type or "").startswith("multipart/form-data"):
             raise InvalidParameter("data", "send a multipart/form-data form with the CSV in `data`")
-        release = self.slots.take()
+        release = self.slots.take(req)
         try:
-            form: dict[str, list[str]] = {}
-            data, filename = None, None
-            try:
-                for part in read_form(req, self.max_bytes):
-                    if part.name == "data" and data is None:
-                        data, filename = spool_upload(part.stream, self.max_bytes), part.filename
-                    else:
-                        form.setdefault(part.name, []).append(part.get_text() or "")
-            except falcon.MediaMalformedError as e:
-                raise InvalidParameter("data", "the multipart form could not be read") from e
-            if data is None:
-                raise MissingParameter("data")
+            form, data, filename = self.read_form(req)
             options = CsvOptions.from_form(form)
             check_text_encoding(options.encoding)
             parquet = is_parquet(data.read(4))  # a Parquet upload is answered in Parquet
             data.seek(0)
             try:
-                out: GeocodedCsv | ParquetAnswer = ParquetAnswer(
-                    in_process(self.geocoder, options.min_score), data, options, self.mode, self.max_bytes,
-                ) if parquet else geocode_rows(self.geocoder, data, options, mode=self.mode)
+                if parquet:
+                    answer = ParquetAnswer(in_process(self.geocoder, options.min_score), data, options,
+                                           self.mode, limits.max_bytes)
+                    self.check_rows(req, answer.rows)
+                else:
+                    self.check_rows(req, count_lines(data) - 1)  # the header is no row
+                    answer = None
+                out: GeocodedCsv | ParquetAnswer = answer or geocode_rows(self.geocoder, data, options,
+                                                                          mode=self.mode)
             except (UnicodeError, LookupError) as e:  # the file is not in the encoding given
                 raise InvalidParameter("encoding", f"the file cannot be read as {options.encoding}") from e
         except BaseException:
@@ -152,26 +154,47 @@ class GeocodeCsv:
         resp.downloadable_as = parquet_filename(filename) if parquet else output_filename(filename)
         resp.stream = Releasing(out, release)
 
+    def read_form(self, req: falcon.Request) -> tuple[dict[str, list[str]], IO[bytes], str | None]:
+        """The form's fields, its file (spooled) and the file's name; the body is read at its
+        minimum rate, whether its length was given or it came chunked."""
+        from ..csv import spool_upload
 
-def read_form(req: falcon.Request, max_bytes: int):
-    """The parts of a multipart form, whether its length was given or it came chunked.
+        limits = self.limits
+        most = limits.max_bytes or sys.maxsize
+        body = self.reader.open(req, most, lambda: FileTooLarge(limits.max_bytes))
+        form: dict[str, list[str]] = {}
+        data, filename = None, None
+        try:
+            handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
+            for part in handler.deserialize(body, req.content_type, req.content_length or most):
+                if part.name == "data" and data is None:
+                    data = spool_upload(part.stream, limits.max_bytes, directory=limits.spool_dir)
+                    filename = part.filename
+                else:
+                    form.setdefault(part.name, []).append(part.get_text() or "")
+        except falcon.MediaMalformedError as e:
+            raise InvalidParameter("data", "the multipart form could not be read") from e
+        if data is None:
+            raise MissingParameter("data")
+        return form, data, filename
 
-    NOTE: falcon's multipart parser needs the length: a chunked body (no Content-Length)
-    is first spooled up to ``max_bytes`` (413 beyond), where the server says it ends
-    (``wsgi.input_terminated``, PEP 3333); otherwise it is refused with 411.
-    """
-    from ..csv import spool_upload
+    def check_rows(self, req: falcon.Request, rows: int) -> None:
+        """A file of over ``BALISE_CSV_MAX_ROWS`` rows (CSV lines but the header, or Parquet
+        rows) is refused (413); its rows count against the client's rate limits (429 when over)."""
+        from ..ops.ratelimit import charge  # NOTE: not at import: it loads prometheus_client
 
-    if req.content_length is not None:
-        return req.get_media()
-    if not req.env.get("wsgi.input_terminated"):
-        raise falcon.HTTPLengthRequired(title="Length required",
-                                        description="Send the form with a Content-Length header.")
-    body = spool_upload(req.stream, max_bytes)
-    length = body.seek(0, 2)
-    body.seek(0)
-    handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
-    return handler.deserialize(body, req.content_type, length)
+        if self.limits.max_rows and rows > self.limits.max_rows:
+            raise TooManyRows(rows, self.limits.max_rows)
+        charge(req, rows)
+
+
+@dataclass(frozen=True)
+class CsvLimits:
+    """What one CSV upload may be: bytes, lines, and where it is spooled."""
+
+    max_bytes: int
+    max_rows: int = 0
+    spool_dir: str = ""
 
 
 # Bytes a CSV is searched in for delimiters, quotes and line ends: the encoding must keep them.
@@ -180,15 +203,16 @@ ASCII = "".join(map(chr, range(32, 127))) + "\t\r\n"
 
 def check_text_encoding(name: str | None) -> None:
     """Refuse (400) an ``encoding`` that is not a text encoding the CSV reader can use: one
-    that keeps ASCII as it is (the reader splits lines and cells on its bytes), or UTF-16
-    or UTF-32 (decoded whole). ``base64``, ``rot13``, ``zlib``, ``hex``, ``idna``, EBCDIC...
-    are refused here rather than failing in the reader.
+    that keeps ASCII as it is (the reader splits lines and cells on its bytes), UTF-8 with its
+    byte order mark (``utf-8-sig``), or UTF-16 or UTF-32 (decoded whole). ``base64``,
+    ``rot13``, ``zlib``, ``hex``, ``idna``, EBCDIC... are refused here rather than failing in
+    the reader.
     """
     if not name:
         return
     try:
         codec = codecs.lookup(name)
-        if codec.name.startswith(("utf-16", "utf-32")):
+        if codec.name.startswith(("utf-16", "utf-32", "utf-8")):
             return
         encoded = ASCII.encode(codec.name)
         if encoded == ASCII.encode("ascii") and encoded.decode(codec.name, "replace") == ASCII:
@@ -196,55 +220,6 @@ def check_text_encoding(name: str | None) -> None:
     except (LookupError, UnicodeError, ValueError, TypeError):
         pass
     raise InvalidParameter("encoding", f"not a text encoding this service reads: {name!r}")
-
-
-class UploadSlots:
-    """How many CSV uploads a worker serves at once; one more is refused at once (503).
-
-    NOTE: why. The server hands a request to a worker thread once its headers are in; its
-    body is then read by that thread, so a client that sends it slowly (or reads the
-    answer slowly) holds the thread for as long as it likes. Uploads are the only requests
-    that read a body: with ``THREADS - 1`` slots, a thread is always left for the others.
-    """
-
-    def __init__(self, count: int) -> None:
-        self.count = max(1, count)
-        self._free = threading.BoundedSemaphore(self.count)
-
-    def take(self):
-        """Take a slot, or raise 503; returns the function that gives it back (once)."""
-        if not self._free.acquire(blocking=False):
-            raise falcon.HTTPServiceUnavailable(
-                title="Too many uploads",
-                description=f"This worker is already geocoding {self.count} file(s); retry shortly.",
-                retry_after=5)
-        released = threading.Event()
-
-        def release() -> None:
-            if not released.is_set():
-                released.set()
-                self._free.release()
-
-        return release
-
-
-class Releasing:
-    """An answer's chunks; ``release`` is called when the server closes it (PEP 3333:
-    always, whether the client read it all or went away)."""
-
-    def __init__(self, chunks: Iterable[bytes], release: Callable[[], None]) -> None:
-        self.chunks, self.release = chunks, release
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.chunks)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.chunks, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.release()
 
 
 class Health:
@@ -283,7 +258,9 @@ class Health:
 
 class Status:
     """``GET /status``: the index in service (version, build, sources, counts), the software's
-    version and the uptime; never cached (``Cache-Control: no-cache``)."""
+    version and the uptime; never cached (``Cache-Control: no-cache``). The sources' file names
+    and dates are for operators only (ops/access.py sets ``req.context.operator``): they tell
+    how the host's data is laid out."""
 
     def __init__(self, geocoder: Geocoder, version: str, started: float | None = None,
                  served: ServedIndexes | None = None) -> None:
@@ -291,23 +268,25 @@ class Status:
         self.started = time.time() if started is None else started
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        operator = bool(req.context.get("operator"))
         body = {
             "status": "ok",
             "software": {"name": "balise", "version": self.version},
             "started_at": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="seconds"),
             "uptime_seconds": round(time.time() - self.started, 1),
-            "index": describe(self.geocoder.index.manifest),  # in service now (it can be swapped)
+            "index": describe(self.geocoder.index.manifest, operator),  # in service now (it can be swapped)
         }
         if self.served is not None and len(self.served.names) > 1:
-            served = self.served
-            body["indexes"] = {name: describe(served.current(name).index.manifest) for name in served}
+            current = self.served.current
+            body["indexes"] = {name: describe(current(name).index.manifest, operator) for name in self.served}
         send_json(resp, body)
         resp.cache_control = ["no-cache"]
 
 
-def describe(manifest: dict[str, Any]) -> dict[str, Any]:
-    """What ``/status`` says of an index: version, build, format, rules, counts, sources."""
-    keep = ("path", "format", "bytes", "sha256", "modified")
+def describe(manifest: dict[str, Any], operator: bool = False) -> dict[str, Any]:
+    """What ``/status`` says of an index: version, build, format, rules, counts, sources (their
+    file names and dates to an operator only)."""
+    keep = ("path", "format", "bytes", "sha256", "modified") if operator else ("format", "bytes", "sha256")
     return {
         "version": manifest.get("version"),
         "built_at": manifest.get("built_at"),

@@ -19,18 +19,35 @@ reach by ``gc.freeze``), each worker opens its own Redis and SQLite connections 
 no child-exit hook). Granian reads no environment variable when embedded: every value below
 comes from ``balise.config.Settings``.
 
-NOTE: a request body is read by the app, not by granian, so a body sent slowly holds the
-worker thread that reads it: the only routes that read one (the CSV uploads) take a slot of
-their own, ``THREADS - 1`` per worker, so at least one thread per worker is always left for
-the rest (http/resources.py, ``UploadSlots``).
+What granian does for slow and many clients, and what balise adds (measured: docs/deploy.md,
+"Slow and hostile clients"):
+
+- headers must arrive within ``KEEPALIVE`` seconds, and an idle kept-alive connection is
+  closed after as long (hyper's header read timeout);
+- each worker holds at most ``MAX_CONNECTIONS`` connections (granian's ``backpressure``, a
+  permit per connection, idle ones included; 1024 in all by default, which 1,100 idle
+  connections filled): balise sets 10,000 a worker, or what the open-file limit allows, whose
+  soft value it raises to the hard one (an idle connection costs about 1 KB);
+- a request body is the app's to read, with no timeout: requests with a body run on threads
+  of their own (``THREADS`` more a worker) and must keep up a minimum rate (http/bodies.py);
+- an answer a client does not read blocks the thread that sends it, with no timeout either:
+  ``SEND_TIMEOUT`` sets the kernel's ``TCP_USER_TIMEOUT`` on the worker's listening socket
+  (its connections inherit it), which drops a connection whose data stays unacknowledged, a
+  closed window included, for that long; the answer's thread is then let go.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import logging
 import multiprocessing
+import os
+import resource
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,9 +55,14 @@ from .. import ops
 from ..config import SettingError, Settings
 
 DEFAULT_APP = "balise.http.app:serve"
+CONNECTIONS = 10_000  # per worker, by default (MAX_CONNECTIONS=0)
+SPARE_FILES = 512  # open files a worker keeps for other things than connections
 
-# The app, built in the master before the workers are forked (they inherit it).
+log = logging.getLogger(__name__)
+
+# The app and the settings, made in the master before the workers are forked (they inherit them).
 _preloaded: Any = None
+_settings: Settings | None = None
 
 
 def load(target: str, settings: Settings) -> Any:
@@ -52,9 +74,55 @@ def load(target: str, settings: Settings) -> Any:
 
 def worker_app() -> Any:
     """Granian's loader, run in each worker after the fork: the master's app, with this
-    worker's own connections opened before its first request."""
+    worker's own connections opened before its first request, and its listening socket tuned
+    once granian has made it."""
     ops.post_fork()
+    if _settings is not None and _settings.send_timeout:
+        port = int(_settings.bind.rpartition(":")[2])
+        threading.Thread(target=tune_listener, args=(port, _settings.send_timeout), daemon=True,
+                         name="balise-listener").start()
     return _preloaded
+
+
+def tune_listener(port: int, send_timeout: int, wait: float = 10.0) -> bool:
+    """Set ``TCP_USER_TIMEOUT`` on this process's listening socket on ``port``, which the
+    connections it accepts inherit; False if none was found within ``wait`` seconds.
+
+    NOTE: granian makes each worker's listener itself (``SO_REUSEPORT``) and sets no timeout on
+    writes; the socket is found among the process's open files, once granian has made it.
+    """
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                sock = socket.socket(fileno=os.dup(int(name)))
+            except OSError:
+                continue
+            with sock:
+                try:
+                    listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+                    if listening and sock.type == socket.SOCK_STREAM and sock.getsockname()[1] == port:
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, send_timeout * 1000)
+                        return True
+                except OSError:
+                    continue
+        time.sleep(0.05)
+    log.warning("no listening socket on port %d found: SEND_TIMEOUT not applied", port)
+    return False
+
+
+def connections_per_worker(settings: Settings) -> int:
+    """``MAX_CONNECTIONS``, or 10,000, or fewer when the open-file limit is lower (its soft
+    value raised to the hard one first: a worker needs a file for each connection)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = hard if hard != resource.RLIM_INFINITY else max(soft, CONNECTIONS + SPARE_FILES)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass
+    return settings.max_connections or max(64, min(CONNECTIONS, soft - SPARE_FILES))
 
 
 def build_server(settings: Settings) -> Any:
@@ -71,8 +139,13 @@ def build_server(settings: Settings) -> Any:
         interface=Interfaces.WSGI,
         workers=settings.workers,
         # Threads that run the app in a worker: geocoding is CPU-bound and holds the GIL, so
-        # more only interleave requests; CSV uploads may hold all but one (UploadSlots).
-        blocking_threads=settings.threads,
+        # more only interleave requests; THREADS more for requests with a body, whose clients
+        # may be slow to send it (http/bodies.py, BodySlots).
+        blocking_threads=2 * settings.threads,
+        # Connections each worker holds (granian holds a permit per connection, idle or not);
+        # those beyond wait in the listen backlog.
+        backpressure=connections_per_worker(settings),
+        backlog=2048,
         http=HTTPModes.http1,
         websockets=False,
         # Headers must arrive within KEEPALIVE seconds; hyper applies the same timeout to an
@@ -89,12 +162,13 @@ def build_server(settings: Settings) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    global _preloaded
+    global _preloaded, _settings
     argv = sys.argv[1:] if argv is None else argv
     try:
         settings = Settings.from_env()  # the only place the server reads its settings
     except SettingError as error:
         sys.exit(f"balise serve: {error}")
+    _settings = settings
     # Before prometheus_client is imported (by the app): metrics of every worker, summed.
     ops.prepare_metrics_dir(settings.worker_tmp_dir)
     # NOTE: the workers must be forked (not spawned, Python 3.14's default elsewhere) to

@@ -3,10 +3,11 @@ health, request logs. One concept per module, each with a null or in-memory twin
 usable as falcon middleware or as a plain object:
 
     redis.py        one URL: a single Redis, Sentinel or Cluster; pools per process
-    breaker.py      pybreaker around every Redis call; fails open, counts
+    breaker.py      the circuit breaker around every Redis call; fails open, counts
     cache/          entries, keys and lifetimes; L1 memory, L2 Redis, L3 SQLite; middleware
     ratelimit.py    ``limits`` per client IP and path, Redis-shared, memory fallback; 429
-    clientip.py     the client address behind trusted proxies
+    clientip.py     the client address behind trusted proxies, by hops
+    access.py       operators only: /metrics, /health/detailed, routes outside the public paths
     compression.py  br / zstd / gzip on Accept-Encoding, streams included
     metrics.py      Prometheus, summed over the server's workers; ``/metrics``
     health.py       ``/health/live``, ``/health/ready``, ``/health/detailed``
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from ..config import Settings
     from .cache.tiers import SqliteTier, TieredCache
+    from .clientip import ClientAddress
     from .health import ResponseTimes
     from .metrics import Metrics
     from .ratelimit import RateLimiter
@@ -65,7 +67,8 @@ class Ops:
 
 
 def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]] | None = None,
-          content_type: str = "application/json", served: Any = None) -> Ops:
+          content_type: str = "application/json", served: Any = None,
+          client: ClientAddress | None = None) -> Ops:
     """Every ops object for ``geocoder`` from ``settings`` (parsed and checked already, by
     ``Settings.from_env``); connects to nothing yet.
 
@@ -73,13 +76,15 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
     answer; ``content_type``: what those answers are sent as (the HTTP layer knows both);
     ``served``: every index served (``balise.served.ServedIndexes``), when there are several:
     the cache keys hold all their versions, the health checks ask each.
+    ``client``: who sent a request (default: from ``BALISE_TRUSTED_PROXIES`` and ``_HOPS``).
     """
     from . import logging as access_log
+    from .access import Access
     from .breaker import Breaker
     from .cache.entry import Ttls
     from .cache.middleware import CacheMiddleware
     from .cache.tiers import MemoryTier, RedisTier, SqliteTier, TieredCache
-    from .clientip import ClientAddress
+    from .clientip import AddressSet, ClientAddress
     from .compression import CompressionMiddleware
     from .health import Detailed, Live, Ready, ResponseTimes
     from .metrics import Metrics, MetricsMiddleware, MetricsResource
@@ -99,19 +104,20 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
         tiers.append(sqlite)
     cache = TieredCache(tiers, metrics)
     limiter = RateLimiter(settings.rate_limits, redis, metrics)
-    client = ClientAddress(settings.trusted_proxies)
+    client = client or ClientAddress(AddressSet(settings.trusted_proxies), settings.trusted_hops)
     times = ResponseTimes()
     ttls = Ttls(settings.cache_ttl_exact, settings.cache_ttl_fuzzy, settings.cache_ttl_not_found)
     logger = access_log.configure(settings.log_format)
 
     # NOTE: falcon runs process_request in this order and process_response in reverse:
-    # the log and the metrics see the whole request, a 429 is decided before any work,
-    # and the cache stores an answer before compression encodes it.
+    # the log and the metrics see the whole request, a 429 is decided before any work (a
+    # refused route counts too), and the cache stores an answer before compression encodes it.
     middleware = [
         access_log.AccessLogMiddleware(logger, client, enabled=settings.log_requests),
         MetricsMiddleware(metrics),
         times,
-        RateLimitMiddleware(limiter, client),
+        *([RateLimitMiddleware(limiter, client)] if limiter.rules else []),  # PERF: none, no call
+        Access(client, AddressSet(settings.health_networks), settings.public_paths),
         CompressionMiddleware(settings.compress_min_size, settings.compress_levels),
     ]
     if tiers and cached:  # with no tier, a miss would still pay for its key (~0.01 ms)
@@ -121,18 +127,18 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
         "/health/ready": Ready(geocoder, others),
-        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite, viewers=settings.health_networks,
-                                     client=client, host_details=settings.health_host_details, others=others),
+        "/health/detailed": Detailed(geocoder, redis, cache, times, sqlite,
+                                     host_details=settings.health_host_details, others=others),
     }
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
 
 def install(app: falcon.App, geocoder: Any, settings: Settings,
             cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json",
-            served: Any = None) -> Ops:
+            served: Any = None, client: ClientAddress | None = None) -> Ops:
     """Adds the ops middleware and routes to ``app`` (before it serves its first request);
     the arguments are :func:`build`'s."""
-    ops = build(geocoder, settings, cached, content_type, served)
+    ops = build(geocoder, settings, cached, content_type, served, client)
     app.add_middleware(ops.middleware)
     for path, resource in ops.routes.items():
         app.add_route(path, resource)

@@ -1,14 +1,15 @@
 """Health endpoints for probes and people: live, ready, detailed.
 
 - ``GET /health/live``: the process answers (a liveness probe restarts it otherwise).
-  Nothing else is checked: a Redis outage must not restart every pod.
+  Nothing else is checked: a Redis outage must not restart every pod. It says nothing of
+  the host (no pid).
 - ``GET /health/ready``: the index is open and answers a tiny query (a readiness probe
   keeps traffic away until then); 503 otherwise.
 - ``GET /health/detailed``: index, Redis, cache tiers, memory, disk and recent response
   times of this worker. ``healthy`` (200); ``degraded`` (200: the service still answers,
   e.g. Redis down, its breaker open, memory or disk nearly full); ``unhealthy`` (503: the
-  index does not answer). Only for clients in ``BALISE_HEALTH_NETWORKS`` (loopback by
-  default; the client as ``BALISE_TRUSTED_PROXIES`` reveals it), 403 for others; host
+  index does not answer). Only for operators: direct connections from
+  ``BALISE_HEALTH_NETWORKS`` (loopback by default), 403 for others (ops/access.py); host
   details (paths, pid, memory figures, Redis hosts) only with
   ``BALISE_HEALTH_HOST_DETAILS=true``.
 
@@ -17,13 +18,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,15 +32,12 @@ import falcon
 import orjson
 
 from .. import __version__
-from ..values import Network, networks
 from .breaker import RedisUnavailable
-from .clientip import ClientAddress
 
 JSON = "application/json; charset=utf-8"
 PROBE_QUERY = "rue"  # any index answers it, quickly
 LOW_DISK = 0.05  # free fraction under which the disk is reported unhealthy
 HIGH_MEMORY = 0.9  # fraction of the cgroup memory limit above which memory is unhealthy
-LOOPBACK = networks("127.0.0.0/8, ::1")
 
 
 class ResponseTimes:
@@ -113,7 +110,7 @@ class Live:
     """``GET /health/live``."""
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _send(resp, {"status": "alive", "pid": os.getpid()})
+        _send(resp, {"status": "alive"})
 
 
 class Ready:
@@ -139,25 +136,22 @@ class Ready:
 
 
 class Detailed:
-    """``GET /health/detailed``: every check, and the overall status.
+    """``GET /health/detailed``: every check, and the overall status (to operators only:
+    ops/access.py decides who may read it).
 
-    ``viewers``: the networks whose clients may read it (``client`` tells a request's
-    client, behind trusted proxies); ``host_details``: whether paths, pid, memory figures
-    and Redis hosts are shown (a reader of the report learns the host's layout).
+    ``host_details``: whether paths, pid, memory figures and Redis hosts are shown (a reader
+    of the report learns the host's layout).
     """
 
     def __init__(self, geocoder: Any, redis: Any = None, cache: Any = None,
-                 times: ResponseTimes | None = None, sqlite: Any = None,
-                 viewers: Sequence[Network] = LOOPBACK, client: ClientAddress | None = None,
-                 host_details: bool = False, others: Mapping[str, Any] | None = None) -> None:
+                 times: ResponseTimes | None = None, sqlite: Any = None, host_details: bool = False,
+                 others: Mapping[str, Any] | None = None) -> None:
         self.geocoder = geocoder
         self.others = dict(others or {})  # the indexes served beside the address one, by name
         self.redis = redis
         self.cache = cache
         self.times = times or ResponseTimes()
         self.sqlite = sqlite
-        self.viewers = list(viewers)
-        self.client = client or ClientAddress()
         self.host_details = host_details
 
     def checks(self) -> dict:
@@ -190,17 +184,7 @@ class Detailed:
         out["breaker"]["state"] = self.redis.breaker.state
         return out
 
-    def allowed(self, req: falcon.Request) -> bool:
-        try:
-            client = ipaddress.ip_address(self.client(req))
-        except ValueError:
-            return False
-        return any(client in network for network in self.viewers)
-
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if not self.allowed(req):
-            raise falcon.HTTPForbidden(title="Forbidden", description=(
-                "/health/detailed answers only to the networks of BALISE_HEALTH_NETWORKS."))
         checks = self.checks()
         if not all(c["healthy"] for name, c in checks.items() if name.startswith("index")):
             status, code = "unhealthy", 503

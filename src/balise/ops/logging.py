@@ -5,7 +5,8 @@ a new one; sent back in ``X-Request-ID`` so a client can quote it), the method, 
 endpoint (route template), the path, the status, the duration in milliseconds, the cache
 tier that answered (``l1``, ``l2``, ``l3``, ``miss``, or none when not cacheable) and the
 client's address (ops/clientip.py). ``BALISE_LOG_FORMAT=text`` writes the same fields as
-``key=value`` text; ``BALISE_LOG_REQUESTS=false`` writes none.
+``key=value`` text, a value quoted and its control characters escaped when it holds any (a
+client's path cannot forge a line or a field); ``BALISE_LOG_REQUESTS=false`` writes none.
 
 The lines go to the ``balise.access`` logger, by default to stderr (where the server's own
 log goes), one write per line so the lines of several workers never interleave.
@@ -43,13 +44,36 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
+# What would end a line (for Python, journald or a terminal) or hide text: C0 and C1 controls,
+# DEL, the Unicode line and paragraph separators.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# What a value must not hold bare in ``key=value`` text: those, spaces, quotes, '=', '\\'.
+NEEDS_QUOTES = re.compile(r'[\s"=\\]|' + CONTROL.pattern)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def text_value(value: object) -> str:
+    """A field's value as it is written in a text line: as it is when plain; else quoted,
+    with quotes, backslashes and control characters escaped, so that what a client sends
+    (a path with ``%0A``, ``" status=200``...) can neither end the line nor add a field."""
+    text = str(value)
+    if not NEEDS_QUOTES.search(text):
+        return text
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + CONTROL.sub(_escape, text) + '"'
+
+
 class TextFormatter(logging.Formatter):
     """The same fields as ``key=value`` pairs after the time: easy to read and to grep."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.msg if isinstance(record.msg, dict) else {"message": record.getMessage()}
         when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        pairs = " ".join(f"{k}={text_value(v)}" for k, v in fields.items() if v is not None)
         return f"{when} {record.levelname.lower()} {pairs}"
 
 

@@ -10,9 +10,10 @@ server, Sentinel or Cluster.
 - empty: no Redis (:class:`NoRedis`): the L2 cache is off and rate limits stay in memory.
 
 The pool is the plan's: ``BALISE_REDIS_MAX_CONNECTIONS`` (50) per worker, TCP keepalive,
-a health check of idle connections every 30 s, and connect and read timeouts of
-``BALISE_REDIS_TIMEOUT`` seconds (0.25): Redis is a cache, waiting long for it is worse
-than computing the answer again.
+and connect and read timeouts of ``BALISE_REDIS_TIMEOUT`` seconds (0.25): Redis is a cache,
+waiting long for it is worse than computing the answer again. A call waits for one timeout
+at most: no health-check PING before it (the plan's 30 s checks doubled a call's wait on a
+frozen Redis), no retry after a timeout; a connection found dead is replaced once, at once.
 
 Connections are per process (:class:`~balise.ops.process.PerProcess`): the pool is built
 on first use, or when a worker starts (``ops.post_fork``), in the worker, never in the master.
@@ -50,12 +51,13 @@ KEEPALIVE_OPTIONS = {
 
 
 def connection_options(timeout: float, max_connections: int) -> dict[str, Any]:
-    """The plan's pool: 50 connections, keepalive, health checks every 30 s, short timeouts.
+    """The plan's pool: 50 connections, keepalive, short timeouts; one wait at most a call.
 
     NOTE: ``retry_on_timeout=True`` of the plan is deprecated since redis-py 6, whose
     default instead retries 3 times with backoff up to 10 s: far too long for a cache
-    that must fail open. One immediate retry (on connection errors and timeouts) is what
-    ``retry_on_timeout`` meant.
+    that must fail open. One immediate retry on a connection error (a connection the server
+    closed while idle) is kept; a timeout is not retried, so that a call never waits for
+    more than one.
     """
     return {
         "max_connections": max_connections,
@@ -63,8 +65,8 @@ def connection_options(timeout: float, max_connections: int) -> dict[str, Any]:
         "socket_connect_timeout": timeout,
         "socket_keepalive": True,
         "socket_keepalive_options": KEEPALIVE_OPTIONS,
-        "health_check_interval": 30,
-        "retry": Retry(NoBackoff(), 1),
+        "health_check_interval": 0,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     }
 
 

@@ -10,10 +10,10 @@
 
 What is cached is the HTTP answer itself (the JSON bytes of ``/search`` and ``/reverse``),
 so that a hit skips parsing, geocoding and serializing. The key is the sha256 of the
-endpoint, the index version and every parameter that changes the answer, the query
-casefolded with its whitespace collapsed (the text pipeline folds case and spaces: 4,331
-real queries and 4 variants of a quarter of them gave the same answers), so a new index
-never serves an old answer. The answer echoes the query as typed (``"query": ...``): the
+endpoint, the index version and every parameter that changes the answer, the query as the
+engine reads it (folded by the text pipeline's own function, so two queries share a key
+only when the engine reads them the same: ``entry.normalize_query``), so a new index never
+serves an old answer. The answer echoes the query as typed (``"query": ...``): the
 resource hands over its bytes in two parts, before and after that echo (``entry.Cacheable``),
 and a hit puts the request's own query between them.
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from ...search.engine import Match
+from ...text import ascii_label
 
 zstandard: Any
 try:
@@ -91,15 +92,23 @@ def unpack(blob: bytes) -> Entry | None:
 
 
 def normalize_query(q: str) -> str:
-    """The query as the key sees it: casefolded, whitespace collapsed."""
-    return " ".join(q.casefold().split())
+    """The query as the engine reads it: the text pipeline's folding (lowercase, accents and
+    other scripts transliterated, everything but letters and digits a single space), the very
+    function the search reads a query through (``search._query.QueryText``). Two queries share a
+    key only when the engine reads them the same: ``rue µ`` (micro sign) and ``rue μ`` (Greek
+    mu) fold to ``rue u`` and ``rue m``; ``rue paris`` and ``rue\\x85paris`` to two texts.
+
+    PERF: the folding is cached by the text pipeline (``ascii_label``): the engine's own call
+    for the same query on a miss is then a dictionary hit.
+    """
+    return ascii_label(q)
 
 
 def cache_key(endpoint: str, params: Mapping[str, str | Sequence[str]], version: str) -> bytes:
     """sha256 of the endpoint, the index version and the parameters that change the answer.
 
     ``params`` holds only those parameters, each as given (several values kept in order);
-    ``q`` is normalized (:func:`normalize_query`).
+    ``q`` as the engine reads it (:func:`normalize_query`).
     """
     canonical = []
     for name in sorted(params):

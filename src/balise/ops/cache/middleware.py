@@ -10,6 +10,7 @@ from typing import Any
 import falcon
 import orjson
 
+from ...search.request import QUERY_MAX_LENGTH
 from .entry import Cacheable, Entry, Ttls, cache_key, normalize_query
 from .tiers import TieredCache
 
@@ -39,8 +40,12 @@ class CacheMiddleware:
         names = self.endpoints.get(req.uri_template or "")
         if names is None or req.method != "GET" or "debug" in req.params:
             return
-        if "q" in names and not normalize_query(str(req.params.get("q") or "")):
-            return  # A missing q (400) and a blank one (no result) must not share a key.
+        if "q" in names:
+            text = str(req.params.get("q") or "")
+            # A missing q (400), a blank one (no result) and one too long (413) are the
+            # resource's to answer: they must not share a key with a query that is searched.
+            if len(text) > QUERY_MAX_LENGTH or not normalize_query(text):
+                return
         getter = getattr(self.geocoder, "get", None)
         geocoder = getter() if getter is not None else self.geocoder
         given = {n: req.params[n] for n in names if n in req.params}
