@@ -120,6 +120,9 @@ def test_a_circle(gpf_server):
     assert found and all(inside(f, circle) for f in found)
     with_centre = reverse(gpf_server, searchgeom=circle, limit=20, **NOTRE_DAME)
     assert all(f["properties"]["distance"] <= 80 for f in with_centre)
+    widest = {**circle, "radius": 1000}  # the service's most (a 2 km wide circle)
+    found = reverse(gpf_server, searchgeom=widest, limit=20)
+    assert len(found) == 20 and all(inside(f, widest) for f in found)
 
 
 def test_point_and_line_are_for_points_of_interest(gpf_server):
@@ -181,8 +184,8 @@ def test_merged_reverse(gpf_server):
      "searchgeom: geometry not valid: radius must be a positive float"),
     ('{"type": "Circle", "coordinates": [2.35, 48.85], "radius": "100"}',
      "searchgeom: geometry not valid: radius must be a positive float"),
-    ('{"type": "Circle", "coordinates": [2.35, 48.85], "radius": 501}',
-     "searchgeom: geometry not valid: radius must be a float between 0 and 500"),
+    ('{"type": "Circle", "coordinates": [2.35, 48.85], "radius": 1000.5}',
+     "searchgeom: geometry not valid: circle radius must be a float between 0 and 1000"),
     ('{"type": "Circle", "coordinates": [2.35], "radius": 100}',
      "searchgeom: geometry not valid: Coordinates must be an array of two entries"),
     ('{"type": "Circle", "coordinates": [2.35, 89], "radius": 100}',

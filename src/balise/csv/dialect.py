@@ -175,6 +175,16 @@ class _Decoded:
             yield lines
 
 
+def _first_bytes(lines: list[Any], most: int) -> list[Any]:
+    """The first lines holding ``most`` bytes (the one crossing it included)."""
+    total = 0
+    for i, line in enumerate(lines):
+        total += len(line)
+        if total >= most:
+            return lines[:i + 1]
+    return lines
+
+
 def sniff_delimiter(sample: Sequence[str], quote: str = '"', complete: bool = True) -> str:
     """The candidate splitting the header in columns that most rows have too.
 
@@ -219,8 +229,9 @@ class Input:
             raise InvalidCsv(f"The header line is over {MAX_LINE_BYTES:,} bytes.")
         complete = sum(map(len, head)) < HEAD_BYTES
         text = bool(head) and isinstance(head[0], str)
-        self.encoding = codecs.lookup(options.encoding or ("utf-8" if text else detect_encoding(head))).name
-        late = options.encoding is None and not text and all(line.isascii() for line in head)
+        seen = _first_bytes(head, HEAD_BYTES)  # what detection looks at (a batch reads further)
+        self.encoding = codecs.lookup(options.encoding or ("utf-8" if text else detect_encoding(seen))).name
+        late = options.encoding is None and not text and all(line.isascii() for line in seen)
         decoding = None if late else "utf-8" if self.encoding == "utf-8-sig" else self.encoding
         self._decoded = _Decoded(decoding)  # NOTE: late, the output is UTF-8 whatever comes
         self._long = self._raw.long

@@ -3,7 +3,8 @@
 
 Allowed: a GeoJSON ``Point``, ``LineString`` or ``Polygon``, or a ``Circle``
 (``{"type": "Circle", "coordinates": [lon, lat], "radius": metres}``, radius over 0 and at most
-500 m). The longer side of the geometry's box is at most 1,000 m. A bad one is a 400 whose
+1,000 m, as the service's api/params/base.js). The longer side of any other geometry's box is
+at most 1,000 m. A bad one is a 400 whose
 detail says why, in the service's words where it has them (``geometry type (X) not allowed``,
 ``geometry not valid: ...``, ``geometry is too big: ...``).
 
@@ -26,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 ALLOWED = ("Point", "LineString", "Polygon", "Circle")
 EARTH_RADIUS_M = 6_371_008.8
 MAX_BOX_M = 1000.0
-MAX_RADIUS_M = MAX_BOX_M / 2
+MAX_RADIUS_M = 1000.0
 TOUCH_DEGREES = 1e-7
 CIRCLE_SIDES = 64
 
@@ -130,7 +131,7 @@ def _circle(geometry: dict[str, Any]) -> SearchGeometry:
     if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not radius > 0:
         raise ValueError("geometry not valid: radius must be a positive float")
     if radius > MAX_RADIUS_M:
-        raise ValueError(f"geometry not valid: radius must be a float between 0 and {MAX_RADIUS_M:g}")
+        raise ValueError(f"geometry not valid: circle radius must be a float between 0 and {MAX_RADIUS_M:g}")
     coordinates = geometry.get("coordinates")
     if not isinstance(coordinates, list) or len(coordinates) != 2:
         raise ValueError("geometry not valid: Coordinates must be an array of two entries")
