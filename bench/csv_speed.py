@@ -9,7 +9,7 @@ ways, seed 3), or ``--queries`` (a CSV with a ``query`` column, as make_france.p
 written as CSV and as Parquet (the same columns, typed) in ``.bench/csv-speed/``. Then:
 
 1. per row, in this process, CPU time (best of ``--runs``): the engine alone
-   (``Geocoder.answer`` of each row's request, built beforehand); the CSV machinery alone (the
+   (``Geocoder.first`` of each row's request, built beforehand: what a row asks); the CSV machinery alone (the
    same run with the engine replaced by a constant answer: reading, parsing, building the
    request, formatting, writing); the whole CSV run; the same two for Parquet;
 2. ``balise geocode`` on 1 and 2 workers, CSV and Parquet, each ``--runs`` times: rows/s as the
@@ -89,17 +89,17 @@ def in_process(index: str, csv_path: Path, parquet_path: Path, queries: list[str
     geocoder.index.preload()
     options = CsvOptions(columns=("query",))
     requests = [SearchRequest(q, 3, False) for q in queries if len(q) <= 200]
-    constant = geocoder.answer(SearchRequest("12 rue de rivoli paris", 3, False))
+    constant = geocoder.first(SearchRequest("12 rue de rivoli paris", 3, False))
 
     class Constant:
         """The engine replaced by one answer: what is left is the table machinery."""
 
-        def answer(self, request: object) -> object:
+        def first(self, request: object) -> object:
             return constant
 
     def engine() -> int:
         for request in requests:
-            geocoder.answer(request)
+            geocoder.first(request)  # what a row asks (the best feature, the next score)
         return len(requests)
 
     def csv_run(answering: object) -> Callable[[], int]:

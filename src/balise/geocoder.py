@@ -120,11 +120,32 @@ class Geocoder:
             return self._reverse(request)
         return self._lookup(request)
 
+    def first(self, request: SearchRequest) -> tuple[dict[str, Any] | None, float | None]:
+        """The best feature of a search and the score of the next one (None when none):
+        what a CSV row keeps (addok-csv's columns and ``result_score_next``), the same as
+        :meth:`answer`'s first two features, without building the others (PERF: a row costs
+        one feature, not ``limit``)."""
+        found = self._found(request)
+        if not found:
+            return None, None
+        search, column = found[0]
+        after = found[1][0].scorer.score_of(found[1][1]) if len(found) > 1 else None
+        return search.scorer.feature(column), after
+
     def _search(self, request: SearchRequest) -> Answer:
+        found = self._found(request)
+        features = [search.scorer.feature(i, debug_info(search, i) if request.debug else None)
+                    for search, i in found]
+        collection = geojson.collection(features, query=request.q, filters=request.filters,
+                                        center=request.centre, limit=request.limit)
+        return Answer(collection, match_of(found))
+
+    def _found(self, request: SearchRequest) -> list[tuple[Search, int]]:
+        """The best ``limit`` candidates of a search: each a search and a column of its scorer."""
         limit = request.limit
         options = dict(limit=limit, autocomplete=request.autocomplete, lat=request.lat, lon=request.lon,
                        filters=request.filters)
-        found: list[tuple[Search, int]] = []  # a search and a column of its scorer
+        found: list[tuple[Search, int]] = []
         for area in request.areas() if request.q.strip() else []:  # favor: near first, then anywhere
             if len(found) >= limit:
                 break
@@ -133,12 +154,7 @@ class Geocoder:
                 seen = {s.scorer.identity(i) for s, i in found}
                 columns = [i for i in columns if search.scorer.identity(i) not in seen]
             found += [(search, i) for i in columns]
-        found = found[:limit]
-        features = [search.scorer.feature(i, debug_info(search, i) if request.debug else None)
-                    for search, i in found]
-        collection = geojson.collection(features, query=request.q, filters=request.filters,
-                                        center=request.centre, limit=limit)
-        return Answer(collection, match_of(found))
+        return found[:limit]
 
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from ..errors import BaliseError
 from ..geocoder import Answer
-from ..search.request import ReverseRequest
+from ..search.request import ReverseRequest, SearchRequest
 from .options import EXTRA_FIELDS, MIN_SCORE
 from .plan import Failed, Outcome, Request
 
@@ -24,6 +24,8 @@ class Answering(Protocol):
     """What answers a request: a :class:`~balise.geocoder.Geocoder`."""
 
     def answer(self, request: Any) -> Answer: ...
+
+    def first(self, request: SearchRequest) -> tuple[dict[str, Any] | None, float | None]: ...
 
 
 def split_housenumber(housenumber: str | None) -> tuple[int | None, str | None]:
@@ -50,15 +52,18 @@ class RowGeocoder:
 
     def __call__(self, request: Request) -> Outcome:
         try:
-            features = self.geocoder.answer(request).collection["features"]
+            if isinstance(request, SearchRequest):
+                first, after = self.geocoder.first(request)
+            else:
+                features = self.geocoder.answer(request).collection["features"]
+                first, after = (features[0] if features else None), None
         except BaliseError as e:
             return Failed(e.title.lower(), e.description)
         except Exception as e:  # NOTE: one row must not cost the other million
             log.exception("geocoding %r failed", request)
             return Failed("internal error", repr(e))
-        if not features:
+        if first is None:
             return None
-        first = features[0]
         props = first["properties"]
         lon, lat = first["geometry"]["coordinates"]
         head: tuple[Any, ...]
@@ -68,8 +73,7 @@ class RowGeocoder:
             score = round(props["score"], 2)
             if score <= self.min_score:
                 return None
-            after = round(features[1]["properties"]["score"], 2) if len(features) > 1 else 0
-            head = (lat, lon, props.get("label"), score, after)
+            head = (lat, lon, props.get("label"), score, 0 if after is None else round(after, 2))
         kind, ident, housenumber, name, *extra = map(props.get, FEATURE_KEYS)
         name = name or ""
         if housenumber and name.startswith(f"{housenumber} "):

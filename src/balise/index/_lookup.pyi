@@ -1,6 +1,8 @@
 # Stub of the compiled _lookup.pyx (the types mypy checks its callers against).
 # A typed memoryview parameter (``const uint8_t[::1]``...) takes a C-contiguous array of that
 # dtype; hn.off is uint32 or uint64, as the index chose.
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
@@ -41,6 +43,8 @@ class HouseNumbers:
                  blob: npt.NDArray[np.uint8]) -> None: ...
     def find_many(self, docs: npt.NDArray[np.uint32], key: str) -> npt.NDArray[np.int64]: ...
     def raw_of(self, hn: int) -> str: ...
+    # id, the other stored fields, raw (documents.decode_housenumber's)
+    def properties(self, hn: int, doc_id: str) -> dict[str, Any]: ...
     # (key, raw or None, the id's kind, the id's stored bytes or None, the extra JSON or None)
     def fields(self, hn: int) -> tuple[str, str | None, int, bytes | None, bytes | None]: ...
 

@@ -10,12 +10,16 @@ NOTE: these loops exist only here, compiled: there is no pure-Python twin to kee
 """
 
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcmp, memcpy
 
 import numpy as np
+import orjson
 
 from .format import GEO_LOW_BITS
 from .format import HN_BLOCK_BITS, HN_EXTRA, HN_ID_FULL, HN_ID_SHIFT, HN_ID_SUFFIX, HN_KEY_ESCAPE, HN_RAW
+from .format import HN_ID_BAN, HN_ID_DASH_RAW, HN_ID_UNDERSCORE_RAW
+from ._records import ban_suffix
 
 cdef uint32_t EMPTY = 0xFFFFFFFF
 cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
@@ -236,6 +240,9 @@ cdef int ID_SHIFT = HN_ID_SHIFT
 cdef int EXTRA = HN_EXTRA
 cdef int ID_SUFFIX = HN_ID_SUFFIX
 cdef int ID_FULL = HN_ID_FULL
+cdef int ID_UNDERSCORE_RAW = HN_ID_UNDERSCORE_RAW
+cdef int ID_DASH_RAW = HN_ID_DASH_RAW
+cdef int ID_BAN = HN_ID_BAN
 
 
 ctypedef fused offset_t:
@@ -384,13 +391,43 @@ cdef class HouseNumbers:
             hn += 1
         return -1
 
+    cdef str text(self, uint64_t start, uint64_t length):
+        """The UTF-8 text of the blob at start (no slice or bytes object on the way)."""
+        if length == 0:
+            return ""
+        return PyUnicode_DecodeUTF8(<const char*> &self.blob[start], length, NULL)
+
     cdef str raw(self, int64_t hn):
         """A house number as written ("30 BIS"; its key when the record has no raw form)."""
         cdef Record r
         parse(self.blob, self.record_at(hn), &r)
         if r.raw_len:
-            return bytes(self.blob[r.raw:r.raw + r.raw_len]).decode()
-        return bytes(self.blob[r.key:r.key + r.key_len]).decode()
+            return self.text(r.raw, r.raw_len)
+        return self.text(r.key, r.key_len)
+
+    def properties(self, int64_t hn, str doc_id) -> dict:
+        """A house number's properties as answers show them: its id, its other stored fields
+        and ``raw``; ``documents.decode_housenumber``'s, read in one pass (PERF: once per
+        house number answered)."""
+        cdef Record r
+        parse(self.blob, self.record_at(hn), &r)
+        cdef str key = self.text(r.key, r.key_len)
+        cdef str raw = self.text(r.raw, r.raw_len) if r.raw_len else key
+        cdef dict props = {}
+        if r.kind == ID_UNDERSCORE_RAW:
+            props["id"] = doc_id + "_" + raw
+        elif r.kind == ID_DASH_RAW:
+            props["id"] = doc_id + "-" + raw
+        elif r.kind == ID_BAN:
+            props["id"] = doc_id + ban_suffix(key)
+        elif r.kind == ID_SUFFIX:
+            props["id"] = doc_id + self.text(r.explicit, r.explicit_len)
+        elif r.kind == ID_FULL:
+            props["id"] = self.text(r.explicit, r.explicit_len)
+        if r.extra_len:
+            props.update(orjson.loads(self.text(r.extra, r.extra_len)))
+        props["raw"] = raw
+        return props
 
     def find_many(self, const uint32_t[::1] docs, str key):
         """For each document, the number of its house number ``key``, or -1 (an int64 array)."""

@@ -281,7 +281,8 @@ class IndexReader:
 
     def housenumber(self, hn: int, doc: int | None = None) -> dict[str, Any]:
         """A house number's properties (raw, id, ...) with its lon and lat."""
-        props = self._housenumber(hn, doc)[1]
+        doc = self.housenumber_doc(hn) if doc is None else doc
+        props = self.housenumbers.properties(hn, self.doc_id(doc))
         props["lon"], props["lat"] = self.hn_lonlat(hn)
         return props
 
