@@ -53,6 +53,14 @@ DEF MAX_SPECIAL = 8  # the geohash block and the filters (at most one per filter
 DEF PAIRS_CACHE = 50000
 
 
+cdef inline bint contains(const int64_t* keys, Py_ssize_t n, int64_t key) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if keys[i] == key:
+            return True
+    return False
+
+
 cdef class Search:
     """One forward search: the query, the bucket, the scorer, and what Addok's collectors share."""
 
@@ -259,8 +267,11 @@ cdef class Search:
         n = len(fixed)
         if n + 1 > MAX_KEYS:
             raise ValueError(f"at most {MAX_KEYS} keys")
+        cdef int64_t fixed_keys[MAX_KEYS]  # PERF: each candidate term is checked against them in C
         for i in range(n):
+            fixed_keys[i] = fixed[i]
             lists[i] = self.resolve(fixed[i])
+        cdef Py_ssize_t n_fixed = n
         sort_by_length(lists, n)  # Addok sums the shortest first
         self.set_area(&area)
         try:
@@ -288,7 +299,7 @@ cdef class Search:
                     tried += 1
                     term = terms[i]
                     j = n
-                    if term not in fixed_terms:
+                    if not contains(fixed_keys, n_fixed, term):
                         lists[n] = self.postings.term(term)
                         j = n + 1
                     limit = BUCKET_MAX - self.docs.size
