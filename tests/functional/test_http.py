@@ -312,8 +312,8 @@ def test_openapi_matches_the_code(openapi):
     assert set(search) == set(resources.SEARCH_PARAMS)
     assert set(reverse) == set(resources.REVERSE_PARAMS)
     assert search["q"]["required"] and search["q"]["schema"]["maxLength"] == 200
-    assert search["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 5}
-    assert reverse["limit"]["schema"]["default"] == 1
+    assert search["limit"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}
+    assert reverse["limit"]["schema"] == {"type": "integer", "minimum": 0, "default": 1}  # any, as Addok
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
 

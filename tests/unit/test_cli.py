@@ -145,7 +145,8 @@ def test_search_lookup_and_geocode_follow_an_index_root(index_root, sample_index
                                     str(rows), str(out)])
     assert geocoded.exit_code == 0, geocoded.output
     assert out.read_text().splitlines()[1].endswith(",ok")
-    with_env = runner.invoke(main, ["search", "--limit", "1", "rivoli"], env={"BALISE_INDEX": str(index_root)})
+    with_env = runner.invoke(main, ["search", "--limit", "1", "rivoli"],
+                             env={"BALISE_INDEX": str(index_root)})
     assert with_env.exit_code == 0 and orjson.loads(with_env.output)["features"]
 
 
@@ -153,14 +154,15 @@ def test_import_into_an_index_root_publishes_a_version(index_root, tmp_path):
     before = os.readlink(index_root / "current")
     source = tmp_path / "small.ndjson"
     with gzip.open(SAMPLE, "rt") as f:
-        source.write_text("".join(line for _, line in zip(range(20), f)))
+        source.write_text("".join(line for _, line in zip(range(20), f, strict=False)))
     result = CliRunner().invoke(main, ["import", "--quiet", "--index", str(index_root), str(source)])
     assert result.exit_code == 0, result.output
     after = os.readlink(index_root / "current")
     assert after != before and f"current -> {after}" in result.output
     assert sorted(p.name for p in index_root.iterdir()) == sorted(["current", before, after])
     assert IndexReader(index_root / after).manifest["counts"]["documents"] == 20
-    back = CliRunner().invoke(main, ["bundle", "publish", str(index_root / before), "--into", str(index_root)])
+    back = CliRunner().invoke(main, ["bundle", "publish", str(index_root / before),
+                                     "--into", str(index_root)])
     assert back.exit_code == 0, back.output  # as it was, for the other tests
 
 
@@ -172,7 +174,7 @@ def bano_index(tmp_path_factory):
     base = tmp_path_factory.mktemp("bano")
     source = base / "bano-04.csv"
     with gzip.open(BANO_04, "rt", encoding="utf-8") as f:
-        source.write_text("".join(line for _, line in zip(range(300), f)), encoding="utf-8")
+        source.write_text("".join(line for _, line in zip(range(300), f, strict=False)), encoding="utf-8")
     result = CliRunner().invoke(main, ["import", "--quiet", "--index", str(base / "index"), str(source)])
     assert result.exit_code == 0, result.output
     return base / "index"
@@ -195,7 +197,8 @@ def test_answers_credit_the_sources_producers(bano_index, sample_index):
 
 
 def test_mixed_sources_credit_each_producer():
-    manifest = {"sources": [{"producer": "BAN"}, {"producer": "BANO"}, {"producer": "BAN"}, {"producer": None}]}
+    manifest = {"sources": [{"producer": "BAN"}, {"producer": "BANO"}, {"producer": "BAN"},
+                            {"producer": None}]}
     assert credits_of(manifest) == Credits("BAN, BANO", "ETALAB-2.0, ODbL")
     assert credits_of({}) == Credits("BAN", "ETALAB-2.0")  # an index built before producers were recorded
     assert credits_of(manifest, Credits("", "ODbL")) == Credits("BAN, BANO", "ODbL")
