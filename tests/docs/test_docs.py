@@ -243,6 +243,37 @@ def test_the_readme_two_commands_are_make_targets():
         assert ("pytest" if target == "test" else "balise serve") in done.stdout
 
 
+def apt_packages(text: str) -> list[set[str]]:
+    """The packages of each `apt-get install` in ``text`` (options and continuations skipped)."""
+    found = []
+    for m in re.finditer(r"apt-get install((?:[^\n&|;]|\\\n)*)", text):
+        words = m.group(1).replace("\\\n", " ").split()
+        found.append({w for w in words if not w.startswith("-") and w != "\\"})
+    return found
+
+
+def test_the_readme_prerequisites_are_what_the_image_builds_with():
+    """A newcomer on a stock Debian or Ubuntu installs what the image's build stage installs:
+    a list that is known to build balise, with the venv module Debian's Python lacks."""
+    (readme,) = [p for p in apt_packages(README.read_text()) if "gcc" in p]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    build_stage = dockerfile[dockerfile.index(" AS build"):dockerfile.index(" AS runtime")]
+    (image,) = apt_packages(build_stage)
+    assert readme == image
+    assert {"gcc", "python3-dev", "python3-venv", "make"} <= readme
+
+
+def test_make_demo_installs_the_runtime_alone():
+    make = shutil.which("make") or pytest.skip("make is not installed")
+    done = subprocess.run([make, "-n", "-B", "-C", str(REPO), "demo"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install --quiet -e ." in done.stdout and "[test]" not in done.stdout
+    tested = subprocess.run([make, "-n", "-B", "-C", str(REPO), "test"], capture_output=True, text=True,
+                            timeout=60)
+    assert "-e '.[test]'" in tested.stdout
+
+
 # --- settings ---------------------------------------------------------------------------------
 
 
