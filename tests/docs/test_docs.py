@@ -8,6 +8,7 @@ code registers; every setting and file the docs name exists.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -416,3 +417,24 @@ def test_the_documented_kubectl_steps_can_be_run_again_in_their_namespace():
         if words[1] in ("kustomize", "version") or words[1:3] == ["apply", "-k"]:
             continue
         assert "--namespace" in words or "-n" in words, f"{where}: {' '.join(words)} has no namespace"
+
+
+def test_the_upgrade_check_of_operations_md_answers_on_an_index_root(sample_index, tmp_path):
+    """operations.md's upgrade check asks the new release to search the index root in service:
+    on a root this balise reads, it must answer (not refuse, which would mean a rebuild)."""
+    from click.testing import CliRunner
+
+    from balise.cli import main
+    from balise.index.pointer import install
+
+    text = (REPO / "docs" / "operations.md").read_text()
+    (check,) = re.findall(r"`(/opt/balise-new/bin/balise search --index [^`]+)`", text)
+    args = balise_arguments(shlex.split(check))
+    assert args is not None and args[:3] == ["search", "--index", "/srv/balise/index"]
+    root = tmp_path / "srv" / "balise" / "index"
+    install(root, sample_index)
+    assert (root / "current").is_symlink()
+    result = CliRunner().invoke(main, ["search", "--index", str(root), *args[3:]])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["features"] and answer["attribution"] == "BAN"
