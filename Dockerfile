@@ -16,11 +16,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# A C compiler for the compiled core (Cython, balise/*/_*.pyx); the base image has the
-# Python headers. Only this stage has it: the runtime image gets the built wheel.
+# A C compiler for the compiled core (Cython, balise/*/_*.pyx). Only this stage has it: the
+# runtime image gets the built wheel. The list is the README's prerequisites, word for word
+# (tests/docs checks it), so that what builds here builds on a stock Debian or Ubuntu; this
+# base image has its own Python headers and venv, so python3-dev and python3-venv only cost
+# this throw-away stage some space.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev make python3-dev python3-venv \
  && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml setup.py README.md ./
 COPY src ./src

@@ -10,13 +10,20 @@ SAMPLE_POI = var/sample-poi
 # The compiled core is rebuilt when a .pyx changes.
 PYX := $(wildcard src/balise/*/_*.pyx)
 
+# The runtime alone (what `make demo` needs); the test extra (linters, checkov, selenium, Parquet,
+# Dask...) only for `make test` and `make setup`.
 $(BIN)/balise: pyproject.toml setup.py $(PYX)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+TEST_DEPS = $(VENV)/.test-extra
+$(TEST_DEPS): $(BIN)/balise pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-setup: $(BIN)/balise
+setup: $(TEST_DEPS)
 
 $(SAMPLE_INDEX)/manifest.json: $(BIN)/balise data/sample/paris-centre.ndjson.gz src/balise/index/format.py
 	$(BIN)/balise import --quiet --index $(SAMPLE_INDEX) data/sample/paris-centre.ndjson.gz
@@ -34,13 +41,13 @@ demo: $(SAMPLE_INDEX)/manifest.json $(SAMPLE_POI)/manifest.json
 	$(BIN)/balise serve --index $(SAMPLE_INDEX) --poi-index $(SAMPLE_POI) --port 7878
 
 ## Set up, lint, type-check and run the whole test suite (needs ../shared/data beside the repo).
-test: $(BIN)/balise
+test: $(TEST_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## Speed and accuracy side by side with Addok 1.3.2 (installs it in .bench/, needs redis-server).
-bench: $(BIN)/balise
+bench: $(TEST_DEPS)
 	$(BIN)/balise import --quiet --index .bench/balise-index ../shared/data/addok-ndjson/*.ndjson.gz
 	$(BIN)/python bench/throughput.py --index .bench/balise-index
 	$(BIN)/python bench/accuracy.py --index .bench/balise-index --addok --out .bench/accuracy.md
@@ -51,7 +58,7 @@ bench: $(BIN)/balise
 	$(BIN)/python bench/geocodage_load.py --index .bench/balise-index --poi-index .bench/poi-index
 
 ## France-scale figures: the stand-in at scales 0.03, 0.3 and 1, imported and searched (long).
-scale: $(BIN)/balise
+scale: $(TEST_DEPS)
 	$(BIN)/python bench/scale.py --json .bench/scale.json
 
 clean:

@@ -68,6 +68,11 @@ class Settings:
     # The Géoplateforme's geocoding API (http/geocodage/, docs/geocodage.md).
     poi_index: str = setting("BALISE_POI_INDEX", "", "index directory (or root, as BALISE_INDEX) of points "
                              "of interest, served as index=poi by the Géoplateforme API; empty: none")
+    # Addok's ATTRIBUTION and LICENCE: every answer's (search/geojson.py, docs/migrating-from-addok.md).
+    attribution: str = setting("BALISE_ATTRIBUTION", "", "attribution of every answer; empty: the "
+                               "producers of the index's sources (BAN, BANO; BAN for Addok NDJSON)")
+    licence: str = setting("BALISE_LICENCE", "", "licence of every answer; empty: that of the index's "
+                           "sources (BAN: ETALAB-2.0, BANO: ODbL)")
     geocodage_prefix: str = setting("BALISE_GEOCODAGE_PREFIX", "/geocodage", "path under which the "
                                     "Géoplateforme geocoding API is served; empty: not served", path_prefix)
     cors_origin: str = setting("BALISE_CORS_ORIGIN", "*", "Access-Control-Allow-Origin of every HTTP answer")

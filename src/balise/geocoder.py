@@ -9,6 +9,7 @@ says how the first result matched (for the cache). :class:`CurrentGeocoder` foll
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -27,6 +28,7 @@ from .index.pointer import current_target, resolve
 from .search import geojson, lookup
 from .search._search import Search
 from .search.engine import Engine, Match, best_reading, match_of
+from .search.geojson import FROM_SOURCES, Credits, credits_of
 from .search.request import LookupRequest, Request, ReverseRequest, SearchRequest
 from .search.reverse import Reverse
 from .text import make_pipeline
@@ -44,19 +46,21 @@ class Answer(NamedTuple):
 class Geocoder:
     """Forward and reverse geocoding over one immutable index."""
 
-    def __init__(self, index: IndexReader) -> None:
+    def __init__(self, index: IndexReader, credits: Credits = FROM_SOURCES) -> None:
         self.index = index
+        self.credits = credits_of(index.manifest, credits)  # its answers' attribution and licence
         self.pipeline = make_pipeline(index.manifest.get("rules", "fr"))
         self.engine = Engine(index, self.pipeline)
         self.reverser = Reverse(index)
         self.ids = lookup.Lookup(index)
 
     @classmethod
-    def open(cls, directory: Path | str, preload: bool = True) -> Geocoder:
+    def open(cls, directory: Path | str, preload: bool = True, credits: Credits = FROM_SOURCES) -> Geocoder:
         """The index in ``directory``; ``preload``: its pages are read in a background
         thread meanwhile (:meth:`IndexReader.preload`), so that no early search waits for
-        the disk. A server preloads in :meth:`warm` instead, before its workers fork."""
-        geocoder = cls(IndexReader(directory))
+        the disk. A server preloads in :meth:`warm` instead, before its workers fork.
+        ``credits``: the attribution and licence of its answers, where set (else its sources')."""
+        geocoder = cls(IndexReader(directory), credits)
         if preload:
             threading.Thread(target=geocoder.index.preload, name="balise-preload", daemon=True).start()
         return geocoder
@@ -136,7 +140,7 @@ class Geocoder:
         found = self._found(request)
         features = [search.scorer.feature(i, debug_info(search, i) if request.debug else None)
                     for search, i in found]
-        collection = geojson.collection(features, query=request.q, filters=request.filters,
+        collection = geojson.collection(features, self.credits, query=request.q, filters=request.filters,
                                         center=request.centre, limit=request.limit)
         return Answer(collection, match_of(found))
 
@@ -160,14 +164,15 @@ class Geocoder:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
                                         request.max_distance, request.box)
         features = [geojson.feature(r, self.original_type(r.doc_number)) for r in results]
-        collection = geojson.collection(features, filters=request.filters, limit=request.limit)
+        collection = geojson.collection(features, self.credits, filters=request.filters,
+                                        limit=request.limit)
         return Answer(collection, "exact" if features else "none")
 
     def _lookup(self, request: LookupRequest) -> Answer:
         found = self.ids.find(list(request.ids))
         features = [geojson.feature(lookup.result(self.index, doc, hn), self.original_type(doc))
                     for doc, hn in found]
-        return Answer(geojson.collection(features), "exact" if features else "none")
+        return Answer(geojson.collection(features, self.credits), "exact" if features else "none")
 
     # --- HOOK(poi): what an API that shows documents whole needs (http/geocodage/) ---------
 
@@ -229,10 +234,10 @@ class CurrentGeocoder:
     """
 
     def __init__(self, path: Path | str, interval: float = 1.0,
-                 opener: Callable[[Path], Geocoder] | None = None) -> None:
+                 opener: Callable[[Path], Geocoder] | None = None, credits: Credits = FROM_SOURCES) -> None:
         self.path = Path(path)
         self.interval = interval
-        self._open = opener or _open_warm
+        self._open = opener or functools.partial(_open_warm, credits=credits)
         self._target = current_target(self.path)
         self._geocoder = self._open(resolve(self.path))
         self._next_check = time.monotonic() + interval
@@ -301,7 +306,7 @@ class CurrentGeocoder:
         return getattr(self.get(), name)
 
 
-def _open_warm(directory: Path) -> Geocoder:
-    geocoder = Geocoder.open(directory, preload=False)  # warm() preloads, in this thread
+def _open_warm(directory: Path, credits: Credits = FROM_SOURCES) -> Geocoder:
+    geocoder = Geocoder.open(directory, preload=False, credits=credits)  # warm() preloads, in this thread
     geocoder.warm()
     return geocoder

@@ -321,16 +321,56 @@ def test_the_rollout_can_be_applied_again_and_for_each_release(tmp_path):
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", job["metadata"]["name"])
     assert len(job["metadata"]["name"]) <= 63  # a Job's name is also a label value of its pods
     names = rollout_names(KUBERNETES / "rollout")
-    copy = tmp_path / "rollout"
-    shutil.copytree(KUBERNETES / "rollout", copy)
-    kustomization = copy / "kustomization.yaml"
-    kustomization.write_text(kustomization.read_text().replace(f"RELEASE={release}",
-                                                               "RELEASE=ban-france-2026-12"))
-    other = rollout_names(copy)
+    copy = tmp_path / "kubernetes"
+    shutil.copytree(KUBERNETES, copy)
+    release_env = copy / "components" / "release" / "release.env"
+    release_env.write_text(release_env.read_text().replace(f"RELEASE={release}",
+                                                           "RELEASE=ban-france-2026-12"))
+    other = rollout_names(copy / "rollout")
     assert other["Job"] == "balise-rollout-ban-france-2026-12"
     assert {k: v for k, v in other.items() if k not in ("Job", "ConfigMap")} == {
         k: v for k, v in names.items() if k not in ("Job", "ConfigMap")}
     assert "kubectl create" not in (KUBERNETES / "rollout" / "kustomization.yaml").read_text()
+
+
+def test_gitops_owns_the_rollout():
+    """The rollout Job changes nothing in the cluster (no `kubectl set env`, whose env entries
+    would then override the ConfigMap; no API access); it runs the image production runs,
+    both set in one place (components/release)."""
+    rendered = render("rollout")[0]
+    assert "set env" not in rendered and "kubectl" not in rendered
+    assert not resources("rollout", "Role") and not resources("rollout", "RoleBinding")
+    (job,) = resources("rollout", "Job")
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    images = {c["image"] for c in pod_containers(job["spec"]["template"]["spec"])}
+    for overlay in ("overlays/production", "overlays/production-redis-cluster", "overlays/loadbalancer"):
+        deployment = one(overlay, "Deployment", "balise")
+        assert {c["image"] for c in pod_containers(deployment["spec"]["template"]["spec"])} == images
+        for c in pod_containers(deployment["spec"]["template"]["spec"]):
+            explicit = {e["name"] for e in c.get("env", [])}
+            assert not explicit & {"BALISE_BUNDLE_URL", "BALISE_BUNDLE_SHA256"}
+    for path in KUBERNETES.rglob("*.yaml"):
+        text = path.read_text()
+        if path.parent.name != "release" and "overlays" in path.parts and "production" in str(path):
+            assert "newTag" not in text, f"{path}: the image tag is components/release's alone"
+
+
+@pytest.mark.parametrize("overlay", ["overlays/production", "overlays/production-redis-cluster",
+                                     "overlays/loadbalancer", "rollout"])
+def test_production_pins_a_versioned_bundle_by_checksum(overlay):
+    """What a production pod fetches is one versioned bundle with its sha256 (a `latest` URL
+    would give a pod restarted later another index), the rollout Job's too; a new release
+    gives the ConfigMap a new name, so the Deployment rolls."""
+    (release,) = [d for d in resources(overlay, "ConfigMap")
+                  if d["metadata"]["name"].startswith("balise-release-")]
+    url, sha256 = release["data"]["BALISE_BUNDLE_URL"], release["data"]["BALISE_BUNDLE_SHA256"]
+    assert re.fullmatch(r"[0-9a-f]{64}", sha256) and set(sha256) != {"0"}
+    assert "latest" not in url and release["data"]["RELEASE"] in url
+    if overlay != "rollout":
+        pod = one(overlay, "Deployment", "balise")["spec"]["template"]["spec"]
+        (fetch,) = [c for c in pod["initContainers"] if c["name"] == "fetch-index"]
+        refs = [e["configMapRef"]["name"] for e in fetch["envFrom"]]
+        assert refs[-1] == release["metadata"]["name"], "the release's bundle wins over the base's"
 
 
 def config_of(kustomization: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ code registers; every setting and file the docs name exists.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -243,6 +244,37 @@ def test_the_readme_two_commands_are_make_targets():
         assert ("pytest" if target == "test" else "balise serve") in done.stdout
 
 
+def apt_packages(text: str) -> list[set[str]]:
+    """The packages of each `apt-get install` in ``text`` (options and continuations skipped)."""
+    found = []
+    for m in re.finditer(r"apt-get install((?:[^\n&|;]|\\\n)*)", text):
+        words = m.group(1).replace("\\\n", " ").split()
+        found.append({w for w in words if not w.startswith("-") and w != "\\"})
+    return found
+
+
+def test_the_readme_prerequisites_are_what_the_image_builds_with():
+    """A newcomer on a stock Debian or Ubuntu installs what the image's build stage installs:
+    a list that is known to build balise, with the venv module Debian's Python lacks."""
+    (readme,) = [p for p in apt_packages(README.read_text()) if "gcc" in p]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    build_stage = dockerfile[dockerfile.index(" AS build"):dockerfile.index(" AS runtime")]
+    (image,) = apt_packages(build_stage)
+    assert readme == image
+    assert {"gcc", "python3-dev", "python3-venv", "make"} <= readme
+
+
+def test_make_demo_installs_the_runtime_alone():
+    make = shutil.which("make") or pytest.skip("make is not installed")
+    done = subprocess.run([make, "-n", "-B", "-C", str(REPO), "demo"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "pip install --quiet -e ." in done.stdout and "[test]" not in done.stdout
+    tested = subprocess.run([make, "-n", "-B", "-C", str(REPO), "test"], capture_output=True, text=True,
+                            timeout=60)
+    assert "-e '.[test]'" in tested.stdout
+
+
 # --- settings ---------------------------------------------------------------------------------
 
 
@@ -385,3 +417,24 @@ def test_the_documented_kubectl_steps_can_be_run_again_in_their_namespace():
         if words[1] in ("kustomize", "version") or words[1:3] == ["apply", "-k"]:
             continue
         assert "--namespace" in words or "-n" in words, f"{where}: {' '.join(words)} has no namespace"
+
+
+def test_the_upgrade_check_of_operations_md_answers_on_an_index_root(sample_index, tmp_path):
+    """operations.md's upgrade check asks the new release to search the index root in service:
+    on a root this balise reads, it must answer (not refuse, which would mean a rebuild)."""
+    from click.testing import CliRunner
+
+    from balise.cli import main
+    from balise.index.pointer import install
+
+    text = (REPO / "docs" / "operations.md").read_text()
+    (check,) = re.findall(r"`(/opt/balise-new/bin/balise search --index [^`]+)`", text)
+    args = balise_arguments(shlex.split(check))
+    assert args is not None and args[:3] == ["search", "--index", "/srv/balise/index"]
+    root = tmp_path / "srv" / "balise" / "index"
+    install(root, sample_index)
+    assert (root / "current").is_symlink()
+    result = CliRunner().invoke(main, ["search", "--index", str(root), *args[3:]])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["features"] and answer["attribution"] == "BAN"

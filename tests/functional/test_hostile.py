@@ -457,7 +457,7 @@ def test_no_pid_nor_host_files_for_the_public(front, sample_index):
     public_client = {"X-Forwarded-For": "198.51.100.9"}
     assert front.get("/health/live", headers=public_client).json() == {"status": "alive"}
     public = front.get("/status", headers=public_client).json()
-    assert public["index"]["sources"] and all(set(s) == {"format", "bytes", "sha256"}
+    assert public["index"]["sources"] and all(set(s) == {"format", "producer", "bytes", "sha256"}
                                               for s in public["index"]["sources"])
     mine = front.get("/status").json()  # an operator: this host, directly
     assert {"path", "modified"} <= set(mine["index"]["sources"][0])

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from balise.http import resources
+from balise.search.request import REVERSE_MAX_LIMIT
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -91,6 +92,21 @@ def test_limit_bounds(server):
     assert len(features(server.get("/search/", {"q": "rue", "limit": 1}))) == 1
     hundred = server.get("/search/", {"q": "rue", "limit": 100}).json()
     assert hundred["limit"] == 100 and 5 < len(hundred["features"]) <= 100
+
+
+def test_limit_as_addok(server):
+    """Addok reads ``limit or 5`` (``or 1`` on /reverse/) and takes any reverse limit."""
+    zero = server.get("/search/", {"q": "rue", "limit": 0}).json()
+    assert zero["limit"] == 5 and zero == server.get("/search/", {"q": "rue"}).json()
+    point = {"lat": 48.8566, "lon": 2.3522}
+    one = server.get("/reverse/", {**point, "limit": 0}).json()
+    assert one["limit"] == 1 and one == server.get("/reverse/", point).json()
+    many = server.get("/reverse/", {**point, "limit": 150}).json()
+    assert many["limit"] == 150 and len(many["features"]) == 150
+    distances = [f["properties"]["distance"] for f in many["features"]]
+    assert distances == sorted(distances)
+    most = server.get("/reverse/", {**point, "limit": 10**9}).json()
+    assert most["limit"] == REVERSE_MAX_LIMIT and len(most["features"]) == REVERSE_MAX_LIMIT
 
 
 @pytest.mark.parametrize(("lat", "lon"), [("lat", "lon"), ("latitude", "lng"), ("lat", "long"),
@@ -176,8 +192,6 @@ MISSING_LAT = {"title": "Missing parameter", "description": 'The "lat" parameter
 @pytest.mark.parametrize(("path", "params", "status", "body"), [
     ("/search/", {}, 400, MISSING_Q),
     ("/search/", {"q": ""}, 400, MISSING_Q),
-    ("/search/", {"q": "a", "limit": "0"}, 400,
-     {"title": INVALID, "description": 'The "limit" parameter is invalid. out of range (1..100)'}),
     ("/search/", {"q": "a", "limit": "101"}, 400,
      {"title": INVALID, "description": 'The "limit" parameter is invalid. out of range (1..100)'}),
     ("/search/", {"q": "a", "limit": "-1"}, 400,
@@ -206,10 +220,10 @@ MISSING_LAT = {"title": "Missing parameter", "description": 'The "lat" parameter
     ("/reverse/", {"lon": "2"}, 400, MISSING_LAT),
     ("/reverse/", {"lat": "95", "lon": "2"}, 400,
      {"title": INVALID, "description": 'The "lat" parameter is invalid. out of range'}),
-    ("/reverse/", {"lat": "48", "lon": "2", "limit": "0"}, 400,
-     {"title": INVALID, "description": 'The "limit" parameter is invalid. out of range (1..100)'}),
-    ("/reverse/", {"lat": "48", "lon": "2", "limit": "1000"}, 400,
-     {"title": INVALID, "description": 'The "limit" parameter is invalid. out of range (1..100)'}),
+    ("/reverse/", {"lat": "48", "lon": "2", "limit": "-1"}, 400,
+     {"title": INVALID, "description": 'The "limit" parameter is invalid. must be 0 (the default) or more'}),
+    ("/reverse/", {"lat": "48", "lon": "2", "limit": "x"}, 400,
+     {"title": INVALID, "description": 'The "limit" parameter is invalid. The value must be an integer.'}),
     ("/reverse/", {"lat": "48", "lon": "2", "max_distance": "-5"}, 400,
      {"title": INVALID,
       "description": 'The "max_distance" parameter is invalid. must be 0 or more (metres)'}),
@@ -298,8 +312,8 @@ def test_openapi_matches_the_code(openapi):
     assert set(search) == set(resources.SEARCH_PARAMS)
     assert set(reverse) == set(resources.REVERSE_PARAMS)
     assert search["q"]["required"] and search["q"]["schema"]["maxLength"] == 200
-    assert search["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 5}
-    assert reverse["limit"]["schema"]["default"] == 1
+    assert search["limit"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}
+    assert reverse["limit"]["schema"] == {"type": "integer", "minimum": 0, "default": 1}  # any, as Addok
     assert search["autocomplete"]["schema"]["default"] == "true"
     assert reverse["lat"]["required"] and reverse["lon"]["required"]
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import os
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
+from balise import Geocoder
 from balise.cli import main
-from tests.conftest import SAMPLE
+from balise.index import IndexReader
+from balise.search.geojson import Credits, credits_of
+from tests.conftest import DATA, SAMPLE
+
+BANO_04 = DATA / "bano" / "bano-04.csv.gz"
 
 
 def test_import_reports_counts_and_bad_lines(tmp_path):
@@ -64,7 +71,7 @@ def test_search_csv_column(sample_index, tmp_path):
 
 
 def test_search_bad_parameters_are_a_clear_error(sample_index):
-    result = CliRunner().invoke(main, ["search", "--index", str(sample_index), "--limit", "0", "paris"])
+    result = CliRunner().invoke(main, ["search", "--index", str(sample_index), "--limit", "101", "paris"])
     assert result.exit_code != 0
     assert "limit" in result.output
 
@@ -72,7 +79,7 @@ def test_search_bad_parameters_are_a_clear_error(sample_index):
 def test_missing_index_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["search", "--index", str(tmp_path / "nothing"), "paris"])
     assert result.exit_code != 0
-    assert "not a balise index" in result.output
+    assert "neither a balise index nor an index root" in result.output
 
 
 def test_search_in_an_area(france_index):
@@ -109,3 +116,89 @@ def test_import_records_the_date_of_each_source(tmp_path):
     assert result.exit_code == 0, result.output
     (described,) = orjson.loads((tmp_path / "idx" / "manifest.json").read_bytes())["sources"]
     assert datetime.fromisoformat(described["modified"]).timestamp() == 1_718_000_000
+
+
+@pytest.fixture(scope="module")
+def index_root(tmp_path_factory, sample_index):
+    """An index root as `balise bundle fetch` and the image's /data/index hold: versions and `current`."""
+    root = tmp_path_factory.mktemp("root") / "index"
+    result = CliRunner().invoke(main, ["bundle", "publish", str(sample_index), "--into", str(root)])
+    assert result.exit_code == 0, result.output
+    assert (root / "current").is_symlink()
+    return root
+
+
+def test_search_lookup_and_geocode_follow_an_index_root(index_root, sample_index, tmp_path):
+    runner = CliRunner()
+    on_root = runner.invoke(main, ["search", "--index", str(index_root), "--limit", "1", "34 rue de rivoli"])
+    direct = runner.invoke(main, ["search", "--index", str(sample_index), "--limit", "1", "34 rue de rivoli"])
+    assert on_root.exit_code == 0, on_root.output
+    assert on_root.output == direct.output and orjson.loads(on_root.output)["features"]
+    found = runner.invoke(main, ["lookup", "--index", str(index_root), "75104_8249_00034"])
+    assert found.exit_code == 0, found.output
+    (feature,) = orjson.loads(found.output)["features"]
+    assert feature["properties"]["id"] == "75104_8249_00034"
+    rows = tmp_path / "in.csv"
+    rows.write_text("adresse\n34 rue de rivoli paris\n")
+    out = tmp_path / "out.csv"
+    geocoded = runner.invoke(main, ["geocode", "--index", str(index_root), "--workers", "1", "--quiet",
+                                    str(rows), str(out)])
+    assert geocoded.exit_code == 0, geocoded.output
+    assert out.read_text().splitlines()[1].endswith(",ok")
+    with_env = runner.invoke(main, ["search", "--limit", "1", "rivoli"],
+                             env={"BALISE_INDEX": str(index_root)})
+    assert with_env.exit_code == 0 and orjson.loads(with_env.output)["features"]
+
+
+def test_import_into_an_index_root_publishes_a_version(index_root, tmp_path):
+    before = os.readlink(index_root / "current")
+    source = tmp_path / "small.ndjson"
+    with gzip.open(SAMPLE, "rt") as f:
+        source.write_text("".join(line for _, line in zip(range(20), f, strict=False)))
+    result = CliRunner().invoke(main, ["import", "--quiet", "--index", str(index_root), str(source)])
+    assert result.exit_code == 0, result.output
+    after = os.readlink(index_root / "current")
+    assert after != before and f"current -> {after}" in result.output
+    assert sorted(p.name for p in index_root.iterdir()) == sorted(["current", before, after])
+    assert IndexReader(index_root / after).manifest["counts"]["documents"] == 20
+    back = CliRunner().invoke(main, ["bundle", "publish", str(index_root / before),
+                                     "--into", str(index_root)])
+    assert back.exit_code == 0, back.output  # as it was, for the other tests
+
+
+@pytest.fixture(scope="module")
+def bano_index(tmp_path_factory):
+    """A real BANO sample: the first 300 lines of BANO's Alpes-de-Haute-Provence file."""
+    if not BANO_04.exists():
+        pytest.skip(f"data not found: {BANO_04}")
+    base = tmp_path_factory.mktemp("bano")
+    source = base / "bano-04.csv"
+    with gzip.open(BANO_04, "rt", encoding="utf-8") as f:
+        source.write_text("".join(line for _, line in zip(range(300), f, strict=False)), encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", "--quiet", "--index", str(base / "index"), str(source)])
+    assert result.exit_code == 0, result.output
+    return base / "index"
+
+
+def test_answers_credit_the_sources_producers(bano_index, sample_index):
+    (source,) = IndexReader(bano_index).manifest["sources"]
+    assert (source["format"], source["producer"]) == ("bano", "BANO")
+    runner = CliRunner()
+    bano = orjson.loads(runner.invoke(main, ["search", "--index", str(bano_index), "aiglun"]).output)
+    assert bano["features"] and (bano["attribution"], bano["licence"]) == ("BANO", "ODbL")
+    ban = orjson.loads(runner.invoke(main, ["search", "--index", str(sample_index), "rivoli"]).output)
+    assert (ban["attribution"], ban["licence"]) == ("BAN", "ETALAB-2.0")  # Addok NDJSON: BAN's, as before
+    chosen = runner.invoke(main, ["search", "--index", str(bano_index), "aiglun"],
+                           env={"BALISE_ATTRIBUTION": "BANO (OpenStreetMap France)"})
+    answer = orjson.loads(chosen.output)
+    assert (answer["attribution"], answer["licence"]) == ("BANO (OpenStreetMap France)", "ODbL")
+    reverse = Geocoder.open(bano_index, preload=False).reverse(44.05, 6.13)
+    assert (reverse["attribution"], reverse["licence"]) == ("BANO", "ODbL")
+
+
+def test_mixed_sources_credit_each_producer():
+    manifest = {"sources": [{"producer": "BAN"}, {"producer": "BANO"}, {"producer": "BAN"},
+                            {"producer": None}]}
+    assert credits_of(manifest) == Credits("BAN, BANO", "ETALAB-2.0, ODbL")
+    assert credits_of({}) == Credits("BAN", "ETALAB-2.0")  # an index built before producers were recorded
+    assert credits_of(manifest, Credits("", "ODbL")) == Credits("BAN, BANO", "ODbL")

@@ -27,3 +27,21 @@ def test_several_indexes(sample_index, alps_index):
     assert served.describe("poi")["counts"]["documents"] > 0
     with pytest.raises(ValueError):
         ServedIndexes({"poi": poi})
+
+
+def test_the_server_credits_what_the_settings_say(sample_index):
+    import falcon.testing
+
+    from balise.config import Settings
+    from balise.http.app import serve
+
+    settings = Settings.from_env({"BALISE_INDEX": str(sample_index), "BALISE_ATTRIBUTION": "Ville de Paris",
+                                  "BALISE_LICENCE": "ODbL", "BALISE_RATE_LIMITS": ""})
+    client = falcon.testing.TestClient(serve(settings))
+    for path, params in (("/search/", {"q": "rivoli"}), ("/reverse/", {"lat": "48.8566", "lon": "2.3522"}),
+                         ("/lookup/", {"id": "75104_8249_00034"})):
+        answer = client.simulate_get(path, params=params).json
+        assert (answer["attribution"], answer["licence"]) == ("Ville de Paris", "ODbL"), path
+    plain = falcon.testing.TestClient(serve(Settings.from_env({"BALISE_INDEX": str(sample_index)})))
+    answer = plain.simulate_get("/search/", params={"q": "rivoli"}).json
+    assert (answer["attribution"], answer["licence"]) == ("BAN", "ETALAB-2.0")

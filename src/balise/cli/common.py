@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..config import SettingError, Settings
 from ..errors import BaliseError
+
+if TYPE_CHECKING:
+    from ..geocoder import Geocoder
+    from ..search.geojson import Credits
+
+F = TypeVar("F", bound=Callable[..., Any])
+Box = tuple[float, float, float, float]
 
 
 def settings() -> Settings:
@@ -23,7 +30,8 @@ def settings() -> Settings:
             root.obj = Settings.from_env()
         except SettingError as e:
             raise click.ClickException(str(e)) from e
-    return root.obj
+    found: Settings = root.obj
+    return found
 
 
 def from_settings(name: str) -> Callable[[], Any]:
@@ -31,10 +39,11 @@ def from_settings(name: str) -> Callable[[], Any]:
     return lambda: getattr(settings(), name)
 
 
-def index_option(f: Callable[..., Any]) -> Callable[..., Any]:
+def index_option(f: F) -> F:
     return click.option(
         "--index", "index_dir", type=click.Path(path_type=Path), default=from_settings("index"),
-        show_default="BALISE_INDEX, else var/index", help="Index directory (BALISE_INDEX).",
+        show_default="BALISE_INDEX, else var/index",
+        help="Index directory, or an index root whose `current` link is followed (BALISE_INDEX).",
     )(f)
 
 
@@ -58,21 +67,42 @@ def echo_skipped(examples: Iterable[Sequence[Any]]) -> None:
 A_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def open_geocoder(index_dir: Path):
-    from ..geocoder import Geocoder
+def credits() -> Credits:
+    """The attribution and licence the settings choose (empty: the index's own)."""
+    from ..search.geojson import Credits
+
+    return Credits(settings().attribution, settings().licence)
+
+
+def in_service(index_dir: Path) -> Path:
+    """The index directory a command reads: ``index_dir`` itself, or the version an index
+    root's ``current`` link points to now (as ``serve`` follows it), kept for the whole run."""
     from ..index import IndexFormatError
+    from ..index.pointer import resolve
 
     try:
-        return Geocoder.open(index_dir)
+        return resolve(index_dir)
     except (IndexFormatError, OSError) as e:
         raise click.ClickException(str(e)) from e
 
 
-def _filters(type_, postcode, citycode) -> dict:
-    return {k: v for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
+def open_geocoder(index_dir: Path) -> Geocoder:
+    """The geocoder of the index (or root) ``index_dir``, with the attribution and licence
+    of the settings if set (else its sources')."""
+    from ..geocoder import Geocoder
+    from ..index import IndexFormatError
+
+    try:
+        return Geocoder.open(in_service(index_dir), credits=credits())
+    except (IndexFormatError, OSError) as e:
+        raise click.ClickException(str(e)) from e
 
 
-def _bbox(ctx, param, value: str | None):
+def _filters(type_: Sequence[str], postcode: Sequence[str], citycode: Sequence[str]) -> dict[str, list[str]]:
+    return {k: list(v) for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
+
+
+def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> Box | None:
     """``--bbox minlon,minlat,maxlon,maxlat`` as numbers (the geocoder checks the box)."""
     from ..search.area import parse_bbox
 

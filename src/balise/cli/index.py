@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from .common import A_FILE, echo_skipped, from_settings, index_option, main, refusal, settings
+from .common import A_FILE, echo_skipped, from_settings, in_service, index_option, main, refusal, settings
 
 
 @main.command("import")
@@ -21,17 +22,27 @@ from .common import A_FILE, echo_skipped, from_settings, index_option, main, ref
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def import_(index_dir: Path, communes_dir: Path | None, rules: str, memory: str, workers: int, quiet: bool,
-            files) -> None:
-    """Build an index from Addok NDJSON, BAN CSV or BANO CSV files (plain or .gz)."""
+            files: tuple[Path, ...]) -> None:
+    """Build an index from Addok NDJSON, BAN CSV or BANO CSV files (plain or .gz).
+
+    Into an index root (a directory with a `current` link, as the image's /data/index), the
+    index is built beside its versions, then published as the current one (as `bundle publish`).
+    """
+    import shutil
+
     from tqdm import tqdm
 
     from ..importer.build import build_index, parse_memory
+    from ..index.pointer import current_target, install
 
     try:
         budget = parse_memory(memory)
     except ValueError as e:
         raise click.BadParameter(f"{memory!r}: a size such as 2GB or 512MB", param_hint="--memory") from e
 
+    root = index_dir if current_target(index_dir) is not None else None
+    if root is not None:
+        index_dir = root / f".import-{os.getpid()}"  # hidden: never taken for a version
     total = sum(Path(f).stat().st_size for f in files)
     with tqdm(total=total, unit="B", unit_scale=True, disable=quiet, desc="import") as bar:
 
@@ -41,6 +52,12 @@ def import_(index_dir: Path, communes_dir: Path | None, rules: str, memory: str,
 
         manifest, report = build_index(list(files), index_dir, communes_dir, rules, progress,
                                        memory=budget, workers=workers or None)
+    if root is not None:
+        try:
+            index_dir = install(root, index_dir, settings().index_keep)
+        finally:
+            shutil.rmtree(root / f".import-{os.getpid()}", ignore_errors=True)
+        click.echo(f"{root}/current -> {index_dir.name}")
     r = manifest["import_report"]
     counts = manifest["counts"]
     click.echo(
@@ -84,12 +101,14 @@ def bundle() -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--level", type=int, help="Compression level [default: zstd 9, gzip 6; 19: smallest, slow].")
 def bundle_create(index_dir: Path, out: Path, level: int | None) -> None:
-    """Pack INDEX_DIR into OUT (.tar.zst or .tar.gz), with OUT.sha256 and OUT.json beside it."""
-    from ..bundle import BundleError, create
+    """Pack INDEX_DIR (an index, or a root: its current one) into OUT (.tar.zst or .tar.gz),
+    with OUT.sha256 and OUT.json beside it."""
+    from ..archive import BundleError
+    from ..bundle import create
     from ..index import IndexFormatError
 
     try:
-        d = create(index_dir, out, level)
+        d = create(in_service(index_dir), out, level)
     except (BundleError, IndexFormatError, OSError) as e:
         raise refusal(e) from e
     counts = d["index"]["counts"] or {}
@@ -122,7 +141,8 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
     """
     import logging
 
-    from ..bundle import BundleError, fetch
+    from ..archive import BundleError
+    from ..bundle import fetch
 
     url = url or settings().bundle_url
     sha256 = sha256 or settings().bundle_sha256 or None
@@ -145,10 +165,12 @@ def bundle_fetch(url: str | None, root: Path, sha256: str | None, keep: int, tim
 def bundle_publish(index_dir: Path, root: Path, keep: int) -> None:
     """Make the index INDEX_DIR (built by `balise import`, or an older ROOT/<version> to
     roll back to) the current one of ROOT; INDEX_DIR itself is left as it is."""
-    from ..bundle import BundleError, check_version
+    from ..archive import BundleError
+    from ..bundle import check_version
     from ..index import IndexFormatError, IndexReader
     from ..index.pointer import install
 
+    index_dir = in_service(index_dir)
     try:
         check_version(IndexReader(index_dir).manifest.get("version"))
         directory = install(root, index_dir, keep)

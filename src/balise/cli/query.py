@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from ..errors import BaliseError
-from .common import BBOX_HELP, _bbox, _filters, index_option, main, open_geocoder
+from .common import BBOX_HELP, Box, _bbox, _filters, in_service, index_option, main, open_geocoder
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from ..csv.options import Mode
 
 
 @main.command()
@@ -33,15 +40,17 @@ from .common import BBOX_HELP, _bbox, _filters, index_option, main, open_geocode
               help="A file of queries: one per line, or a CSV with --column.")
 @click.option("--column", help="CSV column holding the query (with --input).")
 @click.option("--output", type=click.File("wb"), default="-", help="JSON lines output (with --input).")
-def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, citycode, bbox, geo_boost,
-           geo_radius, debug, input_, column, output) -> None:
+def search(index_dir: Path, query: str | None, limit: int, autocomplete: bool, lat: float | None,
+           lon: float | None, type_: tuple[str, ...], postcode: tuple[str, ...], citycode: tuple[str, ...],
+           bbox: Box | None, geo_boost: str, geo_radius: float | None, debug: bool, input_: IO[str] | None,
+           column: str | None, output: IO[bytes]) -> None:
     """Search QUERY, or every query of --input, and print geocodejson."""
     from ..search.request import SearchRequest
 
     geocoder = open_geocoder(index_dir)
     filters = _filters(type_, postcode, citycode)
-    options = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters, debug=debug,
-                   bbox=bbox, geo_boost=geo_boost, geo_radius=geo_radius)
+    options: dict[str, Any] = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters,
+                                   debug=debug, bbox=bbox, geo_boost=geo_boost, geo_radius=geo_radius)
     if input_ is None:
         if not query:
             raise click.UsageError("give a QUERY or --input FILE")
@@ -51,7 +60,8 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
             raise click.ClickException(e.description) from e
         click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         return
-    rows = csv.DictReader(input_) if column else ({"q": line.rstrip("\n")} for line in input_)
+    rows: Iterable[Mapping[str, str | None]] = (
+        csv.DictReader(input_) if column else ({"q": line.rstrip("\n")} for line in input_))
     started, count = time.perf_counter(), 0
     for row in rows:
         q = row.get(column or "q") or ""
@@ -98,9 +108,11 @@ def search(index_dir, query, limit, autocomplete, lat, lon, type_, postcode, cit
               metavar="SECONDS", help="How often a CSV run saves how far it got (Parquet: every row group).")
 @click.option("--restart", is_flag=True, help="Start over, even if an interrupted run can be resumed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycode, postcode, type_,
-            result_columns, split_housenumber, min_score, bbox, delimiter, quote, encoding, with_bom, workers,
-            row_group_rows, checkpoint_every, restart, quiet) -> None:
+def geocode(index_dir: Path, input_path: Path, output_path: Path, mode: Mode, columns: tuple[str, ...],
+            lat: str | None, lon: str | None, citycode: str | None, postcode: str | None, type_: str | None,
+            result_columns: tuple[str, ...], split_housenumber: bool, min_score: float, bbox: Box | None,
+            delimiter: str | None, quote: str, encoding: str | None, with_bom: bool, workers: int,
+            row_group_rows: int, checkpoint_every: float, restart: bool, quiet: bool) -> None:
     """Geocode IN into OUT as addok-csv does, on every core: CSV, or Parquet (.parquet) with
     typed result columns ("-": stdin, stdout; CSV only).
 
@@ -113,13 +125,15 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
     from ..csv.job import geocode_file
     from ..values import available_cpus
 
+    index_dir = in_service(index_dir)  # a root's version now: every worker reads that one
     geocoder = open_geocoder(index_dir)
     workers = workers or available_cpus()  # the cgroup's CPUs, not the host's
     started = time.perf_counter()
-    bar = None
+    bar: tqdm[Any] | None = None
+    counted_from = (0, 0.0)  # rows done and the time when the bar started
 
     def progress(rows: int, total: int | None, read: int | None) -> None:
-        nonlocal bar
+        nonlocal bar, counted_from
         if quiet:
             return
         if bar is None:
@@ -128,10 +142,10 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
             size = None if read is None or str(input_path) == "-" else input_path.stat().st_size
             bar = tqdm(total=total or size, unit="rows" if size is None else "B", unit_scale=True,
                        desc="geocode", initial=rows if size is None else read or 0, smoothing=0.1)
-            bar.rows0, bar.t0 = rows, time.perf_counter()
+            counted_from = (rows, time.perf_counter())
         bar.update((rows if read is None else read) - bar.n)
         if read is not None:
-            rate = (rows - bar.rows0) / max(time.perf_counter() - bar.t0, 1e-9)
+            rate = (rows - counted_from[0]) / max(time.perf_counter() - counted_from[1], 1e-9)
             bar.set_postfix_str(f"{rows:,} rows, {rate:,.0f} rows/s", refresh=False)
 
     try:
@@ -167,7 +181,7 @@ def geocode(index_dir, input_path, output_path, mode, columns, lat, lon, citycod
 @main.command()
 @index_option
 @click.argument("ids", nargs=-1, required=True)
-def lookup(index_dir, ids) -> None:
+def lookup(index_dir: Path, ids: tuple[str, ...]) -> None:
     """Print the features with these ids (streets, places, house numbers) as geocodejson."""
     from ..search.request import LookupRequest
 

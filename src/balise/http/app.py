@@ -15,6 +15,7 @@ from ..errors import BaliseError, QueryTooLong
 from ..geocoder import CurrentGeocoder
 from ..ops.clientip import AddressSet, ClientAddress, rate_key
 from ..ops.process import at_worker_start
+from ..search.geojson import Credits
 from ..served import ADDRESS, POI, ServedIndexes
 from . import bodies, geocodage, jsonbatch, resources, web
 from .geocodage.resources import routes as geocodage_routes
@@ -83,7 +84,7 @@ def serve(settings: Settings) -> falcon.App:
     # Follows `BALISE_INDEX/current` when it is an index root: a new version published
     # there is picked up by every worker without a restart (balise/index/pointer.py), and
     # a worker forked after that (a replaced one) starts on it.
-    geocoder = CurrentGeocoder(settings.index)
+    geocoder = CurrentGeocoder(settings.index, credits=Credits(settings.attribution, settings.licence))
     at_worker_start(geocoder.refresh)
     poi = None
     if settings.poi_index:  # the same for the POI index, on its own

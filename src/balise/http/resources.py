@@ -286,7 +286,8 @@ class Status:
 def describe(manifest: dict[str, Any], operator: bool = False) -> dict[str, Any]:
     """What ``/status`` says of an index: version, build, format, rules, counts, sources (their
     file names and dates to an operator only)."""
-    keep = ("path", "format", "bytes", "sha256", "modified") if operator else ("format", "bytes", "sha256")
+    keep = ("path", "format", "producer", "bytes", "sha256", "modified") if operator else (
+        "format", "producer", "bytes", "sha256")
     return {
         "version": manifest.get("version"),
         "built_at": manifest.get("built_at"),

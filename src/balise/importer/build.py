@@ -28,6 +28,7 @@ from ..index.documents import Packed, process_batch
 from ..index.format import Document
 from ..text import Pipeline, make_pipeline
 from .communes import Communes
+from .formats import PRODUCERS
 from .report import ImportReport
 from .sources import detect_format, iter_documents
 
@@ -218,7 +219,8 @@ def build_index(
             size = path.stat().st_size
             fmt = detect_format(path) if size else "empty"
             modified = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-            described.append({"path": path.name, "format": fmt, "bytes": size, "sha256": file_sha256(path),
+            described.append({"path": path.name, "format": fmt, "producer": PRODUCERS.get(fmt),
+                              "bytes": size, "sha256": file_sha256(path),
                               "modified": modified})  # the source's date, as /status shows it
             reading = _Progress()
             if fmt in ("ndjson", "empty"):

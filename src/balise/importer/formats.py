@@ -10,6 +10,9 @@ BAN_HEADER = "id;id_fantoir;numero;rep;nom_voie"
 BAN_LIEUX_DITS_HEADER = "id;nom_lieu_dit;"
 BANO_HEADER = "id,numero,voie,"
 BANO_COLUMNS = 8
+# Who publishes each format's data, recorded with each source in the manifest: an index's answers
+# credit their producers (search/geojson.py). Addok's NDJSON may hold anyone's: not recorded.
+PRODUCERS = {"ban": "BAN", "bano": "BANO"}
 
 
 def detect_format(path: str | Path) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from balise.errors import InvalidParameter, QueryTooLong
-from balise.search.request import LookupRequest, ReverseRequest, SearchRequest
+from balise.search.request import REVERSE_MAX_LIMIT, LookupRequest, ReverseRequest, SearchRequest
 
 
 @pytest.mark.parametrize(("options", "name"), [
-    ({"limit": 0}, "limit"), ({"limit": "x"}, "limit"), ({"lat": 91.0}, "lat"),
+    ({"limit": -1}, "limit"), ({"limit": "x"}, "limit"), ({"lat": 91.0}, "lat"),
     ({"lat": 100.0, "lon": 200.0}, "lon"),  # lon first, as Addok
     ({"lon": float("nan")}, "lon"), ({"lat": True}, "lat"), ({"filters": {"colour": "red"}}, "colour"),
     ({"bbox": (1, 2, 0, 3)}, "bbox"), ({"geo_boost": "near"}, "geo_boost"),
@@ -39,11 +39,19 @@ def test_a_centre_at_zero_is_a_centre(lat, lon):
     assert area is not None and area.centre == (lon, lat)
 
 
+def test_limit_zero_is_the_default_and_reverse_takes_any_limit():
+    assert SearchRequest("rue", limit=0).limit == 5 and ReverseRequest(48.0, 2.0, limit=0).limit == 1
+    assert ReverseRequest(48.0, 2.0, limit=150).limit == 150
+    assert ReverseRequest(48.0, 2.0, limit=10**30).limit == REVERSE_MAX_LIMIT
+    with pytest.raises(InvalidParameter):
+        SearchRequest("rue", limit=101)
+
+
 def test_reverse_and_lookup_rules():
     assert ReverseRequest(0.0, 0.0).lat == 0.0
     for args, options, name in (((48.0, 2.0), {"max_distance": -1}, "max_distance"),
                                 ((48.0, 2.0), {"max_distance": float("nan")}, "max_distance"),
-                                ((48.0, None), {}, "lon"), ((48.0, 2.0), {"limit": 101}, "limit")):
+                                ((48.0, None), {}, "lon"), ((48.0, 2.0), {"limit": -1}, "limit")):
         with pytest.raises(InvalidParameter) as raised:
             ReverseRequest(*args, **options)
         assert raised.value.name == name

@@ -207,8 +207,8 @@ def test_envelope_keeps_filters_and_limit(geocoder):
     ((float("nan"), 2.0), {}, "lat"),
     ((48.0, "2.3"), {}, "lon"),
     ((48.0, None), {}, "lon"),
-    ((48.0, 2.0), {"limit": 0}, "limit"),
-    ((48.0, 2.0), {"limit": 101}, "limit"),
+    ((48.0, 2.0), {"limit": -1}, "limit"),
+    ((48.0, 2.0), {"limit": "many"}, "limit"),
     ((48.0, 2.0), {"max_distance": -1}, "max_distance"),
     ((48.0, 2.0), {"filters": {"colour": "red"}}, "colour"),
 ])

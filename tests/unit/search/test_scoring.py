@@ -34,5 +34,5 @@ def test_a_feature_and_a_collection_are_addoks():
     assert feature["geometry"]["coordinates"] == [0.0, 0.0]
     assert props["name"] == "3 Rue A" and props["postcode"] == "75001" and props["distance"] == 0
     assert "_folded" not in props and props["street"] == "Rue A"
-    collection = geojson.collection([feature], query="a", center=(0.0, 0.0), limit=1)
+    collection = geojson.collection([feature], geojson.credits_of({}), query="a", center=(0.0, 0.0), limit=1)
     assert collection["center"] == [0.0, 0.0] and collection["query"] == "a"

@@ -164,7 +164,7 @@ def test_bad_parameters(geocoder):
     with pytest.raises(QueryTooLong):
         geocoder.search("x" * 201)
     with pytest.raises(InvalidParameter):
-        geocoder.search("paris", limit=0)
+        geocoder.search("paris", limit=-1)
     with pytest.raises(InvalidParameter):
         geocoder.search("paris", limit=101)
     with pytest.raises(InvalidParameter):
