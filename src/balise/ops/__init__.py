@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import falcon
@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from .redis import NoRedis, RedisConnector
 
 __all__ = ["Ops", "build", "install", "post_fork", "prepare_metrics_dir"]
+
+RequestT = TypeVar("RequestT", bound="falcon.Request")  # the app's request class
 
 
 @dataclass
@@ -135,7 +137,7 @@ def build(geocoder: AnyGeocoder, settings: Settings, cached: Mapping[str, Sequen
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
 
-def install(app: falcon.App[falcon.Request, falcon.Response], geocoder: AnyGeocoder, settings: Settings,
+def install(app: falcon.App[RequestT, falcon.Response], geocoder: AnyGeocoder, settings: Settings,
             cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json",
             served: ServedIndexes | None = None, client: ClientAddress | None = None) -> Ops:
     """Adds the ops middleware and routes to ``app`` (before it serves its first request);
