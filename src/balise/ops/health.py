@@ -32,11 +32,12 @@ import falcon
 import orjson
 
 from .. import __version__
-from ..geocoder import CurrentGeocoder, Geocoder
-from ..served import AnyGeocoder
+from ..geocoder import CurrentGeocoder
 from .breaker import RedisUnavailable
 
 if TYPE_CHECKING:
+    from ..geocoder import Geocoder
+    from ..served import AnyGeocoder
     from .cache.tiers import SqliteTier, TieredCache
     from .redis import NoRedis, RedisConnector
 
