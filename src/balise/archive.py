@@ -10,7 +10,11 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    import zstandard
 
 import orjson
 
@@ -19,7 +23,15 @@ from .index.format import MANIFEST
 MANIFEST_MAX = 16 << 20  # bytes a manifest may have
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 GZIP_MAGIC = b"\x1f\x8b"
-_DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+_DATA_FILTER = hasattr(tarfile, "data_filter")  # Python 3.11.4+
+
+
+class Sink(Protocol):
+    """Where a compressed archive is written: a file, or a wrapper that hashes on the way."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
 
 
 class BundleError(Exception):
@@ -31,20 +43,21 @@ class ChecksumError(BundleError):
 
 
 @contextlib.contextmanager
-def compressed_writer(raw, compression: str, level: int) -> Iterator:
+def compressed_writer(raw: Sink, compression: str, level: int) -> Iterator[gzip.GzipFile | BinaryIO]:
     """A stream that compresses what is written to ``raw`` (``compression``: zstd or gzip)."""
     if compression == "gzip":
         with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0) as stream:
             yield stream
         return
     zstd = _zstandard()
-    compressor = zstd.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-    with compressor.stream_writer(raw, closefd=False) as stream:
+    compressor: zstandard.ZstdCompressor = zstd.ZstdCompressor(level=level, threads=-1, write_checksum=True)
+    # zstandard's stub asks for IO[bytes]; it calls only write() and flush(), a Sink's.
+    with compressor.stream_writer(raw, closefd=False) as stream:  # type: ignore[arg-type]
         yield stream
 
 
 @contextlib.contextmanager
-def decompressed_reader(raw: BinaryIO) -> Iterator:
+def decompressed_reader(raw: BinaryIO) -> Iterator[gzip.GzipFile | BinaryIO]:
     """A stream of ``raw`` decompressed, the compression told by its first bytes."""
     magic = raw.read(4)
     raw.seek(0)
@@ -52,13 +65,15 @@ def decompressed_reader(raw: BinaryIO) -> Iterator:
         with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
             yield stream
     elif magic == ZSTD_MAGIC:
-        with _zstandard().ZstdDecompressor().stream_reader(raw, closefd=False) as stream:
+        decompressor: zstandard.ZstdDecompressor = _zstandard().ZstdDecompressor()
+        with decompressor.stream_reader(raw, closefd=False) as stream:
             yield stream
     else:
         raise BundleError("not a gzip or zstd archive")
 
 
-def _zstandard():
+def _zstandard() -> ModuleType:
+    """The zstandard module, or a clear error naming the package."""
     try:
         import zstandard
     except ImportError as e:  # pragma: no cover - depends on the environment
@@ -108,7 +123,10 @@ def extract(archive: Path, staging: Path, format_version: int) -> Path:
             member.mode = 0o644
             # NOTE: the checks above already allow only regular files, two levels deep;
             # the "data" filter (Python 3.11.4+) is one more guard where it exists.
-            tar.extract(member, staging, **_DATA_FILTER)
+            if _DATA_FILTER:
+                tar.extract(member, staging, filter="data")
+            else:  # Python before 3.11.4 (Debian 12 has 3.11.2)
+                tar.extract(member, staging)
     if top is None:
         raise BundleError("the archive is empty")
     return staging / top

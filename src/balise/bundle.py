@@ -46,7 +46,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -100,7 +100,7 @@ def compression_of(name: str) -> str:
     raise BundleError(f"{name}: a bundle name ends with .tar.zst or .tar.gz")
 
 
-def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> dict:
+def create(index_dir: Path | str, out: Path | str, level: int | None = None) -> dict[str, Any]:
     """Pack ``index_dir`` into ``out``; write ``out.sha256`` and ``out.json``; return the descriptor.
 
     The archive holds one directory named after the index version, its manifest first: its
@@ -158,7 +158,7 @@ class _HashingWriter:
     def __init__(self, f: BinaryIO) -> None:
         self.f, self.size, self._hash = f, 0, hashlib.sha256()
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         self._hash.update(data)
         self.size += len(data)
         return self.f.write(data)
@@ -253,7 +253,8 @@ class _Getter:
             try:
                 request = urllib.request.Request(url, headers=self.headers)
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read(1 << 16).decode()
+                    text: bytes = response.read(1 << 16)  # urlopen's answer is typed Any
+                    return text.decode()
             except urllib.error.HTTPError as e:
                 if e.code not in RETRYABLE_STATUS or attempt == self.retries:
                     raise BundleError(f"{url}: HTTP {e.code}") from e
@@ -299,7 +300,7 @@ class _Getter:
             headers["Range"] = f"bytes={have}-"
         request = urllib.request.Request(url, headers=headers)
         try:
-            response = urllib.request.urlopen(request, timeout=self.timeout)
+            response: http.client.HTTPResponse = urllib.request.urlopen(request, timeout=self.timeout)
         except urllib.error.HTTPError as e:
             if e.code == 416 and have:  # nothing left past `have`: complete (the checksum will tell)
                 return True

@@ -219,7 +219,7 @@ def test_retries_back_off_exponentially_then_give_up_with_a_clear_error(server, 
 def tar_filter(request, monkeypatch):
     """Python before 3.11.4 (Debian 12's 3.11.2) has no tarfile "data" filter: both must be safe."""
     if request.param == "no data filter":
-        monkeypatch.setattr("balise.archive._DATA_FILTER", {})
+        monkeypatch.setattr("balise.archive._DATA_FILTER", False)
 
 
 @pytest.mark.parametrize("member", ["../evil/manifest.json", "/etc/passwd", "v/sub/dir/file"])

@@ -164,7 +164,7 @@ class GeocodedCsv(Iterator[bytes]):
             executor.close(completed)
 
 
-def geocode_rows(geocoder: Geocoder, source: IO[bytes] | Iterable[Any], options: CsvOptions | None = None,
+def geocode_rows(geocoder: Answering, source: IO[bytes] | Iterable[Any], options: CsvOptions | None = None,
                  mode: Mode = "search", chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
     """Geocode a CSV in this process: ``source`` is a binary file, or an iterable of byte or
     text lines. A bad file or option raises a BaliseError (400) now; bad rows are counted."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 from ..errors import FileTooLarge
 
@@ -18,8 +21,8 @@ def check_size(length: int | None, max_bytes: int) -> None:
         raise FileTooLarge(max_bytes)
 
 
-def spool_upload(stream: IO[bytes], max_bytes: int, block: int = 1 << 16, directory: str | None = None
-                 ) -> IO[bytes]:
+def spool_upload(stream: SupportsRead[bytes], max_bytes: int, block: int = 1 << 16,
+                 directory: str | None = None) -> IO[bytes]:
     """Copy an uploaded file to a temporary file (in memory while small, then in ``directory``,
     default the system's temporary directory), rewound.
 

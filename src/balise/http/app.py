@@ -22,7 +22,7 @@ from .geocodage.resources import routes as geocodage_routes
 
 
 def create_app(geocoder: resources.AnyGeocoder, settings: Settings, with_ops: bool = True,
-               poi: resources.AnyGeocoder | None = None) -> falcon.App:
+               poi: resources.AnyGeocoder | None = None) -> falcon.App[Request, falcon.Response]:
     """The WSGI app serving the address geocoder (and ``poi``, a POI index, if given): Addok's
     ``/search/``, ``/reverse/`` (and their ``csv/``), ``/lookup/``, ``/batch``, ``/status``,
     ``/health``, ``/openapi.json``; the Géoplateforme's API under ``BALISE_GEOCODAGE_PREFIX``
@@ -75,7 +75,7 @@ def client_key(client: ClientAddress) -> bodies.ClientOf:
     return key
 
 
-def serve(settings: Settings) -> falcon.App:
+def serve(settings: Settings) -> falcon.App[Request, falcon.Response]:
     """The app ``balise serve`` serves (http/server.py): the index of ``BALISE_INDEX``, warmed up.
 
     This runs once, in the server's master, before it forks: the index maps and the
@@ -138,7 +138,8 @@ class Cors:
             resp.set_header("Access-Control-Max-Age", "86400")
 
 
-def raise_http_error(req: falcon.Request, resp: falcon.Response, error: BaliseError, params: dict) -> None:
+def raise_http_error(req: falcon.Request, resp: falcon.Response, error: BaliseError,
+                     params: dict[str, Any]) -> None:
     """A balise error as the falcon error Addok raises for the same input."""
     if isinstance(error, QueryTooLong):
         # Addok's 413 has its message as title and no description.

@@ -29,9 +29,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import Any
 
 import falcon
+from falcon.typing import ReadableIO
 
 from ..errors import BaliseError
 
@@ -114,7 +115,7 @@ class Body:
     """A request body as a readable file, read in pieces its client can send in about a
     second; past its deadline (the grace, then ``min_rate`` for every byte) a 408."""
 
-    def __init__(self, source: IO[bytes], length: int | None, limit: int,
+    def __init__(self, source: ReadableIO, length: int | None, limit: int,
                  too_large: Callable[[], BaliseError], timeout: float, min_rate: int) -> None:
         self.source, self.length, self.limit, self.too_large = source, length, limit, too_large
         self.timeout, self.min_rate = timeout, min_rate

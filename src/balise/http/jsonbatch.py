@@ -40,11 +40,12 @@ import falcon
 import orjson
 
 from ..errors import BaliseError, BodyTooLarge, InvalidJson, InvalidParameter, MissingParameter
-from ..geocoder import Geocoder
+from ..geocoder import CurrentGeocoder, Geocoder
 from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, ReverseRequest, SearchRequest
+from ..served import AnyGeocoder
 from .bodies import BodyReader, BodySlots
-from .resources import send_json
+from .resources import EngineTurn, send_json
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,12 @@ LIMIT = 2  # the first result and the next one's score
 class Batch:
     """``POST /batch``: see the module docstring."""
 
-    def __init__(self, geocoder, max_requests: int, max_bytes: int, slots: BodySlots, reader: BodyReader,
-                 engine=None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, max_requests: int, max_bytes: int, slots: BodySlots,
+                 reader: BodyReader, engine: EngineTurn | None = None) -> None:
         self.geocoder, self.max_requests, self.max_bytes = geocoder, max_requests, max_bytes
         self.slots, self.reader = slots, reader
-        self.engine = engine or contextlib.nullcontext()  # the worker's turn in the engine
+        # the worker's turn in the engine
+        self.engine: contextlib.AbstractContextManager[None] = engine or contextlib.nullcontext()
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         release = self.slots.take(req)  # a thread for requests with a body (http/bodies.py)
@@ -90,7 +92,8 @@ class Batch:
         from ..ops.ratelimit import charge  # NOTE: not at import: it loads prometheus_client
 
         charge(req, len(requests))  # the work, counted before it is done
-        geocoder = self.geocoder.get() if hasattr(self.geocoder, "get") else self.geocoder  # one version
+        # One version for the whole batch.
+        geocoder = self.geocoder.get() if isinstance(self.geocoder, CurrentGeocoder) else self.geocoder
         results = []
         for item in requests:  # one turn an item: a batch does not hold the engine for long
             with self.engine:
@@ -98,7 +101,7 @@ class Batch:
         send_json(resp, {"results": results})
 
 
-def read_json(req: falcon.Request, max_bytes: int, reader: BodyReader):
+def read_json(req: falcon.Request, max_bytes: int, reader: BodyReader) -> object:
     """The body as JSON, at most ``max_bytes`` (413 beyond, whether declared or sent), sent
     at the minimum rate (408 below)."""
     data = reader.open(req, max_bytes, lambda: BodyTooLarge(max_bytes)).read()
@@ -108,7 +111,7 @@ def read_json(req: falcon.Request, max_bytes: int, reader: BodyReader):
         raise InvalidJson(f"The body is not JSON: {e}") from None
 
 
-def answer(geocoder, item, common: dict) -> dict:
+def answer(geocoder: Geocoder, item: object, common: dict[str, Any]) -> dict[str, Any]:
     """One item's answer; its errors are its own."""
     item_id = item.get("id") if isinstance(item, dict) else None
     try:
@@ -166,7 +169,7 @@ def run(geocoder: Geocoder, item: Any, common: dict[str, Any]) -> list[dict[str,
     return features
 
 
-def _number(params: dict, name: str) -> float | None:
+def _number(params: dict[str, Any], name: str) -> float | None:
     value = params.get(name)
     if value is None:
         return None
@@ -181,7 +184,7 @@ def _number(params: dict, name: str) -> float | None:
     return number
 
 
-def _boolean(params: dict, name: str) -> bool:
+def _boolean(params: dict[str, Any], name: str) -> bool:
     value = params.get(name, False)
     if isinstance(value, bool):
         return value
@@ -192,14 +195,14 @@ def _boolean(params: dict, name: str) -> bool:
     raise InvalidParameter(name, "must be true or false")
 
 
-def _filters(params: dict) -> dict[str, list[str]]:
+def _filters(params: dict[str, Any]) -> dict[str, list[str]]:
     """Filters of one params object: ``filters: {...}`` and the names given directly; a value
     is a string (values split on ``+`` or spaces, as addok-server) or an array of strings
     (the request checks the names)."""
     nested = params.get("filters") or {}
     if not isinstance(nested, dict):
         raise InvalidParameter("filters", "must be an object")
-    out = {}
+    out: dict[str, list[str]] = {}
     for name, value in [*nested.items(), *((n, params[n]) for n in FILTER_NAMES if n in params)]:
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import falcon
 import orjson
@@ -25,6 +25,11 @@ from ..search.area import parse_bbox
 from ..search.request import FILTER_NAMES, LookupRequest, ReverseRequest, SearchRequest
 from ..served import ServedIndexes
 from .bodies import BodyReader, BodySlots, Releasing
+
+if TYPE_CHECKING:
+    from falcon.media.multipart import MultipartForm
+
+    from ..csv.options import Mode
 
 LAT_NAMES = ("lat", "latitude")
 LON_NAMES = ("lon", "lng", "long", "longitude")
@@ -113,7 +118,7 @@ class GeocodeCsv:
     (:class:`~balise.http.bodies.BodySlots`).
     """
 
-    def __init__(self, geocoder: Geocoder, mode: str, limits: CsvLimits, slots: BodySlots,
+    def __init__(self, geocoder: AnyGeocoder, mode: Mode, limits: CsvLimits, slots: BodySlots,
                  reader: BodyReader) -> None:
         self.geocoder, self.mode, self.limits = geocoder, mode, limits
         self.slots, self.reader = slots, reader
@@ -166,12 +171,15 @@ class GeocodeCsv:
         data, filename = None, None
         try:
             handler = req.options.media_handlers[falcon.MEDIA_MULTIPART]
-            for part in handler.deserialize(body, req.content_type, req.content_length or most):
+            # falcon types deserialize() as object; the multipart handler's is a MultipartForm.
+            parts: MultipartForm = handler.deserialize(  # type: ignore[assignment]
+                body, req.content_type, req.content_length or most)
+            for part in parts:
                 if part.name == "data" and data is None:
                     data = spool_upload(part.stream, limits.max_bytes, directory=limits.spool_dir)
                     filename = part.filename
                 else:
-                    form.setdefault(part.name, []).append(part.get_text() or "")
+                    form.setdefault(part.name or "", []).append(part.get_text() or "")
         except falcon.MediaMalformedError as e:
             raise InvalidParameter("data", "the multipart form could not be read") from e
         if data is None:
@@ -226,7 +234,7 @@ class Health:
     """``GET /health``: Addok's answer (``{"status": "HEALTHY", ...}``), made once per index
     version; with a POI index served, ``indexes`` says each (``served``)."""
 
-    def __init__(self, geocoder: Geocoder, version: str, served: ServedIndexes | None = None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, version: str, served: ServedIndexes | None = None) -> None:
         self.geocoder, self.version, self.served = geocoder, version, served
         self._body: tuple[str, bytes] | None = None
 
@@ -262,7 +270,7 @@ class Status:
     and dates are for operators only (ops/access.py sets ``req.context.operator``): they tell
     how the host's data is laid out."""
 
-    def __init__(self, geocoder: Geocoder, version: str, started: float | None = None,
+    def __init__(self, geocoder: AnyGeocoder, version: str, started: float | None = None,
                  served: ServedIndexes | None = None) -> None:
         self.geocoder, self.version, self.served = geocoder, version, served
         self.started = time.time() if started is None else started

@@ -49,10 +49,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .. import ops
 from ..config import SettingError, Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from granian.server import MPServer, MTServer
 
 DEFAULT_APP = "balise.http.app:serve"
 CONNECTIONS = 10_000  # per worker, by default (MAX_CONNECTIONS=0)
@@ -61,18 +65,19 @@ SPARE_FILES = 512  # open files a worker keeps for other things than connections
 log = logging.getLogger(__name__)
 
 # The app and the settings, made in the master before the workers are forked (they inherit them).
-_preloaded: Any = None
+_preloaded: WSGIApplication | None = None
 _settings: Settings | None = None
 
 
-def load(target: str, settings: Settings) -> Any:
+def load(target: str, settings: Settings) -> WSGIApplication:
     """The WSGI app made by ``MODULE:FACTORY`` (a callable of the settings)."""
     module_name, _, name = target.partition(":")
-    factory: Callable[[Settings], Any] = getattr(importlib.import_module(module_name), name or "app")
+    module = importlib.import_module(module_name)
+    factory: Callable[[Settings], WSGIApplication] = getattr(module, name or "app")
     return factory(settings)
 
 
-def worker_app() -> Any:
+def worker_app() -> WSGIApplication:
     """Granian's loader, run in each worker after the fork: the master's app, with this
     worker's own connections opened before its first request, and its listening socket tuned
     once granian has made it."""
@@ -81,6 +86,7 @@ def worker_app() -> Any:
         port = int(_settings.bind.rpartition(":")[2])
         threading.Thread(target=tune_listener, args=(port, _settings.send_timeout), daemon=True,
                          name="balise-listener").start()
+    assert _preloaded is not None  # main() loads the app before the server starts
     return _preloaded
 
 
@@ -125,10 +131,11 @@ def connections_per_worker(settings: Settings) -> int:
     return settings.max_connections or max(64, min(CONNECTIONS, soft - SPARE_FILES))
 
 
-def build_server(settings: Settings) -> Any:
+def build_server(settings: Settings) -> MPServer | MTServer:
     """A granian server configured from ``settings`` (not started)."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
+    from granian.log import LogLevels
     from granian.server import Server
 
     host, _, port = settings.bind.rpartition(":")
@@ -151,7 +158,7 @@ def build_server(settings: Settings) -> Any:
         # Headers must arrive within KEEPALIVE seconds; hyper applies the same timeout to an
         # idle kept-alive connection waiting for its next request.
         http1_settings=HTTP1Settings(header_read_timeout=settings.keepalive * 1000, keep_alive=True),
-        log_level=settings.log_level,
+        log_level=LogLevels(settings.log_level),  # one of them: the setting's choices
         log_access=False,  # balise logs each request itself (ops/logging.py)
         respawn_failed_workers=True,
         workers_kill_timeout=settings.graceful_timeout or None,

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
+from ..index.format import Document
 from .communes import Communes, departement_of
 
 # Arrondissements of Paris, Lyon and Marseille, for when no commune data is given.
@@ -92,7 +93,7 @@ class _Commune(NamedTuple):
     parent: tuple[str, str] | None
 
 
-def _commune_info(rows: list[Address], communes: Communes | None) -> tuple[_Commune, dict]:
+def _commune_info(rows: list[Address], communes: Communes | None) -> tuple[_Commune, Document]:
     """Shared commune fields, and its municipality document."""
     code = rows[0].citycode
     ref = communes.get(code) if communes is not None else None
@@ -114,7 +115,7 @@ def _commune_info(rows: list[Address], communes: Communes | None) -> tuple[_Comm
     centre = _centre(located)
     if not numbers and communes is not None:
         centre = communes.centre(code) or centre
-    municipality: dict = {
+    municipality: Document = {
         "id": code,
         "type": "municipality",
         "name": name,
@@ -131,15 +132,15 @@ def _commune_info(rows: list[Address], communes: Communes | None) -> tuple[_Comm
     return _Commune(code, name, population, context, _plm_parent(code, communes)), municipality
 
 
-def _street(rows: list[Address], commune: _Commune, add_oldcity: bool) -> dict:
+def _street(rows: list[Address], commune: _Commune, add_oldcity: bool) -> Document:
     """A street (or locality when it has no numbers) document from its rows."""
     first = rows[0]
     numbers = [r for r in rows if r.number]
-    housenumbers: dict[str, dict] = {}
+    housenumbers: dict[str, dict[str, str | float]] = {}
     for r in numbers:
         if r.number in housenumbers:
             continue  # a repeated number (BANO has some): the first one wins, as in BAN's files
-        hn: dict = {"id": r.id, "lon": r.lon, "lat": r.lat}
+        hn: dict[str, str | float] = {"id": r.id, "lon": r.lon, "lat": r.lat}
         if r.x is not None and r.y is not None:
             hn["x"], hn["y"] = r.x, r.y
         housenumbers[r.number] = hn
@@ -156,7 +157,7 @@ def _street(rows: list[Address], commune: _Commune, add_oldcity: bool) -> dict:
         city = [commune.name, first.oldcity] if first.oldcity else commune.name
     located = numbers or rows
     lon, lat = _centre(located)
-    doc: dict = {
+    doc: Document = {
         "id": first.street_id,
         "type": "street" if numbers else "locality",
         "name": name,
@@ -183,7 +184,7 @@ def _street(rows: list[Address], commune: _Commune, add_oldcity: bool) -> dict:
     return doc
 
 
-def commune_documents(rows: list[Address], communes: Communes | None) -> Iterator[dict]:
+def commune_documents(rows: list[Address], communes: Communes | None) -> Iterator[Document]:
     """Municipality first, then its streets and localities in order of first appearance."""
     commune, municipality = _commune_info(rows, communes)
     yield municipality

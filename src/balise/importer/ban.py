@@ -22,7 +22,8 @@ BAN_FIELDS = (
 
 def ban_rows(lines: LineReader, report: ImportReport) -> Iterator[Address]:
     """Addresses of a BAN CSV (23-column `;` format, or the lieux-dits file), by header names."""
-    width, pick = 0, itemgetter(0)
+    width = 0
+    pick: itemgetter[int | tuple[int, ...]] = itemgetter(0)  # the header's columns, once read
     for line in lines:
         if not width:
             if not line.strip():

@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -33,19 +34,19 @@ def departement_of(citycode: str) -> str:
     return citycode[:3] if citycode[:2] in ("97", "98") else citycode[:2]
 
 
-def _read_json(path: Path) -> object:
-    """Read a JSON file, gzipped when its name says so."""
+def _read_json(path: Path) -> Any:
+    """Read a JSON file, gzipped when its name says so (its shape is the caller's to say)."""
     data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     return orjson.loads(data)
 
 
-def _read_records(path: Path) -> Iterator[dict]:
+def _read_records(path: Path) -> Iterator[dict[str, Any]]:
     """Objects of a JSON array file, parsed one line at a time when the file has one object
     per line (the COG files do): the whole parsed list would take ~80 MB more memory."""
     with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
         first, second = f.readline().strip(), f.readline().strip()
         if first != b"[" or not second.startswith(b"{") or not second.endswith((b"}", b"},")):
-            yield from orjson.loads(first + second + f.read())  # type: ignore[misc]
+            yield from orjson.loads(first + second + f.read())
             return
         for line in itertools.chain((second,), f):
             line = line.strip().rstrip(b",")
@@ -91,11 +92,10 @@ class Communes:
                 population=raw.get("population"),
                 parent=raw.get("commune"),
             )
-        departements = {
-            d["code"]: (d["nom"], d.get("region") or "")
-            for d in _read_json(path / "departements.json")  # type: ignore[union-attr]
-        }
-        regions = {r["code"]: r["nom"] for r in _read_json(path / "regions.json")}  # type: ignore[union-attr]
+        departement_rows: list[dict[str, str]] = _read_json(path / "departements.json")
+        departements = {d["code"]: (d["nom"], d.get("region") or "") for d in departement_rows}
+        region_rows: list[dict[str, str]] = _read_json(path / "regions.json")
+        regions = {r["code"]: r["nom"] for r in region_rows}
         centres = path / "commune-centers-bbox.json.gz"
         return cls(communes, departements, regions, centres if centres.exists() else None)
 
@@ -134,7 +134,7 @@ class Communes:
         if self._centres is None:
             self._centres = {}
             if self._centres_path is not None:
-                raw: dict = _read_json(self._centres_path)  # type: ignore[assignment]
+                raw: dict[str, dict[str, list[float]]] = _read_json(self._centres_path)
                 for code, geo in raw.items():
                     lon, lat = geo["center"]
                     self._centres[code] = ((float(lon), float(lat)), tuple(geo.get("bbox") or ()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 MAX_EXAMPLES = 10
 
@@ -23,7 +24,7 @@ class ImportReport:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append((str(path), lineno, reason, line[:200]))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """Plain dict (examples as lists), ready for JSON."""
         data = asdict(self)
         data["examples"] = [list(example) for example in self.examples]

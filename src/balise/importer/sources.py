@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..index.format import Document
 from .assembly import Address, by_commune, commune_documents, importance
 from .ban import ban_rows
 from .bano import bano_rows
@@ -28,7 +29,9 @@ from .report import ImportReport
 __all__ = ["Address", "by_commune", "detect_format", "importance", "iter_documents"]
 
 
-def _iter_csv(path: str | Path, report: ImportReport, communes: Communes | None, fmt: str) -> Iterator[dict]:
+def _iter_csv(
+    path: str | Path, report: ImportReport, communes: Communes | None, fmt: str
+) -> Iterator[Document]:
     lines = LineReader(path, report)
     rows = ban_rows(lines, report) if fmt == "ban" else bano_rows(lines, report)
     seen: set[str] = set()
@@ -46,7 +49,7 @@ def _iter_csv(path: str | Path, report: ImportReport, communes: Communes | None,
 
 def iter_documents(
     path: str | Path, report: ImportReport, communes: Communes | None = None
-) -> Iterator[dict]:
+) -> Iterator[Document]:
     """Addok import documents of one file, in the format found by detect_format."""
     try:
         fmt = detect_format(path)

@@ -31,13 +31,15 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import falcon
+    from falcon._typing import SyncMiddleware
 
     from ..config import Settings
-    from .cache.tiers import SqliteTier, TieredCache
+    from ..served import AnyGeocoder, ServedIndexes
+    from .cache.tiers import SqliteTier, Tier, TieredCache
     from .clientip import ClientAddress
     from .health import ResponseTimes
     from .metrics import Metrics
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
     from .redis import NoRedis, RedisConnector
 
 __all__ = ["Ops", "build", "install", "post_fork", "prepare_metrics_dir"]
+
+RequestT = TypeVar("RequestT", bound="falcon.Request")  # the app's request class
 
 
 @dataclass
@@ -57,8 +61,8 @@ class Ops:
     limiter: RateLimiter
     times: ResponseTimes
     sqlite: SqliteTier | None
-    middleware: list = field(default_factory=list)
-    routes: dict[str, Any] = field(default_factory=dict)
+    middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = field(default_factory=list)
+    routes: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         """Flush the L3 cache and close this process's connections."""
@@ -66,8 +70,8 @@ class Ops:
         self.redis.close()
 
 
-def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]] | None = None,
-          content_type: str = "application/json", served: Any = None,
+def build(geocoder: AnyGeocoder, settings: Settings, cached: Mapping[str, Sequence[str]] | None = None,
+          content_type: str = "application/json", served: ServedIndexes | None = None,
           client: ClientAddress | None = None) -> Ops:
     """Every ops object for ``geocoder`` from ``settings`` (parsed and checked already, by
     ``Settings.from_env``); connects to nothing yet.
@@ -94,7 +98,7 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
     metrics = Metrics()
     breaker = Breaker(settings.breaker_fail_max, settings.breaker_reset, metrics)
     redis = RedisConnector.of(settings.redis, breaker, settings.redis_timeout, settings.redis_max_connections)
-    tiers: list = []
+    tiers: list[Tier] = []
     if settings.cache_entries > 0 and settings.cache_bytes > 0:
         tiers.append(MemoryTier(settings.cache_entries, settings.cache_bytes))
     if isinstance(redis, RedisConnector):
@@ -112,7 +116,7 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
     # NOTE: falcon runs process_request in this order and process_response in reverse:
     # the log and the metrics see the whole request, a 429 is decided before any work (a
     # refused route counts too), and the cache stores an answer before compression encodes it.
-    middleware = [
+    middleware: list[SyncMiddleware[falcon.Request, falcon.Response]] = [
         access_log.AccessLogMiddleware(logger, client, enabled=settings.log_requests),
         MetricsMiddleware(metrics),
         times,
@@ -123,7 +127,7 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
     if tiers and cached:  # with no tier, a miss would still pay for its key (~0.01 ms)
         middleware.append(CacheMiddleware(cache, served or geocoder, ttls, cached, content_type))
     others = {name: served.holder(name) for name in served.names[1:]} if served is not None else {}
-    routes = {
+    routes: dict[str, object] = {
         "/metrics": MetricsResource(metrics, geocoder),
         "/health/live": Live(),
         "/health/ready": Ready(geocoder, others),
@@ -133,9 +137,9 @@ def build(geocoder: Any, settings: Settings, cached: Mapping[str, Sequence[str]]
     return Ops(metrics, redis, cache, limiter, times, sqlite, middleware, routes)
 
 
-def install(app: falcon.App, geocoder: Any, settings: Settings,
+def install(app: falcon.App[RequestT, falcon.Response], geocoder: AnyGeocoder, settings: Settings,
             cached: Mapping[str, Sequence[str]] | None = None, content_type: str = "application/json",
-            served: Any = None, client: ClientAddress | None = None) -> Ops:
+            served: ServedIndexes | None = None, client: ClientAddress | None = None) -> Ops:
     """Adds the ops middleware and routes to ``app`` (before it serves its first request);
     the arguments are :func:`build`'s."""
     ops = build(geocoder, settings, cached, content_type, served, client)

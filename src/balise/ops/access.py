@@ -19,6 +19,7 @@ path (``//metrics``, ``/metrics/``, ``/%6detrics``) escapes the rule.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import falcon
 
@@ -54,7 +55,7 @@ class Access:
         return known
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
-                         params: dict) -> None:
+                         params: dict[str, Any]) -> None:
         route = req.uri_template or ""
         if route in OPERATOR_ROUTES:
             if not self.is_operator(req):

@@ -121,7 +121,7 @@ class Breaker:
                 self._opened_at = self.clock()
                 self._set("open")
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """State and counters of this process's breaker (for ``/health/detailed``)."""
         with self._lock:
             return {

@@ -28,18 +28,19 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 import brotli
 import falcon
+from falcon.typing import ReadableIO
 
 from ..values import DEFAULT_LEVELS
 
 try:
     import zstandard
 except ImportError:  # optional
-    zstandard = None
+    zstandard = None  # type: ignore[assignment]  # the module, or None when it is not installed
 
 PREFERENCE = ("br", "zstd", "gzip") if zstandard else ("br", "gzip")
 COMPRESSIBLE = ("text/", "application/json", "application/geo+json", "application/javascript",
@@ -89,7 +90,8 @@ def negotiate(header: str | None, available: Sequence[str] = PREFERENCE) -> str 
 
 def compress(encoding: str, body: bytes, level: int) -> bytes:
     if encoding == "br":
-        return brotli.compress(body, quality=level)
+        compressed: bytes = brotli.compress(body, quality=level)  # brotli has no annotations
+        return compressed
     if encoding == "zstd":
         return zstandard.ZstdCompressor(level=level).compress(body)
     compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: the gzip container
@@ -122,14 +124,18 @@ class _Brotli:
     def __init__(self, level: int) -> None:
         self.b = brotli.Compressor(quality=level)
 
+    # NOTE: brotli has no annotations: its answers are bytes.
     def compress(self, data: bytes) -> bytes:
-        return self.b.process(data)
+        out: bytes = self.b.process(data)
+        return out
 
     def flush(self) -> bytes:
-        return self.b.flush()
+        out: bytes = self.b.flush()
+        return out
 
     def finish(self) -> bytes:
-        return self.b.finish()
+        out: bytes = self.b.finish()
+        return out
 
 
 class _Zstd:
@@ -146,18 +152,21 @@ class _Zstd:
         return self.z.flush()
 
 
-_STREAMING = {"gzip": _Gzip, "br": _Brotli, "zstd": _Zstd}
+_STREAMING: dict[str, Callable[[int], _Streaming]] = {"gzip": _Gzip, "br": _Brotli, "zstd": _Zstd}
 
 
-def compress_stream(stream: Any, encoding: str, level: int,
+def compress_stream(stream: ReadableIO | Iterable[bytes], encoding: str, level: int,
                     flush_after: float = FLUSH_AFTER) -> Iterator[bytes]:
     """The chunks of ``stream`` (a file-like object or an iterable of bytes), compressed.
 
     Closes ``stream`` when done or when the server closes this iterator early.
     """
     compressor: _Streaming = _STREAMING[encoding](level)
-    read = getattr(stream, "read", None)
-    chunks: Iterable = iter(lambda: read(STREAM_CHUNK), b"") if read is not None else stream
+    read: Callable[[int], bytes] | None = getattr(stream, "read", None)
+    # Without read(), the stream is falcon's other kind: an iterable of bytes (or str).
+    chunks: Iterable[bytes | str] = (
+        iter(lambda: read(STREAM_CHUNK), b"") if read is not None else stream  # type: ignore[assignment]
+    )
     try:
         last = time.monotonic()
         for chunk in chunks:

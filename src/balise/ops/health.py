@@ -26,13 +26,20 @@ from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import orjson
 
 from .. import __version__
+from ..geocoder import CurrentGeocoder
 from .breaker import RedisUnavailable
+
+if TYPE_CHECKING:
+    from ..geocoder import Geocoder
+    from ..served import AnyGeocoder
+    from .cache.tiers import SqliteTier, TieredCache
+    from .redis import NoRedis, RedisConnector
 
 JSON = "application/json; charset=utf-8"
 PROBE_QUERY = "rue"  # any index answers it, quickly
@@ -55,7 +62,7 @@ class ResponseTimes:
         with self._lock:
             self._times.append((time.monotonic() if now is None else now, seconds))
 
-    def summary(self, now: float | None = None) -> dict:
+    def summary(self, now: float | None = None) -> dict[str, Any]:
         now = time.monotonic() if now is None else now
         with self._lock:
             recent = sorted(s for t, s in self._times if now - t <= self.window)
@@ -80,18 +87,18 @@ def _quantile(ordered: list[float], q: float) -> float:
     return ordered[rank]
 
 
-def _send(resp: falcon.Response, body: dict, status: int = 200) -> None:
+def _send(resp: falcon.Response, body: dict[str, Any], status: int = 200) -> None:
     resp.status = falcon.code_to_http_status(status)
     resp.data = orjson.dumps(body)
     resp.content_type = JSON
     resp.set_header("Cache-Control", "no-store")
 
 
-def _current(geocoder: Any) -> Any:
-    return geocoder.get() if hasattr(geocoder, "get") else geocoder
+def _current(geocoder: AnyGeocoder) -> Geocoder:
+    return geocoder.get() if isinstance(geocoder, CurrentGeocoder) else geocoder
 
 
-def check_index(geocoder: Any) -> dict:
+def check_index(geocoder: AnyGeocoder) -> dict[str, Any]:
     """The served index answers a tiny query (and how fast), or why not."""
     try:
         g = _current(geocoder)
@@ -117,7 +124,7 @@ class Ready:
     """``GET /health/ready``: every index served answers (``others``: those beside the address
     index, by name: a POI index)."""
 
-    def __init__(self, geocoder: Any, others: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, others: Mapping[str, AnyGeocoder] | None = None) -> None:
         self.geocoder = geocoder
         self.others = dict(others or {})
 
@@ -143,9 +150,10 @@ class Detailed:
     of the report learns the host's layout).
     """
 
-    def __init__(self, geocoder: Any, redis: Any = None, cache: Any = None,
-                 times: ResponseTimes | None = None, sqlite: Any = None, host_details: bool = False,
-                 others: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, geocoder: AnyGeocoder, redis: RedisConnector | NoRedis | None = None,
+                 cache: TieredCache | None = None, times: ResponseTimes | None = None,
+                 sqlite: SqliteTier | None = None, host_details: bool = False,
+                 others: Mapping[str, AnyGeocoder] | None = None) -> None:
         self.geocoder = geocoder
         self.others = dict(others or {})  # the indexes served beside the address one, by name
         self.redis = redis
@@ -154,7 +162,7 @@ class Detailed:
         self.sqlite = sqlite
         self.host_details = host_details
 
-    def checks(self) -> dict:
+    def checks(self) -> dict[str, Any]:
         index = check_index(self.geocoder)
         paths = [Path(_current(self.geocoder).index.path)] if index["healthy"] else []
         if self.sqlite is not None:
@@ -173,7 +181,7 @@ class Detailed:
             checks["cache"]["l3_errors"] = self.sqlite.errors
         return checks
 
-    def check_redis(self) -> dict:
+    def check_redis(self) -> dict[str, Any]:
         if self.redis is None or not self.redis.enabled:
             return {"healthy": True, "status": "disabled"}
         out: dict[str, Any] = {"target": self.redis.describe(), "breaker": self.redis.breaker.snapshot()}
@@ -192,7 +200,7 @@ class Detailed:
             status, code = "healthy", 200
         else:
             status, code = "degraded", 200
-        body = {
+        body: dict[str, Any] = {
             "status": status,
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
             "version": __version__,
@@ -205,7 +213,7 @@ class Detailed:
         _send(resp, body, code)
 
 
-def without_host_details(checks: dict) -> None:
+def without_host_details(checks: dict[str, Any]) -> None:
     """Keep the verdicts, drop what describes the host: paths, memory figures, Redis hosts,
     and error texts (which may name paths)."""
     checks["memory"] = {"healthy": checks["memory"]["healthy"]}
@@ -216,7 +224,7 @@ def without_host_details(checks: dict) -> None:
             check["error"] = check["error"].split(":", 1)[0]  # the exception's type
 
 
-def check_memory() -> dict:
+def check_memory() -> dict[str, Any]:
     """This process's resident memory, the machine's available memory, the cgroup's use."""
     out: dict[str, Any] = {"healthy": True}
     rss = _proc_kb(Path("/proc/self/status"), "VmRSS")
@@ -252,7 +260,7 @@ def _cgroup_memory(root: Path = Path("/sys/fs/cgroup")) -> tuple[int | None, int
     return (None if raw == "max" else int(raw)), usage
 
 
-def check_disk(paths: list[Path]) -> dict:
+def check_disk(paths: list[Path]) -> dict[str, Any]:
     """Free space where the index and the L3 cache live."""
     out: dict[str, Any] = {"healthy": True, "paths": {}}
     for path in paths:

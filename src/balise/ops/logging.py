@@ -21,6 +21,7 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 
 import falcon
 import orjson
@@ -77,7 +78,7 @@ class TextFormatter(logging.Formatter):
         return f"{when} {record.levelname.lower()} {pairs}"
 
 
-def configure(fmt: str = "json", stream=None) -> logging.Logger:
+def configure(fmt: str = "json", stream: TextIO | None = None) -> logging.Logger:
     """The access logger with one handler of format ``fmt`` (json, else text); idempotent."""
     logger = logging.getLogger(LOGGER)
     for handler in list(logger.handlers):
@@ -130,4 +131,4 @@ class AccessLogMiddleware:
             "duration_ms": round((time.perf_counter() - start) * 1000, 3),
             "cache": req.context.get("cache"),
             "client": self.client_address(req),
-        }, None, None))
+        }, (), None))

@@ -32,15 +32,18 @@ from __future__ import annotations
 import glob
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import falcon
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+if TYPE_CHECKING:
+    from ..served import AnyGeocoder
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
                    0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -83,7 +86,9 @@ class Metrics(NullMetrics):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
-        self._children: dict[tuple, Any] = {}
+        # PERF: ``labels()`` costs more than the increment itself: children kept by labels.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._lookup_children: dict[tuple[str, bool], Counter] = {}
         self.requests = Counter("balise_http_requests", "HTTP requests answered",
                                 ["endpoint", "method", "status"], registry=r)
         self.latency = Histogram("balise_http_request_duration_seconds", "Time to answer an HTTP request",
@@ -104,18 +109,18 @@ class Metrics(NullMetrics):
 
     def request(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method if method in METHODS else "other", status)
-        children = self._children.get(key)
-        if children is None:  # PERF: ``labels()`` costs more than the increment itself
-            children = self._children[key] = (self.requests.labels(key[0], key[1], str(status)),
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (self.requests.labels(key[0], key[1], str(status)),
                                               self.latency.labels(endpoint))
         children[0].inc()
         children[1].observe(seconds)
 
     def cache_lookup(self, tier: str, hit: bool) -> None:
         key = (tier, hit)
-        child = self._children.get(key)
+        child = self._lookup_children.get(key)
         if child is None:
-            child = self._children[key] = self.lookups.labels(tier, "hit" if hit else "miss")
+            child = self._lookup_children[key] = self.lookups.labels(tier, "hit" if hit else "miss")
         child.inc()
 
     def cache_write(self, tier: str, stored: bool) -> None:
@@ -139,7 +144,7 @@ class Metrics(NullMetrics):
 class IndexCollector:
     """The served index, read when scraped: version, size and build time."""
 
-    def __init__(self, geocoder: Any) -> None:
+    def __init__(self, geocoder: AnyGeocoder) -> None:
         self.geocoder = geocoder
 
     def collect(self) -> Iterator[Metric]:
@@ -186,7 +191,7 @@ class MetricsMiddleware:
 class MetricsResource:
     """``GET /metrics``: every worker's series (multiprocess mode) and the index's."""
 
-    def __init__(self, metrics: Metrics, geocoder: Any) -> None:
+    def __init__(self, metrics: Metrics, geocoder: AnyGeocoder) -> None:
         self.metrics = metrics
         self.index = IndexCollector(geocoder)
 
@@ -194,7 +199,7 @@ class MetricsResource:
         registry = CollectorRegistry()
         if multiprocess_mode():
             forget_dead_workers(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-            MultiProcessCollector(registry)
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client: no annotations
         else:
             registry.register(_Forward(self.metrics.registry))
         registry.register(self.index)
@@ -212,7 +217,7 @@ class _Forward:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.source = registry
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return self.source.collect()
 
 
@@ -231,5 +236,5 @@ def forget_dead_workers(directory: str) -> list[int]:
         except PermissionError:  # alive, someone else's
             continue
     for pid in dead:
-        mark_process_dead(pid, directory)
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # prometheus_client: no annotations
     return sorted(dead)

@@ -14,14 +14,14 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 # NOTE: the holders alive in this process, so that ``warm_all`` (run by the server in each
 # new worker) can open a new worker's connections before its first request. Weak: a holder
 # dropped with its app is forgotten.
-_HOLDERS: weakref.WeakSet[PerProcess] = weakref.WeakSet()
+_HOLDERS: weakref.WeakSet[PerProcess[Any]] = weakref.WeakSet()  # holders of every kind of value
 _AT_WORKER_START: list[Callable[[], object]] = []
 
 

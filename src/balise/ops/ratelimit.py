@@ -47,9 +47,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import falcon
 import orjson
+import redis
 from limits import RateLimitItem
 from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
@@ -87,9 +89,12 @@ def redis_storage(connector: RedisConnector) -> Storage:
         auth = {k: v for k, v in (("username", target.username), ("password", target.password)) if v}
         options = connection_options(connector.timeout, connector.max_connections)
         options.pop("health_check_interval")  # not a RedisCluster option (0 there anyway)
-        return RedisClusterStorage(f"redis+cluster://{hosts}", **auth, **options)
+        options.update(auth)
+        return RedisClusterStorage(f"redis+cluster://{hosts}", **options)
     # A single server or the Sentinel primary: the pool the cache uses already.
-    return RedisStorage("redis://", connection_pool=connector.client().connection_pool)
+    client = connector.client()
+    assert isinstance(client, redis.Redis)  # a cluster's storage is the one above
+    return RedisStorage("redis://", connection_pool=client.connection_pool)
 
 
 class MemoryWindows:
@@ -246,7 +251,7 @@ class RateLimitMiddleware:
         return self.limiter.check(route, key)
 
     def process_resource(self, req: falcon.Request, resp: falcon.Response, resource: object,
-                         params: dict) -> None:
+                         params: dict[str, Any]) -> None:
         route = req.uri_template or ""
         if not self.limiter.rules or req.method == "OPTIONS" or route.startswith(EXEMPT):
             return
@@ -264,5 +269,4 @@ class RateLimitMiddleware:
             resp.status = error.status
             resp.data = orjson.dumps(error.to_dict())
             resp.content_type = "application/json"
-            for name, value in (error.headers or {}).items():
-                resp.set_header(name, value)
+            resp.set_headers(error.headers or {})

@@ -27,7 +27,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeAlias, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -40,6 +40,7 @@ from .breaker import Breaker, RedisUnavailable
 from .process import PerProcess
 
 T = TypeVar("T")
+Client: TypeAlias = "redis.Redis | RedisCluster"
 
 # The plan's TCP keepalive (idle 1 s, probes every 3 s, 5 probes), by name: the plan's
 # snippet used the numbers 1, 2, 3, which on Linux are TCP_NODELAY, TCP_MAXSEG, TCP_CORK.
@@ -70,10 +71,9 @@ def connection_options(timeout: float, max_connections: int) -> dict[str, Any]:
     }
 
 
-def make_client(target: RedisTarget, timeout: float = 0.25, max_connections: int = 50) -> Any:
+def make_client(target: RedisTarget, timeout: float = 0.25, max_connections: int = 50) -> Client:
     """A redis-py client of the target (``Redis`` or ``RedisCluster``), with its own pool."""
     options = connection_options(timeout, max_connections)
-    auth = {"username": target.username, "password": target.password}
     if target.kind == "standalone":
         pool = redis.ConnectionPool.from_url(target.url, **options)
         return redis.Redis(connection_pool=pool)
@@ -84,16 +84,22 @@ def make_client(target: RedisTarget, timeout: float = 0.25, max_connections: int
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
-        return sentinel.master_for(target.service_name, db=target.db, **auth, **options)
+        # redis-py's master_for is typed Any; the service name is always set for a Sentinel URL.
+        primary: redis.Redis = sentinel.master_for(target.service_name or "", db=target.db,
+                                                   username=target.username, password=target.password,
+                                                   **options)
+        return primary
     # NOTE: ``retry`` here is the cluster's: one retry (redis-py's default is 3, with
     # backoff); the client follows MOVED/ASK redirections and slot changes by itself.
-    return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.hosts], **auth, **options)
+    # redis-py's ClusterNode.__init__ has no annotations.
+    nodes = [ClusterNode(h, p) for h, p in target.hosts]  # type: ignore[no-untyped-call]
+    return RedisCluster(startup_nodes=nodes, username=target.username, password=target.password, **options)
 
 
 class RedisConnector:
     """This process's Redis client, and the breaker all its calls go through."""
 
-    enabled = True
+    enabled: Literal[True] = True
 
     def __init__(self, target: RedisTarget, breaker: Breaker, timeout: float = 0.25,
                  max_connections: int = 50) -> None:
@@ -101,7 +107,7 @@ class RedisConnector:
         self.breaker = breaker
         self.timeout = timeout
         self.max_connections = max_connections
-        self._client: PerProcess[Any] = PerProcess(
+        self._client: PerProcess[Client] = PerProcess(
             lambda: make_client(target, timeout, max_connections), close=_close, warm=self._warm)
 
     @classmethod
@@ -112,15 +118,16 @@ class RedisConnector:
             return NoRedis()
         return cls(target, breaker, timeout, max_connections)
 
-    def client(self) -> Any:
+    def client(self) -> Client:
         """This process's client (built on first use; call it through the breaker)."""
         return self._client.get()
 
-    def run(self, op: str, func: Callable[[Any], T]) -> T:
+    def run(self, op: str, func: Callable[[Client], T]) -> T:
         """``func(client)`` through the breaker; :class:`RedisUnavailable` if Redis was not usable."""
-        return self.breaker.call(op, self._call, func)
+        result: T = self.breaker.call(op, self._call, func)  # mypy infers Any for a generic method
+        return result
 
-    def _call(self, func: Callable[[Any], T]) -> T:
+    def _call(self, func: Callable[[Client], T]) -> T:
         try:
             client = self._client.get()
         except Exception:
@@ -141,17 +148,17 @@ class RedisConnector:
     def close(self) -> None:
         self._client.reset()
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return self.target.describe()
 
 
 class NoRedis:
     """No Redis configured: every call is "unavailable", and nothing counts it as a failure."""
 
-    enabled = False
+    enabled: Literal[False] = False
     target = None
 
-    def run(self, op: str, func: Callable[[Any], T]) -> T:
+    def run(self, op: str, func: Callable[[Client], T]) -> T:
         raise RedisUnavailable(op)
 
     def ping(self) -> float:
@@ -160,9 +167,9 @@ class NoRedis:
     def close(self) -> None:
         pass
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         return {"kind": "none"}
 
 
-def _close(client: Any) -> None:
+def _close(client: Client) -> None:
     client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import orjson
@@ -13,6 +13,9 @@ import orjson
 from ...search.request import QUERY_MAX_LENGTH
 from .entry import Cacheable, Entry, Ttls, cache_key, normalize_query
 from .tiers import TieredCache
+
+if TYPE_CHECKING:
+    from ...served import AnyGeocoder, ServedIndexes
 
 
 class CacheMiddleware:
@@ -27,7 +30,7 @@ class CacheMiddleware:
     ``l1``/``l2``/``l3`` (hit) or ``miss``.
     """
 
-    def __init__(self, cache: TieredCache, geocoder: Any, ttls: Ttls,
+    def __init__(self, cache: TieredCache, geocoder: AnyGeocoder | ServedIndexes, ttls: Ttls,
                  endpoints: Mapping[str, Sequence[str]], content_type: str) -> None:
         self.cache = cache
         self.geocoder = geocoder

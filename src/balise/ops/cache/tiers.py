@@ -12,12 +12,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..breaker import RedisUnavailable
 from ..metrics import NullMetrics
 from ..process import PerProcess
 from .entry import Entry, pack, unpack
+
+if TYPE_CHECKING:
+    from ..redis import RedisConnector
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +122,7 @@ class RedisTier:
     name = "l2"
     PREFIX = b"balise:cache:"
 
-    def __init__(self, connector: Any) -> None:
+    def __init__(self, connector: RedisConnector) -> None:
         self.connector = connector
         self.costs = Costs()
 
@@ -130,7 +133,8 @@ class RedisTier:
         except RedisUnavailable:
             return None
         self.costs.observe("read", time.perf_counter() - start)
-        entry = unpack(blob) if blob else None
+        # The client decodes nothing (no decode_responses): a value is bytes, not str.
+        entry = unpack(blob) if blob else None  # type: ignore[arg-type]
         return entry if entry is not None and entry.expires > now else None
 
     def put(self, key: bytes, entry: Entry, now: float) -> None:
