@@ -1,0 +1,78 @@
+"""Where a forward search's work goes, stage by stage: run under callgrind, one stage a run.
+
+    valgrind --tool=callgrind --callgrind-out-file=OUT python bench/stages.py STAGE [--index DIR]
+    callgrind_annotate OUT | grep TOTALS
+
+Each STAGE runs everything up to it on 1,000 answerable queries (bench/answerable.py, seed 3)
+after 1,000 of warm-up through the whole search; a stage's cost is its total minus the
+previous stage's, divided by 1,000 (``none`` is the start-up and warm-up alone). Instructions,
+not seconds: they do not move with the machine's other loads. Stages: none, request, text,
+tokens, collectors, readings, features, full.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from answerable import make as answerable_rows  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("stage")
+    parser.add_argument("--index", default=str(HERE.parent / ".bench" / "balise-index"))
+    args = parser.parse_args()
+
+    from balise import Geocoder
+    from balise.search._query import QueryText
+    from balise.search._search import Search
+    from balise.search.engine import best_reading
+    from balise.search.request import SearchRequest
+
+    geocoder = Geocoder.open(args.index, preload=False)
+    engine = geocoder.engine
+    queries = [row[1] for row in answerable_rows(2000, 3)]
+    options: dict[str, Any] = dict(limit=5, autocomplete=False, lat=None, lon=None, filters={})
+
+    def request(q: str) -> Any:
+        return SearchRequest(q, 5, False, None, None, {})
+
+    def text(q: str) -> Any:
+        request(q)
+        return QueryText(engine.pipeline, q)
+
+    def tokens(q: str) -> Any:
+        return Search(engine, text(q), extract=True, **options)
+
+    def collectors(q: str) -> Any:
+        search = tokens(q)
+        return search, search.run()
+
+    def readings(q: str) -> Any:
+        request(q)
+        return best_reading(engine, q, **options)
+
+    def features(q: str) -> Any:
+        search, columns = readings(q)
+        return [search.scorer.feature(i) for i in columns]
+
+    stages: dict[str, Callable[[str], Any]] = {
+        "none": lambda q: None, "request": request, "text": text, "tokens": tokens,
+        "collectors": collectors, "readings": readings, "features": features,
+        "full": lambda q: geocoder.search(q, limit=5)}
+    for q in queries[:1000]:
+        geocoder.search(q, limit=5)
+    run = stages[args.stage]
+    for q in queries[1000:]:
+        run(q)
+
+
+if __name__ == "__main__":
+    main()
