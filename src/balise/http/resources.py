@@ -141,15 +141,14 @@ class GeocodeCsv:
             parquet = is_parquet(data.read(4))  # a Parquet upload is answered in Parquet
             data.seek(0)
             try:
+                out: GeocodedCsv | ParquetAnswer
                 if parquet:
-                    answer = ParquetAnswer(in_process(self.geocoder, options.min_score), data, options,
-                                           self.mode, limits.max_bytes)
-                    self.check_rows(req, answer.rows)
+                    out = ParquetAnswer(in_process(self.geocoder, options.min_score), data, options,
+                                        self.mode, limits.max_bytes)
+                    self.check_rows(req, out.rows)
                 else:
                     self.check_rows(req, count_lines(data) - 1)  # the header is no row
-                    answer = None
-                out: GeocodedCsv | ParquetAnswer = answer or geocode_rows(self.geocoder, data, options,
-                                                                          mode=self.mode)
+                    out = geocode_rows(self.geocoder, data, options, mode=self.mode)
             except (UnicodeError, LookupError) as e:  # the file is not in the encoding given
                 raise InvalidParameter("encoding", f"the file cannot be read as {options.encoding}") from e
         except BaseException:
