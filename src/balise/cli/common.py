@@ -11,14 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..config import SettingError, Settings
-from ..errors import BaliseError
 
 if TYPE_CHECKING:
     from ..geocoder import Geocoder
     from ..search.geojson import Credits
 
 F = TypeVar("F", bound=Callable[..., Any])
-Box = tuple[float, float, float, float]
 
 
 def settings() -> Settings:
@@ -96,22 +94,3 @@ def open_geocoder(index_dir: Path) -> Geocoder:
         return Geocoder.open(in_service(index_dir), credits=credits())
     except (IndexFormatError, OSError) as e:
         raise click.ClickException(str(e)) from e
-
-
-def _filters(type_: Sequence[str], postcode: Sequence[str], citycode: Sequence[str]) -> dict[str, list[str]]:
-    return {k: list(v) for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
-
-
-def _bbox(ctx: click.Context, param: click.Parameter, value: str | None) -> Box | None:
-    """``--bbox minlon,minlat,maxlon,maxlat`` as numbers (the geocoder checks the box)."""
-    from ..search.area import parse_bbox
-
-    if value is None:
-        return None
-    try:
-        return parse_bbox(value)
-    except BaliseError as e:
-        raise click.BadParameter(e.description) from e
-
-
-BBOX_HELP = "Only results inside this box: minlon,minlat,maxlon,maxlat."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -12,12 +12,36 @@ import click
 import orjson
 
 from ..errors import BaliseError
-from .common import BBOX_HELP, Box, _bbox, _filters, in_service, index_option, main, open_geocoder
+from .common import in_service, index_option, main, open_geocoder
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from ..csv.options import Mode
+
+
+Box = tuple[float, float, float, float]
+
+
+def filters_of(type_: Sequence[str], postcode: Sequence[str], citycode: Sequence[str]
+               ) -> dict[str, list[str]]:
+    """The repeated filter options as the geocoder takes them (the empty ones left out)."""
+    return {k: list(v) for k, v in (("type", type_), ("postcode", postcode), ("citycode", citycode)) if v}
+
+
+def parse_bbox_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Box | None:
+    """``--bbox minlon,minlat,maxlon,maxlat`` as numbers (the geocoder checks the box)."""
+    from ..search.area import parse_bbox
+
+    if value is None:
+        return None
+    try:
+        return parse_bbox(value)
+    except BaliseError as e:
+        raise click.BadParameter(e.description) from e
+
+
+BBOX_HELP = "Only results inside this box: minlon,minlat,maxlon,maxlat."
 
 
 @main.command()
@@ -30,7 +54,7 @@ if TYPE_CHECKING:
 @click.option("--type", "type_", multiple=True, help="Filter: housenumber, street, locality, municipality.")
 @click.option("--postcode", multiple=True)
 @click.option("--citycode", multiple=True)
-@click.option("--bbox", callback=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
+@click.option("--bbox", callback=parse_bbox_option, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
 @click.option("--geo-boost", type=click.Choice(["score", "favor", "strict"]), default="score",
               show_default=True, help="With --lat/--lon: score near results higher, show them first "
               "(favor), or only them (strict).")
@@ -48,7 +72,7 @@ def search(index_dir: Path, query: str | None, limit: int, autocomplete: bool, l
     from ..search.request import SearchRequest
 
     geocoder = open_geocoder(index_dir)
-    filters = _filters(type_, postcode, citycode)
+    filters = filters_of(type_, postcode, citycode)
     options: dict[str, Any] = dict(limit=limit, autocomplete=autocomplete, lat=lat, lon=lon, filters=filters,
                                    debug=debug, bbox=bbox, geo_boost=geo_boost, geo_radius=geo_radius)
     if input_ is None:
@@ -95,7 +119,7 @@ def search(index_dir: Path, query: str | None, limit: int, autocomplete: bool, l
               help="Add result_number and result_suffix (12 and bis), as BAN's numero and rep.")
 @click.option("--min-score", type=float, default=0.5, show_default=True,
               help="A first result scoring at most this is not written (search).")
-@click.option("--bbox", callback=_bbox, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
+@click.option("--bbox", callback=parse_bbox_option, metavar="MINLON,MINLAT,MAXLON,MAXLAT", help=BBOX_HELP)
 @click.option("--delimiter", help="CSV field delimiter (default: sniffed among , ; | TAB).")
 @click.option("--quote", default='"', show_default=True, help="CSV quote character.")
 @click.option("--encoding", help="CSV input encoding (default: detected; the output uses it too).")

@@ -406,9 +406,8 @@ cdef class HouseNumbers:
         return self.text(r.key, r.key_len)
 
     def properties(self, int64_t hn, str doc_id) -> dict:
-        """A house number's properties as answers show them: its id, its other stored fields
-        and ``raw``; ``documents.decode_housenumber``'s, read in one pass (PERF: once per
-        house number answered)."""
+        """A house number's properties as answers show them: its id (rebuilt from its kind,
+        HN_ID_* of format.py), its other stored fields and ``raw``, read in one pass."""
         cdef Record r
         parse(self.blob, self.record_at(hn), &r)
         cdef str key = self.text(r.key, r.key_len)

@@ -8,7 +8,7 @@ documents (:func:`process_batch`); the writer only files the results (``writer.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import orjson
@@ -17,15 +17,9 @@ from numpy.typing import NDArray
 from ..text import Pipeline
 from ..text.labels import as_list as _as_list
 from ..text.labels import make_labels
-from ._records import ban_suffix
 from ._records import housenumbers as housenumbers_records
 from .format import (
     COORDINATE_SCALE,
-    HN_ID_BAN,
-    HN_ID_DASH_RAW,
-    HN_ID_FULL,
-    HN_ID_SUFFIX,
-    HN_ID_UNDERSCORE_RAW,
     IMPORTANCE_WEIGHT,
     LABEL_SEPARATOR,
     MULTI_POSTCODE,
@@ -112,31 +106,6 @@ def document_tokens(pipeline: Pipeline, doc: Document, words: dict[str, None] | 
                 if tokens.get(word, 0.0) < score:
                     tokens[word] = score
     return tokens
-
-
-HousenumberFields: TypeAlias = tuple[str, str | None, int, bytes | None, bytes | None]
-
-
-def decode_housenumber(fields: HousenumberFields, doc_id: str) -> tuple[str, dict[str, Any]]:
-    """The key and the properties (raw, id, ...) of a house number's stored fields
-    (``_lookup.HouseNumbers.fields``: key, raw or None, the id's kind, its bytes, extra)."""
-    key, raw, kind, stored, extra = fields
-    raw = key if raw is None else raw
-    props: dict[str, Any] = {}
-    if kind == HN_ID_UNDERSCORE_RAW:
-        props["id"] = f"{doc_id}_{raw}"
-    elif kind == HN_ID_DASH_RAW:
-        props["id"] = f"{doc_id}-{raw}"
-    elif kind == HN_ID_BAN:
-        props["id"] = doc_id + ban_suffix(key)
-    elif kind == HN_ID_SUFFIX:
-        props["id"] = doc_id + (stored or b"").decode()
-    elif kind == HN_ID_FULL:
-        props["id"] = (stored or b"").decode()
-    if extra:
-        props.update(orjson.loads(extra))
-    props["raw"] = raw
-    return key, props
 
 
 class Packed(TypedDict):

@@ -21,7 +21,6 @@ from numpy.typing import NDArray
 from . import geohash
 from ._lookup import HouseNumbers, Lexicon, StringTable, cell_at, cell_positions, touch_pages
 from ._postings import Postings
-from .documents import decode_housenumber
 from .format import (
     ARRAYS,
     BLOBS,
@@ -267,17 +266,12 @@ class IndexReader:
     def housenumber_range(self, n: int) -> range:
         return range(int(self.doc_hn[n]), int(self.doc_hn[n + 1]))
 
-    def _housenumber(self, hn: int, doc: int | None = None) -> tuple[str, dict[str, Any]]:
-        doc = self.housenumber_doc(hn) if doc is None else doc
-        fields = self.housenumbers.fields(hn)
-        return decode_housenumber(fields, self.doc_id(doc))
-
     def housenumber_raw(self, hn: int, doc: int | None = None) -> str:
         """A house number as written in the source ("30 BIS")."""
         return self.housenumbers.raw_of(hn)
 
     def housenumber_key(self, hn: int) -> str:
-        return self._housenumber(hn)[0]
+        return self.housenumbers.fields(hn)[0]
 
     def housenumber(self, hn: int, doc: int | None = None) -> dict[str, Any]:
         """A house number's properties (raw, id, ...) with its lon and lat."""

@@ -10,7 +10,6 @@ import pytest
 from balise.index import IndexReader, IndexWriter
 from balise.index._lookup import HouseNumbers, record_ends
 from balise.index._records import ban_suffix, housenumber_record
-from balise.index.documents import decode_housenumber
 from balise.index.format import HN_BLOCK
 from balise.text import make_pipeline
 
@@ -37,8 +36,7 @@ def test_a_record_round_trips(key, raw, props, expected):
     blob = np.frombuffer(record + b"\0", dtype=np.uint8)  # a following byte that is not read
     assert record_ends(blob, 1).tolist() == [len(record)]
     numbers = HouseNumbers(np.array([0, 1], dtype=np.uint64), np.zeros(1, dtype=np.uint32), blob)
-    fields = numbers.fields(0)
-    got_key, got = decode_housenumber(fields, DOC_ID)
+    got_key, got = numbers.fields(0)[0], numbers.properties(0, DOC_ID)
     wanted = {k: v for k, v in props.items() if k != "id"}
     if expected is not None:
         wanted = {"id": expected, **wanted}
