@@ -7,6 +7,7 @@ import orjson
 
 from balise.http.resources import encode
 from balise.ops.cache.entry import Entry, Ttls, cache_key, pack, unpack
+from balise.ops.cache.tiers import Costs
 
 
 def test_an_answer_is_encoded_around_its_query_echo():
@@ -31,3 +32,16 @@ def test_entries_pack_and_lifetimes_follow_the_match():
     entry = Entry(1e10, (b"a" * 300, b"b" * 10))
     assert unpack(pack(entry)) == entry and unpack(b"broken") is None
     assert [Ttls(3, 2, 1).of(m) for m in ("exact", "fuzzy", "none")] == [3, 2, 1]
+
+
+def test_a_tier_cost_is_not_taken_over_by_one_slow_call():
+    """A reconnection (hundreds of ms) among calls of 0.2 ms moves the tier's average by a
+    bounded step, so the answers after it are still judged worth a write."""
+    costs = Costs()
+    for _ in range(50):
+        costs.observe("read", 0.0002)  # the first, the connection's opening, is left out
+    costs.observe("read", 0.5)
+    assert costs.read <= 0.0002 * (1 + Costs.ALPHA * (Costs.OUTLIER - 1)) + 1e-12
+    for _ in range(50):
+        costs.observe("read", 0.0004)  # the tier really got slower: the average follows
+    assert costs.read > 0.00035

@@ -28,10 +28,14 @@ log = logging.getLogger(__name__)
 class Costs:
     """Moving averages of one tier's read and write times, in seconds (PERF).
 
-    The first sample of each is left out: it pays for opening the connection.
+    The first sample of each is left out: it pays for opening the connection. A later sample
+    counts for at most ``OUTLIER`` times the average: a reconnection after a failover or a
+    pause of the process (hundreds of ms) would otherwise make the tier look too slow to be
+    worth a write for the next hundred answers.
     """
 
     ALPHA = 0.05
+    OUTLIER = 10.0
 
     def __init__(self) -> None:
         self.read = 0.0
@@ -43,7 +47,10 @@ class Costs:
             self._seen.add(kind)
             return
         current = getattr(self, kind)
-        setattr(self, kind, seconds if current == 0.0 else current + self.ALPHA * (seconds - current))
+        if current == 0.0:
+            setattr(self, kind, seconds)
+        else:
+            setattr(self, kind, current + self.ALPHA * (min(seconds, self.OUTLIER * current) - current))
 
     @property
     def hit_and_fill(self) -> float:
