@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from balise.errors import InvalidParameter
-from balise.search import reverse
 from balise.search.scoring import haversine_km
 
 HOTEL_DE_VILLE = (48.8566, 2.3522)  # lat, lon: the square in front of Paris's town hall
@@ -118,14 +117,32 @@ def test_agrees_with_brute_force(geocoder, every_point, seed):
     {"citycode": ["75113"]},
 ])
 def test_filtered_agrees_with_brute_force(geocoder, every_point, filters):
-    index = geocoder.index
-    allowed = reverse.PointFilter(filters, geocoder.reverser.documents)
-    every = allowed.filter(index, index.geo_ref.astype(np.int64))
+    every = allowed_refs(geocoder, filters)
     rng = np.random.default_rng(7)
     for lat, lon in zip(rng.uniform(42, 50, 15), rng.uniform(-2, 8, 15), strict=True):
         got = [r.distance_km for r in geocoder.reverser.nearest(float(lat), float(lon), 3, filters)]
         expected = brute_force_km(every_point, float(lat), float(lon), 3, every)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+
+
+def allowed_refs(geocoder, filters) -> np.ndarray:
+    """Every point the filters let answer, by their definition, over every point: a house
+    number when its street passes postcode and citycode; a document's centre when its type is
+    asked (or no type is) and it passes them."""
+    index = geocoder.index
+    refs = index.geo_ref.astype(np.int64)
+    docs = np.where(refs >= 0, refs, index.housenumber_docs(np.where(refs < 0, ~refs, 0)))
+    keep = np.ones(len(refs), dtype=bool)
+    if types := filters.get("type"):
+        typed = geocoder.filter_values("type")
+        centres = [typed[t] for t in types if t in typed and t != "housenumber"]
+        of_types = np.concatenate([*centres, np.empty(0, np.uint32)])
+        keep &= np.where(refs < 0, "housenumber" in types, np.isin(refs, of_types))
+    for name in ("postcode", "citycode"):
+        if name in filters:
+            values = geocoder.filter_values(name)
+            keep &= np.isin(docs, np.concatenate([values[v] for v in filters[name] if v in values]))
+    return refs[keep]
 
 
 def test_type_housenumber_only(geocoder):
@@ -162,11 +179,11 @@ def test_postcode_and_citycode(geocoder):
 
 
 def test_filters_matching_nothing_answer_nothing_at_once(geocoder, monkeypatch):
-    def no_search(*args):
-        raise AssertionError("searched the grid for points no filter lets through")
+    class NoGrid:
+        def __getattr__(self, name):
+            raise AssertionError("searched the grid for points no filter lets through")
 
-    monkeypatch.setattr(geocoder.reverser, "_near", no_search)
-    monkeypatch.setattr(geocoder.reverser, "_far", no_search)
+    monkeypatch.setattr(geocoder.reverser, "grid", NoGrid())
     for filters in ({"type": "locality"}, {"postcode": "99999"}, {"citycode": "75101", "postcode": "04000"}):
         assert nearest(geocoder, 0.0, 0.0, filters=filters) == []
 
@@ -225,28 +242,18 @@ def test_distances_match_addok_haversine(geocoder):
         assert r.distance_km == haversine_km(float(r.doc["lat"]), float(r.doc["lon"]), lat, lon)
 
 
-def test_grid_helpers_agree_with_the_index_geohash():
-    """reverse's one-point helpers are the vectorized geohash functions the index is built with."""
-    from balise.index import geohash
-
-    rng = np.random.default_rng(5)
-    lats, lons = rng.uniform(-90, 90, 500), rng.uniform(-180, 180, 500)
-    xs, ys = geohash.cell_xy(lons, lats)
-    assert [reverse._cell(float(a), float(o)) for a, o in zip(lats, lons, strict=True)] == list(
-        zip(xs.tolist(), ys.tolist(), strict=True))
-    codes = [reverse._spread(int(x)) | reverse._spread(int(y)) << 1 for x, y in zip(xs, ys, strict=True)]
-    assert codes == geohash.interleave(xs, ys).tolist()
-    columns, rows = reverse._deinterleave(geohash.interleave(xs, ys))
-    assert (columns.tolist(), rows.tolist()) == (xs.tolist(), ys.tolist())
-
-
-def test_ties_are_broken_the_same_whatever_the_order_of_the_points():
-    """Equidistant points (a municipality placed on one of its streets, a house number on
-    its street's centre) come house numbers first, then by ref, in any array order."""
-    km = np.array([1.0, 0.5, 0.5, 0.5, 2.0, 0.5])
-    refs = np.array([10, 7, -3, 5, 1, 6])
+def test_ties_are_broken_the_same_whatever_the_order_of_the_points(geocoder):
+    """Equidistant points (house numbers at one spot, a street's centre on one of them) come
+    house numbers first, then by ref, in any order they are read."""
+    index = geocoder.index
+    xy = index.hn_lonlat_e7.view(np.int64).ravel()
+    values, first, counts = np.unique(xy, return_index=True, return_counts=True)
+    spot = first[np.flatnonzero(counts >= 3)[0]]
+    tied = np.flatnonzero(xy == xy[spot])
+    lon, lat = index.hn_lonlat(int(spot))
+    refs = np.concatenate([~tied, [0, 1, 2]])  # and a few documents, elsewhere
+    expected = sorted((~tied).tolist())[:2]
     rng = np.random.default_rng(0)
     for _ in range(20):
-        order = rng.permutation(len(km))
-        chosen = reverse._smallest(km[order], refs[order], 2)
-        assert refs[order][chosen].tolist() == [-3, 5]
+        found, km = geocoder.reverser.grid.nearest_of(rng.permutation(refs), lat + 1e-4, lon, 2)
+        assert found == expected and km[0] == km[1]
