@@ -121,7 +121,8 @@ cdef class StringTable:
     def __getitem__(self, Py_ssize_t i) -> str:
         if not 0 <= i < self.size:
             raise IndexError(i)
-        return bytes(self.blob[self.offsets[i]:self.offsets[i + 1]]).decode()
+        cdef uint64_t start = self.offsets[i], end = self.offsets[i + 1]
+        return PyUnicode_DecodeUTF8(<const char*> &self.blob[start], end - start, NULL)
 
     def __len__(self):
         return self.size

@@ -41,6 +41,21 @@ class IndexFormatError(Exception):
     """The directory is not a balise index, or one of another format version, or damaged."""
 
 
+def _bytes_of(array: NDArray[Any]) -> memoryview:
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+
+
+def _ints(array: NDArray[np.uint32] | NDArray[np.uint64]) -> memoryview[int]:
+    """A map's unsigned array as a flat memoryview: indexing gives plain ints (numpy makes
+    a scalar first)."""
+    return _bytes_of(array).cast("Q" if array.dtype == np.uint64 else "I")
+
+
+def _floats(array: NDArray[np.float64]) -> memoryview[float]:
+    """A map's float64 array as a flat memoryview: indexing gives plain floats."""
+    return _bytes_of(array).cast("d")
+
+
 def _map(path: Path) -> mmap.mmap | bytes:
     """A read-only map of a file (b"" when it is empty: an empty file cannot be mapped)."""
     if path.stat().st_size == 0:
@@ -98,6 +113,8 @@ class IndexReader:
         self.geo_low: NDArray[np.uint16] = a["geo.low"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self.document = lru_cache(maxsize=2_000)(self._document)
+        self._doc_offsets_view = _ints(self.doc_offsets)
+        self._doc_lonlat_view = _floats(self.doc_lonlat)
         self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
         try:  # a damaged dictionary is refused here; a damaged document, when read
             self._docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
@@ -226,14 +243,17 @@ class IndexReader:
 
     def _document(self, n: int) -> Document:
         """A document, shared by callers, who copy it to change it."""
-        frame = self.docs_blob[int(self.doc_offsets[n]) : int(self.doc_offsets[n + 1])]
+        # PERF: offsets and coordinates read through memoryviews (plain ints and floats, where
+        # numpy would make scalars first): a search reads a document or two it has not cached.
+        offsets, lonlat = self._doc_offsets_view, self._doc_lonlat_view
+        frame = self.docs_blob[offsets[n] : offsets[n + 1]]
         try:
             doc: Document = orjson.loads(self._decompressor().decompress(frame))
         except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
             raise IndexFormatError(f"{self.path}: docs.bin: document {n} is damaged ({e})") from e
         if "id" not in doc:  # stored without it: docs.id has it (format.py)
-            doc = {"id": self.doc_id(n), **doc}
-        doc["lon"], doc["lat"] = self.doc_lonlat[n].tolist()
+            doc = {"id": self.doc_ids[n], **doc}
+        doc["lon"], doc["lat"] = lonlat[2 * n], lonlat[2 * n + 1]
         return doc
 
     def labels(self, n: int) -> tuple[str, tuple[str, ...]]:

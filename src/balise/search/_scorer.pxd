@@ -46,8 +46,8 @@ cdef class Scorer:
     cdef int grow(self, Py_ssize_t room) except -1
     cdef double _text_score(self, Py_ssize_t k, bytes number) except -1.0
     cdef _with_centre(self, Py_ssize_t first)
-    cdef _adjust(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws, bytearray trailing)
-    cdef int _match_housenumbers(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws) except -1
+    cdef _adjust(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws, uint8_t* trailing)
+    cdef int _match_housenumbers(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws) except -1
     cdef bint _number_in_name(self, uint32_t doc) except -1
     cdef _asked_postcode(self, uint32_t doc)
     cdef _prefer_queried_postcode(self, dict doc)

@@ -8,7 +8,7 @@ few hundred of them and returns five.
 """
 
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport free, malloc, realloc
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 
 import numpy as np
 
@@ -32,6 +32,11 @@ cdef double MIN_SCORE = scoring.MIN_SCORE
 cdef double WEIGHT = _IMPORTANCE_WEIGHT
 cdef double WITHOUT_CENTRE = 1.0 + _IMPORTANCE_WEIGHT
 cdef int MULTI_POSTCODE = _MULTI_POSTCODE
+
+
+cdef int by_doc(const void* a, const void* b) noexcept nogil:
+    cdef uint32_t x = (<const uint32_t*> a)[0], y = (<const uint32_t*> b)[0]
+    return (x > y) - (x < y)
 
 
 cdef class IndexView:
@@ -116,52 +121,63 @@ cdef class Scorer:
         return self.cream > 0
 
     cdef int convert(self, const DocMap* bucket) except -1:
-        """Score every bucket document not scored yet."""
-        cdef Py_ssize_t i, k, n = 0, first, kept
+        """Score every bucket document not scored yet.
+
+        PERF: the new documents and their house numbers in C buffers, not numpy arrays (a
+        search converts a few times, a few dozen documents each: the arrays' dispatch and
+        views cost more than the work)."""
+        cdef Py_ssize_t i, k, n = 0, first
         cdef uint32_t doc
-        new_array = np.empty(bucket.size, dtype=np.uint32)
-        cdef uint32_t[::1] new = new_array
-        for i in range(bucket.size):
-            doc = bucket.docs[i]
-            if docmap_get(&self.position, doc, -3) == -3:
-                new[n] = doc
-                n += 1
-        if n == 0:
-            return 0
-        new_array = np.sort(new_array[:n])
-        new = new_array
-        hns_array = np.empty(n, dtype=np.int64)
-        cdef int64_t[::1] hns = hns_array
-        raws = [None] * n
-        self._match_housenumbers(new, hns, raws)
-        trailing = bytearray(n)
-        if self.query.maybe_housenumbers or self.area is not None or self.query.only_housenumber:
-            self._adjust(new, hns, raws, trailing)  # PERF: a loop over candidates only then
-        postcodes = None
-        if self.query.source.postcodes:  # the postcode asked for, among a street's several ones
+        cdef uint32_t* new = <uint32_t*> malloc(max(bucket.size, 1) * sizeof(uint32_t))
+        cdef int64_t* hns = <int64_t*> malloc(max(bucket.size, 1) * sizeof(int64_t))
+        cdef uint8_t* trailing = <uint8_t*> calloc(max(bucket.size, 1), 1)
+        if new == NULL or hns == NULL or trailing == NULL:
+            free(new)
+            free(hns)
+            free(trailing)
+            raise MemoryError()
+        try:
+            for i in range(bucket.size):
+                doc = bucket.docs[i]
+                if docmap_get(&self.position, doc, -3) == -3:
+                    new[n] = doc
+                    n += 1
+            if n == 0:
+                return 0
+            qsort(new, n, sizeof(uint32_t), by_doc)
+            raws = [None] * n
+            self._match_housenumbers(new, n, hns, raws)
+            if self.query.maybe_housenumbers or self.area is not None or self.query.only_housenumber:
+                self._adjust(new, n, hns, raws, trailing)  # PERF: a loop over candidates only then
+            postcodes = None
+            if self.query.source.postcodes:  # the postcode asked for, among a street's several ones
+                for i in range(n):
+                    if self.view.flags[new[i]] & MULTI_POSTCODE:
+                        if postcodes is None:
+                            postcodes = [None] * n
+                        postcodes[i] = self._asked_postcode(new[i])
+            first = self.count
+            self.grow(n)
             for i in range(n):
-                if self.view.flags[new[i]] & MULTI_POSTCODE:
-                    if postcodes is None:
-                        postcodes = [None] * n
-                    postcodes[i] = self._asked_postcode(new[i])
-        first = self.count
-        self.grow(n)
-        for i in range(n):
-            if hns[i] == DROPPED:
-                docmap_set(&self.position, new[i], -1)
-                continue
-            k = self.count
-            self.count += 1
-            docmap_set(&self.position, new[i], <int32_t> k)
-            self.docs[k] = new[i]
-            self.hns[k] = hns[i]
-            self.trailing[k] = trailing[i]
-            self.postcodes.append(None if postcodes is None else postcodes[i])
-            raw = raws[i]
-            self.text[k] = self._text_score(k, ascii_label(raw).encode() if raw and hns[i] >= 0 else None)
-            self.importance[k] = self.view.importance[new[i]]
-            if self.text[k] >= MATCH_THRESHOLD:
-                self.cream += 1
+                if hns[i] == DROPPED:
+                    docmap_set(&self.position, new[i], -1)
+                    continue
+                k = self.count
+                self.count += 1
+                docmap_set(&self.position, new[i], <int32_t> k)
+                self.docs[k] = new[i]
+                self.hns[k] = hns[i]
+                self.trailing[k] = trailing[i]
+                self.postcodes.append(None if postcodes is None else postcodes[i])
+                raw = raws[i]
+                self.text[k] = self._text_score(k, ascii_label(raw).encode() if raw and hns[i] >= 0 else None)
+                self.importance[k] = self.view.importance[new[i]]
+                if self.text[k] >= MATCH_THRESHOLD:
+                    self.cream += 1
+        finally:
+            free(new)
+            free(hns)
+            free(trailing)
         if self.count == first:
             return 0
         if self.with_centre:
@@ -207,7 +223,7 @@ cdef class Scorer:
             self.km[first + k] = km_view[k]
             self.score[first + k] = score_view[k]
 
-    cdef _adjust(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws, bytearray trailing):
+    cdef _adjust(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws, uint8_t* trailing):
         """Which house number answers for each candidate (DROPPED: none may answer): a
         number written after the street's name that is part of that name is not one; in an
         area, the house number if inside, else the place itself; with type=housenumber,
@@ -216,7 +232,7 @@ cdef class Scorer:
         cdef int64_t hn
         cdef bint maybe = bool(self.query.maybe_housenumbers)
         area = self.area
-        for i in range(docs.shape[0]):
+        for i in range(n):
             hn = hns[i]
             trailing[i] = hn >= 0 and maybe
             if trailing[i] and self._number_in_name(docs[i]):
@@ -234,7 +250,7 @@ cdef class Scorer:
                 hn = DROPPED
             hns[i] = hn
 
-    cdef int _match_housenumbers(self, const uint32_t[::1] docs, int64_t[::1] hns, list raws) except -1:
+    cdef int _match_housenumbers(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws) except -1:
         """The house number of each document that has the one asked for (its key, else the
         other spelling: 30b <-> 30bis), or -1; and its raw form ("30 BIS")."""
         cdef HouseNumbers numbers = self.view.housenumbers
@@ -245,7 +261,7 @@ cdef class Scorer:
             key_text = self.query.housenumber_key
             self.keys = [] if not self.query.check_housenumber or not key_text else [
                 k.encode() for k in [key_text] + housenumber_alternatives(key_text)]
-        for i in range(docs.shape[0]):
+        for i in range(n):
             hn = -1
             for key in self.keys:
                 hn = numbers.find(docs[i], key, len(key))
