@@ -115,6 +115,7 @@ class IndexReader:
         self.document = lru_cache(maxsize=2_000)(self._document)
         self._doc_offsets_view = _ints(self.doc_offsets)
         self._doc_lonlat_view = _floats(self.doc_lonlat)
+        self._hn_lonlat_view = _bytes_of(self.hn_lonlat_e7).cast("i")
         self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
         try:  # a damaged dictionary is refused here; a damaged document, when read
             self._docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
@@ -301,8 +302,8 @@ class IndexReader:
         return props
 
     def hn_lonlat(self, hn: int) -> tuple[float, float]:
-        x, y = self.hn_lonlat_e7[hn].tolist()
-        return x / COORDINATE_SCALE, y / COORDINATE_SCALE
+        xy = self._hn_lonlat_view
+        return xy[2 * hn] / COORDINATE_SCALE, xy[2 * hn + 1] / COORDINATE_SCALE
 
     def hn_lonlat_many(self, hns: NDArray[np.int64]) -> NDArray[np.float64]:
         return self.hn_lonlat_e7[hns] / COORDINATE_SCALE
