@@ -19,11 +19,8 @@ maps the index pages and fills its per-process caches). Prints req/s, p50/p90/p9
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -37,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import addok_env  # noqa: E402
+from reverse_points import near_address_points, official_points  # noqa: E402
 from throughput import query_list  # noqa: E402
 
 LUA = r"""
@@ -109,33 +107,15 @@ def search_paths() -> list[str]:
 
 
 def reverse_paths() -> list[str]:
-    path = addok_env.shared_data() / "eval" / "official-points-dev.csv"
-    with open(path, newline="") as f:
-        return [
-            "/reverse/?" + urllib.parse.urlencode({"lat": r["expected_lat"], "lon": r["expected_lon"]})
-            for r in csv.DictReader(f)
-        ]
+    return [reverse_path(lat, lon) for lat, lon in official_points()]
 
 
-def reverse_near_paths(count: int = 5000, seed: int = 1) -> list[str]:
-    """/reverse/ at addresses of the data, each moved up to ~50 m: where a reverse geocoder is
-    mostly asked (a GPS fix near an address). The official points above are often far from
-    the dev data (median 3 km to the nearest address), where Addok answers nothing at once."""
-    rng = random.Random(seed)
-    data = addok_env.shared_data()
-    points = []
-    with gzip.open(data / "ban" / "adresses-75.csv.gz", "rt", encoding="utf-8", newline="") as f:
-        points += [(float(r["lat"]), float(r["lon"])) for r in csv.DictReader(f, delimiter=";")]
-    for path in sorted((data / "bano").glob("bano-*.csv.gz")):
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
-            rows = (row for row in csv.reader(f) if len(row) > 7 and row[6] != "lat")  # header or not
-            points += [(float(row[6]), float(row[7])) for row in rows]
-    chosen = rng.sample(points, min(count, len(points)))
-    return [
-        "/reverse/?" + urllib.parse.urlencode({"lat": f"{lat + rng.uniform(-4e-4, 4e-4):.6f}",
-                                               "lon": f"{lon + rng.uniform(-6e-4, 6e-4):.6f}"})
-        for lat, lon in chosen
-    ]
+def reverse_near_paths() -> list[str]:
+    return [reverse_path(lat, lon) for lat, lon in near_address_points()]
+
+
+def reverse_path(lat: str, lon: str) -> str:
+    return "/reverse/?" + urllib.parse.urlencode({"lat": lat, "lon": lon})
 
 
 def wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:

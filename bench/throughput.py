@@ -1,7 +1,8 @@
-"""Forward search speed, in one process, balise and Addok side by side in one run, on two
+"""Search and reverse speed, in one process, balise and Addok side by side in one run, on
 mixes of queries; and the France-scale figures of bench/scale.py.
 
     python bench/throughput.py --index DIR [--no-addok] [--profile] [--limit N]
+                               [--mix answerable|eval|forward|reverse|reverse-near|all]
                                [--scale-json .bench/scale.json]
 
 - answerable: real addresses of the dev data written the ways people write them
@@ -10,6 +11,9 @@ mixes of queries; and the France-scale figures of bench/scale.py.
 - eval: every distinct query of the labelled sets (bench/evalsets.py: official points and
   geocoder-tester rows, most of whose targets are absent from the dev data, where Addok's
   fallback chain is slowest), with their own options.
+- reverse, reverse-near: ``/reverse``'s one nearest point (limit 1) at the official points,
+  and at 5,000 addresses of the data moved up to ~50 m (bench/reverse_points.py, the points
+  http_load.py asks over HTTP).
 
 Each engine first runs 200 untimed warm-up queries of the mix, then every other query once,
 one at a time; no result cache on either side. Prints q/s, p50, p99 and balise's ratio to
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import addok_env  # noqa: E402
 from answerable import make as answerable_rows  # noqa: E402
 from evalsets import load_cases  # noqa: E402
+from reverse_points import near_address_points, official_points  # noqa: E402
 
 WARMUP = 200
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +63,10 @@ def answerable_list(n: int = 6000) -> list[dict]:
             for row in answerable_rows(n, 3)]
 
 
+def reverse_list(points: list[tuple[str, str]]) -> list[dict]:
+    return [{"lat": float(lat), "lon": float(lon), "limit": 1} for lat, lon in points]
+
+
 def summary(timings: list[float]) -> dict:
     ordered = sorted(timings)
     return {
@@ -68,7 +77,7 @@ def summary(timings: list[float]) -> dict:
     }
 
 
-def run_balise(index: str, warmup: list[dict], queries: list[dict], profile: bool):
+def run_balise(index: str, warmup: list[dict], queries: list[dict], profile: bool, reverse: bool = False):
     from balise import Geocoder
 
     started = time.perf_counter()
@@ -80,6 +89,8 @@ def run_balise(index: str, warmup: list[dict], queries: list[dict], profile: boo
     geocoder.index.preload()
 
     def search(q):
+        if reverse:
+            return geocoder.reverse(q["lat"], q["lon"], limit=q["limit"])
         return geocoder.search(q["q"], limit=q["limit"], autocomplete=q["autocomplete"],
                                lat=q["lat"], lon=q["lon"])
 
@@ -116,12 +127,15 @@ def main(argv=None) -> int:
     parser.add_argument("--no-addok", action="store_true")
     parser.add_argument("--profile", action="store_true", help="profile balise (slower)")
     parser.add_argument("--limit", type=int, default=0, help="timed queries per mix (0: all)")
-    parser.add_argument("--mix", choices=["answerable", "eval", "both"], default="both")
+    parser.add_argument("--mix", choices=["answerable", "eval", "reverse", "reverse-near", "forward", "all"],
+                        default="all", help="forward: answerable and eval")
     parser.add_argument("--scale-json", default=str(REPO / ".bench" / "scale.json"))
     args = parser.parse_args(argv)
 
-    mixes = {"answerable": answerable_list, "eval": query_list}
-    chosen = list(mixes) if args.mix == "both" else [args.mix]
+    mixes = {"answerable": answerable_list, "eval": query_list,
+             "reverse": lambda: reverse_list(official_points()),
+             "reverse-near": lambda: reverse_list(near_address_points())}
+    chosen = {"all": list(mixes), "forward": ["answerable", "eval"]}.get(args.mix, [args.mix])
     table = ["| mix | engine | queries | q/s | p50 ms | p99 ms | ratio |", "|---|---|---|---|---|---|---|"]
     profiles = []
     for name in chosen:
@@ -129,12 +143,14 @@ def main(argv=None) -> int:
         warmup, timed = queries[:WARMUP], queries[WARMUP:]
         if args.limit:
             timed = timed[: args.limit]
-        timings, startup, profiler = run_balise(args.index, warmup, timed, args.profile)
+        reverse = name.startswith("reverse")
+        timings, startup, profiler = run_balise(args.index, warmup, timed, args.profile, reverse)
         rows = {"balise": summary(timings)}
         if profiler:
             profiles.append((name, profiler))
         if not args.no_addok:
-            _, addok_timings = addok_env.run_addok(warmup + timed, warmup=len(warmup))
+            mode = "reverse" if reverse else "search"
+            _, addok_timings = addok_env.run_addok(warmup + timed, mode=mode, warmup=len(warmup))
             rows["addok 1.3.2"] = summary(addok_timings[len(warmup):])
         ratio = ""
         if "addok 1.3.2" in rows:
