@@ -82,6 +82,20 @@ cdef inline void offer(Best* best, double km, int64_t ref) noexcept nogil:
     best.km[i], best.refs[i] = km, ref
 
 
+cdef int best_init(Best* best, Py_ssize_t limit) except -1:
+    """Room for the ``limit`` nearest (at least one: a search for none is not made)."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    best.n, best.k = 0, limit
+    best.refs = <int64_t*> malloc(limit * sizeof(int64_t))
+    best.km = <double*> malloc(limit * sizeof(double))
+    if best.refs == NULL or best.km == NULL:
+        free(best.refs)
+        free(best.km)
+        raise MemoryError()
+    return 0
+
+
 cdef object answer(Best* best):
     cdef Py_ssize_t i
     return [best.refs[i] for i in range(best.n)], [best.km[i] for i in range(best.n)]
@@ -464,7 +478,7 @@ cdef class PointGrid:
         self.read_filter(allowed, &f)
         qx = clamp(<int64_t> floor((lon + 180.0) / CELL_LON), 0, COLUMNS - 1)
         qy = clamp(<int64_t> floor((lat + 90.0) / CELL_LAT), 0, ROWS - 1)
-        best.refs, best.km, best.k = <int64_t*> malloc(limit * sizeof(int64_t)), <double*> malloc(limit * sizeof(double)), limit
+        best_init(&best, limit)
         try:
             for level in range(NEAR_LEVELS + 1):
                 size = 1 << level
@@ -517,7 +531,7 @@ cdef class PointGrid:
             if meets is None or meets[i]:  # HOOK(area): only the squares that meet it
                 heap.push(Square(lower_bound(self.far_x[i], self.far_y[i], FAR_LEVEL, phi, lam, cos_phi),
                                  FAR_LEVEL, self.far_x[i], self.far_y[i], self.far_lo[i], self.far_hi[i]))
-        best.refs, best.km, best.k, best.n = <int64_t*> malloc(limit * sizeof(int64_t)), <double*> malloc(limit * sizeof(double)), limit, 0
+        best_init(&best, limit)
         try:
             while heap.n:
                 square = heap.pop()
@@ -558,7 +572,7 @@ cdef class PointGrid:
         for i in range(given.shape[0]):
             found.refs[i] = given[i]
         found.n = given.shape[0]
-        best.refs, best.km, best.k, best.n = <int64_t*> malloc(limit * sizeof(int64_t)), <double*> malloc(limit * sizeof(double)), limit, 0
+        best_init(&best, limit)
         try:
             self.measure(found, &best, lat, lon, 0.0)
             return answer(&best)

@@ -64,7 +64,7 @@ class Reverse:
         with distance and score."""
         allowed = PointFilter(filters or {}, self.documents, area)  # HOOK(area)
         max_km = inf if max_distance is None else max_distance / 1000
-        if allowed.nothing:
+        if allowed.nothing or limit < 1:
             return []
         grid = self.grid
         few = allowed.points(self.index, DIRECT_SCAN_POINTS)

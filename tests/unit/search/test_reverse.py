@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from balise.errors import InvalidParameter
+from balise.search import reverse
 from balise.search.scoring import haversine_km
 
 HOTEL_DE_VILLE = (48.8566, 2.3522)  # lat, lon: the square in front of Paris's town hall
@@ -257,3 +258,12 @@ def test_ties_are_broken_the_same_whatever_the_order_of_the_points(geocoder):
     for _ in range(20):
         found, km = geocoder.reverser.grid.nearest_of(rng.permutation(refs), lat + 1e-4, lon, 2)
         assert found == expected and km[0] == km[1]
+
+
+def test_no_point_is_asked_for_none(geocoder):
+    """A limit of 0 answers nothing; the compiled search refuses it (no room for an answer)."""
+    assert geocoder.reverser.nearest(*HOTEL_DE_VILLE, limit=0) == []
+    allowed = reverse.PointFilter({}, geocoder.reverser.documents)
+    for search in (geocoder.reverser.grid.near, geocoder.reverser.grid.far):
+        with pytest.raises(ValueError, match="limit must be at least 1"):
+            search(*HOTEL_DE_VILLE, 0, math.inf, allowed)
