@@ -276,9 +276,7 @@ class IndexReader:
 
     def housenumber_doc(self, hn: int) -> int:
         """The document a house number belongs to."""
-        # NOTE: keys of the array's type: a Python int against uint64 compares as floats,
-        # converting the whole array on every call.
-        return int(np.searchsorted(self.doc_hn, np.uint64(hn), side="right")) - 1
+        return self.housenumbers.doc_of(hn)
 
     def housenumber_docs(self, hns: NDArray[np.int64]) -> NDArray[np.int64]:
         keys = np.asarray(hns).astype(np.uint64)
