@@ -9,7 +9,7 @@ A record is a header byte, the key, then what the header says follows (format.py
 import orjson
 
 from libc.math cimport rint
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport int32_t, uint8_t, uint64_t
 from posix.unistd cimport pread
 
 from .format import (
@@ -29,6 +29,7 @@ cdef int KEY_ESCAPE = HN_KEY_ESCAPE
 cdef int RAW = HN_RAW
 cdef int ID_SHIFT = HN_ID_SHIFT
 cdef int EXTRA = HN_EXTRA
+cdef Py_ssize_t KEYS_MAX = 200_000  # house-number keys cached (France has ~20,000)
 
 
 cdef inline void put_varint(bytearray out, Py_ssize_t n):
@@ -110,15 +111,17 @@ def housenumber_record(str key, str raw, dict data, str doc_id) -> bytes:
     return bytes(out)
 
 
-def housenumbers(dict numbers, str doc_id, object key_of, double scale, bytearray records, list lonlat):
+def housenumbers(dict numbers, str doc_id, object key_of, dict keys, double scale, bytearray records,
+                 bytearray lonlat):
     """Append a document's house numbers (sorted by key; the first of two with one key wins;
-    bad coordinates skipped) to ``records`` and their coordinates (integers of 1/scale
+    bad coordinates skipped) to ``records`` and their coordinates (int32 pairs of 1/scale
     degree) to ``lonlat``; returns (count, west, south, east, north) of the points as stored,
-    or (0, ...) without any."""
+    or (0, ...) without any. ``keys`` caches ``key_of`` (PERF: a dict, not its lru_cache)."""
     cdef dict found = {}
     cdef double lon, lat, west = 1e300, south = 1e300, east = -1e300, north = -1e300, x, y
     cdef long long ix, iy
     cdef str raw, key
+    cdef Py_ssize_t i = 0
     for raw_key, data in numbers.items():
         try:
             lon = float(data["lon"])
@@ -128,18 +131,28 @@ def housenumbers(dict numbers, str doc_id, object key_of, double scale, bytearra
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             continue
         raw = raw_key if type(raw_key) is str else str(raw_key)
-        key = key_of(raw)
+        cached = keys.get(raw)
+        if cached is None:
+            cached = key_of(raw)
+            if len(keys) >= KEYS_MAX:
+                keys.clear()
+            keys[raw] = cached
+        key = <str> cached
         if key in found:
             continue
-        found[key] = (raw, data, <long long> rint(lon * scale), <long long> rint(lat * scale))  # as round()
-    cdef list keys = list(found)
-    if len(keys) > 1:
-        keys.sort(key=str.encode)
-    for key in keys:
-        raw, data, ix, iy = found[key]
+        found[key] = (raw, data, lon, lat)
+    # PERF: sorted as str, which is their UTF-8 bytes' order (code point order, the same).
+    cdef list ordered = sorted(found) if len(found) > 1 else list(found)
+    cdef bytearray xy = bytearray(8 * len(ordered))
+    cdef int32_t* out = <int32_t*> (<char*> xy)
+    for key in ordered:
+        raw, data, lon, lat = found[key]
+        ix = <long long> rint(lon * scale)  # as round()
+        iy = <long long> rint(lat * scale)
         append_record(records, key, raw, data, doc_id)
-        lonlat.append(ix)
-        lonlat.append(iy)
+        out[2 * i] = <int32_t> ix
+        out[2 * i + 1] = <int32_t> iy
+        i += 1
         x = ix / scale
         y = iy / scale
         if x < west:
@@ -150,6 +163,7 @@ def housenumbers(dict numbers, str doc_id, object key_of, double scale, bytearra
             south = y
         if y > north:
             north = y
+    lonlat += xy
     return len(found), west, south, east, north
 
 

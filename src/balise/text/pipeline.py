@@ -122,6 +122,8 @@ class Pipeline:
         self.word_steps = word_steps
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
+        # housenumber_key of the house numbers indexed (a dict is cheaper to read than its lru_cache)
+        self.housenumber_keys: dict[str, str] = {}
 
     def run(self, tokens: Iterable[Token]) -> list[Token]:
         return self.expand_all(self.in_context(tokens))
