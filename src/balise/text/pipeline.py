@@ -20,6 +20,7 @@ __all__ = ["Pipeline", "Rules", "Step", "Token", "Word", "ascii_label", "each", 
            "tokenize"]
 
 WORD = re.compile(r"\w+")
+EXPANSIONS_MAX = 500_000  # words whose tokens index_words keeps (France has ~90,000)
 
 
 class Token(str):
@@ -122,6 +123,7 @@ class Pipeline:
         self.word_steps = word_steps
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
+        self._expansions: dict[str, list[str]] = {}  # word -> expand(word), for index_words
         # housenumber_key of the house numbers indexed (a dict is cheaper to read than its lru_cache)
         self.housenumber_keys: dict[str, str] = {}
 
@@ -149,8 +151,21 @@ class Pipeline:
         """A document field's words (before :meth:`expand`) and its tokens."""
         cached = self._index_cache.get(text)
         if cached is None:
-            words = self.in_context(normalize(tokenize(text)))
-            cached = ([str(w) for w in words], [str(t) for t in self.expand_all(words)])
+            # in_context(normalize(tokenize(text))), the words made at once
+            found = [Word(fold(w), w, None, i) for i, w in enumerate(WORD.findall(text))]
+            words = [w.value for w in self.rules.context(found)]
+            # PERF: the word steps rewrite each word alone, so a text's tokens are its words'
+            # (cached: a text is often new, its words seldom)
+            tokens = []
+            for word in words:
+                expanded = self._expansions.get(word)
+                if expanded is None:
+                    expanded = self.expand(word)
+                    if len(self._expansions) >= EXPANSIONS_MAX:
+                        self._expansions.clear()
+                    self._expansions[word] = expanded
+                tokens += expanded
+            cached = (words, tokens)
             if len(self._index_cache) < 200_000:
                 self._index_cache[text] = cached
         return cached
