@@ -32,7 +32,7 @@ class Batch:
     hn_records: bytearray
     hn_lonlat: bytearray
     terms: dict[str, int]
-    words: dict[str, None]
+    words: dict[str, list[str]]
     housenumbers: int
     read_documents: int
     read_housenumbers: int

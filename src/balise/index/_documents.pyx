@@ -112,9 +112,10 @@ cdef class Batch:
     cdef public list ids, docs, labels, bad
     cdef public array.array importance, lonlat, extent, post_term, post_doc, post_score, hn_count, hn_lengths
     cdef public bytearray flags, hn_records, hn_lonlat
-    cdef public dict terms, words  # term -> its number in this batch; the words of the texts
+    # term -> its number in this batch; word of the texts -> its tokens (for the lexicon)
+    cdef public dict terms, words
     cdef public long long housenumbers, read_documents, read_housenumbers
-    cdef object index_words, key_of
+    cdef object index_words, expansion, key_of
     cdef dict cache, keys
     cdef set reported
 
@@ -128,6 +129,7 @@ cdef class Batch:
         self.terms, self.words = {}, {}
         self.housenumbers = self.read_documents = self.read_housenumbers = 0
         self.index_words = pipeline.index_words
+        self.expansion = pipeline.expansion
         self.cache = pipeline._index_cache  # PERF: read in place; index_words fills it
         self.key_of = pipeline.housenumber_key
         self.keys = pipeline.housenumber_keys
@@ -144,8 +146,8 @@ cdef class Batch:
 
     cpdef dict tokens(self, dict doc):
         """Each token of the document with its score, as Addok's FieldsIndexer computes it;
-        ``words`` receives the words the tokens come from (for the lexicon), except those of
-        the texts already reported by this process."""
+        ``words`` receives the words the tokens come from and their tokens (for the lexicon),
+        except those of the texts already reported by this process."""
         cdef double importance = float(doc.get("importance") or 0.0) * WEIGHT
         cdef double boost, score
         cdef dict tokens = {}
@@ -170,7 +172,8 @@ cdef class Batch:
                             reported.clear()
                         reported.add(text)
                     for word in raw_words:
-                        self.words[word] = None
+                        if word not in self.words:
+                            self.words[word] = self.expansion(word)
                 score = (boost + importance) / len(found)
                 for word in found:
                     if tokens.get(word, 0.0) < score:

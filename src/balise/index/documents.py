@@ -66,7 +66,7 @@ class Packed(TypedDict):
     hn_records: bytes  # each document's records, laid end to end
     hn_lengths: NDArray[np.uint32]  # bytes of each document's records
     hn_lonlat: NDArray[np.int32]  # (x, y) rows, in 1e-7 degree
-    words: list[str]
+    words: dict[str, list[str]]  # the words of the texts, each with its tokens (Pipeline.expand)
     bad: list[tuple[int, str, str]]
     housenumbers: int
     read_documents: int
@@ -93,7 +93,7 @@ def pack(batch: Batch) -> Packed:
         "hn_records": bytes(batch.hn_records),
         "hn_lengths": np.frombuffer(batch.hn_lengths, dtype=np.uint32),
         "hn_lonlat": np.frombuffer(bytes(batch.hn_lonlat), dtype=np.int32).reshape(-1, 2),
-        "words": list(batch.words),
+        "words": batch.words,
         "bad": batch.bad,
         "housenumbers": batch.housenumbers,
         "read_documents": batch.read_documents,

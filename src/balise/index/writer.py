@@ -70,7 +70,7 @@ class IndexWriter:
         self.docs_blob = open(self.work / "docs", "wb")  # noqa: SIM115
         self.labels_blob = open(self.work / "labels", "wb")  # noqa: SIM115
         self.term_ids: dict[str, int] = {}
-        self.words: dict[str, None] = {}
+        self.words: dict[str, list[str]] = {}  # word -> its tokens, as the workers expanded it
         self.occurrences = 0  # documents filed, repeated ids included
         self.phases: dict[str, float] = {}  # seconds: reading and filing, then each sort
 
@@ -118,7 +118,7 @@ class IndexWriter:
         postings["score"] = packed["post_score"]
         self.postings.append(postings)
 
-        self.words.update(dict.fromkeys(packed["words"]))
+        self.words.update(packed["words"])
 
     def abort(self) -> None:
         for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
@@ -318,7 +318,7 @@ class IndexWriter:
         number = {t: i for i, t in enumerate(self.final_terms)}
         words, tokens, starts = [], [], [0]
         for word in sorted(self.words, key=str.encode):
-            ids = [number.get(t, -1) for t in self.pipeline.expand(word)]
+            ids = [number.get(t, -1) for t in self.words[word]]  # PERF: expanded by the workers
             if not ids or min(ids) < 0:
                 continue
             words.append(word.encode())

@@ -123,7 +123,7 @@ class Pipeline:
         self.word_steps = word_steps
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
-        self._expansions: dict[str, list[str]] = {}  # word -> expand(word), for index_words
+        self._expansions: dict[str, list[str]] = {}  # word -> expand(word) (expansion())
         # housenumber_key of the house numbers indexed (a dict is cheaper to read than its lru_cache)
         self.housenumber_keys: dict[str, str] = {}
 
@@ -143,6 +143,16 @@ class Pipeline:
         """The tokens one word is indexed and searched as (its synonyms, phonetics)."""
         return [str(t) for t in self.expand_all([Token(word)])]
 
+    def expansion(self, word: str) -> list[str]:
+        """:meth:`expand`, cached (an import meets each word many times)."""
+        expanded = self._expansions.get(word)
+        if expanded is None:
+            expanded = self.expand(word)
+            if len(self._expansions) >= EXPANSIONS_MAX:
+                self._expansions.clear()
+            self._expansions[word] = expanded
+        return expanded
+
     def index_tokens(self, text: str) -> list[str]:
         """Tokens a document field is indexed under (cached: fields repeat a lot)."""
         return self.index_words(text)[1]
@@ -158,13 +168,7 @@ class Pipeline:
             # (cached: a text is often new, its words seldom)
             tokens = []
             for word in words:
-                expanded = self._expansions.get(word)
-                if expanded is None:
-                    expanded = self.expand(word)
-                    if len(self._expansions) >= EXPANSIONS_MAX:
-                        self._expansions.clear()
-                    self._expansions[word] = expanded
-                tokens += expanded
+                tokens += self.expansion(word)
             cached = (words, tokens)
             if len(self._index_cache) < 200_000:
                 self._index_cache[text] = cached
