@@ -13,6 +13,8 @@ from cpython.object cimport Py_SIZE
 import array as py_array
 
 import orjson
+from orjson import JSONDecodeError
+from orjson import loads as json_loads
 
 from ..text._text import ascii_label
 from ..text.labels import as_list as _labels_as_list
@@ -38,8 +40,27 @@ cdef str PREFIX = FILTER_PREFIX
 cdef str SEPARATOR = LABEL_SEPARATOR
 cdef int MULTI = MULTI_POSTCODE
 cdef double SCALE = COORDINATE_SCALE
+cdef frozenset UNSTORED = frozenset(NOT_STORED)
 cdef array.array UINTS = py_array.array("I")
 cdef array.array DOUBLES = py_array.array("d")
+
+
+cpdef str invalid_reason(doc):
+    """'' when a document can be indexed, else why not."""
+    if not isinstance(doc, dict):
+        return "not a JSON object"
+    for key in ("id", "type", "name"):
+        if not doc.get(key):
+            return "missing " + key
+    for key, bound in (("lon", 180.0), ("lat", 90.0)):
+        value = doc.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return key + " is not a number"
+        if not -bound <= value <= bound:
+            return key + " out of range"
+    if not isinstance(doc.get("housenumbers", {}), dict):
+        return "housenumbers is not an object"
+    return ""
 
 
 cpdef list as_list(value):
@@ -72,18 +93,65 @@ cdef str fold_join(tuple label):
     return " ".join(parts)
 
 
+cdef inline str join2(str a, str b):
+    """``" ".join`` of two folded parts, an empty one left out."""
+    if a and b:
+        return a + " " + b
+    return a or b
+
+
+cdef inline void add_label(list out, set seen, str label) except *:
+    if label not in seen:
+        seen.add(label)
+        out.append(label)
+
+
 cpdef bytes document_labels(dict doc):
     """``labels.make_labels(doc, None)`` joined by LABEL_SEPARATOR, as labels.bin keeps it:
-    the same variants in the same order (addok-france's make_labels)."""
+    the same variants in the same order (addok-france's make_labels; see labels_of)."""
     postcode = doc.get("postcode")
     first_postcode = _labels_as_list(postcode)[0] if postcode else None
     names = _labels_as_list(doc.get("name"))
     city = doc.get("city")
     cities = _labels_as_list(city) if city else []
+    if not (all([type(v) is str for v in names]) and all([type(v) is str for v in cities])
+            and (first_postcode is None or type(first_postcode) is str) and names):
+        return labels_of_any(first_postcode, names, cities, doc.get("type") == "municipality")
+    # PERF: the usual document (names, cities and postcode as strings) without the parts
+    # as tuples: each variant's folded text made at once, in labels_of's order.
+    cdef bint part = bool(first_postcode), municipality = part and doc.get("type") == "municipality"
+    cdef str fp = ascii_label(first_postcode) if part else ""
+    cdef list folded_cities = [ascii_label(v) for v in cities]
+    cdef str n, c, fn, fc, shown
+    cdef Py_ssize_t i
+    n, c = names[0], cities[0] if cities else None
+    if c is not None and c != n:
+        shown = n + " " + first_postcode + " " + c if part else n + " " + c
+    else:
+        shown = n
+    cdef list out = [shown]
+    cdef set seen = set()
+    for n in names:
+        fn = ascii_label(n)
+        for i in range(len(cities) or 1):
+            if cities and cities[i] != n:
+                fc = folded_cities[i]
+                if part:
+                    add_label(out, seen, join2(join2(fn, fp), fc))
+                    add_label(out, seen, join2(fn, fp))
+                add_label(out, seen, join2(fn, fc))
+            add_label(out, seen, fn)
+            if municipality:
+                add_label(out, seen, join2(fp, fn))
+                add_label(out, seen, join2(fn, fp))
+    return SEPARATOR.join(out).encode()
+
+
+cdef bytes labels_of_any(first_postcode, list names, list cities, bint municipality):
+    """document_labels of any document, as labels.make_labels builds them (parts as tuples)."""
     cdef list name_parts = [(n, ascii_label(str(n))) for n in names]
     cdef list city_parts = [(c, ascii_label(str(c))) for c in cities] or [None]
     part = (first_postcode, ascii_label(first_postcode)) if first_postcode else None
-    cdef bint municipality = doc.get("type") == "municipality"
     cdef list labels = [], group
     for name in name_parts:
         for city_part in city_parts:
@@ -143,6 +211,47 @@ cdef class Batch:
         push_uint(self.post_term, number)
         push_uint(self.post_doc, doc)
         push_double(self.post_score, score)
+
+    def add_lines(self, bytes block, Py_ssize_t first_line):
+        """File a block of NDJSON lines, the first numbered ``first_line``."""
+        cdef list lines = block.split(b"\n")
+        cdef Py_ssize_t i
+        if lines and not lines[len(lines) - 1]:  # (no negative index: wraparound=False)
+            lines.pop()
+        for i in range(len(lines)):
+            self.add_line(lines[i], first_line + i)
+
+    cpdef add_line(self, bytes line, Py_ssize_t lineno):
+        """File one NDJSON line numbered ``lineno``: a bad one is counted in ``bad``, never fatal."""
+        doc = self.parse(line, lineno)
+        if doc is None:
+            return
+        cdef str reason = invalid_reason(doc)
+        if reason:
+            self.bad.append((lineno, reason, line.decode("utf-8", "replace")[:200]))
+            return
+        self.read_documents += 1
+        self.read_housenumbers += len(doc.get("housenumbers") or ())
+        self.add(doc)
+
+    cdef object parse(self, bytes line, Py_ssize_t lineno):
+        """Any JSON value (add_line checks that it is a document), or None."""
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        try:  # PERF: the bytes as they are (orjson checks the UTF-8 and skips the line's end)
+            return json_loads(line)
+        except JSONDecodeError:
+            pass
+        line = line.rstrip(b"\r\n")
+        if not line.strip():
+            return None
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            self.bad.append((lineno, "invalid UTF-8", line.decode("utf-8", "replace")[:200]))
+            return None
+        self.bad.append((lineno, "invalid JSON", text[:200]))
+        return None
 
     cpdef dict tokens(self, dict doc):
         """Each token of the document with its score, as Addok's FieldsIndexer computes it;
@@ -205,7 +314,7 @@ cdef class Batch:
         self.labels.append(document_labels(doc))
         cdef dict stored = {}
         for k, v in doc.items():
-            if k not in NOT_STORED:
+            if k not in UNSTORED:
                 stored[k] = v
         if next(iter(stored)) == "id" and stored["id"] == doc_id:  # docs.id has it (a string)
             del stored["id"]

@@ -7,37 +7,19 @@ documents (:func:`process_batch`); the writer only files the results (``writer.p
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TypedDict, cast
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
 
 from ..text import Pipeline
 from ._documents import Batch
+from ._documents import invalid_reason as invalid_reason  # the importers' check too
 from .format import Document
 
 
 class DocumentError(ValueError):
     """A document that cannot be indexed (it is skipped and counted)."""
-
-
-def invalid_reason(doc: object) -> str:
-    """'' when a document can be indexed, else why not."""
-    if not isinstance(doc, dict):
-        return "not a JSON object"
-    for key in ("id", "type", "name"):
-        if not doc.get(key):
-            return f"missing {key}"
-    for key, bound in (("lon", 180.0), ("lat", 90.0)):
-        value = doc.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"{key} is not a number"
-        if not -bound <= value <= bound:
-            return f"{key} out of range"
-    if not isinstance(doc.get("housenumbers", {}), dict):
-        return "housenumbers is not an object"
-    return ""
 
 
 def check_document(doc: object) -> None:
@@ -123,50 +105,17 @@ def process_batch(pipeline: Pipeline, items: list[Document] | list[bytes] | byte
     """Records of a batch: documents (dicts), or NDJSON lines (bytes, or a block of them)
     numbered from ``first_line``; a bad line or document is counted in ``bad``, never fatal.
     ``reported``: the texts whose words this process already sent in this import."""
-    if isinstance(items, bytes):
-        items = items.split(b"\n")
-        if items and not items[-1]:
-            items.pop()
     batch = Batch(pipeline, reported)
-    lines = read = 0
+    if isinstance(items, bytes):
+        batch.add_lines(items, first_line)
+        return pack(batch)
     for i, item in enumerate(items):
         if isinstance(item, bytes):
-            lines += 1
-            doc = _parse_line(batch, item, first_line + i)
-            if doc is None:
-                continue
-            reason = invalid_reason(doc)
-            if reason:
-                batch.bad.append((first_line + i, reason, item.decode("utf-8", "replace")[:200]))
-                continue
-            read += 1
-            batch.read_housenumbers += len(doc.get("housenumbers") or ())
-        else:
-            doc = item
+            batch.add_line(item, first_line + i)
+            continue
         try:
-            add_document(batch, doc, checked=bool(lines))
+            add_document(batch, cast(Document, item))  # checked there
         except DocumentError as e:
-            doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
-            batch.bad.append((first_line + i if lines else 0, str(e), doc_id))
-    batch.read_documents = read
+            doc_id = str(item.get("id", "")) if isinstance(item, dict) else ""
+            batch.bad.append((0, str(e), doc_id))
     return pack(batch)
-
-
-# Any JSON value (the caller checks that it is a document), or None.
-def _parse_line(batch: Batch, line: bytes, lineno: int) -> Any:
-    if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-        line = line[3:]
-    try:  # PERF: the bytes as they are (orjson checks the UTF-8 and skips the line's end)
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        pass
-    line = line.rstrip(b"\r\n")
-    if not line.strip():
-        return None
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        batch.bad.append((lineno, "invalid UTF-8", line.decode("utf-8", "replace")[:200]))
-        return None
-    batch.bad.append((lineno, "invalid JSON", text[:200]))
-    return None
