@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class IndexWriter:
         self.words: dict[str, list[str]] = {}  # word -> its tokens, as the workers expanded it
         self.occurrences = 0  # documents filed, repeated ids included
         self.phases: dict[str, float] = {}  # seconds: reading and filing, then each sort
+        self._phases_lock = threading.Lock()  # the finishing's two threads add to it
 
     # --- filing ------------------------------------------------------------------------
 
@@ -145,14 +147,13 @@ class IndexWriter:
         new_of, first_of, doc_len, label_len = self._write_documents(out, counts)
         self.phases["documents"] = round(time.time() - clock, 2)
         # PERF: two lines of work side by side, each on its own core (the sorts, the reads
-        # and writes and the compression release the GIL): the terms, postings and lexicon;
-        # the stored documents, labels, house numbers and points. Each sort gets half the
-        # budget it would have alone.
+        # and writes and the compression release the GIL), about as long as each other: the
+        # terms, postings, lexicon and stored documents; the labels, house numbers and
+        # points. Each sort gets half the budget it would have alone.
         self.phases.update({phase: 0.0 for phase in ("postings", "housenumbers", "points", "lexicon")})
         side_counts: dict[str, int] = {}
         with ThreadPoolExecutor(1) as side:
-            terms = side.submit(self._write_terms_postings_lexicon, out, side_counts, new_of)
-            self._timed("documents", write_compressed, self.work / "docs", doc_len, first_of, out)
+            terms = side.submit(self._side_line, out, side_counts, new_of, first_of, doc_len)
             self._timed("documents", permute_blob, self.work / "labels", label_len, first_of, out, "labels")
             points = Spill(self.work / "points", POINT)
             self._timed("housenumbers", write_housenumbers, self.work, out, counts, new_of, first_of,
@@ -185,16 +186,21 @@ class IndexWriter:
         return manifest
 
     def _timed(self, phase: str, step: Callable[..., None], *args: Any) -> None:
+        """Run a step of the finishing, its seconds added to its phase's (either thread)."""
         clock = time.time()
         step(*args)
-        self.phases[phase] = round(self.phases.get(phase, 0.0) + time.time() - clock, 2)
+        with self._phases_lock:
+            self.phases[phase] = round(self.phases.get(phase, 0.0) + time.time() - clock, 2)
 
-    def _write_terms_postings_lexicon(self, out: Path, counts: dict[str, int], new_of: np.ndarray) -> None:
+    def _side_line(self, out: Path, counts: dict[str, int], new_of: np.ndarray, first_of: np.ndarray,
+                   doc_len: np.ndarray) -> None:
+        """The finishing's second line of work (see finish)."""
         clock = time.time()
         term_order = self._write_terms(out, counts)
         self._write_postings(out, counts, new_of, term_order, self.memory // 4)
         self.phases["postings"] = round(time.time() - clock, 2)
         self._timed("lexicon", self._write_lexicon, out, counts)
+        self._timed("documents", write_compressed, self.work / "docs", doc_len, first_of, out)
 
     def _move_into_place(self) -> None:
         # mkdtemp made the directory private (0700): an index is read by the server's user.
