@@ -222,11 +222,8 @@ class IndexWriter:
         the lengths of the documents' JSON and labels (by arrival)."""
         self.documents.close()
         meta = self.documents.read(0, self.documents.count)
-        id_off = offsets_of(meta["id_len"])
-        blob = (self.work / "ids").read_bytes()
-        ids = np.array([blob[a:b] for a, b in zip(id_off[:-1].tolist(), id_off[1:].tolist(), strict=True)],
-                       dtype=f"S{max(1, int(meta['id_len'].max(initial=1)))}")
-        del blob
+        rows = fixed_width((self.work / "ids").read_bytes(), meta["id_len"])
+        ids = rows.view(f"S{rows.shape[1]}").ravel()
         order = np.argsort(ids, kind="stable")  # ascending; equal ids in arrival order
         starts = np.flatnonzero(np.r_[True, ids[order][1:] != ids[order][:-1]]) if len(ids) else order
         n_docs = len(starts)
@@ -237,7 +234,7 @@ class IndexWriter:
         counts["documents"] = n_docs
 
         first = meta[first_of]
-        write_strings(out, "docs.id", [bytes(i) for i in ids[first_of]])
+        write_stripped(out, "docs.id", rows[first_of])
         write_array(out, "docs.importance", first["importance"])
         write_array(out, "docs.lonlat", np.stack([first["lon"], first["lat"]], axis=1))
         write_array(out, "docs.flags", first["flags"])
@@ -337,6 +334,25 @@ class IndexWriter:
         write_array(out, "words.start", np.asarray(starts, dtype=np.uint64))
         write_array(out, "words.tokens", np.asarray(tokens, dtype=np.uint32))
         counts["words"], counts["word_tokens"], counts["words.table"] = len(words), len(tokens), len(table)
+
+
+def fixed_width(blob: bytes, lengths: np.ndarray) -> np.ndarray:
+    """Strings laid end to end, as the rows (uint8, zero-padded) of a fixed-width array: the
+    bytes of ``np.array(strings, dtype="S<width>")``, without a Python object a string."""
+    width = max(1, int(lengths.max(initial=1)))
+    rows = np.zeros((len(lengths), width), dtype=np.uint8)
+    rows[np.arange(width) < lengths.astype(np.int64)[:, None]] = np.frombuffer(blob, dtype=np.uint8)
+    return rows
+
+
+def write_stripped(directory: Path, name: str, rows: np.ndarray) -> None:
+    """``write_strings`` of fixed-width rows, each without its trailing zero bytes (as
+    ``bytes(numpy.bytes_)`` gives it)."""
+    nonzero = rows != 0
+    lengths = rows.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    lengths[~nonzero.any(axis=1)] = 0
+    (directory / f"{name}.bin").write_bytes(rows[np.arange(rows.shape[1]) < lengths[:, None]].tobytes())
+    write_array(directory, f"{name}.off", offsets_of(lengths))
 
 
 def _field(name: str) -> Callable[[np.ndarray], np.ndarray]:
