@@ -17,7 +17,6 @@ from orjson import JSONDecodeError
 from orjson import loads as json_loads
 
 from ..text._text import ascii_label
-from ..text.labels import as_list as _labels_as_list
 from ._records import housenumbers as housenumbers_records
 from .format import COORDINATE_SCALE, FILTER_PREFIX, IMPORTANCE_WEIGHT, LABEL_SEPARATOR, MULTI_POSTCODE
 
@@ -61,6 +60,28 @@ cpdef str invalid_reason(doc):
     if not isinstance(doc.get("housenumbers", {}), dict):
         return "housenumbers is not an object"
     return ""
+
+
+cdef inline list _labels_as_list(value):
+    """``labels.as_list``: the items of a list or tuple, else the value alone."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+cdef dict FOLDED = {}  # ascii_label of cities and postcodes, which repeat from document to document
+cdef Py_ssize_t FOLDED_MAX = 100_000
+
+
+cdef str folded(str text):
+    """ascii_label(text), cached."""
+    cdef object found = FOLDED.get(text)
+    if found is None:
+        found = ascii_label(text)
+        if len(FOLDED) >= FOLDED_MAX:
+            FOLDED.clear()
+        FOLDED[text] = found
+    return <str> found
 
 
 cpdef list as_list(value):
@@ -120,8 +141,8 @@ cpdef bytes document_labels(dict doc):
     # PERF: the usual document (names, cities and postcode as strings) without the parts
     # as tuples: each variant's folded text made at once, in labels_of's order.
     cdef bint part = bool(first_postcode), municipality = part and doc.get("type") == "municipality"
-    cdef str fp = ascii_label(first_postcode) if part else ""
-    cdef list folded_cities = [ascii_label(v) for v in cities]
+    cdef str fp = folded(first_postcode) if part else ""
+    cdef list folded_cities = [folded(v) for v in cities]
     cdef str n, c, fn, fc, shown
     cdef Py_ssize_t i
     n, c = names[0], cities[0] if cities else None

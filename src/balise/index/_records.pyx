@@ -8,7 +8,10 @@ A record is a header byte, the key, then what the header says follows (format.py
 
 import orjson
 
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.math cimport rint
+from libc.string cimport memcpy
 from libc.stdint cimport int32_t, uint8_t, uint64_t
 from posix.unistd cimport pread
 
@@ -32,11 +35,40 @@ cdef int EXTRA = HN_EXTRA
 cdef Py_ssize_t KEYS_MAX = 200_000  # house-number keys cached (France has ~20,000)
 
 
-cdef inline void put_varint(bytearray out, Py_ssize_t n):
+cdef int ID_UNDERSCORE_RAW = HN_ID_UNDERSCORE_RAW
+cdef int ID_DASH_RAW = HN_ID_DASH_RAW
+cdef int ID_BAN = HN_ID_BAN
+cdef int ID_SUFFIX = HN_ID_SUFFIX
+cdef int ID_FULL = HN_ID_FULL
+cdef int ID_NONE = HN_ID_NONE
+
+
+cdef inline int put(bytearray out, const char* data, Py_ssize_t n) except -1:
+    """Append n bytes (PERF: one resize and a copy, no bytes object)."""
+    cdef Py_ssize_t size = PyByteArray_GET_SIZE(out)
+    PyByteArray_Resize(out, size + n)
+    memcpy(PyByteArray_AS_STRING(out) + size, data, n)
+    return 0
+
+
+cdef inline int put_text(bytearray out, str text, bint with_length) except -1:
+    """Append a string's UTF-8 (what str.encode() gives), after its length if asked."""
+    cdef Py_ssize_t n
+    cdef const char* utf8 = PyUnicode_AsUTF8AndSize(text, &n)
+    if with_length:
+        put_varint(out, n)
+    return put(out, utf8, n)
+
+
+cdef inline int put_varint(bytearray out, Py_ssize_t n) except -1:
+    cdef char buffer[10]
+    cdef Py_ssize_t used = 0
     while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
+        buffer[used] = <char> ((n & 0x7F) | 0x80)
+        used += 1
         n >>= 7
-    out.append(n)
+    buffer[used] = <char> n
+    return put(out, buffer, used + 1)
 
 
 cpdef str ban_suffix(str key):
@@ -52,9 +84,9 @@ cpdef str ban_suffix(str key):
 
 cdef void append_record(bytearray out, str key, str raw, dict data, str doc_id):
     cdef object hn_id = data.get("id")
-    cdef int kind = HN_ID_NONE
-    cdef bytes explicit = None, extra = None, encoded
-    cdef str text, suffix
+    cdef int kind = ID_NONE
+    cdef str text, suffix, explicit = None
+    cdef bytes extra = None
     cdef Py_ssize_t n_id = len(doc_id)
     cdef Py_UCS4 separator
     if isinstance(hn_id, str):
@@ -63,19 +95,19 @@ cdef void append_record(bytearray out, str key, str raw, dict data, str doc_id):
             separator = text[n_id] if len(text) > n_id else 0
             # PERF: the usual ids compared in place, without building them
             if len(text) == n_id + 1 + len(raw) and separator == "_" and text.endswith(raw):
-                kind = HN_ID_UNDERSCORE_RAW
+                kind = ID_UNDERSCORE_RAW
             elif len(text) == n_id + 1 + len(raw) and separator == "-" and text.endswith(raw):
-                kind = HN_ID_DASH_RAW
+                kind = ID_DASH_RAW
             else:
                 suffix = text[n_id:]
                 if suffix and suffix == ban_suffix(key):
-                    kind = HN_ID_BAN
+                    kind = ID_BAN
                 else:
-                    kind = HN_ID_SUFFIX
-                    explicit = suffix.encode()
+                    kind = ID_SUFFIX
+                    explicit = suffix
         else:
-            kind = HN_ID_FULL
-            explicit = text.encode()
+            kind = ID_FULL
+            explicit = text
         if len(data) > 3:  # the usual house number has exactly an id, lon and lat
             others = {k: v for k, v in data.items() if k not in ("id", "lon", "lat")}
             if others:
@@ -84,24 +116,22 @@ cdef void append_record(bytearray out, str key, str raw, dict data, str doc_id):
         others = {k: v for k, v in data.items() if k not in ("lon", "lat")}
         if others:
             extra = orjson.dumps(others)
-    encoded = key.encode()
-    cdef Py_ssize_t n = len(encoded)
+    cdef Py_ssize_t n
+    cdef const char* encoded = PyUnicode_AsUTF8AndSize(key, &n)
     cdef bint has_raw = raw != key
-    out.append((n if n < KEY_ESCAPE else KEY_ESCAPE) | (RAW if has_raw else 0) | (kind << ID_SHIFT)
-               | (EXTRA if extra is not None else 0))
+    cdef char header = <char> ((n if n < KEY_ESCAPE else KEY_ESCAPE) | (RAW if has_raw else 0)
+                               | (kind << ID_SHIFT) | (EXTRA if extra is not None else 0))
+    put(out, &header, 1)
     if n >= KEY_ESCAPE:
         put_varint(out, n)
-    out += encoded
+    put(out, encoded, n)
     if has_raw:
-        encoded = raw.encode()
-        put_varint(out, len(encoded))
-        out += encoded
+        put_text(out, raw, True)
     if explicit is not None:
-        put_varint(out, len(explicit))
-        out += explicit
+        put_text(out, explicit, True)
     if extra is not None:
         put_varint(out, len(extra))
-        out += extra
+        put(out, extra, len(extra))
 
 
 def housenumber_record(str key, str raw, dict data, str doc_id) -> bytes:
