@@ -20,6 +20,7 @@ __all__ = ["Pipeline", "Rules", "Step", "Token", "Word", "ascii_label", "each", 
            "tokenize"]
 
 WORD = re.compile(r"\w+")
+EXPANSIONS_MAX = 500_000  # words whose tokens index_words keeps (France has ~90,000)
 
 
 class Token(str):
@@ -122,6 +123,9 @@ class Pipeline:
         self.word_steps = word_steps
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
+        self._expansions: dict[str, list[str]] = {}  # word -> expand(word) (expansion())
+        # housenumber_key of the house numbers indexed (a dict is cheaper to read than its lru_cache)
+        self.housenumber_keys: dict[str, str] = {}
 
     def run(self, tokens: Iterable[Token]) -> list[Token]:
         return self.expand_all(self.in_context(tokens))
@@ -139,6 +143,16 @@ class Pipeline:
         """The tokens one word is indexed and searched as (its synonyms, phonetics)."""
         return [str(t) for t in self.expand_all([Token(word)])]
 
+    def expansion(self, word: str) -> list[str]:
+        """:meth:`expand`, cached (an import meets each word many times)."""
+        expanded = self._expansions.get(word)
+        if expanded is None:
+            expanded = self.expand(word)
+            if len(self._expansions) >= EXPANSIONS_MAX:
+                self._expansions.clear()
+            self._expansions[word] = expanded
+        return expanded
+
     def index_tokens(self, text: str) -> list[str]:
         """Tokens a document field is indexed under (cached: fields repeat a lot)."""
         return self.index_words(text)[1]
@@ -147,8 +161,15 @@ class Pipeline:
         """A document field's words (before :meth:`expand`) and its tokens."""
         cached = self._index_cache.get(text)
         if cached is None:
-            words = self.in_context(normalize(tokenize(text)))
-            cached = ([str(w) for w in words], [str(t) for t in self.expand_all(words)])
+            # in_context(normalize(tokenize(text))), the words made at once
+            found = [Word(fold(w), w, None, i) for i, w in enumerate(WORD.findall(text))]
+            words = [w.value for w in self.rules.context(found)]
+            # PERF: the word steps rewrite each word alone, so a text's tokens are its words'
+            # (cached: a text is often new, its words seldom)
+            tokens = []
+            for word in words:
+                tokens += self.expansion(word)
+            cached = (words, tokens)
             if len(self._index_cache) < 200_000:
                 self._index_cache[text] = cached
         return cached

@@ -97,3 +97,24 @@ def test_adding_a_document_leaves_the_caller_s_dict_as_it_was(tmp_path):
         writer.add(doc)
     writer.finish(sources=[{"path": "test"}])
     assert orjson.dumps(docs) == before
+
+
+def test_ids_as_fixed_width_rows_give_what_numpy_strings_give(tmp_path):
+    from balise.index.arrays import write_strings
+    from balise.index.writer import fixed_width, write_stripped
+
+    for ids in ([b"75056_1", b"a", b"", b"xy\x00", b"\x00z", b"01001_00000"], [], [b""], [b"a\x00\x00"]):
+        rows = fixed_width(b"".join(ids), np.array([len(i) for i in ids], dtype=np.uint32))
+        width = max([1, *map(len, ids)])
+        assert rows.view(f"S{rows.shape[1]}").ravel().tobytes() == np.array(ids, dtype=f"S{width}").tobytes()
+        order = np.arange(len(ids))[::-1]
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        write_strings(tmp_path / "a", "docs.id", [bytes(i) for i in np.array(ids, dtype=f"S{width}")[order]])
+        write_stripped(tmp_path / "b", "docs.id", rows[order])
+        for name in ("docs.id.bin", "docs.id.off"):
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        for sub in ("a", "b"):
+            for f in (tmp_path / sub).iterdir():
+                f.unlink()
+            (tmp_path / sub).rmdir()
