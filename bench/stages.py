@@ -1,13 +1,13 @@
 """Where a forward search's work goes, stage by stage: run under callgrind, one stage a run.
 
-    valgrind --tool=callgrind --callgrind-out-file=OUT python bench/stages.py STAGE [--index DIR]
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=OUT python bench/stages.py STAGE
     callgrind_annotate OUT | grep TOTALS
 
 Each STAGE runs everything up to it on 1,000 answerable queries (bench/answerable.py, seed 3)
 after 1,000 of warm-up through the whole search; a stage's cost is its total minus the
 previous stage's, divided by 1,000 (``none`` is the start-up and warm-up alone). Instructions,
-not seconds: they do not move with the machine's other loads. Stages: none, request, text,
-tokens, collectors, readings, features, full.
+not seconds: they do not move with the machine's other loads (but with the hash seed, by up to
+~20k a query: set it). Stages: none, request, text, tokens, collectors, readings, features, full.
 """
 
 from __future__ import annotations
