@@ -110,9 +110,11 @@ cdef list as_list(int64_t* values, int n):
 
 cdef struct Filter:
     bint housenumbers
-    const int64_t* centres  # NULL: every centre may answer
+    bint by_centre  # else every centre may answer
+    const int64_t* centres
     Py_ssize_t centre_count
-    const int64_t* documents  # NULL: every document
+    bint by_document  # else every document
+    const int64_t* documents
     Py_ssize_t document_count
 
 
@@ -128,10 +130,7 @@ cdef inline bint in_sorted(const int64_t* values, Py_ssize_t n, int64_t value) n
 
 
 cdef const int64_t* sorted_refs(object array, Py_ssize_t* count) except? NULL:
-    """The data of a sorted int64 array of documents (NULL for None: no such filter)."""
-    if array is None:
-        count[0] = 0
-        return NULL
+    """The data of a sorted int64 array of documents (its length in ``count``)."""
     count[0] = len(array)
     if not array.flags.c_contiguous or array.dtype != np.int64:
         raise ValueError("a filter's documents must be a contiguous int64 array")
@@ -394,10 +393,10 @@ cdef class PointGrid:
         if ref < 0:
             if not f.housenumbers:
                 return False
-            return f.documents == NULL or in_sorted(f.documents, f.document_count, self.housenumber_doc(~ref))
-        if f.centres != NULL and not in_sorted(f.centres, f.centre_count, ref):
+            return not f.by_document or in_sorted(f.documents, f.document_count, self.housenumber_doc(~ref))
+        if f.by_centre and not in_sorted(f.centres, f.centre_count, ref):
             return False
-        return f.documents == NULL or in_sorted(f.documents, f.document_count, ref)
+        return not f.by_document or in_sorted(f.documents, f.document_count, ref)
 
     # --- measuring
 
@@ -581,7 +580,13 @@ cdef class PointGrid:
             free(best.km)
 
     cdef int read_filter(self, allowed, Filter* f) except -1:
+        """``allowed``'s sets (kept alive by it for the search's length)."""
         f.housenumbers = allowed.housenumbers
-        f.centres = sorted_refs(allowed.centres, &f.centre_count)
-        f.documents = sorted_refs(allowed.documents, &f.document_count)
+        f.by_centre = allowed.centres is not None
+        f.by_document = allowed.documents is not None
+        f.centre_count = f.document_count = 0
+        if f.by_centre:
+            f.centres = sorted_refs(allowed.centres, &f.centre_count)
+        if f.by_document:
+            f.documents = sorted_refs(allowed.documents, &f.document_count)
         return 0
