@@ -11,7 +11,7 @@ MODULES = [
     "balise.index._lookup", "balise.index._postings", "balise.index._records", "balise.index._documents",
     "balise.text._text", "balise.text._french",
     "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",
-    "balise.search._search", "balise.search._reverse",
+    "balise.search._search", "balise.search._grid", "balise.search._reverse",
 ]
 
 # -ffp-contract=off: no fused multiply-add, so sums and products round as numpy's (the scores

@@ -20,13 +20,14 @@ one of, and an area, asked through its Python methods (``holds_area``, ``meets``
 ``area.contains_many``) since areas are rare and their shapes many.
 
 Distances are haversine's, in Addok's formula and order of operations (libm's functions, as
-``scoring.haversine_km`` uses them); ties are broken house numbers first, then by ref, so an
+``scoring.haversine_km`` uses them; the grid's geometry, cells, blocks and bounds, is in
+``_grid.pyx``); ties are broken house numbers first, then by ref, so an
 answer does not depend on the order points are read in. NOTE: these loops exist only here,
 compiled (they replaced a numpy version: ~2.5M instructions a reverse, mostly numpy calls on
 small arrays); there is no pure-Python twin to keep in step.
 """
 
-from libc.math cimport INFINITY, M_PI, asin, cos, fabs, floor, fmod, sin, sqrt
+from libc.math cimport INFINITY, M_PI, cos, fabs, sin
 from libc.stdint cimport int32_t, int64_t, uint16_t, uint32_t, uint64_t, uintptr_t
 from libc.stdlib cimport free, malloc, realloc
 
@@ -34,11 +35,7 @@ import numpy as np
 
 from ..index.format import COORDINATE_SCALE as _SCALE
 from ..index.format import GEO_LOW_BITS as _LOW_BITS
-from ..index.geohash import CELL_LAT as _CELL_LAT
-from ..index.geohash import CELL_LON as _CELL_LON
-from ..index.geohash import LAT_BITS as _LAT_BITS
-from ..index.geohash import LON_BITS as _LON_BITS
-from .scoring import EARTH_RADIUS_KM as _EARTH_RADIUS_KM
+from ._grid cimport arc_km, block_sides, cell_of, compact, hav_km, lower_bound, reach, spread
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
 FAR_LEVEL = 8  # far search squares: 256 x 256 cells (about 35 x 25 km in France)
@@ -47,11 +44,7 @@ LEAF_POINTS = 256  # a far search square with this few points is measured, not s
 cdef double SCALE = _SCALE
 cdef int LOW_BITS = _LOW_BITS
 cdef uint64_t LOW_MASK = (1 << _LOW_BITS) - 1
-cdef double CELL_LON = _CELL_LON, CELL_LAT = _CELL_LAT
-cdef int64_t COLUMNS = 1 << _LON_BITS, ROWS = 1 << _LAT_BITS
-cdef double R = _EARTH_RADIUS_KM
 cdef double DEG = M_PI / 180.0  # math.radians' and numpy's factor
-cdef double TWO_PI = 2 * M_PI
 
 
 # --- the k nearest so far --------------------------------------------------------------------
@@ -153,91 +146,6 @@ cdef class Buffer:
                 raise MemoryError()
             self.refs, self.capacity = grown, capacity
         return 0
-
-
-# --- geometry ------------------------------------------------------------------------------------
-
-
-cdef inline uint64_t spread(uint64_t v) noexcept nogil:
-    """A zero bit between each bit of v (``geohash._spread``)."""
-    v &= 0xFFFFFFFFULL
-    v = (v | (v << 16)) & 0x0000FFFF0000FFFFULL
-    v = (v | (v << 8)) & 0x00FF00FF00FF00FFULL
-    v = (v | (v << 4)) & 0x0F0F0F0F0F0F0F0FULL
-    v = (v | (v << 2)) & 0x3333333333333333ULL
-    return (v | (v << 1)) & 0x5555555555555555ULL
-
-
-cdef inline int64_t compact(uint64_t v) noexcept nogil:
-    """Every other bit of v, from bit 0 (the inverse of :func:`spread`)."""
-    v &= 0x5555555555555555ULL
-    v = (v | (v >> 1)) & 0x3333333333333333ULL
-    v = (v | (v >> 2)) & 0x0F0F0F0F0F0F0F0FULL
-    v = (v | (v >> 4)) & 0x00FF00FF00FF00FFULL
-    v = (v | (v >> 8)) & 0x0000FFFF0000FFFFULL
-    return <int64_t> ((v | (v >> 16)) & 0x00000000FFFFFFFFULL)
-
-
-cdef inline int64_t clamp(int64_t v, int64_t lo, int64_t hi) noexcept nogil:
-    return lo if v < lo else (hi if v > hi else v)
-
-
-cdef int block_sides(int64_t q, int level, int64_t last, int64_t* sides) noexcept nogil:
-    """The columns (or rows) of a 3x3 block of level-``level`` squares around cell q: sorted,
-    distinct, clamped to the grid."""
-    cdef int64_t c = q >> level
-    cdef int64_t below = clamp(c - 1, 0, last), above = c + 1 if c + 1 <= last else last
-    cdef int n = 0
-    sides[n] = below
-    n += 1
-    if c != below:
-        sides[n] = c
-        n += 1
-    if above != c:
-        sides[n] = above
-        n += 1
-    return n
-
-
-cdef double reach(int64_t* columns, int ncolumns, int64_t* rows, int nrows, int level,
-                  double lat, double lon) noexcept nogil:
-    """The distance (km) within which no point lies outside the block."""
-    cdef int64_t x0 = columns[0] << level, x1 = (columns[ncolumns - 1] + 1) << level
-    cdef int64_t y0 = rows[0] << level, y1 = (rows[nrows - 1] + 1) << level
-    cdef double south = y0 * CELL_LAT - 90, north = y1 * CELL_LAT - 90
-    # Beyond a latitude edge, a point is at least that difference of latitude away.
-    cdef double to_south = INFINITY if y0 == 0 else R * ((lat - south) * DEG)
-    cdef double to_north = INFINITY if y1 >= ROWS else R * ((north - lat) * DEG)
-    # Between them, beyond a longitude edge: haversine with the smallest cosine of the band.
-    cdef double shrink = sqrt(max(cos(lat * DEG) * min(cos(south * DEG), cos(north * DEG)), 0.0))
-    cdef double to_west = INFINITY if x0 == 0 else across(shrink, lon - (x0 * CELL_LON - 180))
-    cdef double to_east = INFINITY if x1 >= COLUMNS else across(shrink, (x1 * CELL_LON - 180) - lon)
-    return min(to_south, to_north, to_west, to_east)
-
-
-cdef inline double across(double shrink, double degrees) noexcept nogil:
-    return 2 * R * asin(min(1.0, shrink * sin(min(degrees * DEG, M_PI) / 2)))
-
-
-cdef double lower_bound(int64_t x, int64_t y, int level, double phi, double lam, double cos_phi) noexcept nogil:
-    """The smallest haversine term (``a``, not yet km) any point of a square of a level can
-    have: hav(d) = hav(dlat) + cos(lat1) cos(lat2) hav(dlon), each term at its smallest."""
-    cdef int64_t size = 1 << level
-    cdef double west = ((x * size) * CELL_LON - 180) * DEG, east = (((x + 1) * size) * CELL_LON - 180) * DEG
-    cdef double south = ((y * size) * CELL_LAT - 90) * DEG
-    cdef double north = min(((y + 1) * size) * CELL_LAT - 90, 90.0) * DEG
-    cdef double dphi = max(0.0, max(south - phi, phi - north))
-    cdef double past_west = fmod(lam - west, TWO_PI)  # eastward angle from the west edge
-    if past_west < 0:
-        past_west += TWO_PI
-    cdef double dlam = 0.0 if past_west <= east - west else min(past_west - (east - west), TWO_PI - past_west)
-    cdef double cos_min = max(min(cos(south), cos(north)), 0.0)
-    cdef double s_phi = sin(dphi / 2), s_lam = sin(min(dlam, M_PI) / 2)
-    return s_phi * s_phi + cos_phi * cos_min * (s_lam * s_lam)
-
-
-cdef inline double hav_km(double hav) noexcept nogil:
-    return 2 * R * asin(sqrt(min(hav, 1.0)))
 
 
 # --- the far search's squares, best first ------------------------------------------------------
@@ -445,7 +353,7 @@ cdef class PointGrid:
             ref = found.refs[i]
             self.lonlat(ref, &point_lon, &point_lat)
             p = point_lat * DEG
-            at_least = R * fabs(lat_r - p) * (1 - 1e-9)
+            at_least = arc_km(fabs(lat_r - p)) * (1 - 1e-9)
             if at_least > within and best.n == best.k and at_least > best.km[best.n - 1]:
                 continue
             s_lat, s_lon = sin((lat_r - p) / 2), sin((lon_r - point_lon * DEG) / 2)
@@ -475,14 +383,13 @@ cdef class PointGrid:
         cdef Buffer found = Buffer()
         area = allowed.area
         self.read_filter(allowed, &f)
-        qx = clamp(<int64_t> floor((lon + 180.0) / CELL_LON), 0, COLUMNS - 1)
-        qy = clamp(<int64_t> floor((lat + 90.0) / CELL_LAT), 0, ROWS - 1)
+        cell_of(lat, lon, &qx, &qy)
         best_init(&best, limit)
         try:
             for level in range(NEAR_LEVELS + 1):
                 size = 1 << level
-                ncolumns = block_sides(qx, level, COLUMNS // size - 1, columns)
-                nrows = block_sides(qy, level, max(ROWS // size - 1, 0), rows)
+                ncolumns = block_sides(qx, level, False, columns)
+                nrows = block_sides(qy, level, True, rows)
                 count, blocks = 0, 0
                 for i in range(ncolumns):
                     for j in range(nrows):
