@@ -24,6 +24,7 @@ cdef class HouseNumbers:
 
     cdef uint64_t block(self, int64_t b) noexcept nogil
     cdef uint64_t record_at(self, int64_t hn) noexcept nogil
+    cdef int64_t document_of(self, int64_t hn) noexcept nogil
     cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil
     cdef str raw(self, int64_t hn)
     cdef str text(self, uint64_t start, uint64_t length)

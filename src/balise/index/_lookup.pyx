@@ -346,18 +346,21 @@ cdef class HouseNumbers:
     cdef uint64_t block(self, int64_t b) noexcept nogil:
         return self.off64[b] if self.wide else self.off32[b]
 
-    def doc_of(self, int64_t hn) -> int:
+    cdef int64_t document_of(self, int64_t hn) noexcept nogil:
         """The document a house number belongs to: the last whose first house number is at
         most hn (``np.searchsorted(start, hn, side="right") - 1``, without the array call)."""
         cdef int64_t lo = 0, hi = self.start.shape[0], mid
-        with nogil:
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if <int64_t> self.start[mid] <= hn:
-                    lo = mid + 1
-                else:
-                    hi = mid
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if <int64_t> self.start[mid] <= hn:
+                lo = mid + 1
+            else:
+                hi = mid
         return lo - 1
+
+    def doc_of(self, int64_t hn) -> int:
+        """:meth:`document_of`, for Python."""
+        return self.document_of(hn)
 
     cdef uint64_t record_at(self, int64_t hn) noexcept nogil:
         """Where house number hn's record starts: its block's start, then the records before it."""

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..index.format import COORDINATE_SCALE as _SCALE
 from ..index.format import GEO_LOW_BITS as _LOW_BITS
+from ..index._lookup cimport HouseNumbers
 from ._grid cimport arc_km, block_sides, cell_of, compact, hav_km, lower_bound, reach, spread
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search
@@ -215,17 +216,15 @@ cdef class PointGrid:
     cdef const int32_t* point_ref
     cdef const double* doc_lonlat
     cdef const int32_t* hn_lonlat
-    cdef const uint64_t* doc_hn
-    cdef int64_t doc_count
+    cdef HouseNumbers numbers  # a house number's document
     cdef int64_t[::1] far_x, far_y, far_lo, far_hi
     cdef public int64_t measured  # points measured so far (how much a search read)
 
     def __init__(self, index):
         square = np.ascontiguousarray(index.geo_square)
         arrays = (square, np.ascontiguousarray(index.geo_low), np.ascontiguousarray(index.geo_ref),
-                  np.ascontiguousarray(index.doc_lonlat), np.ascontiguousarray(index.hn_lonlat_e7),
-                  np.ascontiguousarray(index.doc_hn))
-        assert [a.dtype for a in arrays] == [square.dtype, np.uint16, np.int32, np.float64, np.int32, np.uint64]
+                  np.ascontiguousarray(index.doc_lonlat), np.ascontiguousarray(index.hn_lonlat_e7))
+        assert [a.dtype for a in arrays] == [square.dtype, np.uint16, np.int32, np.float64, np.int32]
         assert square.dtype in (np.uint32, np.uint64)
         self.arrays = arrays
         pointers = [a.ctypes.data for a in arrays]
@@ -238,8 +237,7 @@ cdef class PointGrid:
         self.point_ref = <const int32_t*> <uintptr_t> pointers[2]
         self.doc_lonlat = <const double*> <uintptr_t> pointers[3]
         self.hn_lonlat = <const int32_t*> <uintptr_t> pointers[4]
-        self.doc_hn = <const uint64_t*> <uintptr_t> pointers[5]
-        self.doc_count = len(arrays[5]) - 1
+        self.numbers = index.housenumbers
         codes, starts, ends = index.geo_squares(FAR_LEVEL)
         self.far_x = np.array([compact(c) for c in codes.tolist()], dtype=np.int64)
         self.far_y = np.array([compact(c >> 1) for c in codes.tolist()], dtype=np.int64)
@@ -286,22 +284,11 @@ cdef class PointGrid:
             hn = ~ref
             lon[0], lat[0] = self.hn_lonlat[2 * hn] / SCALE, self.hn_lonlat[2 * hn + 1] / SCALE
 
-    cdef int64_t housenumber_doc(self, int64_t hn) noexcept nogil:
-        """The document of a house number: the last whose first house number is at most hn."""
-        cdef int64_t lo = 0, hi = self.doc_count + 1, mid
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if <int64_t> self.doc_hn[mid] <= hn:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo - 1
-
     cdef inline bint passes(self, Filter* f, int64_t ref) noexcept nogil:
         if ref < 0:
             if not f.housenumbers:
                 return False
-            return not f.by_document or in_sorted(f.documents, f.document_count, self.housenumber_doc(~ref))
+            return not f.by_document or in_sorted(f.documents, f.document_count, self.numbers.document_of(~ref))
         if f.by_centre and not in_sorted(f.centres, f.centre_count, ref):
             return False
         return not f.by_document or in_sorted(f.documents, f.document_count, ref)
