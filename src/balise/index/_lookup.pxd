@@ -13,6 +13,8 @@ cdef class Lexicon(StringTable):
     cdef const uint64_t[::1] starts
     cdef const uint32_t[::1] tokens
 
+    cdef tuple flat_tokens(self, str word, StringTable terms, const uint64_t[::1] post_start)
+
 
 cdef class HouseNumbers:
     cdef object arrays  # what the views point into

@@ -1,6 +1,7 @@
 # Stub of the compiled _lookup.pyx (the types mypy checks its callers against).
 # A typed memoryview parameter (``const uint8_t[::1]``...) takes a C-contiguous array of that
 # dtype; hn.off is uint32 or uint64, as the index chose.
+import array
 from typing import Any
 
 import numpy as np
@@ -51,7 +52,7 @@ class HouseNumbers:
 
 def record_ends(blob: npt.NDArray[np.uint8] | bytes | bytearray, count: int) -> npt.NDArray[np.uint64]: ...
 def record_key(blob: npt.NDArray[np.uint8] | bytes | bytearray, offset: int) -> bytes: ...
-def one_edit_terms(table: StringTable, word: str) -> tuple[int, ...]: ...
+def one_edit_terms(table: StringTable, word: str) -> array.array[int]: ...
 def cell_positions(square_start: npt.NDArray[np.uint32] | npt.NDArray[np.uint64], low: npt.NDArray[np.uint16],
                    cells: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]: ...
 def cell_at(square_start: npt.NDArray[np.uint32] | npt.NDArray[np.uint64], low: npt.NDArray[np.uint16],

@@ -12,6 +12,10 @@ NOTE: these loops exist only here, compiled: there is no pure-Python twin to kee
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport memcmp, memcpy
+from libc.stdlib cimport free, malloc, realloc
+from cpython cimport array
+
+import array
 
 import numpy as np
 import orjson
@@ -188,6 +192,26 @@ cdef class Lexicon(StringTable):
         if i < 0:
             return None
         return [self.tokens[j] for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1])]
+
+    cdef tuple flat_tokens(self, str word, StringTable terms, const uint64_t[::1] post_start):
+        """:meth:`tokens_of` of one word, flat: (token, term number, documents, token...), or
+        None for a word the documents never had (PERF: a query's words, one C call each)."""
+        cdef bytes encoded = word.encode()
+        cdef int64_t i = table_find_c(self.table, self.blob, self.offsets, <const uint8_t*> encoded,
+                                      len(encoded))
+        cdef Py_ssize_t j, start, end
+        cdef uint32_t t
+        if i < 0:
+            return None
+        start, end = <Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1]
+        found = [None] * (3 * (end - start))
+        for j in range(start, end):
+            t = self.tokens[j]
+            found[3 * (j - start)] = PyUnicode_DecodeUTF8(<const char*> &terms.blob[terms.offsets[t]],
+                                                          terms.offsets[t + 1] - terms.offsets[t], NULL)
+            found[3 * (j - start) + 1] = t
+            found[3 * (j - start) + 2] = post_start[t + 1] - post_start[t]
+        return tuple(found)
 
     def tokens_of(self, list words, StringTable terms, const uint64_t[::1] post_start) -> list:
         """For each word, its tokens as (token, term number, documents with it), or None for
@@ -508,63 +532,84 @@ KEYBOARD_NEIGHBOURS = {
 cdef list NEIGHBOURS = [KEYBOARD_NEIGHBOURS.get(chr(c), "").encode() for c in range(256)]
 
 
-cdef class _Found:
-    """Term numbers found among candidate strings, each once, in the order first found."""
-
-    cdef StringTable table
-    cdef list ids
-    cdef set seen
-
-    def __init__(self, StringTable table):
-        self.table = table
-        self.ids = []
-        self.seen = set()
-
-    cdef void offer(self, const uint8_t* key, Py_ssize_t n):
-        cdef int64_t i = table_find_c(self.table.table, self.table.blob, self.table.offsets, key, n)
-        if i >= 0 and i not in self.seen:
-            self.seen.add(i)
-            self.ids.append(i)
+cdef struct Found:
+    int64_t* ids  # term numbers found, each once, in the order first found
+    Py_ssize_t size
+    Py_ssize_t capacity
 
 
-def one_edit_terms(StringTable table, str word) -> tuple:
-    """Numbers of the strings one edit away from ``word``, in Addok's order of preference:
-    transpositions, then substitutions by keys next on an AZERTY keyboard, then insertions,
-    then deletions (words over 3 letters). Words are ASCII (folded tokens); others get ()."""
+cdef int offer(Found* found, StringTable table, const uint8_t* key, Py_ssize_t n) except -1:
+    cdef int64_t i = table_find_c(table.table, table.blob, table.offsets, key, n)
+    cdef Py_ssize_t j
+    cdef int64_t* grown
+    if i < 0:
+        return 0
+    for j in range(found.size):  # PERF: a word has a few dozen neighbours at most
+        if found.ids[j] == i:
+            return 0
+    if found.size == found.capacity:
+        grown = <int64_t*> realloc(found.ids, 2 * found.capacity * sizeof(int64_t))
+        if grown == NULL:
+            raise MemoryError()
+        found.ids, found.capacity = grown, 2 * found.capacity
+    found.ids[found.size] = i
+    found.size += 1
+    return 0
+
+
+cdef array.array INT64 = array.array("q")
+
+
+def one_edit_terms(StringTable table, str word) -> array.array:
+    """Numbers of the strings one edit away from ``word`` (int64), in Addok's order of
+    preference: transpositions, then substitutions by keys next on an AZERTY keyboard, then
+    insertions, then deletions (words over 3 letters). Words are ASCII (folded tokens);
+    others get none. PERF: an array, not a tuple of ints: the collectors read its buffer."""
     if not word.isascii():
-        return ()
+        return array.clone(INT64, 0, False)
     cdef bytes w = word.encode()
     cdef Py_ssize_t n = len(w), i, j
     cdef const uint8_t* src = <const uint8_t*> w
     cdef bytearray buffer = bytearray(n + 1)
     cdef uint8_t* buf = <uint8_t*> buffer
-    cdef _Found found = _Found(table)
+    cdef Found found
     cdef bytes others
     cdef uint8_t letter
-    for i in range(n - 1):  # transpositions
-        memcpy(buf, src, n)
-        buf[i] = src[i + 1]
-        buf[i + 1] = src[i]
-        found.offer(buf, n)
-    for i in range(n):  # substitutions by neighbouring keys
-        others = NEIGHBOURS[src[i]]
-        memcpy(buf, src, n)
-        for j in range(len(others)):
-            if others[j] != src[i]:
-                buf[i] = others[j]
-                found.offer(buf, n)
-    for letter in range(ord("a"), ord("z") + 1):  # insertions
-        for i in range(n + 1):
-            memcpy(buf, src, i)
-            buf[i] = letter
-            memcpy(buf + i + 1, src + i, n - i)
-            found.offer(buf, n + 1)
-    if n > 3:  # deletions
-        for i in range(n):
-            memcpy(buf, src, i)
-            memcpy(buf + i, src + i + 1, n - 1 - i)
-            found.offer(buf, n - 1)
-    return tuple(found.ids)
+    cdef array.array out
+    found.size, found.capacity = 0, 64
+    found.ids = <int64_t*> malloc(found.capacity * sizeof(int64_t))
+    if found.ids == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n - 1):  # transpositions
+            memcpy(buf, src, n)
+            buf[i] = src[i + 1]
+            buf[i + 1] = src[i]
+            offer(&found, table, buf, n)
+        for i in range(n):  # substitutions by neighbouring keys
+            others = NEIGHBOURS[src[i]]
+            memcpy(buf, src, n)
+            for j in range(len(others)):
+                if others[j] != src[i]:
+                    buf[i] = others[j]
+                    offer(&found, table, buf, n)
+        for letter in range(ord("a"), ord("z") + 1):  # insertions
+            for i in range(n + 1):
+                memcpy(buf, src, i)
+                buf[i] = letter
+                memcpy(buf + i + 1, src + i, n - i)
+                offer(&found, table, buf, n + 1)
+        if n > 3:  # deletions
+            for i in range(n):
+                memcpy(buf, src, i)
+                memcpy(buf + i, src + i + 1, n - 1 - i)
+                offer(&found, table, buf, n - 1)
+        out = array.clone(INT64, found.size, False)
+        if found.size:
+            memcpy(out.data.as_voidptr, found.ids, found.size * sizeof(int64_t))
+        return out
+    finally:
+        free(found.ids)
 
 
 # --- the points' cells (geo.square, geo.low) --------------------------------------------------

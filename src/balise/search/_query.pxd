@@ -1,4 +1,7 @@
 # cython: language_level=3
+from libc.stdint cimport uint64_t
+
+from ..index._lookup cimport Lexicon, StringTable
 from ._textscore cimport Query as TextQuery
 
 
@@ -6,6 +9,9 @@ cdef class WordTokens:
     cdef object index
     cdef object pipeline
     cdef dict cache
+    cdef Lexicon words
+    cdef StringTable terms
+    cdef const uint64_t[::1] post_start
 
     cdef tuple get(self, str word)
 

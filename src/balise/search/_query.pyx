@@ -33,6 +33,9 @@ cdef class WordTokens:
         self.index = index
         self.pipeline = pipeline
         self.cache = {}
+        self.words = index.words
+        self.terms = index.terms
+        self.post_start = index.post_start
 
     def __call__(self, str word) -> tuple:
         return self.get(word)
@@ -41,16 +44,17 @@ cdef class WordTokens:
         cdef object found = self.cache.get(word)
         if found is not None:
             return <tuple> found
-        index = self.index
-        known = index.words.tokens_of([word], index.terms, index.post_start)[0]
-        if known is None:
+        found = self.words.flat_tokens(word, self.terms, self.post_start)
+        if found is None:
+            index = self.index
             known = []
             for t in self.pipeline.expand(word):
                 tid = index.term_id(t)
-                known.append((t, tid, index.frequency(tid) if tid >= 0 else 0))
+                known.extend((t, tid, index.frequency(tid) if tid >= 0 else 0))
+            found = tuple(known)
         if len(self.cache) >= WORD_CACHE:
             self.cache.clear()
-        found = self.cache[word] = tuple([x for token in known for x in token])
+        self.cache[word] = found
         return <tuple> found
 
 
@@ -73,6 +77,21 @@ cdef class QueryToken:
 
     def __repr__(self):
         return f"<QueryToken {self.value!r} {self.tid} {self.frequency}>"
+
+
+cdef QueryToken new_token(str value, str raw, Py_ssize_t position, bint is_last, Py_ssize_t tid,
+                          Py_ssize_t frequency):
+    """A QueryToken made in C (PERF: no Python call, no int objects for its numbers)."""
+    cdef QueryToken token = QueryToken.__new__(QueryToken)
+    token.value = value
+    token.raw = raw
+    token.position = position
+    token.is_last = is_last
+    token.tid = tid
+    token.frequency = frequency
+    token.is_common = frequency > COMMON_THRESHOLD
+    token.digits = value.isdigit()
+    return token
 
 
 cdef class QueryText:
@@ -182,13 +201,13 @@ cdef class Query:
                     continue
                 if kind == "maybe_housenumber_suffix":
                     continue
-                qt = QueryToken(value, word.raw, word.position, is_last, tid, frequency)
+                qt = new_token(value, word.raw, word.position, is_last, tid, frequency)
                 if is_last:
                     self.last_token = qt
                 selected.append(qt)
         if words and (<Word> words[last_word]).kind == "housenumber":
             last = self.housenumbers[len(self.housenumbers) - 1] if self.housenumbers else words[last_word]
-            self.last_token = QueryToken(last.value, last.raw, last.position, True, -1, 0)
+            self.last_token = new_token(last.value, last.raw, last.position, True, -1, 0)
         selected = sorted_by(selected, False, True)
         meaningful = []
         for qt in selected:
@@ -211,6 +230,8 @@ cdef class Query:
         tokens = [t for t in self.housenumbers if t.kind == "housenumber"] or self.maybe_housenumbers
         if not tokens:
             return None
+        if len(tokens) == 1:
+            return pipeline.housenumber_key((<Word> tokens[0]).raw)
         ordered = sorted(tokens, key=lambda t: t.position)
         return pipeline.housenumber_key(" ".join(dict.fromkeys(t.raw for t in ordered)))
 

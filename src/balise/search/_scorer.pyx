@@ -297,8 +297,10 @@ cdef class Scorer:
         return make_labels(self.index.document(doc), housenumber, self.trailing[i], self.postcodes[i], stored)
 
     def shown_label(self, Py_ssize_t i, housenumber):
-        """The label shown for the candidate in column i (its house number's raw form given)."""
-        if self.trailing[i] or self.postcodes[i] is not None:
+        """The label shown for the candidate in column i (its house number's raw form given).
+
+        A number written last changes only the folded labels; a postcode asked for, the one shown."""
+        if self.postcodes[i] is not None:
             return self.labels(i)[0]
         cdef uint32_t doc = self.docs[i]
         cdef uint64_t start = self.view.labels_offsets[doc], end = self.view.labels_offsets[doc + 1], cut = start

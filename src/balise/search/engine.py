@@ -5,11 +5,8 @@ every search of an index shares and the choice between a query's readings.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Literal
-
-import numpy as np
-from numpy.typing import NDArray
 
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
@@ -31,13 +28,10 @@ class Engine:
         self.pipeline = pipeline
         self.view = IndexView(index)
         self.other_postcodes = lru_cache(maxsize=50_000)(self._other_postcodes)
-        self.fuzzy_terms = lru_cache(maxsize=20_000)(self._fuzzy_terms)
+        # Index terms one edit away from a word, in Addok's order of preference (int64).
+        self.fuzzy_terms = lru_cache(maxsize=20_000)(partial(one_edit_terms, index.terms))
         self.pairs = Pairs(index.postings_lists)
         self.word_tokens = WordTokens(index, pipeline)
-
-    def _fuzzy_terms(self, word: str) -> NDArray[np.int64]:
-        """Index terms one edit away from a word, in Addok's order of preference."""
-        return np.array(one_edit_terms(self.index.terms, word), dtype=np.int64)
 
     def _other_postcodes(self, doc_number: int) -> tuple[str, ...]:
         """The postcodes of a street or locality that has several, else ().
