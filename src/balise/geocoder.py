@@ -90,7 +90,7 @@ class Geocoder:
         """
         request = SearchRequest(q, limit, autocomplete, lat, lon, dict(filters or {}), debug, bbox, geo_boost,
                                 geo_radius)
-        return self.answer(request).collection
+        return self._search(request).collection
 
     def reverse(
         self,

@@ -30,3 +30,4 @@ cdef class HouseNumbers:
     cdef int64_t find(self, uint32_t doc, const uint8_t* key, Py_ssize_t n) noexcept nogil
     cdef str raw(self, int64_t hn)
     cdef str text(self, uint64_t start, uint64_t length)
+    cpdef dict properties(self, int64_t hn, str doc_id)

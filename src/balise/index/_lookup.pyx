@@ -446,7 +446,7 @@ cdef class HouseNumbers:
             return self.text(r.raw, r.raw_len)
         return self.text(r.key, r.key_len)
 
-    def properties(self, int64_t hn, str doc_id) -> dict:
+    cpdef dict properties(self, int64_t hn, str doc_id):
         """A house number's properties as answers show them: its id (rebuilt from its kind,
         HN_ID_* of format.py), its other stored fields and ``raw``, read in one pass."""
         cdef Record r

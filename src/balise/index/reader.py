@@ -8,7 +8,7 @@ the page cache, and a France-sized index opens in milliseconds.
 from __future__ import annotations
 
 import mmap
-import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from . import geohash
 from ._lookup import HouseNumbers, Lexicon, StringTable, cell_at, cell_positions, touch_pages
 from ._postings import Postings
+from ._stored import StoredDocuments
 from .format import (
     ARRAYS,
     BLOBS,
@@ -43,17 +44,6 @@ class IndexFormatError(Exception):
 
 def _bytes_of(array: NDArray[Any]) -> memoryview:
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
-
-
-def _ints(array: NDArray[np.uint32] | NDArray[np.uint64]) -> memoryview[int]:
-    """A map's unsigned array as a flat memoryview: indexing gives plain ints (numpy makes
-    a scalar first)."""
-    return _bytes_of(array).cast("Q" if array.dtype == np.uint64 else "I")
-
-
-def _floats(array: NDArray[np.float64]) -> memoryview[float]:
-    """A map's float64 array as a flat memoryview: indexing gives plain floats."""
-    return _bytes_of(array).cast("d")
 
 
 def _map(path: Path) -> mmap.mmap | bytes:
@@ -112,18 +102,18 @@ class IndexReader:
         self.geo_square: NDArray[np.uint32] | NDArray[np.uint64] = a["geo.square"]
         self.geo_low: NDArray[np.uint16] = a["geo.low"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
-        self.document = lru_cache(maxsize=2_000)(self._document)
-        self._doc_offsets_view = _ints(self.doc_offsets)
-        self._doc_lonlat_view = _floats(self.doc_lonlat)
         self._hn_lonlat_view = _bytes_of(self.hn_lonlat_e7).cast("i")
-        self._local = threading.local()  # NOTE: a zstd decompressor serves one thread at a time
         try:  # a damaged dictionary is refused here; a damaged document, when read
-            self._docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
-                                                             dict_type=zstandard.DICT_TYPE_FULLDICT)
-                               if len(self.blobs["docs.dict"]) else None)
-            self._decompressor()
+            docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
+                                                       dict_type=zstandard.DICT_TYPE_FULLDICT)
+                         if len(self.blobs["docs.dict"]) else None)
+            self.stored = StoredDocuments(self.docs_blob, self.doc_offsets, self.doc_lonlat.reshape(-1),
+                                          self.doc_ids, docs_dict, IndexFormatError, str(self.path))
+            self.stored.decompressor()
         except zstandard.ZstdError as e:
             raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
+        # A document, shared by callers, who copy it to change it.
+        self.document: Callable[[int], Document] = lru_cache(maxsize=2_000)(self.stored.document)
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
@@ -232,30 +222,6 @@ class IndexReader:
 
     def doc_id(self, n: int) -> str:
         return self.doc_ids[n]
-
-    def _decompressor(self) -> zstandard.ZstdDecompressor:
-        local = self._local
-        try:
-            return local.decompressor  # type: ignore[no-any-return]
-        except AttributeError:
-            local.decompressor = zstandard.ZstdDecompressor(dict_data=self._docs_dict,
-                                                            format=zstandard.FORMAT_ZSTD1_MAGICLESS)
-            return local.decompressor  # type: ignore[no-any-return]
-
-    def _document(self, n: int) -> Document:
-        """A document, shared by callers, who copy it to change it."""
-        # PERF: offsets and coordinates read through memoryviews (plain ints and floats, where
-        # numpy would make scalars first): a search reads a document or two it has not cached.
-        offsets, lonlat = self._doc_offsets_view, self._doc_lonlat_view
-        frame = self.docs_blob[offsets[n] : offsets[n + 1]]
-        try:
-            doc: Document = orjson.loads(self._decompressor().decompress(frame))
-        except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
-            raise IndexFormatError(f"{self.path}: docs.bin: document {n} is damaged ({e})") from e
-        if "id" not in doc:  # stored without it: docs.id has it (format.py)
-            doc = {"id": self.doc_ids[n], **doc}
-        doc["lon"], doc["lat"] = lonlat[2 * n], lonlat[2 * n + 1]
-        return doc
 
     def labels(self, n: int) -> tuple[str, tuple[str, ...]]:
         """A document's labels, made at import: (shown, folded variants best first)."""

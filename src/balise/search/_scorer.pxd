@@ -1,7 +1,7 @@
 # cython: language_level=3
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
-from ..index._lookup cimport HouseNumbers
+from ..index._lookup cimport HouseNumbers, StringTable
 from ._docs cimport DocMap
 from ._query cimport Query
 
@@ -15,6 +15,8 @@ cdef class IndexView:
     cdef const double* lonlat
     cdef const uint8_t* flags
     cdef HouseNumbers housenumbers
+    cdef StringTable ids  # docs.id
+    cdef const int32_t* hn_lonlat  # x, y of each house number, in 1e-7 degree
 
 
 cdef class Scorer:

@@ -12,6 +12,7 @@ from libc.stdlib cimport calloc, free, malloc, qsort, realloc
 
 import numpy as np
 
+from ..index.format import COORDINATE_SCALE as _COORDINATE_SCALE
 from ..index.format import IMPORTANCE_WEIGHT as _IMPORTANCE_WEIGHT
 from ..index.format import MULTI_POSTCODE as _MULTI_POSTCODE
 from ..text import ascii_label
@@ -30,6 +31,7 @@ DEF DROPPED = -2  # a candidate that cannot answer (outside the area, no house n
 cdef double MATCH_THRESHOLD = scoring.MATCH_THRESHOLD
 cdef double MIN_SCORE = scoring.MIN_SCORE
 cdef double WEIGHT = _IMPORTANCE_WEIGHT
+cdef double COORDINATE_SCALE = _COORDINATE_SCALE
 cdef double WITHOUT_CENTRE = 1.0 + _IMPORTANCE_WEIGHT
 cdef int MULTI_POSTCODE = _MULTI_POSTCODE
 
@@ -53,6 +55,9 @@ cdef class IndexView:
         self.lonlat = &lonlat[0] if lonlat.shape[0] else NULL
         self.flags = &flags[0] if flags.shape[0] else NULL
         self.housenumbers = index.housenumbers
+        self.ids = index.doc_ids
+        cdef const int32_t[::1] hn_lonlat = index.hn_lonlat_e7.reshape(-1)
+        self.hn_lonlat = &hn_lonlat[0] if hn_lonlat.shape[0] else NULL
 
 
 cdef inline bint ranks_before(Scorer s, Py_ssize_t a, Py_ssize_t b) noexcept:
@@ -350,11 +355,13 @@ cdef class Scorer:
         cdef uint32_t doc_number = self.docs[i]
         cdef int64_t hn = self.hns[i]
         doc = self.index.document(doc_number)  # shared and cached: read, never changed
-        props = None
+        cdef dict props = None
         housenumber = None
-        if hn >= 0:
-            props = self.index.housenumber(hn, doc_number)
+        if hn >= 0:  # IndexReader.housenumber's, in C
+            props = self.view.housenumbers.properties(hn, self.view.ids[doc_number])
             housenumber = props.pop("raw")
+            props["lon"] = self.view.hn_lonlat[2 * hn] / COORDINATE_SCALE
+            props["lat"] = self.view.hn_lonlat[2 * hn + 1] / COORDINATE_SCALE
         return feature(doc, props, housenumber, self.shown_label(i, housenumber), self.score[i],
                        self.km[i] if self.with_centre else None, str(doc.get("type") or ""),
                        self._queried_postcodes(doc), debug)

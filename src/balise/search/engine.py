@@ -60,7 +60,7 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
     best candidates (``search.scorer.feature(i)`` builds one's answer).
     """
     text = QueryText(engine.pipeline, q)
-    extract = not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
+    extract = not text.dropped or not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
     first = Search(engine, text, extract=extract, trace=trace, **options)
     trailing = None
     if first.query.maybe_housenumbers:

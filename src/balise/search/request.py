@@ -122,17 +122,17 @@ class SearchRequest:
             raise InvalidParameter("q", "must be a string")
         if len(self.q) > QUERY_MAX_LENGTH:
             raise QueryTooLong(len(self.q), QUERY_MAX_LENGTH)
-        _set(self, "limit", check_limit(self.limit, 5))
+        self.limit = check_limit(self.limit, 5)
         if self.lon is not None:  # NOTE: lon first, as Addok checks them
-            _set(self, "lon", check_coordinate("lon", self.lon, 180))
+            self.lon = check_coordinate("lon", self.lon, 180)
         if self.lat is not None:
-            _set(self, "lat", check_coordinate("lat", self.lat, 90))
-        _set(self, "filters", check_filters(self.filters))
-        _set(self, "box", check_box(self.bbox))
+            self.lat = check_coordinate("lat", self.lat, 90)
+        self.filters = check_filters(self.filters)
+        self.box = check_box(self.bbox)
         if self.geo_boost not in GEO_BOOSTS:
             raise InvalidParameter("geo_boost", f"must be one of {', '.join(GEO_BOOSTS)}")
         if self.geo_radius is not None:
-            _set(self, "geo_radius", radius(self.geo_radius))
+            self.geo_radius = radius(self.geo_radius)
         if self.geo_boost != "score" and self.centre is None:
             raise InvalidParameter("geo_boost", f"{self.geo_boost} needs a centre: give lat and lon")
 
@@ -168,17 +168,17 @@ class ReverseRequest:
     box: Area | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _set(self, "lon", check_coordinate("lon", self.lon, 180))
-        _set(self, "lat", check_coordinate("lat", self.lat, 90))
-        _set(self, "limit", check_reverse_limit(self.limit, 1))
+        self.lon = check_coordinate("lon", self.lon, 180)
+        self.lat = check_coordinate("lat", self.lat, 90)
+        self.limit = check_reverse_limit(self.limit, 1)
         distance = self.max_distance
         if distance is not None:
             if isinstance(distance, bool) or not isinstance(distance, (int, float)) or math.isnan(distance):
                 raise InvalidParameter("max_distance", "invalid value")
             if distance < 0:
                 raise InvalidParameter("max_distance", "must be 0 or more (metres)")
-        _set(self, "filters", check_filters(self.filters))
-        _set(self, "box", check_box(self.bbox))
+        self.filters = check_filters(self.filters)
+        self.box = check_box(self.bbox)
 
 
 @dataclass(slots=True)
@@ -195,12 +195,8 @@ class LookupRequest:
             raise InvalidParameter("id", f"at most {MAX_IDS} ids")
         if not all(isinstance(i, str) for i in ids):
             raise InvalidParameter("id", "ids are strings")
-        _set(self, "ids", ids)
+        self.ids = ids
 
 
 Request = SearchRequest | ReverseRequest | LookupRequest
 
-
-def _set(request: object, name: str, value: object) -> None:
-    """A checked value into a request (as its ``__post_init__`` makes it)."""
-    setattr(request, name, value)

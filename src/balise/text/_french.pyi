@@ -11,7 +11,8 @@ def rewrite(word: str, rules: list[tuple[Callable[..., str], str, tuple[str, ...
 
 @disjoint_base  # a cdef class: its own C layout
 class FrenchRules:
-    def __init__(self, tests: Iterable[Callable[[str], bool]],
+    def __init__(self, street_types: Iterable[str], ordinals: Iterable[str],
+                 number_tests: Iterable[Callable[[str], object]],
                  noise: Iterable[tuple[Callable[[str], str], tuple[str, ...]]],
                  fold_words: Mapping[str, str], months: Iterable[str], preceders: Iterable[str]) -> None: ...
     def clean_noise(self, q: str) -> str: ...

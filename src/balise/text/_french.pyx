@@ -9,8 +9,14 @@ there is no pure-Python twin to keep in step.
 """
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport Py_UNICODE_ISDIGIT
 
 from ._text cimport Word, ascii_label, split_words
+
+
+cdef extern from "string.h":  # GNU's (Python.h defines _GNU_SOURCE): a text may hold a NUL
+    void* memmem(const void* haystack, size_t haystack_len, const void* needle, size_t needle_len) nogil
+
 
 DEF STREET_TYPE = 1
 DEF ORDINAL = 2
@@ -144,19 +150,24 @@ cdef class FrenchRules:
     """The compiled steps of the French rules, over the word tests and noise rules they are
     given (``text/french.py``)."""
 
-    cdef tuple tests  # (street type, ordinal, house number, parcel, trailing number): str -> bool
+    cdef frozenset street_types  # the words of street types ("rue", "av"...)
+    cdef frozenset ordinals  # "bis", "ter"... and single letters
+    cdef tuple number_tests  # (house number, parcel, trailing number): str -> match or None
     cdef list noise  # (rewrite: str -> str, substrings one of which the text must hold)
-    cdef tuple rare  # the substrings of the noise rules other than postcodes and spaces
+    cdef tuple rare  # the ASCII substrings of the noise rules other than postcodes and spaces
     cdef dict fold_words  # "bis" -> "b"...
     cdef frozenset months
     cdef frozenset preceders  # words after which a number belongs to the name
     cdef dict flags  # word -> its tests' bits, cached
 
-    def __init__(self, tests, noise, fold_words, months, preceders):
-        self.tests = tuple(tests)
+    def __init__(self, street_types, ordinals, number_tests, noise, fold_words, months, preceders):
+        self.street_types = frozenset(street_types)
+        self.ordinals = frozenset(ordinals)
+        self.number_tests = tuple(number_tests)
         self.noise = [(rewrite, tuple(needs)) for rewrite, needs in noise]
-        self.rare = tuple(needed for rewrite, needs in self.noise for needed in needs
-                          if rewrite is not space_postcodes and rewrite is not collapse_spaces)
+        self.rare = tuple(dict.fromkeys(needed.encode() for rewrite, needs in self.noise for needed in needs
+                                        if rewrite is not space_postcodes and rewrite is not collapse_spaces
+                                        and needed.isascii()))
         self.fold_words = dict(fold_words)
         self.months = frozenset(months)
         self.preceders = frozenset(preceders)
@@ -166,15 +177,23 @@ cdef class FrenchRules:
         return self.test_value(word.value)
 
     cdef int test_value(self, str value) except -1:
-        """The bits of the word tests a word passes (each test cached by the word)."""
+        """The bits of the word tests a word passes (cached by the word): a street type, an
+        ordinal (a lower-cased word in their sets), then, for a word that starts with a digit,
+        a house number, a parcel, a trailing number (each a regular expression's match)."""
         cdef object found = self.flags.get(value)
-        cdef int bits = 0, bit = 1
+        cdef int bits = 0, bit = HOUSENUMBER
         if found is not None:
             return found
-        for test in self.tests:
-            if test(value):
-                bits |= bit
-            bit <<= 1
+        lower = value.lower()
+        if lower in self.street_types:
+            bits |= STREET_TYPE
+        if lower in self.ordinals:
+            bits |= ORDINAL
+        if value and Py_UNICODE_ISDIGIT(value[0]):
+            for test in self.number_tests:
+                if test(value) is not None:
+                    bits |= bit
+                bit <<= 1
         if len(self.flags) >= FLAGS_CACHE:
             self.flags.clear()
         self.flags[value] = bits
@@ -188,9 +207,12 @@ cdef class FrenchRules:
         PERF: a text that holds none of the rarer rules' substrings only has its postcodes
         spaced and its spaces collapsed (which cannot make one of those): one compiled pass."""
         cdef str lower = q.lower()
-        if q.isascii():
-            for needed in self.rare:
-                if needed in lower:
+        cdef bytes text
+        cdef bytes needed_bytes
+        if q.isascii():  # PERF: memmem over the bytes (an ASCII text holds no other substring)
+            text = lower.encode("ascii")
+            for needed_bytes in self.rare:
+                if memmem(<const char*> text, len(text), <const char*> needed_bytes, len(needed_bytes)) != NULL:
                     break
             else:
                 return spaced_and_collapsed(q)

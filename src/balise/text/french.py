@@ -222,7 +222,7 @@ def is_trailing_number(word: str) -> bool:
 
 
 RULES = FrenchRules(
-    (is_street_type, is_ordinal, is_housenumber, is_parcel, is_trailing_number),
+    STREET_TYPE_WORDS, ORDINAL_WORDS, (HOUSENUMBER.match, PARCEL.fullmatch, TRAILING_NUMBER.match),
     NOISE, FOLD, MONTHS, NAME_NUMBER_PRECEDERS,
 )
 clean_noise = RULES.clean_noise  # CEDEX, BP/CS/TSA numbers, floors, s/ (sur) and s/s (sous) dropped

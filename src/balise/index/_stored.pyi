@@ -1,0 +1,18 @@
+# Stub of the compiled _stored.pyx (the types mypy checks its callers against).
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import zstandard
+from typing_extensions import disjoint_base
+
+from ._lookup import StringTable
+
+@disjoint_base  # a cdef class: its own C layout
+class StoredDocuments:
+    def __init__(self, blob: Any, offsets: npt.NDArray[np.uint32] | npt.NDArray[np.uint64],
+                 lonlat: npt.NDArray[np.float64], ids: StringTable,
+                 dictionary: zstandard.ZstdCompressionDict | None, error: type[Exception],
+                 where: str) -> None: ...
+    def decompressor(self) -> zstandard.ZstdDecompressor: ...
+    def document(self, n: int) -> dict[str, Any]: ...
