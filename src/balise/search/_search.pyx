@@ -164,7 +164,7 @@ cdef class Search:
     cdef list unique(self, list keys):
         """keys, then the filters, each once, in order (Addok's dict.fromkeys)."""
         cdef list out = []
-        for key in keys + self.filters():
+        for key in keys + self.filters() if self.query.filter_keys else keys:
             if key not in out:
                 out.append(key)
         return out
@@ -219,14 +219,16 @@ cdef class Search:
                 self.matched_keys.add(key)
         limit = limit or (BUCKET_MAX - self.docs.size)
         self.intersect_into(keys, limit)
-        self.note("add_to_bucket", keys)
+        if self.trace is not None:
+            self.note("add_to_bucket", keys)
         return 0
 
     cdef int new(self, list keys, Py_ssize_t limit=0) except -1:
         self.matched_keys = {k for k in keys if k >= 0}
         docmap_clear(&self.docs)
         self.intersect_into(keys, limit)
-        self.note("new_bucket", keys)
+        if self.trace is not None:
+            self.note("new_bucket", keys)
         return 0
 
     cdef int extend_with(self, list keys, object candidates, bint use_geohash, int stop_when) except -1:
@@ -349,6 +351,7 @@ cdef class Search:
         return self.scorer.has_cream(&self.docs)
 
     def note(self, action, keys=None):
+        """A step of the collectors, in the trace (debug answers only)."""
         if self.trace is not None:
             self.trace.append(action if keys is None else f"{action} {self.describe(keys)} -> {self.docs.size}")
 
@@ -363,7 +366,8 @@ cdef class Search:
         """Columns of the scorer's best candidates (at most the limit asked for)."""
         for i in range(len(COLLECTORS)):
             if run_collector(self, i):
-                self.note(f"stop at {COLLECTORS[i]}")
+                if self.trace is not None:
+                    self.note(f"stop at {COLLECTORS[i]}")
                 break
         self.scorer.convert(&self.docs)
         return self.scorer.best(self.wanted)
