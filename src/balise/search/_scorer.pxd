@@ -41,7 +41,7 @@ cdef class Scorer:
     cdef list postcodes  # the postcode asked for, among a street's several ones, or None
     cdef readonly Py_ssize_t cream
     cdef bytearray scratch
-    cdef list keys  # the house number asked for, then its other spellings (bytes), or []
+    cdef tuple keys  # the house number asked for, then its other spellings (bytes), or ()
 
     cdef int convert(self, const DocMap* bucket) except -1
     cdef bint has_cream(self, const DocMap* bucket) except -1

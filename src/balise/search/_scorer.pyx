@@ -60,17 +60,19 @@ cdef class IndexView:
         self.hn_lonlat = &hn_lonlat[0] if hn_lonlat.shape[0] else NULL
 
 
-cdef dict HOUSENUMBER_KEYS = {}  # key -> its spellings (bytes), cached: France has ~20,000 keys
+# key -> its spellings (bytes), cached: France has ~20,000 keys. NOTE: tuples of bytes, which
+# the cyclic garbage collector stops tracking (tests/unit/search/test_garbage.py).
+cdef dict HOUSENUMBER_KEYS = {}
 
 
-cdef list keys_of(str key):
-    """A house number's key, then its other spellings (30b <-> 30bis), encoded: shared, read only."""
+cdef tuple keys_of(str key):
+    """A house number's key, then its other spellings (30b <-> 30bis), encoded."""
     cdef object found = HOUSENUMBER_KEYS.get(key)
     if found is None:
         if len(HOUSENUMBER_KEYS) >= 50_000:
             HOUSENUMBER_KEYS.clear()
-        found = HOUSENUMBER_KEYS[key] = [k.encode() for k in [key] + housenumber_alternatives(key)]
-    return <list> found
+        found = HOUSENUMBER_KEYS[key] = tuple([k.encode() for k in [key] + housenumber_alternatives(key)])
+    return <tuple> found
 
 
 cdef inline bint ranks_before(Scorer s, Py_ssize_t a, Py_ssize_t b) noexcept:
@@ -277,7 +279,7 @@ cdef class Scorer:
         cdef bytes key
         if self.keys is None:
             key_text = self.query.housenumber_key
-            self.keys = [] if not self.query.check_housenumber or not key_text else keys_of(key_text)
+            self.keys = () if not self.query.check_housenumber or not key_text else keys_of(key_text)
         for i in range(n):
             hn = -1
             for key in self.keys:
