@@ -8,11 +8,18 @@ after 1,000 of warm-up through the whole search; a stage's cost is its total min
 previous stage's, divided by 1,000 (``none`` is the start-up and warm-up alone). Instructions,
 not seconds: they do not move with the machine's other loads (but with the hash seed, by up to
 ~20k a query: set it). Stages: none, request, text, tokens, collectors, readings, features, full.
+
+Two things moved the counts between runs before, and are held still here: OpenBLAS's thread
+(numpy's), which spins for a random while after start-up (7-36M instructions, up to ~18k a
+query: one thread, no spin), and a module whose .pyc is stale, recompiled by every process
+under PYTHONDONTWRITEBYTECODE (the package is compiled first, by a child process).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +27,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy is imported (by balise)
 
 from answerable import make as answerable_rows  # noqa: E402
 
@@ -29,6 +38,9 @@ def main() -> None:
     parser.add_argument("stage")
     parser.add_argument("--index", default=str(HERE.parent / ".bench" / "balise-index"))
     args = parser.parse_args()
+    # Current .pyc files, written by a child process (valgrind does not count children).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "src" / "balise")],
+                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
 
     from balise import Geocoder
     from balise.search._query import QueryText

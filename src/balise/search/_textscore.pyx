@@ -105,6 +105,21 @@ cdef struct Best:
     double completion  # autocomplete: the best of 1 / 0.9 / 0.7
 
 
+cdef inline double bound(Query q, Py_ssize_t n, bint autocomplete) noexcept nogil:
+    """The most a label of n bytes can score against the query: all the bigrams of the
+    shorter shared, over the longer's (``similarity``'s ``same / slots``, with ``same`` at
+    most the shorter's count and ``slots`` at least the longer's); 1 where it does not apply.
+
+    PERF: exact: a division rounds monotonically, so the similarity never exceeds it; a label
+    it puts at or below the best so far can change nothing, and is not compared."""
+    cdef Py_ssize_t a = n - 1, b = q.length - 1
+    cdef double most
+    if a < 1 or b < 1:
+        return 1.0
+    most = <double> a / <double> b if a < b else <double> b / <double> a
+    return most * 0.9 if autocomplete else most
+
+
 cdef inline void offer(Query q, const uint8_t* label, Py_ssize_t n, bint autocomplete,
                        Best* b) noexcept:
     cdef double s
@@ -113,6 +128,8 @@ cdef inline void offer(Query q, const uint8_t* label, Py_ssize_t n, bint autocom
         if s > b.completion:
             b.completion = s
     if b.first_match >= 0:
+        return
+    if bound(q, n, autocomplete) <= b.best:  # it can neither beat the best nor match (< 0.9)
         return
     s = q.similarity(label, n)
     if autocomplete:
