@@ -194,8 +194,8 @@ cdef class Lexicon(StringTable):
         return [self.tokens[j] for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1])]
 
     cdef tuple flat_tokens(self, str word, StringTable terms, const uint64_t[::1] post_start):
-        """:meth:`tokens_of` of one word, flat: (token, term number, documents, token...), or
-        None for a word the documents never had (PERF: a query's words, one C call each)."""
+        """The tokens a word is searched as, flat: (token, term number, documents with it,
+        token...), or None for a word the documents never had (PERF: one C call a word)."""
         cdef bytes encoded = word.encode()
         cdef int64_t i = table_find_c(self.table, self.blob, self.offsets, <const uint8_t*> encoded,
                                       len(encoded))
@@ -212,28 +212,6 @@ cdef class Lexicon(StringTable):
             found[3 * (j - start) + 1] = t
             found[3 * (j - start) + 2] = post_start[t + 1] - post_start[t]
         return tuple(found)
-
-    def tokens_of(self, list words, StringTable terms, const uint64_t[::1] post_start) -> list:
-        """For each word, its tokens as (token, term number, documents with it), or None for
-        a word the documents never had: a query's known words in one call."""
-        cdef bytes encoded
-        cdef int64_t i
-        cdef Py_ssize_t j
-        cdef uint32_t t
-        out = []
-        for word in words:
-            encoded = (<str> word).encode()
-            i = table_find_c(self.table, self.blob, self.offsets, <const uint8_t*> encoded, len(encoded))
-            if i < 0:
-                out.append(None)
-                continue
-            found = []
-            for j in range(<Py_ssize_t> self.starts[i], <Py_ssize_t> self.starts[i + 1]):
-                t = self.tokens[j]
-                found.append((bytes(terms.blob[terms.offsets[t]:terms.offsets[t + 1]]).decode(), t,
-                              post_start[t + 1] - post_start[t]))
-            out.append(found)
-        return out
 
 
 cdef inline int compare(const uint8_t[::1] blob, const uint64_t[::1] offsets, Py_ssize_t i,

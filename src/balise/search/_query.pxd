@@ -26,6 +26,9 @@ cdef class QueryToken:
     cdef readonly bint is_common
     cdef readonly bint digits  # value.isdigit()
 
+    cdef void set(self, str value, str raw, Py_ssize_t position, bint is_last, Py_ssize_t tid,
+                  Py_ssize_t frequency)
+
 
 cdef class QueryText:
     cdef readonly str q  # as given

@@ -63,6 +63,10 @@ cdef class QueryToken:
 
     def __init__(self, str value, str raw, Py_ssize_t position, bint is_last, Py_ssize_t tid,
                  Py_ssize_t frequency):
+        self.set(value, raw, position, is_last, tid, frequency)
+
+    cdef void set(self, str value, str raw, Py_ssize_t position, bint is_last, Py_ssize_t tid,
+                  Py_ssize_t frequency):
         self.value = value
         self.raw = raw
         self.position = position
@@ -83,14 +87,7 @@ cdef QueryToken new_token(str value, str raw, Py_ssize_t position, bint is_last,
                           Py_ssize_t frequency):
     """A QueryToken made in C (PERF: no Python call, no int objects for its numbers)."""
     cdef QueryToken token = QueryToken.__new__(QueryToken)
-    token.value = value
-    token.raw = raw
-    token.position = position
-    token.is_last = is_last
-    token.tid = tid
-    token.frequency = frequency
-    token.is_common = frequency > COMMON_THRESHOLD
-    token.digits = value.isdigit()
+    token.set(value, raw, position, is_last, tid, frequency)
     return token
 
 
