@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 HOUSENUMBER = re.compile(r"\s*(\d*)[\s-]*(.*?)\s*")
 FEATURE_KEYS = ("type", "id", "housenumber", *EXTRA_FIELDS)  # read from the first result, in order
+Answered = tuple[Any, float | None]  # the first feature and the next score (None: no next)
 
 
 class Answering(Protocol):
@@ -57,22 +58,27 @@ class RowGeocoder:
         self.min_score = min_score
 
     def __call__(self, requests: Sequence[Request | Failed]) -> list[Outcome]:
-        answers = self._answers(requests)
-        values = self._values
-        return [answer if answer is None or answer.__class__ is Failed else values(request, answer)
-                for request, answer in zip(requests, answers, strict=True)]
+        outcomes: list[Outcome] = []
+        append, values = outcomes.append, self._values
+        for request, answer in zip(requests, self._answers(requests), strict=True):
+            if answer is None or isinstance(answer, Failed):
+                append(answer)
+            else:
+                assert not isinstance(request, Failed)  # it was answered
+                append(values(request, answer))
+        return outcomes
 
-    def _answers(self, requests: Sequence[Request | Failed]) -> list[tuple[Any, float | None] | Failed | None]:
+    def _answers(self, requests: Sequence[Request | Failed]) -> list[Answered | Failed | None]:
         """Each request's first feature and the next score, its failure, or None."""
-        answers: list[tuple[Any, float | None] | Failed | None] = []
+        answers: list[Answered | Failed | None] = []
         append, first = answers.append, self.geocoder.first
         for request in requests:
-            if request.__class__ is Failed:
-                append(request)  # type: ignore[arg-type]
+            if isinstance(request, Failed):
+                append(request)
                 continue
             try:
                 if isinstance(request, SearchRequest):
-                    found = first(request)  # type: ignore[arg-type]
+                    found = first(request)
                     append(None if found[0] is None else found)
                 else:
                     features = self.geocoder.answer(request).collection["features"]
@@ -84,7 +90,7 @@ class RowGeocoder:
                 append(Failed("internal error", repr(e)))
         return answers
 
-    def _values(self, request: Request, answer: tuple[Any, float | None]) -> tuple[Any, ...] | None:
+    def _values(self, request: Request, answer: Answered) -> tuple[Any, ...] | None:
         """A found row's result values."""
         first, after = answer
         props = first["properties"]
