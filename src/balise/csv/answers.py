@@ -18,7 +18,8 @@ from .plan import Failed, Outcome, Request
 log = logging.getLogger(__name__)
 
 HOUSENUMBER = re.compile(r"\s*(\d*)[\s-]*(.*?)\s*")
-FEATURE_KEYS = ("type", "id", "housenumber", *EXTRA_FIELDS)  # read from the first result, in order
+assert EXTRA_FIELDS[:2] == ("name", "street")
+LATER_FIELDS = EXTRA_FIELDS[2:]  # the first result's properties after its name and street, in order
 Answered = tuple[Any, float | None]  # the first feature and the next score (None: no next)
 
 
@@ -36,6 +37,8 @@ def split_housenumber(housenumber: str | None) -> tuple[int | None, str | None]:
     that does not start with digits has no number."""
     if not housenumber:
         return None, None
+    if housenumber.isdigit() and housenumber.isascii():  # PERF: most are; the pattern costs ~0.5 us
+        return int(housenumber), None
     match = HOUSENUMBER.fullmatch(housenumber)
     assert match is not None  # the pattern matches any text
     digits, suffix = match.groups()
@@ -103,11 +106,11 @@ class RowGeocoder:
             if score <= self.min_score:
                 return None
             head = (lat, lon, props.get("label"), score, 0 if after is None else round(after, 2))
-        kind, ident, housenumber, name, *extra = map(props.get, FEATURE_KEYS)
-        name = name or ""
+        get = props.get
+        kind, housenumber, name, street = get("type"), get("housenumber"), get("name") or "", get("street")
         if housenumber and name.startswith(f"{housenumber} "):
             name = name[len(housenumber) + 1:]  # as addok-csv: the street's name, not "12 Rue…"
-        # extra: street, postcode, city, context, citycode, oldcitycode, oldcity, district
-        if not extra[0] and kind in ("housenumber", "street"):
-            extra[0] = name
-        return (*head, kind, ident, housenumber, name or None, *extra, *split_housenumber(housenumber), "ok")
+        if not street and kind in ("housenumber", "street"):
+            street = name
+        return (*head, kind, get("id"), housenumber, name or None, street, *map(get, LATER_FIELDS),
+                *split_housenumber(housenumber), "ok")
