@@ -62,35 +62,26 @@ def texts(tuple values):
     return _validity(values, nulls), offsets, data, nulls
 
 
-def doubles(tuple values):
-    """(validity, float64 data, nulls) of a column of numbers or None."""
-    cdef Py_ssize_t count = len(values), i, nulls = 0
-    cdef bytes data = PyBytes_FromStringAndSize(NULL, count * sizeof(double))
-    cdef double* out = <double*>PyBytes_AS_STRING(data)
-    for i in range(count):
-        value = values[i]
-        if value is None:
-            nulls += 1
-            out[i] = 0
-        else:
-            out[i] = PyFloat_AsDouble(value)
-    return _validity(values, nulls), data, nulls
-
-
-def int32s(tuple values):
-    """(validity, int32 data, nulls) of a column of integers or None."""
+def numbers(tuple values, bint int32):
+    """(validity, data, nulls) of a float64 column (an int32 one if ``int32``) of numbers or None."""
     cdef Py_ssize_t count = len(values), i, nulls = 0
     cdef long long number
-    cdef bytes data = PyBytes_FromStringAndSize(NULL, count * sizeof(int32_t))
-    cdef int32_t* out = <int32_t*>PyBytes_AS_STRING(data)
+    cdef bytes data = PyBytes_FromStringAndSize(NULL, count * (sizeof(int32_t) if int32 else sizeof(double)))
+    cdef double* doubles = <double*>PyBytes_AS_STRING(data)
+    cdef int32_t* integers = <int32_t*>PyBytes_AS_STRING(data)
     for i in range(count):
         value = values[i]
         if value is None:
             nulls += 1
-            out[i] = 0
-        else:
+            if int32:
+                integers[i] = 0
+            else:
+                doubles[i] = 0
+        elif int32:
             number = value
             if number > INT32_MAX or number < INT32_MIN:
                 raise OverflowError(f"{number} does not fit in a 32-bit integer column")
-            out[i] = <int32_t>number
+            integers[i] = <int32_t>number
+        else:
+            doubles[i] = PyFloat_AsDouble(value)
     return _validity(values, nulls), data, nulls

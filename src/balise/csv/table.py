@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
-from ._columns import doubles, int32s, texts
+from ._columns import numbers, texts
 from .answers import RowGeocoder
 from .jobs import Done, answer, tally
 from .options import FLOAT_COLUMNS, INTEGER_COLUMNS, KNOWN_COLUMNS, CsvOptions, Mode
@@ -43,7 +43,7 @@ def typed(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
         validity, offsets, data, nulls = texts(values)
         buffers = [validity, offsets, data]
     else:
-        validity, data, nulls = (doubles if pa.types.is_float64(kind) else int32s)(values)
+        validity, data, nulls = numbers(values, pa.types.is_int32(kind))
         buffers = [validity, data]
     return pa.Array.from_buffers(kind, len(values), [b if b is None else pa.py_buffer(b) for b in buffers],
                                  nulls)
