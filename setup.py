@@ -13,6 +13,7 @@ MODULES = [
     "balise.text._text", "balise.text._french",
     "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",
     "balise.search._search", "balise.search._grid", "balise.search._reverse",
+    "balise.csv._columns",
 ]
 
 # -ffp-contract=off: no fused multiply-add, so sums and products round as numpy's (the scores

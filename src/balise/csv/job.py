@@ -185,14 +185,18 @@ def _parquet_job(input_path: Path, output_path: Path, options: CsvOptions, mode:
 
 
 def _merge(parts: Path, count: int, schema: Any, output_path: Path, group: int) -> None:
-    """The part files, a row group each, copied into one file renamed into place."""
+    """The part files, a row group each, copied into one file renamed into place; a lone
+    part is that file already (written by the same writer, synced), renamed as it is."""
     parquet = arrow().parquet
     partial = output_path.with_name(output_path.name + ".part")
-    with parquet.ParquetWriter(partial, schema, compression="zstd") as writer:
-        for number in range(count):
-            part = parquet.ParquetFile(parts / f"part-{number:05d}.parquet")
-            for index in range(part.metadata.num_row_groups):
-                writer.write_table(part.read_row_group(index), row_group_size=group)
+    if count == 1:
+        partial = parts / "part-00000.parquet"
+    else:
+        with parquet.ParquetWriter(partial, schema, compression="zstd") as writer:
+            for number in range(count):
+                part = parquet.ParquetFile(parts / f"part-{number:05d}.parquet")
+                for index in range(part.metadata.num_row_groups):
+                    writer.write_table(part.read_row_group(index), row_group_size=group)
     partial.replace(output_path)
     sync_directory(output_path.parent)
     shutil.rmtree(parts)

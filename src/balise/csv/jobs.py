@@ -32,14 +32,12 @@ class Job(Protocol):
 
 def answer(plan: Plan, geocode: RowGeocoder, rows: Sequence[Row], problems: dict[int, Failed]
            ) -> list[Outcome]:
-    """Each row's outcome: a row with a problem keeps it, the others are parsed and answered."""
-    outcomes: list[Outcome] = []
-    request_of, append = plan.request, outcomes.append
-    for position, row in enumerate(rows):
-        problem = problems.get(position) if problems else None
-        request = request_of(row) if problem is None else problem
-        append(request if isinstance(request, Failed) else geocode(request))
-    return outcomes
+    """Each row's outcome: a row with a problem keeps it, the others are parsed, then
+    answered together (see RowGeocoder)."""
+    request_of = plan.request
+    if problems:
+        return geocode([problems[i] if i in problems else request_of(row) for i, row in enumerate(rows)])
+    return geocode([request_of(row) for row in rows])
 
 
 def tally(outcomes: list[Outcome]) -> tuple[int, list[tuple[int, Failed]]]:

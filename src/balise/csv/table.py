@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
+from ._columns import numbers, texts
 from .answers import RowGeocoder
 from .jobs import Done, answer, tally
 from .options import FLOAT_COLUMNS, INTEGER_COLUMNS, KNOWN_COLUMNS, CsvOptions, Mode
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 
 
 def arrow() -> Any:
-    """pyarrow, or a clear error when the ``parquet`` extra is not installed."""
+    """pyarrow, or a clear error when the ``parquet`` extra is not installed. (Not
+    pyarrow.compute: ~50 ms to import, only needed to cast a column that is not text.)"""
     try:
         import pyarrow
-        import pyarrow.compute
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise InvalidParameter("data", "Parquet needs pyarrow: pip install 'balise[parquet]'") from None
@@ -32,6 +33,20 @@ def arrow() -> Any:
 def result_type(name: str) -> pa.DataType:
     pa = arrow()
     return pa.float64() if name in FLOAT_COLUMNS else pa.int32() if name in INTEGER_COLUMNS else pa.string()
+
+
+def typed(values: tuple[Any, ...], kind: pa.DataType) -> pa.Array:
+    """A result column's values (None: null) as an arrow array of its type (float64, int32 or
+    string), from buffers built by ``_columns``: pyarrow.array would import pandas."""
+    pa = arrow()
+    if pa.types.is_string(kind):
+        validity, offsets, data, nulls = texts(values)
+        buffers = [validity, offsets, data]
+    else:
+        validity, data, nulls = numbers(values, pa.types.is_int32(kind))
+        buffers = [validity, data]
+    return pa.Array.from_buffers(kind, len(values), [b if b is None else pa.py_buffer(b) for b in buffers],
+                                 nulls)
 
 
 class TablePlan:
@@ -50,6 +65,9 @@ class TablePlan:
             if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
                 raise InvalidParameter("columns", f"column {names[i]!r} holds {kind}, not text or numbers")
         self.read = [names[i] for i in used]
+        self.text = [pa.types.is_string(schema.field(i).type) for i in used]
+        if not all(self.text):
+            import pyarrow.compute  # noqa: F401  NOTE: here, not in each worker process
         self.plan = Plan(self.read, options, mode)  # the same query, point and filters, on those columns
         self.wanted = full.wanted
         self.result_schema = pa.schema([(name, result_type(name)) for name in self.wanted])
@@ -58,15 +76,18 @@ class TablePlan:
         self.mode = mode
 
     def rows(self, batch: pa.RecordBatch) -> list[Row]:
-        """The cells requests read, as text (nulls empty)."""
+        """The cells requests read, as text (nulls empty).
+
+        PERF: nulls are emptied here, not by pyarrow.compute.fill_null: it makes a pyarrow
+        scalar of "", and the first one of a process imports pandas (~170 ms of CPU)."""
         pa = arrow()
-        compute = pa.compute
         columns = []
-        for name in self.read:
+        for name, text in zip(self.read, self.text, strict=True):
             column = batch.column(name)
-            if not pa.types.is_string(column.type):
-                column = compute.cast(column, pa.string())
-            columns.append(compute.fill_null(column, "").to_pylist())
+            if not text:
+                column = pa.compute.cast(column, pa.string())
+            cells = column.to_pylist()
+            columns.append(["" if cell is None else cell for cell in cells] if column.null_count else cells)
         return list(zip(*columns, strict=True))
 
     def joined(self, batch: pa.RecordBatch, results: pa.RecordBatch) -> pa.RecordBatch:
@@ -95,7 +116,7 @@ class TableJob:
         values = [(*empty, "not-found") if o is None else (*empty, o.status) if isinstance(o, Failed) else o
                   for o in outcomes]
         columns = list(zip(*values, strict=True)) if values else [()] * len(known)
-        arrays = [pa.array(columns[known.index(name)], type=field.type)
+        arrays = [typed(columns[known.index(name)], field.type)
                   for name, field in zip(self.wanted, self.schema, strict=True)]
         return Done(pa.RecordBatch.from_arrays(arrays, schema=self.schema), *tally(outcomes))
 
