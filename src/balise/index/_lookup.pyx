@@ -535,6 +535,10 @@ cdef int offer(Found* found, StringTable table, const uint8_t* key, Py_ssize_t n
     return 0
 
 
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void* op)
+
+
 cdef array.array INT64 = array.array("q")
 
 
@@ -585,6 +589,9 @@ def one_edit_terms(StringTable table, str word) -> array.array:
         out = array.clone(INT64, found.size, False)
         if found.size:
             memcpy(out.data.as_voidptr, found.ids, found.size * sizeof(int64_t))
+        # NOTE: numbers only, it can hold no reference: the engine caches thousands, which the
+        # cyclic garbage collector need not walk (tests/unit/search/test_garbage.py).
+        PyObject_GC_UnTrack(<void*> out)
         return out
     finally:
         free(found.ids)
