@@ -72,7 +72,7 @@ def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: 
         raise InvalidParameter("OUT", f"the input is {kind}: name the output .{kind} too")
     geocoder = geocoder or Geocoder.open(index_dir)
     executor = in_process(geocoder, options.min_score) if workers == 1 else on_workers(
-        index_dir, options.min_score, workers)
+        geocoder, options.min_score, workers)
     report = progress or (lambda rows, total, read: None)
     key: dict[str, Any] = {}
     if input_path != STDIO:

@@ -1,6 +1,6 @@
-"""Geocoding chunks on worker processes, each with the index memory-mapped and the job (how
-rows become output) received once, when it starts: a chunk travels as its rows' cells and
-comes back as output text or columns."""
+"""Geocoding chunks on worker processes, forked with the geocoder (its index memory-mapped)
+and the job (how rows become output): a chunk travels as its rows' cells and comes back as
+output text or columns."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from .plan import Failed, Row
 _worker: tuple[Job, RowGeocoder] | None = None  # set once in each worker process by _init_worker
 
 
-def _init_worker(index_dir: str, min_score: float, job: Job) -> None:
+def _init_worker(geocoder: Geocoder, min_score: float, job: Job) -> None:
     global _worker
-    _worker = job, RowGeocoder(Geocoder.open(index_dir), min_score)
+    _worker = job, RowGeocoder(geocoder, min_score)
 
 
 def _run_chunk(rows: Sequence[Row], problems: dict[int, Failed]) -> Done:
@@ -28,16 +28,18 @@ def _run_chunk(rows: Sequence[Row], problems: dict[int, Failed]) -> Done:
 
 
 class Workers:
-    """Worker processes, each opening the memory-mapped index itself; started at once."""
+    """Worker processes, started at once, forked with the geocoder: its maps are the parent's,
+    its lazy structures built once (PERF: a worker that opened the index again took its own
+    start-up and, with a preload thread of its own, cores from the others)."""
 
-    def __init__(self, index_dir: str, min_score: float, workers: int, job: Job) -> None:
+    def __init__(self, geocoder: Geocoder, min_score: float, workers: int, job: Job) -> None:
         # NOTE: fork, not spawn: spawn re-runs the parent's __main__ (a notebook, "python -")
         # in each child, and fork hands the job over without pickling it. Forked now, before
         # the caller starts threads (a progress bar). A pool of concurrent.futures, not
         # multiprocessing.Pool: a dead worker breaks it (BrokenProcessPool) instead of leaving
         # a result waited for forever.
         context = multiprocessing.get_context("fork")
-        self.pool = ProcessPoolExecutor(workers, context, _init_worker, (index_dir, min_score, job))
+        self.pool = ProcessPoolExecutor(workers, context, _init_worker, (geocoder, min_score, job))
         self.pool.submit(int).result()  # all workers are forked on the first task
 
     def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted:

@@ -99,10 +99,9 @@ def in_process(geocoder: Answering, min_score: float) -> ExecutorFactory:
     return lambda job: InProcess(job, geocode)
 
 
-def on_workers(index_dir: Path | str, min_score: float, workers: int) -> ExecutorFactory:
-    """Chunks geocoded on ``workers`` processes that each memory-map the index."""
-    Geocoder.open(index_dir, preload=False)  # NOTE: a bad index fails here, clearly, not in every worker
-    return lambda job: Workers(str(index_dir), min_score, workers, job)
+def on_workers(geocoder: Geocoder, min_score: float, workers: int) -> ExecutorFactory:
+    """Chunks geocoded on ``workers`` processes forked with ``geocoder``."""
+    return lambda job: Workers(geocoder, min_score, workers, job)
 
 
 class GeocodedCsv(Iterator[bytes]):
@@ -181,5 +180,6 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO[bytes] | Iterable[An
     flat whatever the file size. The file's head is checked before any worker starts.
     """
     options = options or CsvOptions()
-    return GeocodedCsv(source, options, mode, on_workers(index_dir, options.min_score, workers),
+    geocoder = Geocoder.open(index_dir, preload=False)  # NOTE: a bad index fails here, not in every worker
+    return GeocodedCsv(source, options, mode, on_workers(geocoder, options.min_score, workers),
                        in_flight=2 * workers, chunk_rows=chunk_rows)
