@@ -220,25 +220,26 @@ cdef class Scorer:
                             <uint8_t*> self.scratch)
 
     cdef _with_centre(self, Py_ssize_t first):
-        """Scores with the distance to the centre, as numpy computes them (its sin and asin
-        differ from C's in the last bit: the scores must stay those recorded)."""
+        """Scores with the distance to the centre (search/_distance.pyx: numpy's sines and
+        arcsines, whose results the recorded scores are)."""
         cdef Py_ssize_t k, n = self.count - first
-        lonlat = np.empty((n, 2), dtype=np.float64)
-        cdef double[:, ::1] points = lonlat
+        cdef int64_t hn
+        cdef uint32_t doc
+        lat_array, lon_array = np.empty(n), np.empty(n)
+        cdef double[::1] lat = lat_array, lon = lon_array
         for k in range(n):
-            if self.hns[first + k] >= 0:
-                x, y = self.index.hn_lonlat(self.hns[first + k])
-                points[k, 0] = x
-                points[k, 1] = y
+            hn, doc = self.hns[first + k], self.docs[first + k]
+            if hn >= 0:
+                lon[k] = self.view.hn_lonlat[2 * hn] / COORDINATE_SCALE
+                lat[k] = self.view.hn_lonlat[2 * hn + 1] / COORDINATE_SCALE
             else:
-                points[k, 0] = self.view.lonlat[2 * self.docs[first + k]]
-                points[k, 1] = self.view.lonlat[2 * self.docs[first + k] + 1]
-        text = np.asarray(<double[:n]> (self.text + first))
-        importance = np.asarray(<double[:n]> (self.importance + first))
-        km = scoring.haversine_km_array(lonlat[:, 1], lonlat[:, 0], self.lat, self.lon)
-        score = scoring.total_with_centre(text, importance, km)
-        cdef const double[::1] km_view = np.ascontiguousarray(km)
-        cdef const double[::1] score_view = np.ascontiguousarray(score)
+                lon[k] = self.view.lonlat[2 * doc]
+                lat[k] = self.view.lonlat[2 * doc + 1]
+        km = scoring.haversine_km_array(lat_array, lon_array, self.lat, self.lon)
+        score = scoring.total_with_centre(np.asarray(<double[:n]> (self.text + first)),
+                                          np.asarray(<double[:n]> (self.importance + first)), km)
+        cdef const double[::1] km_view = km
+        cdef const double[::1] score_view = score
         for k in range(n):
             self.km[first + k] = km_view[k]
             self.score[first + k] = score_view[k]

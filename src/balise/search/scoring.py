@@ -15,10 +15,14 @@ from numpy.typing import NDArray
 
 from ..index.format import IMPORTANCE_WEIGHT
 
-GEO_DISTANCE_WEIGHT = 0.1
+# Compiled, for many candidates at once (numpy's sines and arcsines, the rest in C):
+from ._distance import EARTH_RADIUS_KM as EARTH_RADIUS_KM
+from ._distance import GEO_DISTANCE_WEIGHT as GEO_DISTANCE_WEIGHT
+from ._distance import haversine_km_array as haversine_km_array
+from ._distance import total_with_centre as total_with_centre
+
 MATCH_THRESHOLD = 0.9
 MIN_SCORE = 0.1
-EARTH_RADIUS_KM = 6367.0  # Addok's value; kept so distances and scores agree.
 
 Parts: TypeAlias = dict[str, tuple[float, float]]  # named scores: name -> (value, ceiling)
 Floats: TypeAlias = NDArray[np.float64]
@@ -28,13 +32,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     lon1, lat1, lon2, lat2 = map(radians, (lon1, lat1, lon2, lat2))
     a = sin((lat2 - lat1) / 2) ** 2 + cos(lat1) * cos(lat2) * sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_RADIUS_KM * asin(sqrt(a))
-
-
-def haversine_km_array(lat1: Floats, lon1: Floats, lat2: float, lon2: float) -> Floats:
-    lat1, lon1 = np.radians(lat1), np.radians(lon1)
-    lat2, lon2 = radians(lat2), radians(lon2)
-    a: Floats = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 def km_to_score(km: float) -> float:
@@ -65,9 +62,3 @@ def total(parts: Parts) -> float:
 def total_without_centre(str_distance: Floats, importance: Floats) -> Floats:
     """:func:`total` of :func:`score_parts` for many candidates at once."""
     return (str_distance + importance * IMPORTANCE_WEIGHT) / (1.0 + IMPORTANCE_WEIGHT)
-
-
-def total_with_centre(str_distance: Floats, importance: Floats, km: Floats) -> Floats:
-    geo = np.where(km > 100, 0.0, np.exp(-((km / 50.0) ** 2))) * GEO_DISTANCE_WEIGHT
-    value = str_distance * 0.9 + importance * IMPORTANCE_WEIGHT * 0.1 + geo
-    return value / (1.0 + IMPORTANCE_WEIGHT + GEO_DISTANCE_WEIGHT)
