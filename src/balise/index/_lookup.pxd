@@ -16,12 +16,20 @@ cdef class Lexicon(StringTable):
     cdef tuple flat_tokens(self, str word, StringTable terms, const uint64_t[::1] post_start)
 
 
+cdef class Offsets:
+    """Where each record of a blob starts: uint32 or uint64, as the index chose (format.py)."""
+    cdef bint wide
+    cdef const uint32_t[::1] off32
+    cdef const uint64_t[::1] off64
+
+    cdef inline uint64_t at(self, Py_ssize_t i) noexcept nogil:
+        return self.off64[i] if self.wide else self.off32[i]
+
+
 cdef class HouseNumbers:
     cdef object arrays  # what the views point into
     cdef const uint64_t[::1] start
-    cdef const uint32_t[::1] off32
-    cdef const uint64_t[::1] off64
-    cdef bint wide
+    cdef Offsets offsets  # the start of every HN_BLOCK-th record
     cdef const uint8_t[::1] blob
 
     cdef uint64_t block(self, int64_t b) noexcept nogil

@@ -36,6 +36,10 @@ class Lexicon(StringTable):
     # For each word, its (token, term number, documents with it), or None for an unknown word.
 
 @disjoint_base  # a cdef class: its own C layout
+class Offsets:
+    def __init__(self, offsets: npt.NDArray[np.uint32] | npt.NDArray[np.uint64]) -> None: ...
+
+@disjoint_base  # a cdef class: its own C layout
 class HouseNumbers:
     def __init__(self, start: npt.NDArray[np.uint64],
                  offsets: npt.NDArray[np.uint32] | npt.NDArray[np.uint64],

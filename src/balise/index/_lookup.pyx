@@ -326,6 +326,15 @@ cdef inline int compare_key(const uint8_t[::1] blob, Record* r, const uint8_t* k
     return (length > n) - (length < n)
 
 
+cdef class Offsets:
+    def __init__(self, offsets):
+        self.wide = offsets.dtype.itemsize == 8
+        if self.wide:
+            self.off64 = offsets
+        else:
+            self.off32 = offsets
+
+
 cdef class HouseNumbers:
     """The house numbers of the documents (``docs.hn``, ``hn.off``, ``hn.bin``), found by key
     and read by number, in C for the scorer (``search/_scorer.pyx``) and through Python.
@@ -339,14 +348,10 @@ cdef class HouseNumbers:
         self.arrays = (start, offsets, blob)
         self.start = start
         self.blob = blob
-        self.wide = offsets.dtype.itemsize == 8
-        if self.wide:
-            self.off64 = offsets
-        else:
-            self.off32 = offsets
+        self.offsets = Offsets(offsets)
 
     cdef uint64_t block(self, int64_t b) noexcept nogil:
-        return self.off64[b] if self.wide else self.off32[b]
+        return self.offsets.at(b)
 
     cdef int64_t document_of(self, int64_t hn) noexcept nogil:
         """The document a house number belongs to: the last whose first house number is at

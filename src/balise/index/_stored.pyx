@@ -11,9 +11,9 @@ import threading
 import orjson
 import zstandard
 
-from libc.stdint cimport uint32_t, uint64_t
+from libc.stdint cimport uint64_t
 
-from ._lookup cimport StringTable
+from ._lookup cimport Offsets, StringTable
 
 
 cdef class StoredDocuments:
@@ -21,9 +21,7 @@ cdef class StoredDocuments:
     was not stored (``docs.id`` has it), and ``lon``/``lat`` (``docs.lonlat``) last."""
 
     cdef object blob  # the docs.bin map
-    cdef bint wide
-    cdef const uint32_t[::1] off32
-    cdef const uint64_t[::1] off64
+    cdef Offsets offsets  # docs.off
     cdef const double[::1] lonlat  # lon, lat of each document
     cdef StringTable ids
     cdef object dictionary  # zstandard.ZstdCompressionDict or None
@@ -33,11 +31,7 @@ cdef class StoredDocuments:
 
     def __init__(self, blob, offsets, lonlat, StringTable ids, dictionary, error, str where):
         self.blob = blob
-        self.wide = offsets.dtype.itemsize == 8
-        if self.wide:
-            self.off64 = offsets
-        else:
-            self.off32 = offsets
+        self.offsets = Offsets(offsets)
         self.lonlat = lonlat
         self.ids = ids
         self.dictionary = dictionary
@@ -56,8 +50,7 @@ cdef class StoredDocuments:
 
     cpdef dict document(self, Py_ssize_t n):
         """Document ``n``, a new dict (IndexReader.document shares it with its callers)."""
-        cdef uint64_t start = self.off64[n] if self.wide else self.off32[n]
-        cdef uint64_t end = self.off64[n + 1] if self.wide else self.off32[n + 1]
+        cdef uint64_t start = self.offsets.at(n), end = self.offsets.at(n + 1)
         try:
             doc = orjson.loads(self.decompressor().decompress(self.blob[start:end]))
         except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
