@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import orjson
 import pytest
+import zstandard
 
 from balise.index import IndexFormatError, IndexReader, IndexWriter
 from balise.index.format import FORMAT_VERSION, MANIFEST
@@ -272,3 +273,24 @@ def test_a_damaged_dictionary_is_refused_and_a_damaged_document_said(tmp_path):
     index = IndexReader(tmp_path / "index")  # opening reads no document (it stays cheap)
     with pytest.raises(IndexFormatError, match="docs.bin: document 0 is damaged"):
         index.document(0)
+
+
+def test_offsets_of_either_width_read_the_same(tmp_path):
+    """docs.off and hn.off are uint32, or uint64 for an index whose blobs pass 4 GiB
+    (format.py): the compiled readers take both, and read the same documents and numbers."""
+    from balise.index._lookup import HouseNumbers
+    from balise.index._stored import StoredDocuments
+
+    write(tmp_path, [STREET, TOWN, *many_documents(6_000)])
+    index = IndexReader(tmp_path / "index")
+    assert index.doc_offsets.dtype == np.uint32 and index.hn_offsets.dtype == np.uint32
+    assert len(index.blobs["docs.dict"])  # compressed with a dictionary, as a real index
+    dictionary = zstandard.ZstdCompressionDict(bytes(index.blobs["docs.dict"]),
+                                               dict_type=zstandard.DICT_TYPE_FULLDICT)
+    wide = StoredDocuments(index.docs_blob, index.doc_offsets.astype(np.uint64), index.doc_lonlat.reshape(-1),
+                           index.doc_ids, dictionary, IndexFormatError, "wide")
+    numbers = HouseNumbers(index.doc_hn, index.hn_offsets.astype(np.uint64), index.hn_blob)
+    for n in range(len(index.doc_ids)):
+        assert wide.document(n) == index.document(n)
+    for hn in range(int(index.doc_hn[-1])):
+        assert numbers.raw_of(hn) == index.housenumber_raw(hn)
