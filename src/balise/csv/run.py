@@ -174,12 +174,14 @@ def geocode_rows(geocoder: Answering, source: IO[bytes] | Iterable[Any], options
 def geocode_rows_parallel(index_dir: Path | str, source: IO[bytes] | Iterable[Any],
                           options: CsvOptions | None = None, mode: Mode = "search",
                           workers: int = 2, chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
-    """As geocode_rows, on ``workers`` processes that each memory-map the index.
+    """As geocode_rows, on ``workers`` processes forked with a geocoder of the index (opened
+    here: a bad index fails once, not in every worker; its pages read into the page cache once,
+    by this process's preload thread, as ``geocode_file`` does).
 
     Output order is input order; two chunks per worker at most are in flight, so memory stays
     flat whatever the file size. The file's head is checked before any worker starts.
     """
     options = options or CsvOptions()
-    geocoder = Geocoder.open(index_dir, preload=False)  # NOTE: a bad index fails here, not in every worker
+    geocoder = Geocoder.open(index_dir)
     return GeocodedCsv(source, options, mode, on_workers(geocoder, options.min_score, workers),
                        in_flight=2 * workers, chunk_rows=chunk_rows)
