@@ -16,6 +16,8 @@ cdef class Query:
     cdef Py_ssize_t length
 
     cdef double similarity(self, const uint8_t* label, Py_ssize_t n) noexcept nogil
+    cdef double similarity_with_prefix(self, const uint8_t* prefix, Py_ssize_t plen,
+                                       const uint8_t* label, Py_ssize_t n, double* plain) noexcept nogil
     cdef double completion(self, const uint8_t* label, Py_ssize_t n) noexcept nogil
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
@@ -36,3 +38,31 @@ def test_a_feature_and_a_collection_are_addoks():
     assert "_folded" not in props and props["street"] == "Rue A"
     collection = geojson.collection([feature], geojson.credits_of({}), query="a", center=(0.0, 0.0), limit=1)
     assert collection["center"] == [0.0, 0.0] and collection["query"] == "a"
+
+
+def test_a_number_and_its_label_score_as_when_compared_apart():
+    """score_stored reads a label once for "<number> <label>" and "<label>" (without
+    autocomplete): the scores are score_labels' of both strings, compared one by one."""
+    from balise.search._textscore import Query, score_labels, score_stored
+
+    rng = random.Random(7)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789 _"
+    queries = ["12 rue de la paix 75002 paris", "3b av foch", "rr", "1 aa aa aa aa aa aa", "7 7 7 7"]
+    for q in queries:
+        query = Query(q)
+        for _ in range(400):
+            variants = ["".join(rng.choice(letters) for _ in range(rng.randint(0, 40))).strip()
+                        for _ in range(rng.randint(1, 4))]  # folded labels: no edge spaces
+            variants += [v for v in q.split()[rng.randint(0, 2):] if rng.random() < 0.3]
+            number = rng.choice([None, "12", "3b", "7", "1", "12 bis"])
+            blob = "\x1f".join(["shown"] + variants).encode()
+            offsets = np.array([0, len(blob)], dtype=np.uint64)
+            expected = [f"{number} {v}".strip() if number else v for v in variants]
+            if number:
+                expected = [s for v in variants for s in (f"{number} {v}".strip(), v)]
+            for autocomplete in (False, True):
+                got = score_stored(query, np.frombuffer(blob, dtype=np.uint8), offsets,
+                                   np.array([0], dtype=np.int64), [number.encode() if number else None],
+                                   autocomplete)
+                want = score_labels(query, [tuple(expected)], autocomplete)
+                assert got[0] == want[0], (q, variants, number, autocomplete)
