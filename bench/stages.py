@@ -43,6 +43,7 @@ def main() -> None:
                    check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
 
     from balise import Geocoder
+    from balise.search._collectors import collect
     from balise.search._query import QueryText
     from balise.search._search import Search
     from balise.search.engine import best_reading
@@ -65,7 +66,7 @@ def main() -> None:
 
     def collectors(q: str) -> Any:
         search = tokens(q)
-        return search, search.run()
+        return search, collect(search)
 
     def readings(q: str) -> Any:
         request(q)

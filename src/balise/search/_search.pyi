@@ -4,17 +4,9 @@ from typing import Any
 
 from typing_extensions import disjoint_base
 
-from ..index._postings import Postings
 from ._query import Query, QueryText
 from ._scorer import Scorer
 from .area import Area
-
-COLLECTORS: tuple[str, ...]
-
-@disjoint_base  # a cdef class: its own C layout
-class Pairs:
-    def __init__(self, postings: Postings) -> None: ...
-    def __call__(self, a: int, b: int) -> bool: ...
 
 @disjoint_base  # a cdef class: its own C layout
 class Search:
@@ -36,6 +28,5 @@ class Search:
                  area: Area | None = None, trace: bool = False) -> None: ...
     def note(self, action: str, keys: Iterable[int] | None = None) -> None: ...
     def describe(self, keys: Iterable[int]) -> list[str]: ...
-    def run(self) -> list[int]: ...
     @property
     def bucket_size(self) -> int: ...

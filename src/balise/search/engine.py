@@ -1,6 +1,6 @@
-"""Forward search: a query read once (``_query``), a bucket filled by Addok's collectors
-(``_search``), candidates scored and the best returned (``_scorer``), all compiled; here, what
-every search of an index shares and the choice between a query's readings.
+"""Forward search: a query read once (``_query``), a bucket (``_search``) filled by Addok's
+collectors (``_collectors``), candidates scored and the best returned (``_scorer``), all
+compiled; here, what every search of an index shares and the choice between a query's readings.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from ..index import IndexReader
 from ..index._lookup import one_edit_terms
 from ..index.format import Document
 from ..text import Pipeline
+from ._collectors import collect
 from ._query import QueryText, WordTokens
+from ._relations import Pairs
 from ._scorer import IndexView
-from ._search import Pairs, Search
+from ._search import Search
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
@@ -68,17 +70,17 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
         # than part of the name, and a clear answer spares the other reading.
         trailing = Search(engine, text, trailing_number_as_housenumber=True, extract=extract, trace=trace,
                           **options)
-        found = trailing.run()
+        found = collect(trailing)
         if found and trailing.scorer.text_of(found[0]) >= MATCH_THRESHOLD:
             return trailing, found
-    best = (first, first.run())
+    best = (first, collect(first))
     if trailing is not None and found and (not best[1] or trailing.scorer.score_of(found[0]) > top(best)):
         best = (trailing, found)
     if best[1] and best[0].scorer.text_of(best[1][0]) >= MATCH_THRESHOLD:
         return best
     if extract and text.dropped and could_name_a_place(engine, text.dropped):
         other = Search(engine, text, extract=False, trace=trace, **options)
-        columns = other.run()
+        columns = collect(other)
         if columns and (not best[1] or other.scorer.score_of(columns[0]) > top(best)) and \
                 names_the_place(engine.pipeline, text.dropped, other.scorer.result(columns[0]).doc):
             best = (other, columns)
