@@ -8,7 +8,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 MODULES = [
-    "balise.index._lookup", "balise.index._postings", "balise.index._records", "balise.index._documents",
+    "balise.index._lookup", "balise.index._housenumbers", "balise.index._postings", "balise.index._records", "balise.index._documents",
     "balise.index._stored",
     "balise.text._text", "balise.text._french",
     "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",

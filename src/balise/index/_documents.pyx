@@ -18,7 +18,7 @@ from orjson import loads as json_loads
 
 from ..text._text import ascii_label
 from ._records import housenumbers as housenumbers_records
-from .format import COORDINATE_SCALE, FILTER_PREFIX, IMPORTANCE_WEIGHT, LABEL_SEPARATOR, MULTI_POSTCODE
+from . import format as _format
 
 # (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
 # configuration; postcode weighs 1.2 on municipalities.
@@ -34,11 +34,11 @@ FILTERS = ("type", "postcode", "citycode", "category")
 NOT_STORED = ("housenumbers", "lon", "lat", "_folded")  # lon/lat live in docs.lonlat, the id in docs.id
 REPORTED_MAX = 500_000  # texts remembered as reported (past it, they are reported again)
 
-cdef double WEIGHT = IMPORTANCE_WEIGHT
-cdef str PREFIX = FILTER_PREFIX
-cdef str SEPARATOR = LABEL_SEPARATOR
-cdef int MULTI = MULTI_POSTCODE
-cdef double SCALE = COORDINATE_SCALE
+cdef double WEIGHT = _format.IMPORTANCE_WEIGHT
+cdef str PREFIX = _format.FILTER_PREFIX
+cdef str SEPARATOR = _format.LABEL_SEPARATOR
+cdef int MULTI = _format.MULTI_POSTCODE
+cdef double SCALE = _format.COORDINATE_SCALE
 cdef frozenset UNSTORED = frozenset(NOT_STORED)
 cdef array.array UINTS = py_array.array("I")
 cdef array.array DOUBLES = py_array.array("d")

@@ -15,32 +15,21 @@ from libc.string cimport memcpy
 from libc.stdint cimport int32_t, uint8_t, uint64_t
 from posix.unistd cimport pread
 
-from .format import (
-    HN_EXTRA,
-    HN_ID_BAN,
-    HN_ID_DASH_RAW,
-    HN_ID_FULL,
-    HN_ID_NONE,
-    HN_ID_SHIFT,
-    HN_ID_SUFFIX,
-    HN_ID_UNDERSCORE_RAW,
-    HN_KEY_ESCAPE,
-    HN_RAW,
-)
+from . import format as _format
 
-cdef int KEY_ESCAPE = HN_KEY_ESCAPE
-cdef int RAW = HN_RAW
-cdef int ID_SHIFT = HN_ID_SHIFT
-cdef int EXTRA = HN_EXTRA
+cdef int KEY_ESCAPE = _format.HN_KEY_ESCAPE
+cdef int RAW = _format.HN_RAW
+cdef int ID_SHIFT = _format.HN_ID_SHIFT
+cdef int EXTRA = _format.HN_EXTRA
 cdef Py_ssize_t KEYS_MAX = 200_000  # house-number keys cached (France has ~20,000)
 
 
-cdef int ID_UNDERSCORE_RAW = HN_ID_UNDERSCORE_RAW
-cdef int ID_DASH_RAW = HN_ID_DASH_RAW
-cdef int ID_BAN = HN_ID_BAN
-cdef int ID_SUFFIX = HN_ID_SUFFIX
-cdef int ID_FULL = HN_ID_FULL
-cdef int ID_NONE = HN_ID_NONE
+cdef int ID_UNDERSCORE_RAW = _format.HN_ID_UNDERSCORE_RAW
+cdef int ID_DASH_RAW = _format.HN_ID_DASH_RAW
+cdef int ID_BAN = _format.HN_ID_BAN
+cdef int ID_SUFFIX = _format.HN_ID_SUFFIX
+cdef int ID_FULL = _format.HN_ID_FULL
+cdef int ID_NONE = _format.HN_ID_NONE
 
 
 cdef inline int put(bytearray out, const char* data, Py_ssize_t n) except -1:

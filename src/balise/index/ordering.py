@@ -17,7 +17,7 @@ import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import record_ends, record_key
+from ._housenumbers import record_ends, record_key
 from ._records import gather
 from .arrays import ArrayFile, offsets_of, write_array
 from .format import COORDINATE_SCALE, DOCS_DICT_BYTES, DOCS_DICT_SAMPLES, DOCS_LEVEL, HN_BLOCK

@@ -19,7 +19,8 @@ import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
-from ._lookup import HouseNumbers, Lexicon, StringTable, cell_at, cell_positions, touch_pages
+from ._housenumbers import HouseNumbers
+from ._lookup import Lexicon, StringTable, cell_at, cell_positions, touch_pages
 from ._postings import Postings
 from ._stored import StoredDocuments
 from .format import (

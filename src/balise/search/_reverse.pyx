@@ -35,7 +35,7 @@ import numpy as np
 
 from ..index.format import COORDINATE_SCALE as _SCALE
 from ..index.format import GEO_LOW_BITS as _LOW_BITS
-from ..index._lookup cimport HouseNumbers
+from ..index._housenumbers cimport HouseNumbers
 from ._grid cimport arc_km, block_sides, cell_of, compact, hav_km, lower_bound, reach, spread
 
 NEAR_LEVELS = 6  # grid blocks up to 3 x 64 cells (at least 6 km around), then the far search

@@ -1,7 +1,8 @@
 # cython: language_level=3
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
-from ..index._lookup cimport HouseNumbers, StringTable
+from ..index._housenumbers cimport HouseNumbers
+from ..index._lookup cimport StringTable
 from ._docs cimport DocMap
 from ._query cimport Query
 

@@ -23,7 +23,7 @@ from .result import Result
 
 from ._geojson cimport feature
 
-from ..index._lookup cimport HouseNumbers
+from ..index._housenumbers cimport HouseNumbers
 from ._docs cimport DocMap, docmap_free, docmap_get, docmap_init, docmap_set
 from ._textscore cimport labels_score, stored_score
 

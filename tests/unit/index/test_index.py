@@ -278,7 +278,7 @@ def test_a_damaged_dictionary_is_refused_and_a_damaged_document_said(tmp_path):
 def test_offsets_of_either_width_read_the_same(tmp_path):
     """docs.off and hn.off are uint32, or uint64 for an index whose blobs pass 4 GiB
     (format.py): the compiled readers take both, and read the same documents and numbers."""
-    from balise.index._lookup import HouseNumbers
+    from balise.index._housenumbers import HouseNumbers
     from balise.index._stored import StoredDocuments
 
     write(tmp_path, [STREET, TOWN, *many_documents(6_000)])

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from balise.index import IndexReader, IndexWriter
-from balise.index._lookup import HouseNumbers, record_ends
+from balise.index._housenumbers import HouseNumbers, record_ends
 from balise.index._records import ban_suffix, housenumber_record
 from balise.index.format import HN_BLOCK
 from balise.text import make_pipeline
