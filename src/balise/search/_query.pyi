@@ -5,7 +5,8 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import disjoint_base
 
-from ..text import Pipeline, Token
+from ..text import Pipeline
+from ..text._text import Word
 from ._textscore import Query as TextQuery
 
 @disjoint_base  # a cdef class: its own C layout
@@ -50,7 +51,7 @@ class QueryText:
     @property
     def dropped(self) -> str: ...
     def __init__(self, pipeline: Pipeline, q: str) -> None: ...
-    def query_words(self, extract: bool) -> list[Token]: ...
+    def query_words(self, extract: bool) -> list[Word]: ...
 
 @disjoint_base
 class Query:
@@ -61,9 +62,9 @@ class Query:
     @property
     def extract(self) -> bool: ...
     @property
-    def housenumbers(self) -> list[Token]: ...
+    def housenumbers(self) -> list[Word]: ...
     @property
-    def maybe_housenumbers(self) -> list[Token]: ...
+    def maybe_housenumbers(self) -> list[Word]: ...
     meaningful: list[QueryToken]
     common: list[QueryToken]
     @property
