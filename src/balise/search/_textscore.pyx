@@ -36,6 +36,33 @@ cdef void _init_classes():
 _init_classes()
 
 
+cdef inline bint take(Query q, int code, Py_ssize_t* ntouched) noexcept nogil:
+    """Count one bigram of a text against the query's: whether the query had one left. The
+    codes counted are kept (``touched``) to be reset after the text; past 256 of them (a long
+    text), ``ntouched`` is -1 and every code is reset."""
+    if q.used[code] >= q.counts[code]:
+        return False
+    if q.used[code] == 0 and ntouched[0] >= 0:
+        if ntouched[0] < 256:
+            q.touched[ntouched[0]] = code
+            ntouched[0] += 1
+        else:
+            ntouched[0] = -1
+    q.used[code] += 1
+    return True
+
+
+cdef inline void reset(Query q, Py_ssize_t ntouched) noexcept nogil:
+    """``used`` back to zero after a text (``take``)."""
+    cdef Py_ssize_t i
+    if ntouched < 0:
+        for i in range(CODES):
+            q.used[i] = 0
+    else:
+        for i in range(ntouched):
+            q.used[q.touched[i]] = 0
+
+
 cdef class Query:
     """The bigram counts of a folded query, compared with many labels."""
 
@@ -54,77 +81,37 @@ cdef class Query:
 
     cdef double similarity(self, const uint8_t* label, Py_ssize_t n) noexcept nogil:
         cdef const uint8_t* q = self.q
-        cdef Py_ssize_t i, same = 0, slots, ntouched = 0
-        cdef int code
+        cdef Py_ssize_t i, same = 0, ntouched = 0
         if self.length < 2:
             return 1.0 if self.length == 1 and n == 1 and label[0] == q[0] else 0.0
         for i in range(n - 1):
-            code = (CLASS[label[i]] << 6) | CLASS[label[i + 1]]
-            if self.used[code] < self.counts[code]:
-                if self.used[code] == 0:
-                    if ntouched < 256:
-                        self.touched[ntouched] = code
-                        ntouched += 1
-                    else:  # a label of hundreds of distinct shared bigrams: reset them all
-                        ntouched = -1
-                self.used[code] += 1
-                same += 1
-        if ntouched < 0:
-            for i in range(CODES):
-                self.used[i] = 0
-        else:
-            for i in range(ntouched):
-                self.used[self.touched[i]] = 0
+            same += take(self, (CLASS[label[i]] << 6) | CLASS[label[i + 1]], &ntouched)
+        reset(self, ntouched)
         if same == 0:
             return 0.0
-        slots = (n - 1) + (self.length - 1) - same
-        return <double> same / <double> slots
+        return <double> same / <double> ((n - 1) + (self.length - 1) - same)
 
     cdef double similarity_with_prefix(self, const uint8_t* prefix, Py_ssize_t plen,
                                        const uint8_t* label, Py_ssize_t n, double* plain) noexcept nogil:
         """The similarity of ``prefix + label`` (returned) and of ``label`` (in ``plain``), in
         one pass over the label: the bigrams shared are, code by code, the smaller of the
         query's count and the text's, so the prefix's bigrams only add where the label left
-        some of the query's unmatched. Needs a query and a prefix of 2 bytes or more.
+        some of the query's unmatched. Needs a query and a prefix of 2 bytes or more, a label
+        of 1 or more.
 
         PERF: addok-france compares "<number> <label>" then "<label>"; the label was read twice."""
-        cdef Py_ssize_t i, same = 0, extra = 0, ntouched = 0, total = plen + n
-        cdef int code
-        cdef uint16_t* seen = self.used  # here: the label's count of each code, up to the query's
+        cdef Py_ssize_t i, same = 0, extra = 0, ntouched = 0
         for i in range(n - 1):
-            code = (CLASS[label[i]] << 6) | CLASS[label[i + 1]]
-            if seen[code] < self.counts[code]:
-                if seen[code] == 0:
-                    if ntouched < 256:
-                        self.touched[ntouched] = code
-                        ntouched += 1
-                    else:
-                        ntouched = -1
-                seen[code] += 1
-                same += 1
-        # the prefix's own bigrams, then the one it shares with the label's first byte
-        for i in range(plen - 1 + (1 if n else 0)):
-            code = (CLASS[prefix[i]] << 6) | CLASS[prefix[i + 1] if i + 1 < plen else label[0]]
-            if seen[code] < self.counts[code]:
-                if seen[code] == 0:
-                    if ntouched < 256:
-                        self.touched[ntouched] = code
-                        ntouched += 1
-                    else:
-                        ntouched = -1
-                seen[code] += 1
-                extra += 1
-        if ntouched < 0:
-            for i in range(CODES):
-                seen[i] = 0
-        else:
-            for i in range(ntouched):
-                seen[self.touched[i]] = 0
+            same += take(self, (CLASS[label[i]] << 6) | CLASS[label[i + 1]], &ntouched)
+        for i in range(plen):  # the prefix's own bigrams, then the one it makes with the label
+            extra += take(self, (CLASS[prefix[i]] << 6) | CLASS[prefix[i + 1] if i + 1 < plen else label[0]],
+                          &ntouched)
+        reset(self, ntouched)
         plain[0] = 0.0 if same == 0 else <double> same / <double> ((n - 1) + (self.length - 1) - same)
         same += extra
         if same == 0:
             return 0.0
-        return <double> same / <double> ((total - 1) + (self.length - 1) - same)
+        return <double> same / <double> ((plen + n - 1) + (self.length - 1) - same)
 
     cdef double completion(self, const uint8_t* label, Py_ssize_t n) noexcept nogil:
         """1 when the query is the label, 0.9 when it starts it, 0.7 when it is inside."""
@@ -166,6 +153,14 @@ cdef inline double bound(Query q, Py_ssize_t n, bint autocomplete) noexcept nogi
     return most * 0.9 if autocomplete else most
 
 
+cdef inline void record(double s, Best* b) noexcept nogil:
+    """A label's similarity, for the best so far and the first match."""
+    if s > b.best:
+        b.best = s
+    if s >= MATCH_THRESHOLD:
+        b.first_match = s
+
+
 cdef inline void offer(Query q, const uint8_t* label, Py_ssize_t n, bint autocomplete,
                        Best* b) noexcept:
     cdef double s
@@ -178,19 +173,7 @@ cdef inline void offer(Query q, const uint8_t* label, Py_ssize_t n, bint autocom
     if bound(q, n, autocomplete) <= b.best:  # it can neither beat the best nor match (< 0.9)
         return
     s = q.similarity(label, n)
-    if autocomplete:
-        s = s * 0.9
-    if s > b.best:
-        b.best = s
-    if s >= MATCH_THRESHOLD:
-        b.first_match = s
-
-
-cdef inline void take(double s, Best* b) noexcept nogil:
-    if s > b.best:
-        b.best = s
-    if s >= MATCH_THRESHOLD:
-        b.first_match = s
+    record(s * 0.9 if autocomplete else s, b)
 
 
 cdef inline void offer_pair(Query q, const uint8_t* prefix, Py_ssize_t plen, const uint8_t* label,
@@ -202,13 +185,13 @@ cdef inline void offer_pair(Query q, const uint8_t* prefix, Py_ssize_t plen, con
     if b.first_match >= 0:
         return
     if bound(q, plen + n, False) > b.best:
-        take(q.similarity_with_prefix(prefix, plen, label, n, &plain), b)
+        record(q.similarity_with_prefix(prefix, plen, label, n, &plain), b)
         both = True
         if b.first_match >= 0:
             return
     if bound(q, n, False) <= b.best:
         return
-    take(plain if both else q.similarity(label, n), b)
+    record(plain if both else q.similarity(label, n), b)
 
 
 cdef inline double result(Best* b) noexcept nogil:

@@ -66,3 +66,28 @@ def test_a_number_and_its_label_score_as_when_compared_apart():
                                    autocomplete)
                 want = score_labels(query, [tuple(expected)], autocomplete)
                 assert got[0] == want[0], (q, variants, number, autocomplete)
+
+
+def test_a_long_text_is_compared_as_python_ngram_does():
+    """Past 256 distinct shared bigrams the comparison resets every count: each text is
+    compared afresh (a long folded query, "北京..." folds to several letters a character)."""
+    from collections import Counter
+
+    from balise.search._textscore import Query, score_labels, score_stored
+
+    def similarity(a: str, b: str) -> float:  # python-ngram's compare(a, b, N=2, pad_len=0)
+        ours, theirs = (Counter(s[i:i + 2] for i in range(len(s) - 1)) for s in (a, b))
+        same = sum(min(n, theirs[k]) for k, n in ours.items())
+        return same / ((len(a) - 1) + (len(b) - 1) - same) if same else 0.0
+
+    rng = random.Random(3)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789_ "
+    q = "".join(rng.choice(letters) for _ in range(900))
+    query = Query(q)
+    for _ in range(200):
+        label = "".join(rng.choice(letters) for _ in range(rng.randint(1, 1200))).strip() or "a"
+        assert query.compare(label) == pytest.approx(similarity(q, label), abs=1e-12)
+        blob = f"shown\x1f{label}".encode()
+        offsets, docs = np.array([0, len(blob)], dtype=np.uint64), np.array([0], dtype=np.int64)
+        stored = score_stored(query, np.frombuffer(blob, dtype=np.uint8), offsets, docs, [b"12"], False)
+        assert stored[0] == score_labels(query, [(f"12 {label}", label)], False)[0]
