@@ -50,6 +50,8 @@ cdef class StoredDocuments:
 
     cpdef dict document(self, Py_ssize_t n):
         """Document ``n``, a new dict (IndexReader.document shares it with its callers)."""
+        if not 0 <= n < self.lonlat.shape[0] // 2:  # NOTE: the offsets are read unchecked
+            raise IndexError(f"no document {n}")
         cdef uint64_t start = self.offsets.at(n), end = self.offsets.at(n + 1)
         try:
             doc = orjson.loads(self.decompressor().decompress(self.blob[start:end]))

@@ -294,3 +294,6 @@ def test_offsets_of_either_width_read_the_same(tmp_path):
         assert wide.document(n) == index.document(n)
     for hn in range(int(index.doc_hn[-1])):
         assert numbers.raw_of(hn) == index.housenumber_raw(hn)
+    for n in (-1, len(index.doc_ids), 2**40):  # refused, not read beyond the offsets
+        with pytest.raises(IndexError):
+            wide.document(n)
