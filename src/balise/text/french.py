@@ -189,24 +189,6 @@ STREET_TYPE_WORDS = frozenset(w for t in TYPES for w in language(t) if w.isalnum
 ORDINAL_WORDS = language(ORDINAL_REGEX)
 
 
-def is_street_type(word: str) -> bool:
-    """STREET_TYPE.fullmatch(word) of a folded (ASCII) word."""
-    return word.lower() in STREET_TYPE_WORDS
-
-
-def is_ordinal(word: str) -> bool:
-    """ORDINAL.match(word) of a folded (ASCII) word."""
-    return word.lower() in ORDINAL_WORDS
-
-
-def is_housenumber(word: str) -> bool:
-    return word[:1].isdigit() and HOUSENUMBER.match(word) is not None
-
-
-def is_parcel(word: str) -> bool:
-    return word[:1].isdigit() and PARCEL.fullmatch(word) is not None
-
-
 MONTHS = {
     "janvier", "fevrier", "mars", "avril", "mai", "juin", "juillet", "aout", "septembre",
     "octobre", "novembre", "decembre",
@@ -216,9 +198,6 @@ MONTHS = {
 NAME_NUMBER_PRECEDERS = {"du", "de", "des", "le", "la", "les", "au", "aux", "l", "d"}
 TRAILING_NUMBER = re.compile(r"^\d{1,4}(" + ORDINAL_REGEX + r"|[a-z]{1,2}\d{1,3})?$")  # parcels too
 
-
-def is_trailing_number(word: str) -> bool:
-    return word[:1].isdigit() and TRAILING_NUMBER.match(word) is not None
 
 
 RULES = FrenchRules(
