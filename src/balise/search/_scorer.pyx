@@ -60,6 +60,12 @@ cdef class IndexView:
         self.hn_lonlat = &hn_lonlat[0] if hn_lonlat.shape[0] else NULL
 
 
+cdef inline void housenumber_point(IndexView view, int64_t hn, double* lon, double* lat) noexcept:
+    """A house number's point in degrees (``hn.lonlat`` holds them in 1e-7 degree)."""
+    lon[0] = view.hn_lonlat[2 * hn] / COORDINATE_SCALE
+    lat[0] = view.hn_lonlat[2 * hn + 1] / COORDINATE_SCALE
+
+
 # key -> its spellings (bytes), cached: France has ~20,000 keys. NOTE: tuples of bytes, which
 # the cyclic garbage collector stops tracking (tests/unit/search/test_garbage.py).
 cdef dict HOUSENUMBER_KEYS = {}
@@ -230,8 +236,7 @@ cdef class Scorer:
         for k in range(n):
             hn, doc = self.hns[first + k], self.docs[first + k]
             if hn >= 0:
-                lon[k] = self.view.hn_lonlat[2 * hn] / COORDINATE_SCALE
-                lat[k] = self.view.hn_lonlat[2 * hn + 1] / COORDINATE_SCALE
+                housenumber_point(self.view, hn, &lon[k], &lat[k])
             else:
                 lon[k] = self.view.lonlat[2 * doc]
                 lat[k] = self.view.lonlat[2 * doc + 1]
@@ -371,12 +376,14 @@ cdef class Scorer:
         cdef int64_t hn = self.hns[i]
         doc = self.index.document(doc_number)  # shared and cached: read, never changed
         cdef dict props = None
+        cdef double lon, lat
         housenumber = None
         if hn >= 0:  # IndexReader.housenumber's, in C
             props = self.view.housenumbers.properties(hn, self.view.ids[doc_number])
             housenumber = props.pop("raw")
-            props["lon"] = self.view.hn_lonlat[2 * hn] / COORDINATE_SCALE
-            props["lat"] = self.view.hn_lonlat[2 * hn + 1] / COORDINATE_SCALE
+            housenumber_point(self.view, hn, &lon, &lat)
+            props["lon"] = lon
+            props["lat"] = lat
         return feature(doc, props, housenumber, self.shown_label(i, housenumber), self.score[i],
                        self.km[i] if self.with_centre else None, str(doc.get("type") or ""),
                        self._queried_postcodes(doc), debug)
