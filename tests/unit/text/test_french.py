@@ -163,3 +163,31 @@ def test_word_tests_match_their_expressions():
         lower = folded.lower()
         assert (lower in french.STREET_TYPE_WORDS) == bool(french.STREET_TYPE.fullmatch(folded)), folded
         assert (lower in french.ORDINAL_WORDS) == bool(french.ORDINAL.match(folded)), folded
+
+
+def test_compiled_phonetic_rules_are_the_expressions():
+    """french.PHONETIC_RULES and their compiled twin (_phonetic) rewrite a folded word alike:
+    every word of three characters or fewer, every four-letter word of the letters the rules
+    look at, random longer words of them, and the real words of the golden file; a word with
+    any other character is left to the expressions."""
+    import itertools
+    import random
+    import re
+    import string
+
+    from balise.text._french import rewrite
+    from balise.text._phonetic import phonetic_ascii
+    from balise.text.french import PHONETIC_RULES
+
+    alphabet = string.ascii_lowercase + string.digits + "_"
+    words = {"".join(w) for n in range(4) for w in itertools.product(alphabet, repeat=n)}
+    words.update("".join(w) for w in itertools.product("aeiougnhcsqtmpdlxwyr1_", repeat=4))
+    rng = random.Random(1)
+    letters = "aeiouyaeiougnhcsqtmpdlxwkfrbz0_"
+    words.update("".join(rng.choice(letters) for _ in range(rng.randint(5, 14))) for _ in range(50_000))
+    with gzip.open(Path(__file__).parent / "addok-tokens.jsonl.gz", "rt") as f:
+        words.update(re.findall(r"\w+", fold(f.read()).lower()))
+    differ = [w for w in words if phonetic_ascii(w) != rewrite(w, PHONETIC_RULES)]
+    assert differ == []
+    assert phonetic_ascii("Champs") is None and phonetic_ascii("rue des") is None
+    assert phonetic("Champs") == rewrite("Champs", PHONETIC_RULES)

@@ -1,0 +1,3 @@
+# Stub of the compiled _phonetic.pyx (the types mypy checks its callers against).
+
+def phonetic_ascii(word: str) -> str | None: ...
