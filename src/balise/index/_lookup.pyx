@@ -26,12 +26,16 @@ cdef uint64_t FNV_OFFSET = 14695981039346656037ULL
 cdef uint64_t FNV_PRIME = 1099511628211ULL
 
 
-cdef inline uint64_t fnv1a(const uint8_t* data, Py_ssize_t n) noexcept nogil:
-    cdef uint64_t h = FNV_OFFSET
+cdef inline uint64_t fnv1a_from(uint64_t h, const uint8_t* data, Py_ssize_t n) noexcept nogil:
+    """FNV-1a of ``data`` continued from ``h``, the hash of what comes before it."""
     cdef Py_ssize_t i
     for i in range(n):
         h = (h ^ data[i]) * FNV_PRIME
     return h
+
+
+cdef inline uint64_t fnv1a(const uint8_t* data, Py_ssize_t n) noexcept nogil:
+    return fnv1a_from(FNV_OFFSET, data, n)
 
 
 def string_hash(bytes key) -> int:
@@ -39,22 +43,47 @@ def string_hash(bytes key) -> int:
     return fnv1a(<const uint8_t*> key, len(key))
 
 
-cdef inline int64_t table_find_c(const uint32_t[::1] table, const uint8_t[::1] blob,
-                                 const uint64_t[::1] offsets, const uint8_t* key,
-                                 Py_ssize_t n) noexcept nogil:
-    cdef uint64_t mask = table.shape[0] - 1
-    cdef uint64_t slot = fnv1a(key, n) & mask
+cdef struct Probe:  # a StringTable's arrays as pointers (PERF: probes take no memoryview each)
+    const uint32_t* table
+    uint64_t mask
+    const uint8_t* blob
+    const uint64_t* offsets
+
+
+cdef inline Probe probe_of(StringTable strings) noexcept:
+    cdef Probe probe
+    probe.table = &strings.table[0]
+    probe.mask = strings.table.shape[0] - 1
+    probe.blob = &strings.blob[0]
+    probe.offsets = &strings.offsets[0]
+    return probe
+
+
+cdef inline int64_t probe_find(const Probe* probe, uint64_t h, const uint8_t* key, Py_ssize_t n) noexcept nogil:
+    """The number of the string ``key`` (of hash ``h``), or -1."""
+    cdef uint64_t slot = h & probe.mask
     cdef uint32_t i
     cdef uint64_t start, end
     while True:
-        i = table[slot]
+        i = probe.table[slot]
         if i == EMPTY:
             return -1
-        start = offsets[i]
-        end = offsets[i + 1]
-        if <Py_ssize_t> (end - start) == n and (n == 0 or memcmp(&blob[start], key, n) == 0):
+        start = probe.offsets[i]
+        end = probe.offsets[i + 1]
+        if <Py_ssize_t> (end - start) == n and (n == 0 or memcmp(&probe.blob[start], key, n) == 0):
             return i
-        slot = (slot + 1) & mask
+        slot = (slot + 1) & probe.mask
+
+
+cdef inline int64_t table_find_c(const uint32_t[::1] table, const uint8_t[::1] blob,
+                                 const uint64_t[::1] offsets, const uint8_t* key,
+                                 Py_ssize_t n) noexcept nogil:
+    cdef Probe probe
+    probe.table = &table[0]
+    probe.mask = table.shape[0] - 1
+    probe.blob = &blob[0]
+    probe.offsets = &offsets[0]
+    return probe_find(&probe, fnv1a(key, n), key, n)
 
 
 def build_table(const uint8_t[::1] blob, const uint64_t[::1] offsets):
@@ -255,8 +284,8 @@ cdef struct Found:
     Py_ssize_t capacity
 
 
-cdef int offer(Found* found, StringTable table, const uint8_t* key, Py_ssize_t n) except -1:
-    cdef int64_t i = table_find_c(table.table, table.blob, table.offsets, key, n)
+cdef int add(Found* found, int64_t i) except -1:
+    """Keep term ``i`` (-1: none) unless it was found before."""
     cdef Py_ssize_t j
     cdef int64_t* grown
     if i < 0:
@@ -276,6 +305,7 @@ cdef int offer(Found* found, StringTable table, const uint8_t* key, Py_ssize_t n
 
 cdef extern from "Python.h":
     void PyObject_GC_UnTrack(void* op)
+    void __builtin_prefetch(const void* address) nogil  # GCC's and Clang's
 
 
 cdef array.array INT64 = array.array("q")
@@ -285,46 +315,69 @@ def one_edit_terms(StringTable table, str word) -> array.array:
     """Numbers of the strings one edit away from ``word`` (int64), in Addok's order of
     preference: transpositions, then substitutions by keys next on an AZERTY keyboard, then
     insertions, then deletions (words over 3 letters). Words are ASCII (folded tokens);
-    others get none. PERF: an array, not a tuple of ints: the collectors read its buffer."""
+    others get none. PERF: an array, not a tuple of ints: the collectors read its buffer.
+
+    PERF: an edit at position i leaves the word's first i bytes as they are, so each
+    candidate's hash goes on from the hash of that prefix (``prefix[i]``); the insertions,
+    ~26 (n + 1) of the ~30 n probes, are tried position by position in one buffer, their
+    finds then put back in Addok's order (letter by letter).
+    """
     if not word.isascii():
         return array.clone(INT64, 0, False)
     cdef bytes w = word.encode()
-    cdef Py_ssize_t n = len(w), i, j
+    cdef Py_ssize_t n = len(w), i, j, k, inserted = 0
     cdef const uint8_t* src = <const uint8_t*> w
-    cdef bytearray buffer = bytearray(n + 1)
-    cdef uint8_t* buf = <uint8_t*> buffer
+    cdef Probe probe = probe_of(table)
     cdef Found found
     cdef bytes others
     cdef uint8_t letter
+    cdef int64_t term
+    cdef uint64_t hashes[26]
     cdef array.array out
     found.size, found.capacity = 0, 64
     found.ids = <int64_t*> malloc(found.capacity * sizeof(int64_t))
-    if found.ids == NULL:
-        raise MemoryError()
+    cdef uint8_t* buf = <uint8_t*> malloc(n + 2)
+    cdef uint64_t* prefix = <uint64_t*> malloc((n + 1) * sizeof(uint64_t))
+    # the insertions found: (letter * (n + 1) + position) << 32 | term, sorted into Addok's order
+    cdef uint64_t* insertions = <uint64_t*> malloc(26 * (n + 1) * sizeof(uint64_t))
     try:
+        if found.ids == NULL or buf == NULL or prefix == NULL or insertions == NULL:
+            raise MemoryError()
+        prefix[0] = FNV_OFFSET
+        for i in range(n):
+            prefix[i + 1] = (prefix[i] ^ src[i]) * FNV_PRIME
+        memcpy(buf, src, n)
         for i in range(n - 1):  # transpositions
-            memcpy(buf, src, n)
-            buf[i] = src[i + 1]
-            buf[i + 1] = src[i]
-            offer(&found, table, buf, n)
+            buf[i], buf[i + 1] = src[i + 1], src[i]
+            add(&found, probe_find(&probe, fnv1a_from(prefix[i], buf + i, n - i), buf, n))
+            buf[i], buf[i + 1] = src[i], src[i + 1]
         for i in range(n):  # substitutions by neighbouring keys
             others = NEIGHBOURS[src[i]]
-            memcpy(buf, src, n)
             for j in range(len(others)):
                 if others[j] != src[i]:
                     buf[i] = others[j]
-                    offer(&found, table, buf, n)
-        for letter in range(ord("a"), ord("z") + 1):  # insertions
-            for i in range(n + 1):
-                memcpy(buf, src, i)
-                buf[i] = letter
-                memcpy(buf + i + 1, src + i, n - i)
-                offer(&found, table, buf, n + 1)
+                    add(&found, probe_find(&probe, fnv1a_from(prefix[i], buf + i, n - i), buf, n))
+            buf[i] = src[i]
+        for i in range(n + 1):  # insertions, position by position
+            memcpy(buf, src, i)
+            memcpy(buf + i + 1, src + i, n - i)
+            for letter in range(26):  # PERF: the 26 slots are asked of the memory at once
+                hashes[letter] = fnv1a_from((prefix[i] ^ (ord("a") + letter)) * FNV_PRIME, src + i, n - i)
+                __builtin_prefetch(&probe.table[hashes[letter] & probe.mask])
+            for letter in range(26):
+                buf[i] = ord("a") + letter
+                term = probe_find(&probe, hashes[letter], buf, n + 1)
+                if term >= 0:
+                    insertions[inserted] = (<uint64_t> (letter * (n + 1) + i) << 32) | <uint64_t> term
+                    inserted += 1
+        sort_uint64(insertions, inserted)
+        for k in range(inserted):
+            add(&found, <int64_t> (insertions[k] & 0xFFFFFFFF))
         if n > 3:  # deletions
             for i in range(n):
                 memcpy(buf, src, i)
                 memcpy(buf + i, src + i + 1, n - 1 - i)
-                offer(&found, table, buf, n - 1)
+                add(&found, probe_find(&probe, fnv1a_from(prefix[i], buf + i, n - 1 - i), buf, n - 1))
         out = array.clone(INT64, found.size, False)
         if found.size:
             memcpy(out.data.as_voidptr, found.ids, found.size * sizeof(int64_t))
@@ -334,6 +387,22 @@ def one_edit_terms(StringTable table, str word) -> array.array:
         return out
     finally:
         free(found.ids)
+        free(buf)
+        free(prefix)
+        free(insertions)
+
+
+cdef void sort_uint64(uint64_t* items, Py_ssize_t n) noexcept nogil:
+    """Insertion sort (a word has a few insertions in the index at most)."""
+    cdef Py_ssize_t i, j
+    cdef uint64_t item
+    for i in range(1, n):
+        item = items[i]
+        j = i
+        while j > 0 and items[j - 1] > item:
+            items[j] = items[j - 1]
+            j -= 1
+        items[j] = item
 
 
 # --- the points' cells (geo.square, geo.low) --------------------------------------------------

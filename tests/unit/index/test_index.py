@@ -297,3 +297,34 @@ def test_offsets_of_either_width_read_the_same(tmp_path):
     for n in (-1, len(index.doc_ids), 2**40):  # refused, not read beyond the offsets
         with pytest.raises(IndexError):
             wide.document(n)
+
+
+def test_one_edit_terms_are_addoks_in_its_order(france_index):
+    """The terms one edit away from a word, as addok-fr's fuzzy collector lists them
+    (transpositions, AZERTY neighbours, insertions letter by letter, deletions over 3
+    letters), each once at its first place: real terms, their neighbours, typos."""
+    import random
+
+    from balise.index._lookup import KEYBOARD_NEIGHBOURS, one_edit_terms
+
+    reader = IndexReader(france_index)
+    terms = reader.terms
+
+    def addok_order(word: str) -> list[int]:
+        n = len(word)
+        candidates = [word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(n - 1)]
+        candidates += [word[:i] + key + word[i + 1:] for i in range(n)
+                       for key in KEYBOARD_NEIGHBOURS.get(word[i], "") if key != word[i]]
+        candidates += [word[:i] + letter + word[i:] for letter in "abcdefghijklmnopqrstuvwxyz"
+                       for i in range(n + 1)]
+        if n > 3:
+            candidates += [word[:i] + word[i + 1:] for i in range(n)]
+        return list(dict.fromkeys(t for t in (terms.find(c) for c in candidates) if t >= 0))
+
+    rng = random.Random(4)
+    words = [terms[i] for i in rng.sample(range(len(terms)), 400)]
+    words += [w[:i] + rng.choice("aeiourstn") + w[i + 1:] for w in words for i in [rng.randrange(len(w))]]
+    words += ["", "a", "ru", "ruee", "rivolli", "champselysee", "9"]
+    for word in words:
+        assert list(one_edit_terms(terms, word)) == addok_order(word), word
+    assert list(one_edit_terms(terms, "rivolé")) == []
