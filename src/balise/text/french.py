@@ -276,9 +276,22 @@ def housenumber_alternatives(key: str) -> list[str]:
 
 
 
+def make_expand_word(synonyms: dict[str, str]) -> Callable[[str], list[str]]:
+    """The word steps below (synonymize, then phonemicize) on a plain string."""
+
+    def expand_word(word: str) -> list[str]:
+        wanted = synonyms.get(word)
+        if wanted is None:
+            return [phonetic(word)]
+        return [phonetic(w) for w in wanted.split()]
+
+    return expand_word
+
+
 def make_pipeline() -> Pipeline:
-    return Pipeline(RULES, word_steps=[make_synonymize(load_synonyms()), each(phonemicize)],
-                    housenumber_key=housenumber_key)
+    synonyms = load_synonyms()
+    return Pipeline(RULES, word_steps=[make_synonymize(synonyms), each(phonemicize)],
+                    housenumber_key=housenumber_key, expand_word=make_expand_word(synonyms))
 
 
 __all__ = ["make_pipeline", "housenumber_key", "housenumber_alternatives", "normalize", "tokenize"]

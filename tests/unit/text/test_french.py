@@ -191,3 +191,22 @@ def test_compiled_phonetic_rules_are_the_expressions():
     assert differ == []
     assert phonetic_ascii("Champs") is None and phonetic_ascii("rue des") is None
     assert phonetic("Champs") == rewrite("Champs", PHONETIC_RULES)
+
+
+def test_expand_word_is_the_word_steps(pipeline):
+    """Pipeline.expand takes the rules' expand_word, a word's steps (synonyms, phonetics) on a
+    plain string: the same tokens as the steps over Tokens, for every word of the golden file,
+    every synonym and its replacement, and typos."""
+    import re
+
+    from balise.text.french import load_synonyms
+    from balise.text.pipeline import Token
+
+    assert pipeline.expand_word is not None
+    with gzip.open(Path(__file__).parent / "addok-tokens.jsonl.gz", "rt") as f:
+        words = set(re.findall(r"\w+", fold(f.read()).lower()))
+    synonyms = load_synonyms()
+    words |= set(synonyms) | {w for wanted in synonyms.values() for w in wanted.split()}
+    words |= {w + "x" for w in list(words)[:2000]} | {"", "Rue", "sébastopol"}
+    for word in words:
+        assert pipeline.expand(word) == [str(t) for t in pipeline.expand_all([Token(word)])], word
