@@ -19,6 +19,7 @@ from orjson import loads as json_loads
 from ..text._text import ascii_label
 from ._records import housenumbers as housenumbers_records
 from . import format as _format
+from .format import place_texts
 
 # (field, boost) as Addok's FIELDS plus the EXTRA_FIELDS of BAN's production
 # configuration; postcode weighs 1.2 on municipalities.
@@ -203,6 +204,7 @@ cdef class Batch:
     cdef public bytearray flags, hn_records, hn_lonlat
     # term -> its number in this batch; word of the texts -> its tokens (for the lexicon)
     cdef public dict terms, words
+    cdef public set places  # the texts of the documents' places (format.place_texts)
     cdef public long long housenumbers, read_documents, read_housenumbers
     cdef object index_words, expansion, key_of
     cdef dict cache, keys
@@ -215,7 +217,7 @@ cdef class Batch:
         self.post_term, self.post_doc, self.hn_count, self.hn_lengths = (
             array.clone(UINTS, 0, False) for _ in range(4))
         self.flags, self.hn_records, self.hn_lonlat = bytearray(), bytearray(), bytearray()
-        self.terms, self.words = {}, {}
+        self.terms, self.words, self.places = {}, {}, set()
         self.housenumbers = self.read_documents = self.read_housenumbers = 0
         self.index_words = pipeline.index_words
         self.expansion = pipeline.expansion
@@ -317,6 +319,7 @@ cdef class Batch:
         cdef double lon, lat, west, south, east, north
         for term, score in self.tokens(doc).items():
             self.post(term, n, score)
+        self.places.update(place_texts(doc))
         housenumbers = doc.get("housenumbers") or {}
         for name in FILTERS:
             values = as_list(doc.get(name))

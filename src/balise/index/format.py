@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 FORMAT_NAME = "balise-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5  # 5: term.flags (place terms)
 MANIFEST = "manifest.json"
 
 # Postings under these keys are filters, not words: "|" never occurs in a token.
@@ -75,6 +75,24 @@ HN_ID_FULL = 5  # the bytes stored
 # A document: a JSON object as imported, and as docs.bin keeps it (without its house numbers).
 Document: TypeAlias = dict[str, Any]
 
+# A document's place: the fields that say where it is (and a municipality's name). A term of
+# their texts is flagged PLACE_TERM in term.flags: a text with a word that is no place term
+# names no document's place (search/engine.py's names_the_place), so no search is spent on it.
+PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
+PLACE_TERM = 1  # term.flags
+
+
+def place_texts(doc: Document) -> list[str]:
+    """The texts of a document's place, as stored (a value or a list of values)."""
+    fields = PLACE_FIELDS + (("name",) if doc.get("type") == "municipality" else ())
+    texts = []
+    for name in fields:
+        value = doc.get(name)
+        for v in value if isinstance(value, list) else [value]:
+            if v:
+                texts.append(str(v))
+    return texts
+
 
 @dataclass(frozen=True)
 class Array:
@@ -101,6 +119,7 @@ ARRAYS = (
     Array("terms.off", ("<u8",), "terms+1", "start of each term in terms.bin (terms sorted)"),
     Array("terms.table", ("<u4",), "terms.table", "hash table of the terms (term numbers)"),
     Array("term.maxscore", ("<f8",), "terms", "highest posting score of each term"),
+    Array("term.flags", ("<u1",), "terms", "PLACE_TERM: a token of some document's place_texts"),
     Array("post.start", ("<u8",), "terms+1", "start of each term's postings"),
     Array("post.docs", ("<u4",), "postings", "documents of each term, ascending"),
     Array("post.scores", ("<f8",), "postings", "score of each posting"),

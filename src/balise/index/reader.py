@@ -84,6 +84,7 @@ class IndexReader:
         self.postings_lists = Postings(self.post_start, self.post_docs, self.post_scores, a["docs.lonlat"],
                                        a["docs.extent"])
         self.term_maxscore: NDArray[np.float64] = a["term.maxscore"]
+        self.term_flags: NDArray[np.uint8] = a["term.flags"]  # PLACE_TERM
         self.doc_offsets: NDArray[np.uint32] | NDArray[np.uint64] = a["docs.off"]
         self.docs_blob = self.blobs["docs.bin"]
         self.labels_offsets: NDArray[np.uint64] = a["labels.off"]

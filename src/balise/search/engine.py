@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from ..index import IndexReader
 from ..index._lookup import one_edit_terms
-from ..index.format import Document
+from ..index.format import PLACE_TERM, Document, place_texts
 from ..text import Pipeline
 from ._collectors import collect
 from ._query import QueryText, WordTokens
@@ -104,24 +104,20 @@ def match_of(results: list[tuple[Search, int]]) -> Match:
     return "exact" if search.scorer.text_of(i) >= MATCH_THRESHOLD else "fuzzy"
 
 
-PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
-
-
 def could_name_a_place(engine: Engine, text: str) -> bool:
-    """Whether some document has every word of ``text``: else no answer's place can be
-    named by it (:func:`names_the_place`), and the reading that keeps it is not tried."""
-    terms = [engine.index.term_id(t) for t in engine.pipeline.index_tokens(text)]
-    return bool(terms) and min(terms) >= 0 and engine.index.postings_lists.intersects(terms)
+    """Whether every word of ``text`` is a word of some document's place and some document
+    has them all: else no answer's place can be named by it (:func:`names_the_place`), and
+    the reading that keeps it is not tried (PERF: "Ets Leroy, 12 rue ..." read twice)."""
+    index = engine.index
+    terms = [index.term_id(t) for t in engine.pipeline.index_tokens(text)]
+    return (bool(terms) and min(terms) >= 0 and all(index.term_flags[t] & PLACE_TERM for t in terms)
+            and index.postings_lists.intersects(terms))
 
 
 def names_the_place(pipeline: Pipeline, text: str, doc: Document) -> bool:
     """Whether every word of ``text`` is a word of the document's place (its city,
     postcode, département...), compared as index tokens (so "St" is "Saint")."""
-    fields = PLACE_FIELDS + (("name",) if doc.get("type") == "municipality" else ())
     place: set[str] = set()
-    for name in fields:
-        value = doc.get(name)
-        for v in value if isinstance(value, list) else [value]:
-            if v:
-                place.update(pipeline.index_tokens(str(v)))
+    for value in place_texts(doc):
+        place.update(pipeline.index_tokens(value))
     return set(pipeline.index_tokens(text)) <= place

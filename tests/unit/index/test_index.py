@@ -328,3 +328,20 @@ def test_one_edit_terms_are_addoks_in_its_order(france_index):
     for word in words:
         assert list(one_edit_terms(terms, word)) == addok_order(word), word
     assert list(one_edit_terms(terms, "rivolé")) == []
+
+
+def test_place_terms_are_flagged(tmp_path):
+    """term.flags marks the tokens of the documents' places (format.place_texts: city,
+    postcode, context..., a municipality's name), not those of street names."""
+    from balise.index.format import PLACE_TERM, place_texts
+
+    pipeline = make_pipeline()
+    write(tmp_path, [STREET, TOWN, {**TOWN, "id": "04001", "name": "Aiglun", "city": None,
+                                    "postcode": "04510", "citycode": "04001", "context": None}])
+    index = IndexReader(tmp_path / "index")
+    assert place_texts(STREET) == ["Paris", "Paris 1er Arrondissement", "75001", "75101", "75056",
+                                   "75, Paris, Île-de-France"]
+    flagged = {index.terms[t] for t in range(len(index.terms)) if index.term_flags[t] & PLACE_TERM}
+    for text in ("Paris 1er Arrondissement", "75001", "75101", "75056", "Île-de-France", "Aiglun", "04510"):
+        assert set(pipeline.index_tokens(text)) <= flagged, text
+    assert not set(pipeline.index_tokens("Rue la Paix")) & flagged  # ("de": Île-de-France)

@@ -183,3 +183,18 @@ def test_related_words_give_candidates_when_nothing_matches_all(geocoder):
     """No document has every word: groups of words found together still give answers."""
     p = top(geocoder, "13 rue du Général-Sarrut 09700 Canté")
     assert p["postcode"] == "09700"
+
+
+def test_dropped_text_is_read_again_only_when_it_may_name_a_place(geocoder):
+    """Text that address extraction drops ("Ets Opéra, 34 avenue ...") gets a reading of its
+    own only when each of its words is a word of some document's place (term.flags) and some
+    document has them all: a street's word names no place, and the answer stays the same."""
+    from balise.search.engine import could_name_a_place
+
+    engine = geocoder.engine
+    assert could_name_a_place(engine, "paris")
+    assert could_name_a_place(engine, "paris 2e arrondissement")
+    assert not could_name_a_place(engine, "opera")  # in documents, in no place
+    assert not could_name_a_place(engine, "sarl opera")  # "sarl" in no document
+    p = top(geocoder, "Ets Opera 34 Avenue de l'Opéra 75002 Paris")
+    assert p["label"] == "34 Avenue de l'Opéra 75002 Paris"
