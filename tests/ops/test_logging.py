@@ -58,3 +58,30 @@ def test_text_lines(geocoder):
 def test_bad_format_is_refused():
     with pytest.raises(ValueError, match="BALISE_LOG_FORMAT"):
         Settings.from_env({"BALISE_LOG_FORMAT": "xml"})
+
+
+def test_a_handler_added_to_the_access_logger_gets_the_records(geocoder):
+    """configure()'s handler alone is written to directly; with another handler (an operator's
+    logging setup), every line goes through the logging chain, the same line in the stream."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    request = ("/reverse", {"lat": "48.85", "lon": "2.35"}, {"X-Request-ID": "a"})
+    direct, _ = logged(geocoder, "json", request)
+    logger = logging.getLogger(access_log.LOGGER)
+    extra = Keep()
+    logger.addHandler(extra)
+    try:
+        chained, _ = logged(geocoder, "json", request)
+    finally:
+        logger.removeHandler(extra)
+    assert len(records) == 1 and records[0].msg["request_id"] == "a"
+    one, other = json.loads(direct[0]), json.loads(chained[0])
+    assert one.keys() == other.keys()
+    assert {k: v for k, v in one.items() if k not in ("time", "duration_ms")} == \
+        {k: v for k, v in other.items() if k not in ("time", "duration_ms")}

@@ -38,11 +38,15 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.msg if isinstance(record.msg, dict) else {"message": record.getMessage()}
-        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname.lower(), "logger": record.name, **fields}
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+            fields = {**fields, "exception": self.formatException(record.exc_info)}
+        return self.line(fields, record.created, record.levelname.lower(), record.name)
+
+    def line(self, fields: dict[str, object], created: float, level: str = "info", name: str = LOGGER) -> str:
+        """The line of a record of these fields, made at ``created`` (seconds since the epoch)."""
+        head = {"time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+                "level": level, "logger": name}
+        return orjson.dumps({**head, **fields}, default=str).decode()
 
 
 # What would end a line (for Python, journald or a terminal) or hide text: C0 and C1 controls,
@@ -73,9 +77,13 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.msg if isinstance(record.msg, dict) else {"message": record.getMessage()}
-        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        return self.line(fields, record.created, record.levelname.lower())
+
+    def line(self, fields: dict[str, object], created: float, level: str = "info", name: str = LOGGER) -> str:
+        """The line of a record of these fields, made at ``created`` (seconds since the epoch)."""
+        when = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
         pairs = " ".join(f"{k}={text_value(v)}" for k, v in fields.items() if v is not None)
-        return f"{when} {record.levelname.lower()} {pairs}"
+        return f"{when} {level} {pairs}"
 
 
 def configure(fmt: str = "json", stream: TextIO | None = None) -> logging.Logger:
@@ -120,9 +128,7 @@ class AccessLogMiddleware:
         start = req.context.get("log_start")
         if start is None or not self.enabled or not self.logger.isEnabledFor(logging.INFO):
             return
-        # PERF: a record made here and handed to the handlers: ``logger.info`` would also
-        # look up its caller in the stack, a third of the cost of a line.
-        self.logger.handle(self.logger.makeRecord(self.logger.name, logging.INFO, __file__, 0, {
+        fields = {
             "request_id": req.context.get("request_id"),
             "method": req.method,
             "endpoint": req.uri_template,
@@ -131,4 +137,21 @@ class AccessLogMiddleware:
             "duration_ms": round((time.perf_counter() - start) * 1000, 3),
             "cache": req.context.get("cache"),
             "client": self.client_address(req),
-        }, (), None))
+        }
+        handler = self.logger.handlers[0] if len(self.logger.handlers) == 1 else None
+        if (handler is not None and getattr(handler, "balise", False) and not self.logger.filters
+                and not handler.filters and handler.level <= logging.INFO):
+            # PERF: configure()'s handler alone: the line written as it would write it, without
+            # a LogRecord and the handler chain (~15 us a request, a fifth of a /reverse).
+            assert isinstance(handler, logging.StreamHandler)
+            formatter = handler.formatter
+            assert isinstance(formatter, (JsonFormatter, TextFormatter))
+            text = formatter.line(fields, time.time()) + handler.terminator
+            with handler.lock:  # type: ignore[union-attr]  # (created with the handler)
+                handler.stream.write(text)
+                handler.stream.flush()
+            return
+        # a record handed to the handlers: ``logger.info`` would also look up its caller in
+        # the stack, a third of the cost of a line
+        self.logger.handle(self.logger.makeRecord(self.logger.name, logging.INFO, __file__, 0, fields, (),
+                                                  None))
