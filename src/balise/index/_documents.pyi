@@ -34,7 +34,7 @@ class Batch:
     hn_lonlat: bytearray
     terms: dict[str, int]
     words: dict[str, list[str]]
-    places: set[str]
+    place_tokens: set[str]
     housenumbers: int
     read_documents: int
     read_housenumbers: int

@@ -204,7 +204,7 @@ cdef class Batch:
     cdef public bytearray flags, hn_records, hn_lonlat
     # term -> its number in this batch; word of the texts -> its tokens (for the lexicon)
     cdef public dict terms, words
-    cdef public set places  # the texts of the documents' places (format.place_texts)
+    cdef public set place_tokens  # the tokens of the documents' places (format.place_texts)
     cdef public long long housenumbers, read_documents, read_housenumbers
     cdef object index_words, expansion, key_of
     cdef dict cache, keys
@@ -217,7 +217,7 @@ cdef class Batch:
         self.post_term, self.post_doc, self.hn_count, self.hn_lengths = (
             array.clone(UINTS, 0, False) for _ in range(4))
         self.flags, self.hn_records, self.hn_lonlat = bytearray(), bytearray(), bytearray()
-        self.terms, self.words, self.places = {}, {}, set()
+        self.terms, self.words, self.place_tokens = {}, {}, set()
         self.housenumbers = self.read_documents = self.read_housenumbers = 0
         self.index_words = pipeline.index_words
         self.expansion = pipeline.expansion
@@ -319,7 +319,11 @@ cdef class Batch:
         cdef double lon, lat, west, south, east, north
         for term, score in self.tokens(doc).items():
             self.post(term, n, score)
-        self.places.update(place_texts(doc))
+        for text in place_texts(doc):
+            cached = self.cache.get(text)
+            if cached is None:
+                cached = self.index_words(text)
+            self.place_tokens.update(<list> cached[1])
         housenumbers = doc.get("housenumbers") or {}
         for name in FILTERS:
             values = as_list(doc.get(name))

@@ -49,7 +49,7 @@ class Packed(TypedDict):
     hn_lengths: NDArray[np.uint32]  # bytes of each document's records
     hn_lonlat: NDArray[np.int32]  # (x, y) rows, in 1e-7 degree
     words: dict[str, list[str]]  # the words of the texts, each with its tokens (Pipeline.expand)
-    places: list[str]  # the texts of the documents' places (format.place_texts), each once
+    place_tokens: list[str]  # the tokens of the documents' places (format.place_texts), each once
     bad: list[tuple[int, str, str]]
     housenumbers: int
     read_documents: int
@@ -77,7 +77,7 @@ def pack(batch: Batch) -> Packed:
         "hn_lengths": np.frombuffer(batch.hn_lengths, dtype=np.uint32),
         "hn_lonlat": np.frombuffer(bytes(batch.hn_lonlat), dtype=np.int32).reshape(-1, 2),
         "words": batch.words,
-        "places": list(batch.places),
+        "place_tokens": list(batch.place_tokens),
         "bad": batch.bad,
         "housenumbers": batch.housenumbers,
         "read_documents": batch.read_documents,

@@ -72,7 +72,7 @@ class IndexWriter:
         self.labels_blob = open(self.work / "labels", "wb")  # noqa: SIM115
         self.term_ids: dict[str, int] = {}
         self.words: dict[str, list[str]] = {}  # word -> its tokens, as the workers expanded it
-        self.place_texts: set[str] = set()  # of the documents' places (format.place_texts)
+        self.place_tokens: set[str] = set()  # of the documents' places (format.place_texts)
         self.occurrences = 0  # documents filed, repeated ids included
         self.phases: dict[str, float] = {}  # seconds: reading and filing, then each sort
         self._phases_lock = threading.Lock()  # the finishing's two threads add to it
@@ -122,7 +122,7 @@ class IndexWriter:
         self.postings.append(postings)
 
         self.words.update(packed["words"])
-        self.place_texts.update(packed["places"])
+        self.place_tokens.update(packed["place_tokens"])
 
     def abort(self) -> None:
         for f in (self.hn_blob, self.hn_xy, self.ids_blob, self.docs_blob, self.labels_blob):
@@ -265,11 +265,10 @@ class IndexWriter:
         write_array(out, "terms.table", table)
         counts["terms"], counts["terms.table"] = len(terms), len(table)
         flags = np.zeros(len(terms), dtype=np.uint8)
-        for text in self.place_texts:
-            for token in self.pipeline.index_tokens(text):
-                arrival = self.term_ids.get(token)
-                if arrival is not None:  # (a place word no document is searched by)
-                    flags[order[arrival]] = PLACE_TERM
+        for token in self.place_tokens:
+            arrival = self.term_ids.get(token)
+            if arrival is not None:  # (a place word no document is searched by)
+                flags[order[arrival]] = PLACE_TERM
         write_array(out, "term.flags", flags)
         self.final_terms = terms
         return order

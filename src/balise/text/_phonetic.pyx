@@ -52,6 +52,18 @@ cdef inline bint at(const unsigned char* s, Py_ssize_t n, Py_ssize_t i, const ch
     return True
 
 
+cdef inline Py_ssize_t emit(unsigned char* out, Py_ssize_t* written, const char* text, Py_ssize_t taken,
+                            unsigned char kept=0) noexcept nogil:
+    """Put the replacement ``text`` in ``out`` (each ``*`` in it: the byte ``kept``, a
+    captured group) and return ``taken``, the length of the match it replaces."""
+    cdef Py_ssize_t k = 0
+    while text[k]:
+        out[k] = kept if text[k] == b'*' else <unsigned char> text[k]
+        k += 1
+    written[0] = k
+    return taken
+
+
 cdef Py_ssize_t match(int rule, const unsigned char* s, Py_ssize_t n, Py_ssize_t i,
                       unsigned char* out, Py_ssize_t* written) noexcept nogil:
     """The length of rule ``rule``'s match at ``i`` in ``s`` (0: none), its replacement put in
@@ -60,199 +72,136 @@ cdef Py_ssize_t match(int rule, const unsigned char* s, Py_ssize_t n, Py_ssize_t
     cdef unsigned char before = s[i - 1] if i > 0 else 0  # 0: no character (a lookbehind fails)
     cdef bint has_before = i > 0
     cdef unsigned char after = s[i + 1] if i + 1 < n else 0
+    cdef unsigned char third = s[i + 2] if i + 2 < n else 0
     cdef Py_ssize_t end
-    written[0] = 1
     if rule == 0:  # (?<=a)(mp|nd|nt)s?$ -> n
         if before == b'a' and (at(s, n, i, b"mp") or at(s, n, i, b"nd") or at(s, n, i, b"nt")):
-            out[0] = b'n'
             if i + 2 == n:
-                return 2
-            if i + 3 == n and s[i + 2] == b's':
-                return 3
+                return emit(out, written, b"n", 2)
+            if i + 3 == n and third == b's':
+                return emit(out, written, b"n", 3)
     elif rule == 1:  # ([aeiouy])mp(?=[^aeiouyr]) -> \1n
         if vowel(c) and at(s, n, i + 1, b"mp") and i + 3 < n and not vowel(s[i + 3]) and s[i + 3] != b'r':
-            out[0] = c
-            out[1] = b'n'
-            written[0] = 2
-            return 3
+            return emit(out, written, b"*n", 3, c)
     elif rule == 2:  # ngt(?=[aeiouy]) -> nt
         if at(s, n, i, b"ngt") and i + 3 < n and vowel(s[i + 3]):
-            out[0] = b'n'
-            out[1] = b't'
-            written[0] = 2
-            return 3
+            return emit(out, written, b"nt", 3)
     elif rule == 3:  # ngt -> n
         if at(s, n, i, b"ngt"):
-            out[0] = b'n'
-            return 3
+            return emit(out, written, b"n", 3)
     elif rule == 4:  # ((?<=[^g])g|^g)(?=[eyi]) -> j
         if c == b'g' and (not has_before or before != b'g') and one_of(after, b"eyi"):
-            out[0] = b'j'
-            return 1
+            return emit(out, written, b"j", 1)
     elif rule == 5:  # (?<=g)u(?=[aeio]) -> ""
         if c == b'u' and before == b'g' and one_of(after, b"aeio"):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 6:  # (?<=ei)gn([aeiouy]) -> ni\1
-        if i >= 2 and s[i - 2] == b'e' and before == b'i' and at(s, n, i, b"gn") and i + 2 < n and vowel(s[i + 2]):
-            out[0] = b'n'
-            out[1] = b'i'
-            out[2] = s[i + 2]
-            written[0] = 3
-            return 3
+        if i >= 2 and s[i - 2] == b'e' and before == b'i' and at(s, n, i, b"gn") and vowel(third):
+            return emit(out, written, b"ni*", 3, third)
     elif rule == 7:  # je([aeiouy]) -> j\1
-        if at(s, n, i, b"je") and i + 2 < n and vowel(s[i + 2]):
-            out[0] = b'j'
-            out[1] = s[i + 2]
-            written[0] = 2
-            return 3
+        if at(s, n, i, b"je") and vowel(third):
+            return emit(out, written, b"j*", 3, third)
     elif rule == 8:  # c(?=[^hieyw]) -> k
         if c == b'c' and i + 1 < n and not one_of(after, b"hieyw"):
-            out[0] = b'k'
-            return 1
+            return emit(out, written, b"k", 1)
     elif rule == 9:  # anc$ -> an
         if at(s, n, i, b"anc") and i + 3 == n:
-            out[0] = b'a'
-            out[1] = b'n'
-            written[0] = 2
-            return 3
+            return emit(out, written, b"an", 3)
     elif rule == 10:  # ((?<=[^s])ch|(?<=[^0-9])c)$ -> k
-        out[0] = b'k'
         if has_before and before != b's' and at(s, n, i, b"ch") and i + 2 == n:
-            return 2
+            return emit(out, written, b"k", 2)
         if has_before and not digit(before) and c == b'c' and i + 1 == n:
-            return 1
+            return emit(out, written, b"k", 1)
     elif rule == 11:  # (?<=[aeiouy])s(?=[aeiouy]) -> z
         if c == b's' and vowel(before) and vowel(after):
-            out[0] = b'z'
-            return 1
+            return emit(out, written, b"z", 1)
     elif rule == 12:  # ((?<=[^0-9])q|^q)u? -> k
         if c == b'q' and not digit(before):
-            out[0] = b'k'
-            return 2 if after == b'u' else 1
+            return emit(out, written, b"k", 2 if after == b'u' else 1)
     elif rule == 13:  # cc(?=[ie]) -> s
-        if at(s, n, i, b"cc") and i + 2 < n and (s[i + 2] == b'i' or s[i + 2] == b'e'):
-            out[0] = b's'
-            return 2
+        if at(s, n, i, b"cc") and (third == b'i' or third == b'e'):
+            return emit(out, written, b"s", 2)
     elif rule == 14:  # ck -> k
         if at(s, n, i, b"ck"):
-            out[0] = b'k'
-            return 2
+            return emit(out, written, b"k", 2)
     elif rule == 15:  # ph -> f
         if at(s, n, i, b"ph"):
-            out[0] = b'f'
-            return 2
+            return emit(out, written, b"f", 2)
     elif rule == 16:  # th$ -> te
         if at(s, n, i, b"th") and i + 2 == n:
-            out[0] = b't'
-            out[1] = b'e'
-            written[0] = 2
-            return 2
+            return emit(out, written, b"te", 2)
     elif rule == 17:  # (?<=[^sc0-9])h -> ""
         if c == b'h' and has_before and before != b's' and before != b'c' and not digit(before):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 18:  # ^h(?=.)+ -> ""
         if c == b'h' and i == 0 and n > 1:
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 19:  # sc -> s
         if at(s, n, i, b"sc"):
-            out[0] = b's'
-            return 2
+            return emit(out, written, b"s", 2)
     elif rule == 20:  # sh -> ch
         if at(s, n, i, b"sh"):
-            out[0] = b'c'
-            out[1] = b'h'
-            written[0] = 2
-            return 2
+            return emit(out, written, b"ch", 2)
     elif rule == 21:  # ((?<=[^0-9])w|^w) -> v
         if c == b'w' and not digit(before):
-            out[0] = b'v'
-            return 1
+            return emit(out, written, b"v", 1)
     elif rule == 22:  # c(?=[eiy]) -> s
         if c == b'c' and one_of(after, b"eiy"):
-            out[0] = b's'
-            return 1
+            return emit(out, written, b"s", 1)
     elif rule == 23:  # ((?<=[^0-9])y|^y) -> i
         if c == b'y' and not digit(before):
-            out[0] = b'i'
-            return 1
+            return emit(out, written, b"i", 1)
     elif rule == 24:  # esn -> en
         if at(s, n, i, b"esn"):
-            out[0] = b'e'
-            out[1] = b'n'
-            written[0] = 2
-            return 3
+            return emit(out, written, b"en", 3)
     elif rule == 25:  # eim( |$) -> aim
         if at(s, n, i, b"eim") and (i + 3 == n or s[i + 3] == b' '):
-            out[0] = b'a'
-            out[1] = b'i'
-            out[2] = b'm'
-            written[0] = 3
-            return 3 if i + 3 == n else 4
+            return emit(out, written, b"aim", 3 if i + 3 == n else 4)
     elif rule == 26:  # (ae|ei)(?=\w) -> e
-        if (at(s, n, i, b"ae") or at(s, n, i, b"ei")) and i + 2 < n and word_char(s[i + 2]):
-            out[0] = b'e'
-            return 2
+        if (at(s, n, i, b"ae") or at(s, n, i, b"ei")) and word_char(third):
+            return emit(out, written, b"e", 2)
     elif rule == 27:  # oeufs( |$) -> eu
         if at(s, n, i, b"oeufs") and (i + 5 == n or s[i + 5] == b' '):
-            out[0] = b'e'
-            out[1] = b'u'
-            written[0] = 2
-            return 5 if i + 5 == n else 6
+            return emit(out, written, b"eu", 5 if i + 5 == n else 6)
     elif rule == 28:  # oeu?(?=\w) -> eu
-        if at(s, n, i, b"oe") and i + 2 < n:
-            out[0] = b'e'
-            out[1] = b'u'
-            written[0] = 2
-            if s[i + 2] == b'u' and i + 3 < n and word_char(s[i + 3]):
-                return 3
-            if word_char(s[i + 2]):
-                return 2
+        if at(s, n, i, b"oe"):
+            if third == b'u' and i + 3 < n and word_char(s[i + 3]):
+                return emit(out, written, b"eu", 3)
+            if word_char(third):
+                return emit(out, written, b"eu", 2)
     elif rule == 29:  # (?<=[^0-9])s$ -> ""
         if c == b's' and i + 1 == n and has_before and not digit(before):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 30:  # (?<=u)l?x$ -> ""
-        written[0] = 0
-        if before == b'u':
-            if c == b'l' and after == b'x' and i + 2 == n:
-                return 2
-            if c == b'x' and i + 1 == n:
-                return 1
+        if before == b'u' and c == b'l' and after == b'x' and i + 2 == n:
+            return emit(out, written, b"", 2)
+        if before == b'u' and c == b'x' and i + 1 == n:
+            return emit(out, written, b"", 1)
     elif rule == 31:  # (?<=u)lt$ -> t
         if before == b'u' and at(s, n, i, b"lt") and i + 2 == n:
-            out[0] = b't'
-            return 2
+            return emit(out, written, b"t", 2)
     elif rule == 32:  # (?<=[a-z])[dg]$ -> ""
         if (c == b'd' or c == b'g') and i + 1 == n and lower(before):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 33:  # (?<=[^es0-9])t$ -> ""
         if c == b't' and i + 1 == n and has_before and before != b'e' and before != b's' and not digit(before):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 34:  # (?<=[aeiou])(m)(?=[pbgft]) -> n
         if c == b'm' and before != b'y' and vowel(before) and one_of(after, b"pbgft"):
-            out[0] = b'n'
-            return 1
+            return emit(out, written, b"n", 1)
     elif rule == 35:  # (?<=[a-z]{2})(e$) -> ""
         if c == b'e' and i + 1 == n and i >= 2 and lower(s[i - 2]) and lower(before):
-            written[0] = 0
-            return 1
+            return emit(out, written, b"", 1)
     elif rule == 36:  # (?<=[aeiouy])n[dt](?=[^aeiouyr]) -> n
         if (c == b'n' and vowel(before) and (after == b'd' or after == b't') and i + 2 < n
-                and not vowel(s[i + 2]) and s[i + 2] != b'r'):
-            out[0] = b'n'
-            return 2
+                and not vowel(third) and third != b'r'):
+            return emit(out, written, b"n", 2)
     elif rule == 37:  # ([a-z])\1+ -> \1
         if lower(c) and after == c:
             end = i + 2
             while end < n and s[end] == c:
                 end += 1
-            out[0] = c
-            return end - i
+            return emit(out, written, b"*", end - i, c)
     return 0
 
 
