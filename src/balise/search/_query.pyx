@@ -113,6 +113,12 @@ cdef class QueryText:
         return words
 
 
+cpdef list maybe_housenumbers(list words):
+    """The words that may be a house number by where they are ("rue de rivoli 12": flagged
+    maybe_housenumber, a suffix after it maybe_housenumber_suffix)."""
+    return [w for w in words if (<Word> w).kind and (<Word> w).kind.startswith("maybe_")]
+
+
 cdef list sorted_by(list tokens, bint by_frequency, bint descending):
     """A stable sort of QueryTokens by frequency or by length (as Python's sort is stable,
     ``reverse`` too: equal keys keep their order)."""
@@ -182,7 +188,7 @@ cdef class Query:
         cdef WordTokens known = engine.word_tokens
         cdef tuple expanded
         self.last_token = None
-        self.maybe_housenumbers = [w for w in words if w.kind and w.kind.startswith("maybe_")]
+        self.maybe_housenumbers = maybe_housenumbers(words)
         for i in range(len(words)):
             word = <Word> words[i]
             kind = word.kind

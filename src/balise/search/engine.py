@@ -13,7 +13,7 @@ from ..index._lookup import one_edit_terms
 from ..index.format import PLACE_TERM, Document, place_texts
 from ..text import Pipeline
 from ._collectors import collect
-from ._query import QueryText, WordTokens
+from ._query import QueryText, WordTokens, maybe_housenumbers
 from ._relations import Pairs
 from ._scorer import IndexView
 from ._search import Search
@@ -63,16 +63,16 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
     """
     text = QueryText(engine.pipeline, q)
     extract = not text.dropped or not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
-    first = Search(engine, text, extract=extract, trace=trace, **options)
     trailing = None
-    if first.query.maybe_housenumbers:
+    if maybe_housenumbers(text.query_words(extract)):
         # PERF: read as a house number first; flagged, the number is one far more often
-        # than part of the name, and a clear answer spares the other reading.
+        # than part of the name, and a clear answer spares the other reading (not even built).
         trailing = Search(engine, text, trailing_number_as_housenumber=True, extract=extract, trace=trace,
                           **options)
         found = collect(trailing)
         if found and trailing.scorer.text_of(found[0]) >= MATCH_THRESHOLD:
             return trailing, found
+    first = Search(engine, text, extract=extract, trace=trace, **options)
     best = (first, collect(first))
     if trailing is not None and found and (not best[1] or trailing.scorer.score_of(found[0]) > top(best)):
         best = (trailing, found)
