@@ -123,7 +123,7 @@ class Pipeline:
         self.rules = rules
         self.word_steps = word_steps
         # the word steps on a plain string, when the rules give them so (PERF: a word the index
-        # does not know, a typo, went through a Token per step: 2.7 us of its 3.1)
+        # does not know, a typo, went through a Token per step: 3.4 us, 1.0 without)
         self.expand_word = expand_word
         self.housenumber_key = housenumber_key
         self._index_cache: dict[str, tuple[list[str], list[str]]] = {}
