@@ -85,3 +85,24 @@ def test_a_handler_added_to_the_access_logger_gets_the_records(geocoder):
     assert one.keys() == other.keys()
     assert {k: v for k, v in one.items() if k not in ("time", "duration_ms")} == \
         {k: v for k, v in other.items() if k not in ("time", "duration_ms")}
+
+
+def test_a_failing_log_stream_does_not_fail_the_request(geocoder, capsys):
+    """A log stream that cannot be written (a closed stderr, a full disk) costs the line,
+    never the answer: logging's own error report, then the request answered."""
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("no space left on device")
+
+    settings = Settings.from_env({"BALISE_RATE_LIMITS": ""})
+    app = create_app(geocoder, settings, with_ops=False)
+    install(app, geocoder, settings, CACHED, JSON)
+    access_log.configure("json", Broken())
+    try:
+        client = falcon.testing.TestClient(app)
+        result = client.simulate_get("/reverse", params={"lat": "48.85", "lon": "2.35"})
+    finally:
+        access_log.configure("json", io.StringIO())
+    assert result.status_code == 200
+    assert "Logging error" in capsys.readouterr().err
