@@ -47,7 +47,7 @@ cdef class Scorer:
     cdef int convert(self, const DocMap* bucket) except -1
     cdef bint has_cream(self, const DocMap* bucket) except -1
     cdef int grow(self, Py_ssize_t room) except -1
-    cdef double _text_score(self, Py_ssize_t k, bytes number) except -1.0
+    cdef double _text_score(self, Py_ssize_t k, str raw) except -1.0
     cdef _with_centre(self, Py_ssize_t first)
     cdef _adjust(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws, uint8_t* trailing)
     cdef int _match_housenumbers(self, const uint32_t* docs, Py_ssize_t n, int64_t* hns, list raws) except -1

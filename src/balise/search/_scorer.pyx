@@ -17,7 +17,7 @@ from ..index.format import IMPORTANCE_WEIGHT as _IMPORTANCE_WEIGHT
 from ..index.format import MULTI_POSTCODE as _MULTI_POSTCODE
 from ..text import ascii_label
 from ..text.french import housenumber_alternatives
-from ..text.labels import as_list, make_labels, with_housenumber
+from ..text.labels import as_list, first_postcode_of, make_labels, number_last_labels, with_housenumber
 from . import scoring
 from .result import Result
 
@@ -78,6 +78,20 @@ cdef tuple keys_of(str key):
         if len(HOUSENUMBER_KEYS) >= 50_000:
             HOUSENUMBER_KEYS.clear()
         found = HOUSENUMBER_KEYS[key] = tuple([k.encode() for k in [key] + housenumber_alternatives(key)])
+    return <tuple> found
+
+
+# a house number as written -> (folded, folded bytes), cached: numbers repeat ("12", "3 bis").
+cdef dict FOLDED_NUMBERS = {}
+
+
+cdef tuple folded_number(str raw):
+    cdef object found = FOLDED_NUMBERS.get(raw)
+    if found is None:
+        if len(FOLDED_NUMBERS) >= 50_000:
+            FOLDED_NUMBERS.clear()
+        folded = ascii_label(raw)
+        found = FOLDED_NUMBERS[raw] = (folded, folded.encode())
     return <tuple> found
 
 
@@ -195,8 +209,7 @@ cdef class Scorer:
                 self.hns[k] = hns[i]
                 self.trailing[k] = trailing[i]
                 self.postcodes.append(None if postcodes is None else postcodes[i])
-                raw = raws[i]
-                self.text[k] = self._text_score(k, ascii_label(raw).encode() if raw and hns[i] >= 0 else None)
+                self.text[k] = self._text_score(k, raws[i] if hns[i] >= 0 else None)
                 self.importance[k] = self.view.importance[new[i]]
                 if self.text[k] >= MATCH_THRESHOLD:
                     self.cream += 1
@@ -213,17 +226,31 @@ cdef class Scorer:
                 self.score[k] = (self.text[k] + self.importance[k] * WEIGHT) / WITHOUT_CENTRE
         return 0
 
-    cdef double _text_score(self, Py_ssize_t k, bytes number) except -1.0:
+    cdef double _text_score(self, Py_ssize_t k, str raw) except -1.0:
+        """The text score of the candidate in column k, its house number written ``raw`` (or None).
+
+        PERF: from the stored labels, in C, with what a number written last adds
+        (``labels.number_last_labels``); only a postcode asked for among a street's several
+        ones makes its labels again (``labels``)."""
         cdef uint32_t doc = self.docs[k]
         cdef uint64_t start = self.view.labels_offsets[doc], end = self.view.labels_offsets[doc + 1]
-        cdef Py_ssize_t nlen = len(number) if number is not None else 0
-        if self.trailing[k] or self.postcodes[k] is not None:
+        cdef bytes number = None
+        cdef tuple extra = None
+        if self.postcodes[k] is not None:
             return labels_score(self.query.source.bigrams, self.labels(k)[1], self.autocomplete)
+        if raw:
+            folded = folded_number(raw)
+            number = (<tuple> folded)[1]
+            if self.trailing[k]:
+                document = self.index.document(doc)
+                extra = tuple([label.encode("ascii", "replace") for label in number_last_labels(
+                    document, (<tuple> folded)[0], first_postcode_of(document))])
+        cdef Py_ssize_t nlen = len(number) if number is not None else 0
         if <Py_ssize_t> (end - start) + nlen + 2 > len(self.scratch):
             self.scratch = bytearray(2 * (<Py_ssize_t> (end - start) + nlen + 2))
         return stored_score(self.query.source.bigrams, self.view.labels, start, end,
                             <const uint8_t*> number if nlen else NULL, nlen, self.autocomplete,
-                            <uint8_t*> self.scratch)
+                            <uint8_t*> self.scratch, extra)
 
     cdef _with_centre(self, Py_ssize_t first):
         """Scores with the distance to the centre (search/_distance.pyx: numpy's sines and
@@ -340,6 +367,11 @@ cdef class Scorer:
     def candidates(self) -> int:
         """How many documents were scored (those that cannot answer included)."""
         return self.position.size
+
+    @property
+    def columns(self) -> int:
+        """How many candidates have a column (those that can answer)."""
+        return self.count
 
     def best(self, Py_ssize_t limit) -> list:
         """Columns of the best candidates: score, then importance, then document number."""

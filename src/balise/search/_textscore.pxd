@@ -22,5 +22,6 @@ cdef class Query:
 
 
 cdef double stored_score(Query query, const uint8_t* blob, uint64_t start, uint64_t end,
-                         const uint8_t* number, Py_ssize_t nlen, bint autocomplete, uint8_t* buf) noexcept
+                         const uint8_t* number, Py_ssize_t nlen, bint autocomplete, uint8_t* buf,
+                         tuple extra=*) noexcept
 cdef double labels_score(Query query, tuple labels, bint autocomplete) except -1.0

@@ -201,12 +201,15 @@ cdef inline double result(Best* b) noexcept nogil:
 
 
 cdef double stored_score(Query query, const uint8_t* blob, uint64_t start, uint64_t end,
-                         const uint8_t* number, Py_ssize_t nlen, bint autocomplete, uint8_t* buf) noexcept:
+                         const uint8_t* number, Py_ssize_t nlen, bint autocomplete, uint8_t* buf,
+                         tuple extra=None) noexcept:
     """The text score of one document from its stored labels (``labels.bin``: the label shown,
     then the folded variants, separated by 0x1F), with its house number (``nlen`` bytes, 0 for
-    none): addok-france compares "<number> <label>" then "<label>" for every variant. ``buf``
-    has room for ``nlen + 1 + end - start`` bytes."""
+    none): addok-france compares "<number> <label>" then "<label>" for every variant; then the
+    folded labels of ``extra`` (bytes; a number written last: ``labels.number_last_labels``).
+    ``buf`` has room for ``nlen + 1 + end - start`` bytes."""
     cdef Best b
+    cdef bytes label
     cdef uint64_t pos = start, cut
     cdef Py_ssize_t m
     b.first_match = -1
@@ -237,13 +240,16 @@ cdef double stored_score(Query query, const uint8_t* blob, uint64_t start, uint6
             offer(query, buf, nlen + 1 + m if m else nlen, autocomplete, &b)
         offer(query, &blob[pos] if m else buf, m, autocomplete, &b)
         pos = cut
+    if extra is not None:
+        for label in extra:
+            offer(query, label, len(label), autocomplete, &b)
     return result(&b)
 
 
 def score_stored(Query query, const uint8_t[::1] blob, const uint64_t[::1] offsets,
-                 const int64_t[::1] docs, list numbers, bint autocomplete):
+                 const int64_t[::1] docs, list numbers, bint autocomplete, list extras=None):
     """Text scores of documents from their stored labels, each with its house number ("12
-    bis") or None (:func:`stored_score`)."""
+    bis") or None, then its ``extras`` (a tuple of bytes labels, or None) (:func:`stored_score`)."""
     cdef Py_ssize_t count = docs.shape[0], i, nlen, longest = 0
     out_array = np.zeros(count, dtype=np.float64)
     cdef double[::1] out = out_array
@@ -256,7 +262,7 @@ def score_stored(Query query, const uint8_t[::1] blob, const uint64_t[::1] offse
         nlen = len(number) if number is not None else 0
         out[i] = stored_score(query, &blob[0], offsets[docs[i]], offsets[docs[i] + 1],
                               <const uint8_t*> number if nlen else NULL, nlen, autocomplete,
-                              <uint8_t*> scratch)
+                              <uint8_t*> scratch, None if extras is None else extras[i])
     return out_array
 
 

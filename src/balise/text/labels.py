@@ -30,6 +30,11 @@ def fold_fields(doc: dict[str, Any]) -> list[list[str]]:
     return [[ascii_label(str(n)) for n in as_list(doc.get("name"))], [ascii_label(str(c)) for c in cities]]
 
 
+def first_postcode_of(doc: dict[str, Any]) -> str | None:
+    """A document's first postcode (the one its labels show), or None."""
+    return as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
+
+
 def make_labels(
     doc: dict[str, Any],
     housenumber: str | None,
@@ -42,7 +47,7 @@ def make_labels(
     ``postcode`` replaces the document's first postcode (the one a query asked for).
     ``stored`` are the document's own labels, made at import (``IndexReader.labels``).
     """
-    first_postcode = as_list(doc.get("postcode"))[0] if doc.get("postcode") else None
+    first_postcode = first_postcode_of(doc)
     if stored is not None and postcode in (None, first_postcode):
         return with_housenumber(stored, doc, housenumber, number_last, first_postcode)
     if postcode is None:
@@ -65,11 +70,19 @@ def with_housenumber(base: Labels, doc: dict[str, Any], housenumber: str | None,
     shown = f"{housenumber} {base[0]}"
     folded = [v for label in base[1] for v in (f"{number} {label}".strip(), label)]
     if number_last:
-        folded_names, folded_cities = fold_fields(doc)
-        folded.append(f"{folded_names[0]} {number}")
-        if postcode and folded_cities:
-            folded.append(f"{folded_names[0]} {number} {ascii_label(postcode)} {folded_cities[0]}")
+        folded += number_last_labels(doc, number, postcode)
     return (shown, tuple(dict.fromkeys(folded)))
+
+
+def number_last_labels(doc: dict[str, Any], number: str, postcode: str | None) -> list[str]:
+    """What addok-france adds after a place's labels when the house number (folded) was
+    written after the street's name: "<name> <number>", then "<name> <number> <postcode>
+    <city>" (``postcode``: the one the labels show)."""
+    folded_names, folded_cities = fold_fields(doc)
+    labels = [f"{folded_names[0]} {number}"]
+    if postcode and folded_cities:
+        labels.append(f"{folded_names[0]} {number} {ascii_label(postcode)} {folded_cities[0]}")
+    return labels
 
 
 def labels_of(

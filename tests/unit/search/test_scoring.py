@@ -60,12 +60,14 @@ def test_a_number_and_its_label_score_as_when_compared_apart():
             expected = [f"{number} {v}".strip() if number else v for v in variants]
             if number:
                 expected = [s for v in variants for s in (f"{number} {v}".strip(), v)]
+            extra = tuple(rng.choice(variants + [q, f"{q.split()[-1]} {number}"]).encode()
+                          for _ in range(rng.randint(0, 2)))  # a number written last adds labels
             for autocomplete in (False, True):
                 got = score_stored(query, np.frombuffer(blob, dtype=np.uint8), offsets,
                                    np.array([0], dtype=np.int64), [number.encode() if number else None],
-                                   autocomplete)
-                want = score_labels(query, [tuple(expected)], autocomplete)
-                assert got[0] == want[0], (q, variants, number, autocomplete)
+                                   autocomplete, [extra])
+                want = score_labels(query, [tuple(expected) + tuple(e.decode() for e in extra)], autocomplete)
+                assert got[0] == want[0], (q, variants, number, extra, autocomplete)
 
 
 def test_a_long_text_is_compared_as_python_ngram_does():

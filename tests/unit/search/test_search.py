@@ -198,3 +198,25 @@ def test_dropped_text_is_read_again_only_when_it_may_name_a_place(geocoder):
     assert not could_name_a_place(engine, "sarl opera")  # "sarl" in no document
     p = top(geocoder, "Ets Opera 34 Avenue de l'Opéra 75002 Paris")
     assert p["label"] == "34 Avenue de l'Opéra 75002 Paris"
+
+
+@pytest.mark.parametrize("q", ["rue de rivoli 12 paris", "Avenue de l'Opéra 34 75002 Paris",
+                               "boulevard saint germain 3 bis", "rue du 8 mai 1945 8", "route nationale 7"])
+def test_a_number_written_last_scores_as_its_labels(geocoder, q):
+    """A candidate's text score, from its stored labels in C with what a number written last
+    adds, is the score of the labels ``Scorer.labels`` makes (addok-france's, in Python)."""
+    from balise.search._collectors import collect
+    from balise.search._query import QueryText
+    from balise.search._search import Search
+    from balise.search._textscore import score_labels
+
+    engine = geocoder.engine
+    for autocomplete in (False, True):
+        search = Search(engine, QueryText(engine.pipeline, q), trailing_number_as_housenumber=True,
+                        autocomplete=autocomplete)
+        collect(search)
+        columns = range(search.scorer.columns)
+        assert columns
+        for i in columns:
+            want = score_labels(search.query.bigrams, [search.scorer.labels(i)[1]], autocomplete)[0]
+            assert search.scorer.text_of(i) == want, (q, search.scorer.labels(i))
