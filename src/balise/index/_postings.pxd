@@ -144,71 +144,94 @@ cdef inline void sort_by_length(List* lists, Py_ssize_t count) noexcept nogil:
         lists[j] = item
 
 
-cdef inline bint member(const List* lists, Py_ssize_t count, Py_ssize_t driver, Py_ssize_t i,
-                        Py_ssize_t* cursors, double* total) noexcept nogil:
-    """Whether the i-th document of the driver list is in every list; if so, total is its
-    scores summed in the order of the lists."""
-    cdef uint32_t doc = lists[driver].docs[i]
+cdef inline Py_ssize_t next_common(const List* lists, Py_ssize_t count, Py_ssize_t driver, Py_ssize_t i,
+                                   Py_ssize_t* cursors, double* total) noexcept nogil:
+    """The first position >= i of the driver list whose document is in every list (``total``:
+    its scores summed in the order of the lists), or the driver's length when there is none.
+
+    PERF: a list that lacks the driver's document moves the driver on to that list's next
+    one (a leapfrog), and a list that has no more ends the walk. The lists of one search
+    cluster, as documents are numbered commune by commune: "provence" (4,400 streets) with
+    "75" (Paris, 7,600) skips the other départements' streets in a few steps each."""
+    cdef const List* d = &lists[driver]
+    cdef uint32_t doc
     cdef Py_ssize_t k, pos
     cdef double sum = 0
-    for k in range(count):
-        if k == driver:
-            pos = i
+    while i < d.length:
+        doc = d.docs[i]
+        for k in range(count):
+            if k == driver:
+                pos = i
+            else:
+                pos = gallop(lists[k].docs, cursors[k], lists[k].length, doc)
+                cursors[k] = pos
+                if pos >= lists[k].length:
+                    return d.length
+                if lists[k].docs[pos] != doc:
+                    break
+            sum = lists[k].scores[pos] if k == 0 else sum + lists[k].scores[pos]
         else:
-            pos = gallop(lists[k].docs, cursors[k], lists[k].length, doc)
-            cursors[k] = pos
-            if pos >= lists[k].length or lists[k].docs[pos] != doc:
-                return False
-        sum = lists[k].scores[pos] if k == 0 else sum + lists[k].scores[pos]
-    total[0] = sum
-    return True
+            total[0] = sum
+            return i
+        i = gallop(d.docs, i + 1, d.length, lists[k].docs[pos])
+    return d.length
 
 
 cdef inline void best_of(const List* lists, Py_ssize_t count, const Area* area, Heap* heap) noexcept nogil:
     """Offer every document of the intersection (in the area) to the heap."""
     cdef Py_ssize_t cursors[MAX_KEYS]
-    cdef Py_ssize_t driver = shortest(lists, count), i
+    cdef Py_ssize_t driver = shortest(lists, count), i = 0, k
     cdef double total
-    for i in range(count):
-        cursors[i] = 0
-    for i in range(lists[driver].length):
-        if member(lists, count, driver, i, cursors, &total) and allowed(area, lists[driver].docs[i]):
+    for k in range(count):
+        cursors[k] = 0
+    while True:
+        i = next_common(lists, count, driver, i, cursors, &total)
+        if i >= lists[driver].length:
+            return
+        if allowed(area, lists[driver].docs[i]):
             heap_push(heap, total, lists[driver].docs[i])
+        i += 1
 
 
 cdef inline bint any_of(const List* lists, Py_ssize_t count, const Area* area) noexcept nogil:
     """Whether the lists have a document in common (in the area; stops at the first)."""
     cdef Py_ssize_t cursors[MAX_KEYS]
-    cdef Py_ssize_t driver, i
+    cdef Py_ssize_t driver, i = 0, k
     cdef double total
     if count == 0:
         return False
     driver = shortest(lists, count)
-    for i in range(count):
-        cursors[i] = 0
-    for i in range(lists[driver].length):
-        if member(lists, count, driver, i, cursors, &total) and allowed(area, lists[driver].docs[i]):
+    for k in range(count):
+        cursors[k] = 0
+    while True:
+        i = next_common(lists, count, driver, i, cursors, &total)
+        if i >= lists[driver].length:
+            return False
+        if allowed(area, lists[driver].docs[i]):
             return True
-    return False
+        i += 1
 
 
 cdef inline Py_ssize_t all_of(const List* lists, Py_ssize_t count, const Area* area, uint32_t* docs,
                               double* scores) noexcept nogil:
     """The intersection (in the area) into docs and scores (room for the shortest list); its size."""
     cdef Py_ssize_t cursors[MAX_KEYS]
-    cdef Py_ssize_t driver, i, found = 0
+    cdef Py_ssize_t driver, i = 0, found = 0, k
     cdef double total
     if count == 0:
         return 0
     driver = shortest(lists, count)
-    for i in range(count):
-        cursors[i] = 0
-    for i in range(lists[driver].length):
-        if member(lists, count, driver, i, cursors, &total) and allowed(area, lists[driver].docs[i]):
+    for k in range(count):
+        cursors[k] = 0
+    while True:
+        i = next_common(lists, count, driver, i, cursors, &total)
+        if i >= lists[driver].length:
+            return found
+        if allowed(area, lists[driver].docs[i]):
             docs[found] = lists[driver].docs[i]
             scores[found] = total
             found += 1
-    return found
+        i += 1
 
 
 cdef class Postings:

@@ -5,7 +5,9 @@ sorted arrays of document numbers with their scores.
 Every intersection walks the shortest list and gallops (exponential then binary search)
 through the others, so its cost follows the rarest word, never the commonest: at France
 scale "rue" is in 2.4 million documents, and intersecting it with a 500-document list reads
-a few thousand of them. Scores are summed list by list in the order given (Addok's: shortest
+a few thousand of them. A list that lacks a document moves the walk on to its own next one
+(``next_common``): documents are numbered commune by commune, so the lists of one search
+cluster, and whole départements are skipped at once. Scores are summed list by list in the order given (Addok's: shortest
 first), as floating-point sums must be for answers to stay identical.
 
 The best ``limit`` documents are kept in a bounded heap (score descending, then document
@@ -90,3 +92,25 @@ cdef class Postings:
         with nogil:
             found = any_of(lists, count, &area)
         return found
+
+    def intersection(self, list terms):
+        """The documents every term has, ascending, with their scores summed list by list,
+        shortest first (what a search adds to its bucket; for tests and explanations)."""
+        cdef List lists[MAX_KEYS]
+        cdef Area area
+        cdef Py_ssize_t i, found, count = len(terms)
+        if not 0 < count <= MAX_KEYS:
+            raise ValueError(f"1 to {MAX_KEYS} keys")
+        for i in range(count):
+            lists[i] = self.term(terms[i])
+        sort_by_length(lists, count)
+        self.set_area(NULL, False, &area)
+        docs_array = np.empty(lists[0].length, dtype=np.uint32)
+        scores_array = np.empty(lists[0].length, dtype=np.float64)
+        cdef uint32_t[::1] docs = docs_array
+        cdef double[::1] scores = scores_array
+        if lists[0].length == 0:
+            return docs_array, scores_array
+        with nogil:
+            found = all_of(lists, count, &area, &docs[0], &scores[0])
+        return docs_array[:found], scores_array[:found]

@@ -2,6 +2,7 @@
 """One forward search's C layer, shared with Addok's collectors (search/_collectors.pyx)."""
 
 from cpython.buffer cimport Py_buffer
+from libc.stdint cimport int64_t
 
 from ..index._postings cimport Area, List, Postings
 from ._docs cimport DocMap
@@ -49,6 +50,8 @@ cdef class Search:
     cdef int new(self, list keys, Py_ssize_t limit=*) except -1
     cdef int extend_with(self, list keys, object candidates, bint use_geohash, int stop_when) except -1
     cdef int terms_of(self, object candidates, Py_buffer* buffer) except -1
+    cdef bint shorter_alone(self, Py_ssize_t base, const int64_t* terms, Py_ssize_t count,
+                            const int64_t* fixed, Py_ssize_t n_fixed) noexcept
     cdef bint has_cream(self) except -1
 
     cdef inline List resolve(self, Py_ssize_t key) noexcept:
