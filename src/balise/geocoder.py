@@ -138,22 +138,24 @@ class Geocoder:
 
     def _search(self, request: SearchRequest) -> Answer:
         found = self._found(request)
-        features = [search.scorer.feature(i, debug_info(search, i) if request.debug else None)
-                    for search, i in found]
-        collection = geojson.collection(features, self.credits, query=request.q, filters=request.filters,
-                                        center=request.centre, limit=request.limit)
+        if request.debug:
+            features = [search.scorer.feature(i, debug_info(search, i)) for search, i in found]
+        else:
+            features = [search.scorer.feature(i) for search, i in found]
+        collection = geojson.collection(features, self.credits, request.q, request.filters, request.centre,
+                                        request.limit)
         return Answer(collection, match_of(found))
 
     def _found(self, request: SearchRequest) -> list[tuple[Search, int]]:
         """The best ``limit`` candidates of a search: each a search and a column of its scorer."""
-        limit = request.limit
-        options = dict(limit=limit, autocomplete=request.autocomplete, lat=request.lat, lon=request.lon,
-                       filters=request.filters)
+        q, limit = request.q, request.limit
         found: list[tuple[Search, int]] = []
-        for area in request.areas() if request.q.strip() else []:  # favor: near first, then anywhere
+        for area in request.areas() if q.strip() else []:  # favor: near first, then anywhere
             if len(found) >= limit:
                 break
-            search, columns = best_reading(self.engine, request.q, trace=request.debug, area=area, **options)
+            search, columns = best_reading(self.engine, q, request.debug, limit=limit,
+                                           autocomplete=request.autocomplete, lat=request.lat,
+                                           lon=request.lon, filters=request.filters, area=area)
             if found:
                 seen = {s.scorer.identity(i) for s, i in found}
                 columns = [i for i in columns if search.scorer.identity(i) not in seen]

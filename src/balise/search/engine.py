@@ -17,6 +17,7 @@ from ._query import QueryText, WordTokens, maybe_housenumbers
 from ._relations import Pairs
 from ._scorer import IndexView
 from ._search import Search
+from .area import Area
 from .scoring import MATCH_THRESHOLD
 
 Match = Literal["exact", "fuzzy", "none"]
@@ -47,7 +48,9 @@ class Engine:
         return tuple(self.index.document(doc_number)["postcode"])
 
 
-def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) -> tuple[Search, list[int]]:
+def best_reading(engine: Engine, q: str, trace: bool = False, *, limit: int = 5, autocomplete: bool = False,
+                 lat: float | None = None, lon: float | None = None, filters: dict[str, Any] | None = None,
+                 area: Area | None = None) -> tuple[Search, list[int]]:
     """A query searched as written, then, when no answer matches it clearly, in the other
     ways it may be meant (beyond Addok); the reading whose best answer scores highest wins.
 
@@ -60,29 +63,33 @@ def best_reading(engine: Engine, q: str, trace: bool = False, **options: Any) ->
     Every reading is scored against the whole query, so their scores compare. The readings
     share the query's text (:class:`QueryText`). Returns the winner and the columns of its
     best candidates (``search.scorer.feature(i)`` builds one's answer).
+
+    PERF: each Search is made with positional arguments (keywords cost ~0.5 us a call).
     """
     text = QueryText(engine.pipeline, q)
-    extract = not text.dropped or not any(len(w) == 5 and w.isdigit() for w in text.dropped.split())
+    dropped = text.dropped
+    extract = not dropped or not any(len(w) == 5 and w.isdigit() for w in dropped.split())
+    filters = filters or {}
     trailing = None
     if maybe_housenumbers(text.query_words(extract)):
         # PERF: read as a house number first; flagged, the number is one far more often
         # than part of the name, and a clear answer spares the other reading (not even built).
-        trailing = Search(engine, text, trailing_number_as_housenumber=True, extract=extract, trace=trace,
-                          **options)
+        trailing = Search(engine, text, limit, autocomplete, lat, lon, filters, True, True, extract, area,
+                          trace)
         found = collect(trailing)
         if found and trailing.scorer.text_of(found[0]) >= MATCH_THRESHOLD:
             return trailing, found
-    first = Search(engine, text, extract=extract, trace=trace, **options)
+    first = Search(engine, text, limit, autocomplete, lat, lon, filters, True, False, extract, area, trace)
     best = (first, collect(first))
     if trailing is not None and found and (not best[1] or trailing.scorer.score_of(found[0]) > top(best)):
         best = (trailing, found)
     if best[1] and best[0].scorer.text_of(best[1][0]) >= MATCH_THRESHOLD:
         return best
-    if extract and text.dropped and could_name_a_place(engine, text.dropped):
-        other = Search(engine, text, extract=False, trace=trace, **options)
+    if extract and dropped and could_name_a_place(engine, dropped):
+        other = Search(engine, text, limit, autocomplete, lat, lon, filters, True, False, False, area, trace)
         columns = collect(other)
         if columns and (not best[1] or other.scorer.score_of(columns[0]) > top(best)) and \
-                names_the_place(engine.pipeline, text.dropped, other.scorer.result(columns[0]).doc):
+                names_the_place(engine.pipeline, dropped, other.scorer.result(columns[0]).doc):
             best = (other, columns)
     return best
 
