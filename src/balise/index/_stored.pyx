@@ -11,9 +11,17 @@ import threading
 import orjson
 import zstandard
 
-from libc.stdint cimport uint64_t
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdint cimport uint8_t, uint64_t
 
 from ._lookup cimport Offsets, StringTable
+
+
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident() nogil
+
+
+cdef object loads = orjson.loads
 
 
 cdef class StoredDocuments:
@@ -21,16 +29,20 @@ cdef class StoredDocuments:
     was not stored (``docs.id`` has it), and ``lon``/``lat`` (``docs.lonlat``) last."""
 
     cdef object blob  # the docs.bin map
+    cdef const uint8_t[::1] bytes_view  # its bytes
     cdef Offsets offsets  # docs.off
     cdef const double[::1] lonlat  # lon, lat of each document
     cdef StringTable ids
     cdef object dictionary  # zstandard.ZstdCompressionDict or None
     cdef object local  # NOTE: a zstd decompressor serves one thread at a time
+    cdef unsigned long first_thread  # the thread that made the first decompressor...
+    cdef object first_decompress  # ... and its decompress method (PERF: no thread-local read)
     cdef object error  # the exception a damaged document raises (IndexFormatError)
     cdef str where
 
     def __init__(self, blob, offsets, lonlat, StringTable ids, dictionary, error, str where):
         self.blob = blob
+        self.bytes_view = blob if len(blob) else b"\0"
         self.offsets = Offsets(offsets)
         self.lonlat = lonlat
         self.ids = ids
@@ -46,6 +58,9 @@ cdef class StoredDocuments:
         except AttributeError:
             found = self.local.decompressor = zstandard.ZstdDecompressor(
                 dict_data=self.dictionary, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
+            if self.first_decompress is None:
+                self.first_thread = PyThread_get_thread_ident()
+                self.first_decompress = found.decompress
             return found
 
     cpdef dict document(self, Py_ssize_t n):
@@ -53,8 +68,15 @@ cdef class StoredDocuments:
         if not 0 <= n < self.lonlat.shape[0] // 2:  # NOTE: the offsets are read unchecked
             raise IndexError(f"no document {n}")
         cdef uint64_t start = self.offsets.at(n), end = self.offsets.at(n + 1)
+        if start > end or end > <uint64_t> self.bytes_view.shape[0]:
+            raise self.error(f"{self.where}: docs.bin: document {n} is damaged (its offsets)")
+        frame = PyBytes_FromStringAndSize(<const char*> &self.bytes_view[0] + start, end - start)
+        if self.first_decompress is not None and PyThread_get_thread_ident() == self.first_thread:
+            decompress = self.first_decompress
+        else:
+            decompress = self.decompressor().decompress
         try:
-            doc = orjson.loads(self.decompressor().decompress(self.blob[start:end]))
+            doc = loads(decompress(frame))
         except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
             raise self.error(f"{self.where}: docs.bin: document {n} is damaged ({e})") from e
         if type(doc) is not dict:

@@ -297,6 +297,15 @@ def test_offsets_of_either_width_read_the_same(tmp_path):
     for n in (-1, len(index.doc_ids), 2**40):  # refused, not read beyond the offsets
         with pytest.raises(IndexError):
             wide.document(n)
+    beyond = index.doc_offsets.astype(np.uint64)
+    beyond[1] = len(index.docs_blob) + 1  # offsets past the blob are said, never read (C reads it)
+    backwards = index.doc_offsets.astype(np.uint64)
+    backwards[1] = backwards[2] + 1
+    for offsets in (beyond, backwards):
+        damaged = StoredDocuments(index.docs_blob, offsets, index.doc_lonlat.reshape(-1), index.doc_ids,
+                                  dictionary, IndexFormatError, "damaged")
+        with pytest.raises(IndexFormatError, match="document 1 is damaged"):
+            damaged.document(1)
 
 
 def test_one_edit_terms_are_addoks_in_its_order(france_index):
