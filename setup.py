@@ -13,7 +13,7 @@ MODULES = [
     "balise.text._text", "balise.text._french", "balise.text._phonetic",
     "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",
     "balise.search._search", "balise.search._relations", "balise.search._collectors", "balise.search._grid",
-    "balise.search._reverse", "balise.search._distance",
+    "balise.search._reverse", "balise.search._distance", "balise.search._readings",
     "balise.csv._columns",
 ]
 

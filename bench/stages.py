@@ -45,8 +45,8 @@ def main() -> None:
     from balise import Geocoder
     from balise.search._collectors import collect
     from balise.search._query import QueryText
+    from balise.search._readings import best_reading
     from balise.search._search import Search
-    from balise.search.engine import best_reading
     from balise.search.request import SearchRequest
 
     geocoder = Geocoder.open(args.index, preload=False)

@@ -26,8 +26,9 @@ from .index import IndexReader
 from .index.format import filter_term
 from .index.pointer import current_target, resolve
 from .search import geojson, lookup
+from .search._readings import best_reading
 from .search._search import Search
-from .search.engine import Engine, Match, best_reading, match_of
+from .search.engine import Engine, Match, match_of
 from .search.geojson import FROM_SOURCES, Credits, credits_of
 from .search.request import LookupRequest, Request, ReverseRequest, SearchRequest
 from .search.reverse import Reverse

@@ -77,7 +77,7 @@ Document: TypeAlias = dict[str, Any]
 
 # A document's place: the fields that say where it is (and a municipality's name). A term of
 # their texts is flagged PLACE_TERM in term.flags: a text with a word that is no place term
-# names no document's place (search/engine.py's names_the_place), so no search is spent on it.
+# names no document's place (search/_readings.pyx's names_the_place), so no search is spent on it.
 PLACE_FIELDS = ("city", "postcode", "citycode", "context", "district", "oldcity")
 PLACE_TERM = 1  # term.flags
 

@@ -189,7 +189,7 @@ def test_dropped_text_is_read_again_only_when_it_may_name_a_place(geocoder):
     """Text that address extraction drops ("Ets Opéra, 34 avenue ...") gets a reading of its
     own only when each of its words is a word of some document's place (term.flags) and some
     document has them all: a street's word names no place, and the answer stays the same."""
-    from balise.search.engine import could_name_a_place
+    from balise.search._readings import could_name_a_place
 
     engine = geocoder.engine
     assert could_name_a_place(engine, "paris")
