@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +113,8 @@ class IndexReader:
             self.stored.decompressor()
         except zstandard.ZstdError as e:
             raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
-        # A document, shared by callers, who copy it to change it.
-        self.document: Callable[[int], Document] = lru_cache(maxsize=2_000)(self.stored.document)
+        # A document, shared by callers, who copy it to change it (the last few thousand kept).
+        self.document: Callable[[int], Document] = self.stored.cached
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}
