@@ -26,7 +26,7 @@ from .index import IndexReader
 from .index.format import filter_term
 from .index.pointer import current_target, resolve
 from .search import geojson, lookup
-from .search._readings import best_reading
+from .search._readings import best_candidates, features_of
 from .search._search import Search
 from .search.engine import Engine, Match, match_of
 from .search.geojson import FROM_SOURCES, Credits, credits_of
@@ -142,26 +142,14 @@ class Geocoder:
         if request.debug:
             features = [search.scorer.feature(i, debug_info(search, i)) for search, i in found]
         else:
-            features = [search.scorer.feature(i) for search, i in found]
+            features = features_of(found)
         collection = geojson.collection(features, self.credits, request.q, request.filters, request.centre,
                                         request.limit)
         return Answer(collection, match_of(found))
 
     def _found(self, request: SearchRequest) -> list[tuple[Search, int]]:
         """The best ``limit`` candidates of a search: each a search and a column of its scorer."""
-        q, limit = request.q, request.limit
-        found: list[tuple[Search, int]] = []
-        for area in request.areas() if q.strip() else []:  # favor: near first, then anywhere
-            if len(found) >= limit:
-                break
-            search, columns = best_reading(self.engine, q, request.debug, limit=limit,
-                                           autocomplete=request.autocomplete, lat=request.lat,
-                                           lon=request.lon, filters=request.filters, area=area)
-            if found:
-                seen = {s.scorer.identity(i) for s, i in found}
-                columns = [i for i in columns if search.scorer.identity(i) not in seen]
-            found += [(search, i) for i in columns]
-        return found[:limit]
+        return best_candidates(self.engine, request)
 
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,

@@ -5,7 +5,10 @@ from ..index.format import Document
 from ..text import Pipeline
 from ._search import Search
 from .area import Area
+from .request import SearchRequest
 
+def best_candidates(engine: Any, request: SearchRequest) -> list[tuple[Search, int]]: ...
+def features_of(found: list[tuple[Search, int]]) -> list[dict[str, Any]]: ...
 def best_reading(engine: Any, q: str, trace: bool = False, *, limit: int = 5, autocomplete: bool = False,
                  lat: float | None = None, lon: float | None = None, filters: dict[str, Any] | None = None,
                  area: Area | None = None) -> tuple[Search, list[int]]: ...

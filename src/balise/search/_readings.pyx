@@ -46,6 +46,31 @@ cdef inline double first_score(Search search, list columns):
     return (<Scorer> search.scorer).score[<Py_ssize_t> columns[0]]
 
 
+def best_candidates(engine, request) -> list:
+    """The best ``request.limit`` candidates of a search (a :class:`SearchRequest`), each a
+    search and a column of its scorer: its areas in turn until it has them (``favor``: near
+    first, then anywhere), a candidate already found once."""
+    cdef str q = request.q
+    cdef Py_ssize_t limit = request.limit
+    cdef bint trace = request.debug, autocomplete = request.autocomplete
+    cdef list found = [], columns
+    cdef tuple reading
+    cdef Search search
+    if not q.strip():
+        return found
+    lat, lon, filters = request.lat, request.lon, request.filters
+    for area in request.areas():
+        if len(found) >= limit:
+            break
+        reading = read(engine, q, trace, limit, autocomplete, lat, lon, filters, area)
+        search, columns = reading
+        if found:
+            seen = {s.scorer.identity(i) for s, i in found}
+            columns = [i for i in columns if search.scorer.identity(i) not in seen]
+        found += [(search, i) for i in columns]
+    return found[:limit]
+
+
 def best_reading(engine, str q, bint trace=False, *, Py_ssize_t limit=5, bint autocomplete=False, lat=None,
                  lon=None, dict filters=None, area=None):
     """A query searched as written, then, when no answer matches it clearly, in the other
@@ -61,6 +86,11 @@ def best_reading(engine, str q, bint trace=False, *, Py_ssize_t limit=5, bint au
     share the query's text (:class:`QueryText`). Returns the winner and the columns of its
     best candidates (``search.scorer.feature(i)`` builds one's answer).
     """
+    return read(engine, q, trace, limit, autocomplete, lat, lon, filters, area)
+
+
+cdef tuple read(engine, str q, bint trace, Py_ssize_t limit, bint autocomplete, lat, lon, dict filters, area):
+    """:func:`best_reading`."""
     cdef QueryText text = QueryText(engine.pipeline, q)
     cdef str dropped = text.dropped
     cdef bint extract = not dropped or not has_postcode(dropped)
@@ -89,6 +119,11 @@ def best_reading(engine, str q, bint trace=False, *, Py_ssize_t limit=5, bint au
                 and names_the_place(engine.pipeline, dropped, other.scorer.result(columns[0]).doc):
             best_search, best_columns = other, columns
     return best_search, best_columns
+
+
+def features_of(list found) -> list:
+    """The geocodejson features of candidates (each a search and a column of its scorer)."""
+    return [(<Search> search).scorer.feature(i) for search, i in found]
 
 
 def could_name_a_place(engine, str text) -> bool:
