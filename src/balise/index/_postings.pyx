@@ -7,8 +7,9 @@ through the others, so its cost follows the rarest word, never the commonest: at
 scale "rue" is in 2.4 million documents, and intersecting it with a 500-document list reads
 a few thousand of them. A list that lacks a document moves the walk on to its own next one
 (``next_common``): documents are numbered commune by commune, so the lists of one search
-cluster, and whole départements are skipped at once. Scores are summed list by list in the order given (Addok's: shortest
-first), as floating-point sums must be for answers to stay identical.
+cluster, and whole départements are skipped at once. Scores are summed list by list in the
+order given (Addok's: shortest first), as floating-point sums must be for answers to stay
+identical.
 
 The best ``limit`` documents are kept in a bounded heap (score descending, then document
 number ascending, Redis's order), so a large intersection is never materialized.

@@ -101,7 +101,8 @@ cdef tuple read(engine, str q, bint trace, Py_ssize_t limit, bint autocomplete, 
     if may_be_housenumber(text.query_words(extract)):
         # PERF: read as a house number first; flagged, the number is one far more often
         # than part of the name, and a clear answer spares the other reading (not even built).
-        trailing = Search(engine, text, limit, autocomplete, lat, lon, filters, True, True, extract, area, trace)
+        trailing = Search(engine, text, limit, autocomplete, lat, lon, filters, True, True, extract, area,
+                          trace)
         found = collect(trailing)
         if found and first_text(trailing, found) >= MATCH_THRESHOLD:
             return trailing, found
@@ -115,7 +116,8 @@ cdef tuple read(engine, str q, bint trace, Py_ssize_t limit, bint autocomplete, 
     if extract and dropped and could_name_a_place(engine, dropped):
         other = Search(engine, text, limit, autocomplete, lat, lon, filters, True, False, False, area, trace)
         columns = collect(other)
-        if columns and (not best_columns or first_score(other, columns) > first_score(best_search, best_columns)) \
+        if columns and (not best_columns
+                        or first_score(other, columns) > first_score(best_search, best_columns)) \
                 and names_the_place(engine.pipeline, dropped, other.scorer.result(columns[0]).doc):
             best_search, best_columns = other, columns
     return best_search, best_columns

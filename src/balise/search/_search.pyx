@@ -237,8 +237,8 @@ cdef class Search:
             self.terms_of(candidates, &buffer)
             have_terms = True
             terms, count = <const int64_t*> buffer.buf, buffer.len // sizeof(int64_t)
-            if lists[0].length <= SMALL_BASE and not self.shorter_alone(lists[0].length, terms, count, fixed_keys,
-                                                                        n_fixed):
+            if lists[0].length <= SMALL_BASE and not self.shorter_alone(lists[0].length, terms, count,
+                                                                        fixed_keys, n_fixed):
                 base_docs = <uint32_t*> malloc((lists[0].length + 1) * sizeof(uint32_t))
                 base_scores = <double*> malloc((lists[0].length + 1) * sizeof(double))
                 lists[0].length = all_of(lists, n, &area, base_docs, base_scores)
