@@ -138,7 +138,7 @@ class Geocoder:
         return search.scorer.feature(column), after
 
     def _search(self, request: SearchRequest) -> Answer:
-        found = self._found(request)
+        found = best_candidates(self.engine, request)
         if request.debug:
             features = [search.scorer.feature(i, debug_info(search, i)) for search, i in found]
         else:

@@ -127,8 +127,8 @@ class SearchRequest:
             self.lon = check_coordinate("lon", self.lon, 180)
         if self.lat is not None:
             self.lat = check_coordinate("lat", self.lat, 90)
-        self.filters = check_filters(self.filters)
-        self.box = check_box(self.bbox)
+        self.filters = check_filters(self.filters) if self.filters else {}  # PERF: no call for none
+        self.box = None if self.bbox is None else check_box(self.bbox)
         if self.geo_boost not in GEO_BOOSTS:
             raise InvalidParameter("geo_boost", f"must be one of {', '.join(GEO_BOOSTS)}")
         if self.geo_radius is not None:
