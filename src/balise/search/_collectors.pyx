@@ -35,6 +35,9 @@ DEF MIN_EDGE_NGRAMS = 3
 DEF MAX_EDGE_NGRAMS = 20
 DEF MANUAL_SCAN = 501  # Addok's manual_scan looks at the first 501 ids of the rarest list.
 DEF COMMON_THRESHOLD = 10000
+# The last collector that reads the bucket's matched keys (pass_should_match_threshold):
+# after it, the search stops keeping them (PERF: a fuzzy word's every tried term was added).
+DEF LAST_MATCHED_READER = 4  # no_meaningful_but_common_try_autocomplete
 
 
 cpdef list collect(Search s):
@@ -46,6 +49,8 @@ cpdef list collect(Search s):
             if s.trace is not None:
                 s.note(f"stop at {COLLECTORS[i]}")
             break
+        if i == LAST_MATCHED_READER:
+            s.keep_matched = False
     s.scorer.convert(&s.docs)
     return s.scorer.best(s.wanted)
 
@@ -112,7 +117,7 @@ cdef bint run_collector(Search s, int i) except -1:
 
 
 cdef bint only_commons_but_geohash_try_autocomplete(Search s) except -1:
-    if s.geohash_key() and s.query.only_commons:
+    if s.geohash_key() and s.query.commons_only():
         autocomplete(s, s.query.tokens, False, True)
     return False
 
@@ -125,7 +130,7 @@ cdef bint no_tokens_but_housenumbers_and_geohash(Search s) except -1:
 
 cdef bint only_commons(Search s) except -1:
     cdef Query q = s.query
-    if not q.only_commons:
+    if not q.commons_only():
         return False
     cdef list keys = tids(q.tokens)
     cdef int geohash = s.geohash_key()
@@ -207,7 +212,7 @@ cdef bint no_meaningful_but_common_try_autocomplete(Search s) except -1:
 
 
 cdef bint only_commons_try_autocomplete(Search s) except -1:
-    if s.query.only_commons:
+    if s.query.commons_only():
         autocomplete(s, s.query.tokens, True, False)
         if s.docs.size:
             return True
@@ -237,7 +242,7 @@ cdef bint bucket_with_meaningful(Search s) except -1:
 
 cdef bint reduce_with_other_commons(Search s) except -1:
     cdef Query q = s.query
-    if q.only_commons:
+    if q.commons_only():
         return False
     for token in q.common:
         if token not in q.meaningful and s.overflow():

@@ -36,6 +36,7 @@ cdef class Search:
     cdef DocMap docs
     cdef list keys  # the bucket's keys (term numbers)
     cdef set matched_keys
+    cdef bint keep_matched  # False once no collector reads matched_keys again
     # the lists of the keys that are not terms: GEOHASH, then the filters
     cdef List special[MAX_SPECIAL]
     cdef list special_arrays  # what they point into

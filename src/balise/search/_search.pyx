@@ -72,6 +72,7 @@ cdef class Search:
             self.box_by_extent = bool(self.query.housenumber_key and self.query.check_housenumber)
         self.keys = []
         self.matched_keys = set()
+        self.keep_matched = True
         self.geohash = -1
         self.special_arrays = []
         for i in range(len(self.query.filter_docs)):
@@ -166,9 +167,10 @@ cdef class Search:
         return 0
 
     cdef int add(self, list keys, Py_ssize_t limit=0) except -1:
-        for key in keys:
-            if key >= 0:
-                self.matched_keys.add(key)
+        if self.keep_matched:
+            for key in keys:
+                if key >= 0:
+                    self.matched_keys.add(key)
         limit = limit or (BUCKET_MAX - self.docs.size)
         self.intersect_into(keys, limit)
         if self.trace is not None:
@@ -176,7 +178,8 @@ cdef class Search:
         return 0
 
     cdef int new(self, list keys, Py_ssize_t limit=0) except -1:
-        self.matched_keys = {k for k in keys if k >= 0}
+        if self.keep_matched:
+            self.matched_keys = {k for k in keys if k >= 0}
         docmap_clear(&self.docs)
         self.intersect_into(keys, limit)
         if self.trace is not None:
@@ -218,7 +221,7 @@ cdef class Search:
             finally:
                 PyBuffer_Release(&buffer)
             return 0
-        fixed_terms = {k for k in fixed if k >= 0}
+        fixed_terms = {k for k in fixed if k >= 0} if self.keep_matched else set()
         n = len(fixed)
         if n + 1 > MAX_KEYS:
             raise ValueError(f"at most {MAX_KEYS} keys")
@@ -263,7 +266,7 @@ cdef class Search:
                     best_of(lists, j, &area, &heap)
                     for j in range(heap.size):
                         docmap_set(&self.docs, heap.items[j].doc, 0)
-                if tried:
+                if tried and self.keep_matched:
                     self.matched_keys.update(fixed_terms)
                     for i in range(tried):
                         self.matched_keys.add(terms[i])
