@@ -130,7 +130,7 @@ class Geocoder:
         what a CSV row keeps (addok-csv's columns and ``result_score_next``), the same as
         :meth:`answer`'s first two features, without building the others (PERF: a row costs
         one feature, not ``limit``)."""
-        found = self._found(request)
+        found = best_candidates(self.engine, request)
         if not found:
             return None, None
         search, column = found[0]
@@ -146,10 +146,6 @@ class Geocoder:
         collection = geojson.collection(features, self.credits, request.q, request.filters, request.centre,
                                         request.limit)
         return Answer(collection, match_of(found))
-
-    def _found(self, request: SearchRequest) -> list[tuple[Search, int]]:
-        """The best ``limit`` candidates of a search: each a search and a column of its scorer."""
-        return best_candidates(self.engine, request)
 
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,

@@ -63,9 +63,12 @@ cdef class Query:
     cdef readonly list filter_docs  # the documents of each filter (uint32, ascending)
 
     cdef _setup_filters(self, index, dict filters)
-
-    cdef inline bint commons_only(self) noexcept:
-        """Every token common (``only_commons``, in C for the collectors)."""
-        return self.tokens is not None and len(self.tokens) > 0 and len(self.tokens) == len(self.common)
     cdef _tokenize(self, engine, list words, bint trailing_number_as_housenumber)
     cdef _housenumber_key(self, pipeline)
+
+    cdef inline bint commons_only(self) noexcept:
+        """Every token common (``only_commons``; in C for the collectors)."""
+        return self.tokens is not None and len(self.tokens) > 0 and len(self.tokens) == len(self.common)
+
+
+cpdef list maybe_housenumbers(list words)

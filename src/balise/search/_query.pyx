@@ -240,7 +240,7 @@ cdef class Query:
 
     @property
     def only_commons(self) -> bool:
-        return bool(self.tokens) and len(self.tokens) == len(self.common)
+        return self.commons_only()
 
     @property
     def words(self) -> set:

@@ -12,8 +12,7 @@ from ..index.format import place_texts
 from . import scoring
 from ._collectors import collect
 
-from ..text._text cimport Word
-from ._query cimport QueryText
+from ._query cimport QueryText, maybe_housenumbers
 from ._scorer cimport Scorer
 from ._search cimport Search
 
@@ -25,15 +24,6 @@ cdef inline bint has_postcode(str text):
     """Whether a word of ``text`` is five digits (a postcode)."""
     for word in text.split():
         if len(<str> word) == 5 and (<str> word).isdigit():
-            return True
-    return False
-
-
-cdef inline bint may_be_housenumber(list words):
-    """Whether a word is flagged as a number written after the street's name (or its suffix)."""
-    for word in words:
-        kind = (<Word> word).kind
-        if kind and kind.startswith("maybe_"):
             return True
     return False
 
@@ -98,7 +88,7 @@ cdef tuple read(engine, str q, bint trace, Py_ssize_t limit, bint autocomplete, 
     cdef list found = None, columns, best_columns
     if filters is None:
         filters = {}
-    if may_be_housenumber(text.query_words(extract)):
+    if maybe_housenumbers(text.query_words(extract)):
         # PERF: read as a house number first; flagged, the number is one far more often
         # than part of the name, and a clear answer spares the other reading (not even built).
         trailing = Search(engine, text, limit, autocomplete, lat, lon, filters, True, True, extract, area,
