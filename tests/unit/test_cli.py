@@ -202,3 +202,20 @@ def test_mixed_sources_credit_each_producer():
     assert credits_of(manifest) == Credits("BAN, BANO", "ETALAB-2.0, ODbL")
     assert credits_of({}) == Credits("BAN", "ETALAB-2.0")  # an index built before producers were recorded
     assert credits_of(manifest, Credits("", "ODbL")) == Credits("BAN, BANO", "ODbL")
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1 1"), ("2", "2 2")])
+def test_the_command_keeps_numpy_to_one_thread_unless_told(preset, expected):
+    """OpenBLAS's threads, started with numpy, spin on a core balise never needs them on
+    (they slowed two `balise geocode` workers); a value the user set is kept."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = ("import os, balise.cli, numpy; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], min(len(os.listdir('/proc/self/task')), 2))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    threads = expected.split()[1] if (os.cpu_count() or 1) > 1 else "1"
+    assert done.stdout.split() == [expected.split()[0], threads]
