@@ -150,15 +150,14 @@ class Geocoder:
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
                                         request.max_distance, request.box)
-        features = [geojson.feature(r, self.original_type(r.doc_number)) for r in results]
+        features = [geojson.feature(r) for r in results]
         collection = geojson.collection(features, self.credits, filters=request.filters,
                                         limit=request.limit)
         return Answer(collection, "exact" if features else "none")
 
     def _lookup(self, request: LookupRequest) -> Answer:
         found = self.ids.find(list(request.ids))
-        features = [geojson.feature(lookup.result(self.index, doc, hn), self.original_type(doc))
-                    for doc, hn in found]
+        features = [geojson.feature(lookup.result(self.index, doc, hn)) for doc, hn in found]
         return Answer(geojson.collection(features, self.credits), "exact" if features else "none")
 
     # --- HOOK(poi): what an API that shows documents whole needs (http/geocodage/) ---------
@@ -170,7 +169,7 @@ class Geocoder:
         found: list[dict[str, Any] | None] = []
         for doc_id in ids:
             number = self.index.find_document(doc_id)
-            found.append(dict(self.index.document(number)) if number >= 0 else None)
+            found.append(self.index.document(number) if number >= 0 else None)
         return found
 
     def filter_values(self, name: str) -> dict[str, NDArray[np.uint32]]:
@@ -181,10 +180,6 @@ class Geocoder:
         for term in self.index.prefix_range(prefix):
             values[self.index.terms[term][len(prefix):]] = self.index.postings(term)[0]
         return values
-
-    def original_type(self, doc_number: int) -> str:
-        """The type of a document as imported (a house number's is its street's)."""
-        return str(self.index.document(doc_number).get("type") or "")
 
     def warm(self) -> None:
         """Read the index's pages, build the lazy structures and fill the first caches, so

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, cdivision=True
 """The posting lists' C layer, shared with the compiled search (search/_search.pyx): lists,
 areas, the bounded heap and the intersections, as inline functions that need no Python."""
 

@@ -1,7 +1,12 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
 """Documents as stored (``docs.bin``: one zstd frame each, compressed with a dictionary
 shared by all, ``docs.dict``), read one at a time, compiled: every feature of an answer
-reads one, mostly not cached (``IndexReader.document`` keeps the last few thousand).
+reads one.
+
+PERF: not cached. A cache of the last 4,096 documents read (16 or 64 too) made the
+answerable mix 2-7 % slower (bench/throughput.py: 24,808-26,027 q/s with it, 26,558-27,102
+without): its documents stay alive, scattered over memory, where a document read and let go
+within its answer reuses memory still in the CPU's caches; a search rarely reads one twice.
 
 NOTE: the only reader of ``docs.bin``: there is no pure-Python twin to keep in step.
 """
@@ -23,9 +28,6 @@ cdef extern from "pythread.h":
 
 cdef object loads = orjson.loads
 
-DEF RECENT = 4096  # documents kept by ``cached``, one a slot (a power of two)
-
-
 cdef class StoredDocuments:
     """The documents of an index by number: their stored fields, then ``id`` first when it
     was not stored (``docs.id`` has it), and ``lon``/``lat`` (``docs.lonlat``) last."""
@@ -41,8 +43,6 @@ cdef class StoredDocuments:
     cdef object first_decompress  # ... and its decompress method (PERF: no thread-local read)
     cdef object error  # the exception a damaged document raises (IndexFormatError)
     cdef str where
-    cdef Py_ssize_t recent_numbers[RECENT]  # the number of the document in each slot, or -1
-    cdef list recent  # the document in each slot, or None
 
     def __init__(self, blob, offsets, lonlat, StringTable ids, dictionary, error, str where):
         self.blob = blob
@@ -54,10 +54,6 @@ cdef class StoredDocuments:
         self.local = threading.local()
         self.error = error
         self.where = where
-        self.recent = [None] * RECENT
-        cdef Py_ssize_t i
-        for i in range(RECENT):
-            self.recent_numbers[i] = -1
 
     def decompressor(self):
         """This thread's decompressor (made on its first document)."""
@@ -71,26 +67,8 @@ cdef class StoredDocuments:
                 self.first_decompress = found.decompress
             return found
 
-    cpdef dict cached(self, Py_ssize_t n):
-        """Document ``n``, shared with its other readers (who copy it to change it): the last
-        document read of each of ``RECENT`` slots (by number) is kept, for the features,
-        labels and postcodes of a search that read it already.
-
-        PERF: in place of an lru_cache (~0.4 us a miss: a key, a linked list, an eviction);
-        the numbers in C, so a cached document is the only object the collector tracks.
-        NOTE: threads may share it: a slot's number and document are read, and written, with
-        no Python code between them (the GIL is not let go)."""
-        cdef Py_ssize_t slot = n & (RECENT - 1)
-        if n >= 0 and self.recent_numbers[slot] == n:
-            return <dict> self.recent[slot]
-        doc = self.document(n)
-        self.recent_numbers[slot] = -1
-        self.recent[slot] = doc
-        self.recent_numbers[slot] = n
-        return doc
-
     cpdef dict document(self, Py_ssize_t n):
-        """Document ``n``, a new dict (IndexReader.document shares it with its callers)."""
+        """Document ``n``, a new dict (the caller's own)."""
         if not 0 <= n < self.lonlat.shape[0] // 2:  # NOTE: the offsets are read unchecked
             raise IndexError(f"no document {n}")
         cdef uint64_t start = self.offsets.at(n), end = self.offsets.at(n + 1)

@@ -113,8 +113,8 @@ class IndexReader:
             self.stored.decompressor()
         except zstandard.ZstdError as e:
             raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
-        # A document, shared by callers, who copy it to change it (the last few thousand kept).
-        self.document: Callable[[int], Document] = self.stored.cached
+        # A document, a new dict each time (not cached: _stored.pyx says why).
+        self.document: Callable[[int], Document] = self.stored.document
 
     def _open_arrays(self, counts: dict[str, int]) -> dict[str, NDArray[Any]]:
         arrays = {}

@@ -420,7 +420,7 @@ cdef class Scorer:
         has one), read from the index; ``debug``: what ``debug`` adds."""
         cdef uint32_t doc_number = self.docs[i]
         cdef int64_t hn = self.hns[i]
-        doc = self.index.document(doc_number)  # shared and cached: read, never changed
+        doc = self.index.document(doc_number)
         cdef dict props = None
         cdef double lon, lat
         housenumber = None
@@ -448,7 +448,7 @@ cdef class Scorer:
         """The full result of a candidate: its document, with its house number merged in."""
         cdef uint32_t doc_number = self.docs[i]
         cdef int64_t hn = self.hns[i]
-        doc = dict(self.index.document(doc_number))
+        doc = self.index.document(doc_number)  # a new dict, this result's own
         self._prefer_queried_postcode(doc)
         km = self.km[i] if self.with_centre else None
         result = Result(doc_number, doc, str_distance=self.text[i], distance_km=km, score=self.score[i])

@@ -35,11 +35,11 @@ def credits_of(manifest: Mapping[str, Any], chosen: Credits = FROM_SOURCES) -> C
     return Credits(chosen.attribution or attribution, chosen.licence or licence)
 
 
-def feature(result: Result, original_type: str, debug: dict[str, Any] | None = None) -> dict[str, Any]:
+def feature(result: Result, debug: dict[str, Any] | None = None) -> dict[str, Any]:
     """The feature of a result whose document has its house number merged in (reverse,
     lookup); a search builds its features from its candidates (``Scorer.feature``)."""
     return _geojson.feature(result.doc, None, result.housenumber, result.label, result.score,
-                            result.distance_km, original_type, None, debug)
+                            result.distance_km, result.original_type, None, debug)
 
 
 def collection(

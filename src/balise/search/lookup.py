@@ -72,7 +72,8 @@ class Lookup:
 
 def result(index: IndexReader, doc_number: int, hn: int) -> Result:
     """A found document or house number as a result, shaped as a search's (score 1: found by id)."""
-    doc = dict(index.document(doc_number))  # shared and cached: copied before a change
+    doc = index.document(doc_number)  # a new dict, this result's own
+    original_type = str(doc.get("type") or "")
     housenumber = None
     if hn >= 0:
         props = index.housenumber(hn, doc_number)
@@ -80,4 +81,5 @@ def result(index: IndexReader, doc_number: int, hn: int) -> Result:
         doc.update(props)
         doc["type"] = "housenumber"
     label = make_labels(doc, housenumber, stored=index.labels(doc_number))[0]
-    return Result(doc_number, doc, housenumber=housenumber, label=label, score=1.0)
+    return Result(doc_number, doc, housenumber=housenumber, label=label, score=1.0,
+                  original_type=original_type)

@@ -18,3 +18,4 @@ class Result:
     distance_km: float | None = None
     score: float = 0.0
     parts: Parts = field(default_factory=dict)
+    original_type: str = ""  # the document's type as imported (a house number's: its street's)

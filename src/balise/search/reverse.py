@@ -99,9 +99,11 @@ class Reverse:
         index = self.index
         if ref >= 0:
             doc, housenumber, doc_number = index.document(ref), None, ref
+            original_type = str(doc.get("type") or "")
         else:
             doc_number = index.housenumber_doc(~ref)
-            doc = dict(index.document(doc_number))  # Shared and cached: copied before a change.
+            doc = index.document(doc_number)  # a new dict, this result's own
+            original_type = str(doc.get("type") or "")
             props = index.housenumber(~ref, doc_number)
             housenumber = props.pop("raw")
             doc.update(props)
@@ -118,6 +120,7 @@ class Reverse:
             distance_km=km,
             score=scoring.total(parts),
             parts=parts,
+            original_type=original_type,
         )
 
     def _documents(self, name: str, values: tuple[str, ...]) -> Refs:

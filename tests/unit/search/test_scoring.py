@@ -31,7 +31,7 @@ def test_a_feature_and_a_collection_are_addoks():
     doc = {"id": "x", "type": "street", "name": "Rue A", "postcode": ["75001", "75002"], "lon": 0.0,
            "lat": 0.0, "_folded": "x"}
     feature = geojson.feature(Result(0, doc, housenumber="3", label="3 Rue A", score=0.9,
-                                     distance_km=0.0), "street")
+                                     distance_km=0.0, original_type="street"))
     props = feature["properties"]
     assert feature["geometry"]["coordinates"] == [0.0, 0.0]
     assert props["name"] == "3 Rue A" and props["postcode"] == "75001" and props["distance"] == 0
