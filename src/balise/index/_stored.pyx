@@ -16,14 +16,19 @@ import threading
 import orjson
 import zstandard
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.stdint cimport uint8_t, uint64_t
+from libc.string cimport memcpy
 
 from ._lookup cimport Offsets, StringTable
 
 
 cdef extern from "pythread.h":
     unsigned long PyThread_get_thread_ident() nogil
+
+
+cdef extern from "string.h":  # GNU's (Python.h defines _GNU_SOURCE)
+    void* memmem(const void* haystack, size_t hn, const void* needle, size_t nn) nogil
 
 
 cdef object loads = orjson.loads
@@ -67,6 +72,33 @@ cdef class StoredDocuments:
                 self.first_decompress = found.decompress
             return found
 
+    cdef bytes with_id(self, bytes raw, Py_ssize_t n):
+        """The stored JSON of document ``n`` with its id put first ('{"id":"<id>",' + the
+        members), when it was stored without one and has members, as plain JSON text
+        (printable ASCII, no quote or backslash); else None.
+
+        PERF: one JSON text parsed, where a dict with the id first was built again from the
+        parsed one (0.2 us a document)."""
+        cdef const char* text = PyBytes_AS_STRING(raw)
+        cdef Py_ssize_t size = len(raw), i
+        if size < 3 or text[0] != b'{' or text[1] != b'"' or memmem(text, size, b'"id"', 4) != NULL:
+            return None
+        cdef uint64_t start = self.ids.offsets[n], end = self.ids.offsets[n + 1]
+        cdef const uint8_t* id_ = &self.ids.blob[start] if end > start else NULL
+        cdef Py_ssize_t length = end - start
+        for i in range(length):
+            if id_[i] < 0x20 or id_[i] > 0x7E or id_[i] == b'"' or id_[i] == b'\\':
+                return None
+        out = PyBytes_FromStringAndSize(NULL, 8 + length + size)
+        cdef char* o = PyBytes_AS_STRING(out)
+        memcpy(o, b'{"id":"', 7)
+        if length:
+            memcpy(o + 7, id_, length)
+        o[7 + length] = b'"'
+        o[8 + length] = b','  # then the stored members and '}'
+        memcpy(o + 9 + length, text + 1, size - 1)
+        return out
+
     cpdef dict document(self, Py_ssize_t n):
         """Document ``n``, a new dict (the caller's own)."""
         if not 0 <= n < self.lonlat.shape[0] // 2:  # NOTE: the offsets are read unchecked
@@ -80,13 +112,14 @@ cdef class StoredDocuments:
         else:
             decompress = self.decompressor().decompress
         try:
-            doc = loads(decompress(frame))
+            raw = decompress(frame)
+            doc = loads(self.with_id(raw, n) or raw)
         except (zstandard.ZstdError, orjson.JSONDecodeError) as e:
             raise self.error(f"{self.where}: docs.bin: document {n} is damaged ({e})") from e
         if type(doc) is not dict:
             raise self.error(f"{self.where}: docs.bin: document {n} is damaged (not an object)")
         if "id" not in doc:  # stored without it: docs.id has it (format.py)
-            doc = {"id": self.ids[n], **doc}
+            doc = {"id": self.ids[n], **doc}  # an id with_id could not put first
         doc["lon"] = self.lonlat[2 * n]
         doc["lat"] = self.lonlat[2 * n + 1]
         return <dict> doc

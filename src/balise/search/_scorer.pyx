@@ -475,7 +475,8 @@ cdef class Scorer:
         """
         postcodes = doc.get("postcode")
         if isinstance(postcodes, list) and len(postcodes) > 1:
-            asked = [p for p in postcodes if p in self.query.source.words]
+            words = self.query.source.word_set()
+            asked = [p for p in postcodes if p in words]
             if asked:
                 return asked + [p for p in postcodes if p not in asked]
         return None

@@ -234,6 +234,12 @@ def many_documents(count: int) -> list[dict]:
             doc = {"type": doc.pop("type"), **doc}
         if i % 11 == 0:
             doc["id"] = [doc["id"], "other"]  # not a string: kept as it was
+        elif i % 13 == 0:  # not plain JSON text: not written into the stored text
+            doc["id"] = f'{doc["id"]}_é"\\'
+        if i % 17 == 0:  # "id" in a value, not a key
+            doc["name"] = 'La "id" du nom'
+        if i == 1:  # few members
+            doc = {"id": doc["id"], "type": "street", "name": "Rue", "lon": 2.3, "lat": 48.8}
         docs.append(doc)
     return docs
 
