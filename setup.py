@@ -9,7 +9,7 @@ from setuptools import Extension, setup
 
 MODULES = [
     "balise.index._lookup", "balise.index._housenumbers", "balise.index._postings", "balise.index._records",
-    "balise.index._documents", "balise.index._stored",
+    "balise.index._documents", "balise.index._parts", "balise.index._stored",
     "balise.text._text", "balise.text._french", "balise.text._phonetic",
     "balise.search._textscore", "balise.search._geojson", "balise.search._query", "balise.search._scorer",
     "balise.search._search", "balise.search._relations", "balise.search._collectors", "balise.search._grid",

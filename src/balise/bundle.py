@@ -18,7 +18,7 @@ unpacking may write, member by member as the archive streams, before any is writ
 1.28 MB archive used to expand to about 1 GB before a size check refused it).
 
 NOTE: why these choices.
-- zstd (the ``zstandard`` package, a dependency since the index keeps its documents as zstd frames) for the
+- zstd (the ``zstandard`` package, a dependency of balise) for the
   bundles we publish: level 9 (the default) is smaller than gzip and faster to make and to
   unpack, which every replica does at start; ``--level 19`` is smaller still but many times
   slower to make (measured: bench/README.md). gzip (stdlib) is always readable and needs

@@ -20,10 +20,11 @@ rest after the document's id, or the whole id: varint length and bytes), and ``H
 are integers of 1e-7 degree (1 cm; exact for the 6 decimals of the BAN).
 
 A document is stored as its JSON (without its house numbers, longitude and latitude, and
-without its id when that is its first key: ``docs.id`` has it), each one a zstd frame
-(without magic number, with its size) compressed with the dictionary ``docs.dict`` that the
-import trains on a sample of the documents (empty: no dictionary); one is read in about a
-microsecond.
+without its id when that is its first key: ``docs.id`` has it), each one a record of its
+members: keys, and the values of the keys whose values repeat, are numbers into the parts
+``docs.parts`` that every document shares, other values are inline (``_parts.pyx`` writes
+and reads them; which keys share their values, the import chooses on a sample of the
+documents); one is read in under a microsecond.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 FORMAT_NAME = "balise-index"
-FORMAT_VERSION = 5  # 5: term.flags (place terms)
+FORMAT_VERSION = 6  # 6: documents as records of shared parts (5: term.flags; zstd frames)
 MANIFEST = "manifest.json"
 
 # Postings under these keys are filters, not words: "|" never occurs in a token.
@@ -42,10 +43,8 @@ FILTER_PREFIX = "|"
 LABEL_SEPARATOR = "\x1f"  # ASCII unit separator: never in a label
 MULTI_POSTCODE = 1  # docs.flags: a street or locality with several postcodes
 
-# Documents (docs.bin): zstd frames, with a dictionary trained at import on a sample.
-DOCS_LEVEL = 3  # compression level: the import compresses 2.4 M documents in ~3 s
-DOCS_DICT_BYTES = 112 * 1024
-DOCS_DICT_SAMPLES = 30_000
+# Documents (docs.bin): the keys whose values are shared parts are chosen on this many.
+DOCS_SAMPLES = 30_000
 
 GEOHASH_BITS = 35  # geohash precision 7, as Addok uses for its center bias.
 # The points' cells (geo.*): each point keeps the low bits of its cell; the others, its square,
@@ -125,6 +124,7 @@ ARRAYS = (
     Array("post.scores", ("<f8",), "postings", "score of each posting"),
     Array("docs.id.off", ("<u8",), "documents+1", "start of each document id in docs.id.bin"),
     Array("docs.off", ("<u4", "<u8"), "documents+1", "start of each document in docs.bin"),
+    Array("docs.parts.off", ("<u8",), "document_parts+1", "start of each shared part in docs.parts"),
     Array("labels.off", ("<u8",), "documents+1", "start of each document's labels"),
     Array("docs.importance", ("<f8",), "documents", "importance"),
     Array("docs.lonlat", ("<f8",), "documents", "longitude, latitude", columns=2),
@@ -148,8 +148,8 @@ ARRAYS = (
 BLOBS = (
     Blob("terms.bin", "terms.off", "terms, UTF-8"),
     Blob("docs.id.bin", "docs.id.off", "document ids, UTF-8 (descending)"),
-    Blob("docs.bin", "docs.off", "each document as JSON, without its house numbers, a zstd frame"),
-    Blob("docs.dict", "", "the zstd dictionary of the documents (empty: none)"),
+    Blob("docs.bin", "docs.off", "each document's record: its JSON members, without its house numbers"),
+    Blob("docs.parts", "docs.parts.off", "the keys, and the values several documents share, as JSON text"),
     Blob("labels.bin", "labels.off",
          "each document's labels: the one shown, then the folded variants best first, "
          "joined by LABEL_SEPARATOR"),
@@ -157,8 +157,8 @@ BLOBS = (
     Blob("words.bin", "words.off", "lexicon words: raw query words known to the index"),
 )
 
-COUNTS = ("documents", "terms", "postings", "housenumbers", "housenumber_blocks", "housenumber_bytes",
-          "points", "geo_squares", "words", "word_tokens", "terms.table", "words.table")
+COUNTS = ("documents", "document_parts", "terms", "postings", "housenumbers", "housenumber_blocks",
+          "housenumber_bytes", "points", "geo_squares", "words", "word_tokens", "terms.table", "words.table")
 
 ARRAY = {a.name: a for a in ARRAYS}
 

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import numpy as np
-import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
 from ._housenumbers import record_ends, record_key
+from ._parts import PartsWriter, tabled_keys
 from ._records import gather
 from .arrays import ArrayFile, offsets_of, write_array
-from .format import COORDINATE_SCALE, DOCS_DICT_BYTES, DOCS_DICT_SAMPLES, DOCS_LEVEL, HN_BLOCK
+from .format import COORDINATE_SCALE, DOCS_SAMPLES, HN_BLOCK
 from .runs import Spill
 
 Ints: TypeAlias = NDArray[Any]  # integer arrays (of several integer dtypes)
@@ -138,59 +138,40 @@ def permute_blob(source: Path, lengths: Ints, order: Ints, out: Path, name: str)
     source.unlink()
 
 
-def write_compressed(source: Path, lengths: Ints, order: Ints, out: Path) -> None:
-    """docs.bin, docs.off, docs.dict: each document (``source`` holds them in arrival
-    order, of the given lengths) in the order given, a zstd frame of its own compressed with
-    a dictionary trained on an even sample of them."""
+def write_stored(source: Path, lengths: Ints, order: Ints, out: Path, counts: dict[str, int]) -> None:
+    """docs.bin, docs.off, docs.parts: each document (``source`` holds their JSON texts in
+    arrival order, of the given lengths) in the order given, a record of its members, the
+    values of the keys that repeat on an even sample of them shared (``_parts.pyx``)."""
     starts = offsets_of(lengths)
     chosen = lengths[order].astype(np.uint64)
     fd = os.open(source, os.O_RDONLY)
     try:
-        every = np.linspace(0, len(order) - 1, min(len(order), DOCS_DICT_SAMPLES))
+        every = np.linspace(0, len(order) - 1, min(len(order), DOCS_SAMPLES))
         sample = np.unique(every.astype(np.int64))
-        dictionary = _train(_split(gather(fd, starts[order[sample]], chosen[sample]), chosen[sample]))
-        (out / "docs.dict").write_bytes(dictionary)
-        compressor = _compressor(dictionary)
+        samples = _split(gather(fd, starts[order[sample]], chosen[sample]), chosen[sample])
+        writer = PartsWriter(tabled_keys(samples))
         sizes = np.empty(len(order), dtype=np.uint64)
         with open(out / "docs.bin", "wb", buffering=1 << 20) as f:
             for a in range(0, len(order), GROUP):
-                part, lengths = order[a : a + GROUP], chosen[a : a + GROUP]
-                # PERF: a group's documents compressed in one call that releases the GIL (the
-                # postings are sorted meanwhile); each still a frame of its own, the same bytes
-                # as compress() gives it.
-                segments = np.stack([offsets_of(lengths)[:-1], lengths], axis=1).tobytes()
-                documents = zstandard.BufferWithSegments(gather(fd, starts[part], lengths), segments)
-                compressed = compressor.multi_compress_to_buffer(documents, threads=1)
-                frames = [compressed[i].tobytes() for i in range(len(compressed))]
-                sizes[a : a + len(part)] = [len(frame) for frame in frames]
-                f.write(b"".join(frames))
+                part, group_lengths = order[a : a + GROUP], chosen[a : a + GROUP]
+                records = [writer.record(json) for json in _split(gather(fd, starts[part], group_lengths),
+                                                                   group_lengths)]
+                sizes[a : a + len(part)] = [len(record) for record in records]
+                f.write(b"".join(records))
     finally:
         os.close(fd)
     source.unlink()
     offsets = offsets_of(sizes)
     write_array(out, "docs.off", offsets, "<u4" if int(offsets[-1]) < 1 << 32 else "<u8")
+    parts = writer.parts
+    (out / "docs.parts").write_bytes(b"".join(parts))
+    write_array(out, "docs.parts.off", offsets_of(np.array([len(p) for p in parts], dtype=np.uint64)))
+    counts["document_parts"] = len(parts)
 
 
-def _split(blob: bytes | bytearray, lengths: Ints) -> list[bytes | bytearray | memoryview]:
+def _split(blob: bytes | bytearray, lengths: Ints) -> list[bytes]:
     ends = np.cumsum(lengths).tolist()
     view = memoryview(blob)
     return [bytes(view[a:b]) for a, b in zip([0, *ends][: len(ends)], ends, strict=True)]
 
 
-def _train(samples: list[bytes | bytearray | memoryview]) -> bytes:
-    """A zstd dictionary for these documents (b"" when they are too few to train one)."""
-    if sum(map(len, samples)) < 8 * DOCS_DICT_BYTES:
-        return b""
-    try:  # NOTE: k and d given (fastcover's defaults), no search over them: a tenth of a second
-        trained = zstandard.train_dictionary(DOCS_DICT_BYTES, samples, k=200, d=8, threads=1)
-    except zstandard.ZstdError:
-        return b""
-    return trained.as_bytes()
-
-
-def _compressor(dictionary: bytes) -> zstandard.ZstdCompressor:
-    params = zstandard.ZstdCompressionParameters.from_level(
-        DOCS_LEVEL, format=zstandard.FORMAT_ZSTD1_MAGICLESS, write_content_size=True, write_checksum=False,
-        write_dict_id=False)
-    trained = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-    return zstandard.ZstdCompressor(dict_data=trained, compression_params=params)

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import orjson
-import zstandard
 from numpy.typing import NDArray
 
 from . import geohash
 from ._housenumbers import HouseNumbers
 from ._lookup import Lexicon, StringTable, cell_at, cell_positions, touch_pages
+from ._parts import Parts
 from ._postings import Postings
 from ._stored import StoredDocuments
 from .format import (
@@ -104,15 +104,10 @@ class IndexReader:
         self.geo_low: NDArray[np.uint16] = a["geo.low"]
         self.geo_ref: NDArray[np.int32] = a["geo.ref"]
         self._hn_lonlat_view = _bytes_of(self.hn_lonlat_e7).cast("i")
-        try:  # a damaged dictionary is refused here; a damaged document, when read
-            docs_dict = (zstandard.ZstdCompressionDict(bytes(self.blobs["docs.dict"]),
-                                                       dict_type=zstandard.DICT_TYPE_FULLDICT)
-                         if len(self.blobs["docs.dict"]) else None)
-            self.stored = StoredDocuments(self.docs_blob, self.doc_offsets, self.doc_lonlat.reshape(-1),
-                                          self.doc_ids, docs_dict, IndexFormatError, str(self.path))
-            self.stored.decompressor()
-        except zstandard.ZstdError as e:
-            raise IndexFormatError(f"{self.path}: docs.dict: not a zstd dictionary ({e})") from e
+        # A damaged record or part is said when its document is read (opening stays cheap).
+        parts = Parts(self._bytes("docs.parts"), a["docs.parts.off"])
+        self.stored = StoredDocuments(self.docs_blob, self.doc_offsets, self.doc_lonlat.reshape(-1),
+                                      self.doc_ids, parts, IndexFormatError, str(self.path))
         # A document, a new dict each time (not cached: _stored.pyx says why).
         self.document: Callable[[int], Document] = self.stored.document
 

@@ -32,7 +32,7 @@ from ._lookup import build_table
 from .arrays import ArrayFile, offsets_of, write_array, write_strings
 from .documents import Packed, process_batch
 from .format import FORMAT_NAME, FORMAT_VERSION, GEO_LOW_BITS, GEO_SQUARES, MANIFEST, PLACE_TERM, Document
-from .ordering import POINT, permute_blob, write_compressed, write_housenumbers
+from .ordering import POINT, permute_blob, write_housenumbers, write_stored
 from .runs import Spill, sorted_chunks
 
 MB = 1 << 20
@@ -45,8 +45,9 @@ DOCUMENT = np.dtype([
 
 
 # The manifest's counts, in the order the phases made them when they ran one after the other.
-COUNTS_ORDER = ("documents", "terms", "terms.table", "postings", "housenumbers", "housenumber_blocks",
-                "housenumber_bytes", "points", "geo_squares", "words", "word_tokens", "words.table")
+COUNTS_ORDER = ("documents", "document_parts", "terms", "terms.table", "postings", "housenumbers",
+                "housenumber_blocks", "housenumber_bytes", "points", "geo_squares", "words", "word_tokens",
+                "words.table")
 
 
 class IndexWriter:
@@ -202,7 +203,7 @@ class IndexWriter:
         self._write_postings(out, counts, new_of, term_order, self.memory // 4)
         self.phases["postings"] = round(time.time() - clock, 2)
         self._timed("lexicon", self._write_lexicon, out, counts)
-        self._timed("documents", write_compressed, self.work / "docs", doc_len, first_of, out)
+        self._timed("documents", write_stored, self.work / "docs", doc_len, first_of, out, counts)
 
     def _move_into_place(self) -> None:
         # mkdtemp made the directory private (0700): an index is read by the server's user.

@@ -10,7 +10,6 @@ import threading
 import numpy as np
 import orjson
 import pytest
-import zstandard
 
 from balise.index import IndexFormatError, IndexReader, IndexWriter
 from balise.index.format import FORMAT_VERSION, MANIFEST
@@ -223,7 +222,7 @@ def test_a_geocoder_preloads_its_index_in_the_background(france_index):
 
 
 def many_documents(count: int) -> list[dict]:
-    """Documents enough for the import to train a dictionary for them, of several shapes."""
+    """Documents enough for the import to share their repeated values, of several shapes."""
     docs = []
     for i in range(count):
         doc = {"id": f"{10000 + i}_{i:04x}", "type": "street", "name": f"Rue numéro {i}",
@@ -244,12 +243,15 @@ def many_documents(count: int) -> list[dict]:
     return docs
 
 
-def test_documents_come_back_as_imported_through_their_dictionary(tmp_path):
+def test_documents_come_back_as_imported_through_their_parts(tmp_path):
     docs = many_documents(6_000)
     write(tmp_path, docs)
     index = IndexReader(tmp_path / "index")
-    assert len((tmp_path / "index" / "docs.dict").read_bytes()) > 0  # enough documents to train one
-    assert (tmp_path / "index" / "docs.bin").stat().st_size < 60 * len(docs)  # JSON: ~330 bytes each
+    starts = index.arrays["docs.parts.off"]
+    parts = {bytes(index.blobs["docs.parts"][a:b]) for a, b in zip(starts[:-1], starts[1:], strict=True)}
+    assert b'"context"' in parts and b'"75, Paris, \xc3\x8ele-de-France"' in parts  # a value shared
+    assert b'"Rue num\xc3\xa9ro 12"' not in parts  # a value of its own: in its record
+    assert (tmp_path / "index" / "docs.bin").stat().st_size < 50 * len(docs)  # JSON: ~330 bytes each
     for doc in docs:
         doc_id = doc["id"] if isinstance(doc["id"], str) else doc["id"][0]
         got = index.document(index.find_document(doc_id))
@@ -266,35 +268,50 @@ def test_a_short_blob_is_refused(tmp_path, name):
         IndexReader(tmp_path / "index")
 
 
-def test_a_damaged_dictionary_is_refused_and_a_damaged_document_said(tmp_path):
-    write(tmp_path, many_documents(6_000))
-    path = tmp_path / "index" / "docs.dict"
+@pytest.mark.parametrize("name", ["docs.bin", "docs.parts", "docs.parts.off"])
+def test_damaged_documents_are_said_never_read_beyond(tmp_path, name):
+    """Records and parts with other bytes (their lengths kept): the index is refused when
+    it opens (an offsets array that no longer ends with its blob), or every document reads
+    as one or is said damaged, an IndexFormatError; none is read past its bytes."""
+    import random
+
+    write(tmp_path, many_documents(2_000))
+    path = tmp_path / "index" / name
     good = path.read_bytes()
-    path.write_bytes(bytes(b ^ 0x5A for b in good))  # the same length, other bytes
-    with pytest.raises(IndexFormatError, match="docs.dict"):
-        IndexReader(tmp_path / "index")
-    path.write_bytes(good)
-    path = tmp_path / "index" / "docs.bin"
-    path.write_bytes(bytes(b ^ 0x5A for b in path.read_bytes()))
-    index = IndexReader(tmp_path / "index")  # opening reads no document (it stays cheap)
-    with pytest.raises(IndexFormatError, match="docs.bin: document 0 is damaged"):
-        index.document(0)
+    rng = random.Random(7)
+    for flips in (1, 8, len(good)):
+        data = bytearray(good)
+        for at in rng.sample(range(len(data)), min(flips, len(data))):
+            data[at] ^= rng.randrange(1, 256)
+        path.write_bytes(bytes(data))
+        try:
+            index = IndexReader(tmp_path / "index")  # opening reads no document (it stays cheap)
+        except IndexFormatError as e:
+            assert name == "docs.parts.off" and "docs.parts" in str(e)
+            continue
+        damaged = 0
+        for n in range(index.doc_count):
+            try:
+                assert isinstance(index.document(n), dict)
+            except IndexFormatError as e:
+                assert f"docs.bin: document {n} is damaged" in str(e)
+                damaged += 1
+        assert damaged or flips < len(good)
 
 
 def test_offsets_of_either_width_read_the_same(tmp_path):
     """docs.off and hn.off are uint32, or uint64 for an index whose blobs pass 4 GiB
     (format.py): the compiled readers take both, and read the same documents and numbers."""
     from balise.index._housenumbers import HouseNumbers
+    from balise.index._parts import Parts
     from balise.index._stored import StoredDocuments
 
     write(tmp_path, [STREET, TOWN, *many_documents(6_000)])
     index = IndexReader(tmp_path / "index")
     assert index.doc_offsets.dtype == np.uint32 and index.hn_offsets.dtype == np.uint32
-    assert len(index.blobs["docs.dict"])  # compressed with a dictionary, as a real index
-    dictionary = zstandard.ZstdCompressionDict(bytes(index.blobs["docs.dict"]),
-                                               dict_type=zstandard.DICT_TYPE_FULLDICT)
+    parts = Parts(index.blobs["docs.parts"], index.arrays["docs.parts.off"])
     wide = StoredDocuments(index.docs_blob, index.doc_offsets.astype(np.uint64), index.doc_lonlat.reshape(-1),
-                           index.doc_ids, dictionary, IndexFormatError, "wide")
+                           index.doc_ids, parts, IndexFormatError, "wide")
     numbers = HouseNumbers(index.doc_hn, index.hn_offsets.astype(np.uint64), index.hn_blob)
     for n in range(len(index.doc_ids)):
         assert wide.document(n) == index.document(n)
@@ -315,7 +332,7 @@ def test_offsets_of_either_width_read_the_same(tmp_path):
     backwards[1] = backwards[2] + 1
     for offsets in (beyond, backwards):
         damaged = StoredDocuments(index.docs_blob, offsets, index.doc_lonlat.reshape(-1), index.doc_ids,
-                                  dictionary, IndexFormatError, "damaged")
+                                  parts, IndexFormatError, "damaged")
         with pytest.raises(IndexFormatError, match="document 1 is damaged"):
             damaged.document(1)
 
