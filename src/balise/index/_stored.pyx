@@ -13,7 +13,7 @@ NOTE: the only reader of ``docs.bin``: there is no pure-Python twin to keep in s
 
 import orjson
 
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport uint64_t
 
 from ._lookup cimport Offsets, StringTable
 from ._parts cimport Parts
@@ -26,14 +26,7 @@ cdef class StoredDocuments:
     """The documents of an index by number: their stored fields, then ``id`` first when it
     was not stored (``docs.id`` has it), and ``lon``/``lat`` (``docs.lonlat``) last."""
 
-    cdef object blob  # the docs.bin map
-    cdef const uint8_t[::1] bytes_view  # its bytes
-    cdef Offsets offsets  # docs.off
-    cdef const double[::1] lonlat  # lon, lat of each document
-    cdef StringTable ids
-    cdef Parts parts
-    cdef object error  # the exception a damaged document raises (IndexFormatError)
-    cdef str where
+    # (its fields: _stored.pxd)
 
     def __init__(self, blob, offsets, lonlat, StringTable ids, Parts parts, error, str where):
         self.blob = blob

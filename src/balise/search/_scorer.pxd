@@ -3,6 +3,7 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
 
 from ..index._housenumbers cimport HouseNumbers
 from ..index._lookup cimport StringTable
+from ..index._stored cimport StoredDocuments
 from ._docs cimport DocMap
 from ._query cimport Query
 
@@ -17,6 +18,7 @@ cdef class IndexView:
     cdef const uint8_t* flags
     cdef HouseNumbers housenumbers
     cdef StringTable ids  # docs.id
+    cdef StoredDocuments stored  # the documents (PERF: read by a C call)
     cdef const int32_t* hn_lonlat  # x, y of each house number, in 1e-7 degree
 
 
@@ -55,3 +57,5 @@ cdef class Scorer:
     cdef _asked_postcode(self, uint32_t doc)
     cdef _prefer_queried_postcode(self, dict doc)
     cdef _queried_postcodes(self, dict doc)
+    cpdef str shown_label(self, Py_ssize_t i, object housenumber)
+    cpdef dict feature(self, Py_ssize_t i, object debug=*)

@@ -60,6 +60,7 @@ cdef class IndexView:
         self.flags = &flags[0] if flags.shape[0] else NULL
         self.housenumbers = index.housenumbers
         self.ids = index.doc_ids
+        self.stored = index.stored
         cdef const int32_t[::1] hn_lonlat = index.hn_lonlat_e7.reshape(-1)
         self.hn_lonlat = &hn_lonlat[0] if hn_lonlat.shape[0] else NULL
 
@@ -362,7 +363,7 @@ cdef class Scorer:
             return with_housenumber(stored, {}, housenumber, False, None)
         return make_labels(self.index.document(doc), housenumber, self.trailing[i], self.postcodes[i], stored)
 
-    def shown_label(self, Py_ssize_t i, housenumber):
+    cpdef str shown_label(self, Py_ssize_t i, object housenumber):
         """The label shown for the candidate in column i (its house number's raw form given).
 
         A number written last changes only the folded labels; a postcode asked for, the one shown."""
@@ -415,12 +416,12 @@ cdef class Scorer:
     def text_of(self, Py_ssize_t i) -> float:
         return self.text[i]
 
-    def feature(self, Py_ssize_t i, debug=None) -> dict:
+    cpdef dict feature(self, Py_ssize_t i, object debug=None):
         """The geocodejson feature of the candidate in column i (its house number's if it
         has one), read from the index; ``debug``: what ``debug`` adds."""
         cdef uint32_t doc_number = self.docs[i]
         cdef int64_t hn = self.hns[i]
-        doc = self.index.document(doc_number)
+        doc = self.view.stored.document(doc_number)
         cdef dict props = None
         cdef double lon, lat
         housenumber = None

@@ -43,8 +43,30 @@ HOUSENUMBER = re.compile(r"\b\d{1,4}[a-z]?\b", flags=re.IGNORECASE)
 PARCEL = re.compile(r"\d{1,4}[a-z]{1,2}\d{1,3}", flags=re.IGNORECASE)
 
 
-def _regex_noise(pattern: str, repl: str) -> Callable[[str], str]:
+def _regex_noise(pattern: str, repl: str | Callable[[re.Match[str]], str]) -> Callable[[str], str]:
+    """A noise rule: ``pattern``'s matches (ignoring case) replaced by ``repl``.
+
+    PERF: a replacement that names groups is given as a function (``m.group(1)``), not as a
+    template ("\\1"), which Python's re reads again through Python code at each call (2.6 ->
+    1.6 us a query that has a BP)."""
     return partial(re.compile(pattern, flags=re.IGNORECASE).sub, repl)
+
+
+def _floor_noise(q: str) -> str:
+    """r"\\d{,2}(e|[eè]me) ([eé]tage)" dropped: "3e étage", "2ème étage".
+
+    PERF: searched from 7 characters before the first "tage" (the most a match can start
+    before it: two digits, "ème", a space, "é"), not from the start (2.7 -> 1.3 us); the
+    text before is left as it is, as the pattern has no anchor nor look-behind."""
+    lower = q.lower()
+    at = lower.find("tage")
+    if at < 0 or len(lower) != len(q):  # NOTE: a lower case of another length: no window
+        return _FLOORS(q)
+    start = max(0, at - 7)
+    return q[:start] + _FLOORS(q[start:])
+
+
+_FLOORS = _regex_noise(r"\d{,2}(e|[eè]me) ([eé]tage)", "")
 
 
 # (rewrite, what the text must hold for it to apply at all), in order, on the folded query.
@@ -52,11 +74,12 @@ def _regex_noise(pattern: str, repl: str) -> Callable[[str], str]:
 # apply to most queries (postcodes apart, runs of spaces) are compiled.
 NOISE: list[tuple[Callable[[str], str], tuple[str, ...]]] = [
     (space_postcodes, tuple("0123456789")),  # r"([\d]{5})" -> r" \1 "
-    (_regex_noise(r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", r"\1"),
+    (_regex_noise(r"(^| )(b\.?p\.?|cs|tsa|cidex) *(n(o|°|) *|)[\d]+ *", lambda m: m.group(1)),
      ("bp", "b.p", "cs", "tsa", "cidex")),
-    (_regex_noise(r"([\d]{2})[\d]{3}(.*)c(e|é)dex ?[\d]*", r"\1\2"), ("cedex", "cédex")),
+    (_regex_noise(r"([\d]{2})[\d]{3}(.*)c(e|é)dex ?[\d]*", lambda m: m.group(1) + m.group(2)),
+     ("cedex", "cédex")),
     (_regex_noise(r"c(e|é)dex ?[\d]*", ""), ("cedex", "cédex")),
-    (_regex_noise(r"\d{,2}(e|[eè]me) ([eé]tage)", ""), ("tage",)),
+    (_floor_noise, ("tage",)),
     (collapse_spaces, ("  ",)),  # " {2,}" -> " "
     (_regex_noise("[ -]s/[ -]", " sur "), ("s/",)),
     (_regex_noise("[ -]s/s[ -]", " sous "), ("s/s",)),
