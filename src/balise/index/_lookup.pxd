@@ -6,6 +6,7 @@ cdef class StringTable:
     cdef const uint32_t[::1] table
     cdef const uint8_t[::1] blob
     cdef const uint64_t[::1] offsets
+    cdef const uint8_t[::1] tags  # the top byte of each slot's string's hash (_lookup.pyx)
     cdef readonly Py_ssize_t size
 
 
