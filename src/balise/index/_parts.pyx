@@ -7,7 +7,7 @@ a table of parts that every document shares (``docs.parts``); the other values (
 are kept inline. Reading a document is copying its parts into one JSON text, that orjson
 parses: no decompression. Why not zstd frames with a trained dictionary, as before:
 reading one took ~1.5 us more in a search (the tables of its entropy coder, cold by then),
-for about as many bytes (the dev data: 39 bytes a document against 44; bench/README.md).
+for as many bytes (the dev data's documents: 43.6 bytes each against 43.7; bench/README.md).
 
 A record (``docs.bin``): varint(2 * members + stripped), then for each member varint(key
 part), then varint(2 * value part) or varint(2 * length + 1) followed by the value's bytes.
