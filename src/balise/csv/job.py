@@ -81,9 +81,9 @@ def geocode_file(index_dir: Path, input_path: Path, output_path: Path, options: 
                       format=kind, mode=mode, options=dataclasses.asdict(options), index=geocoder.version,
                       chunk=CHUNK_ROWS, row_group=row_group_rows, balise=__version__)
     if kind == "parquet":
-        return _parquet_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart,
+        return _parquet_job(input_path, output_path, options, mode, executor, 4 * workers, key, restart,
                             report, row_group_rows)
-    return _csv_job(input_path, output_path, options, mode, executor, 2 * workers, key, restart, report,
+    return _csv_job(input_path, output_path, options, mode, executor, 4 * workers, key, restart, report,
                     checkpoint_seconds)
 
 

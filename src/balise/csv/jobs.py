@@ -102,6 +102,9 @@ class Executor(Protocol):
 
     def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted: ...
 
+    def drain(self) -> None:
+        """No more chunks will be submitted."""
+
     def close(self, completed: bool) -> None: ...
 
 
@@ -114,6 +117,9 @@ class InProcess:
     def submit(self, rows: Sequence[Row], problems: dict[int, Failed]) -> Submitted:
         done = self.job(self.geocode, rows, problems)
         return lambda: done
+
+    def drain(self) -> None:
+        pass
 
     def close(self, completed: bool) -> None:
         pass

@@ -24,7 +24,7 @@ from .plan import Chunk, Plan
 log = logging.getLogger(__name__)
 
 LOGGED_ERRORS = 100  # error rows logged one by one per file; the others are only counted
-CHUNK_ROWS = 500
+CHUNK_ROWS = 250
 EXAMPLES = 10
 
 
@@ -85,6 +85,7 @@ def pipelined(executor: Executor, chunks: Iterable[Chunk], in_flight: int) -> It
         if len(pending) >= in_flight:
             done, wait = pending.popleft()
             yield done, wait()
+    executor.drain()
     while pending:
         done, wait = pending.popleft()
         yield done, wait()
@@ -178,10 +179,10 @@ def geocode_rows_parallel(index_dir: Path | str, source: IO[bytes] | Iterable[An
     here: a bad index fails once, not in every worker; its pages read into the page cache once,
     by this process's preload thread, as ``geocode_file`` does).
 
-    Output order is input order; two chunks per worker at most are in flight, so memory stays
+    Output order is input order; four chunks per worker at most are in flight, so memory stays
     flat whatever the file size. The file's head is checked before any worker starts.
     """
     options = options or CsvOptions()
     geocoder = Geocoder.open(index_dir)
     return GeocodedCsv(source, options, mode, on_workers(geocoder, options.min_score, workers),
-                       in_flight=2 * workers, chunk_rows=chunk_rows)
+                       in_flight=4 * workers, chunk_rows=chunk_rows)
