@@ -89,9 +89,9 @@ class Geocoder:
         (``score``, ``favor``, ``strict``) and ``geo_radius`` (km) say how the centre
         ``lat``/``lon`` counts: see :mod:`balise.search.area`.
         """
-        request = SearchRequest(q, limit, autocomplete, lat, lon, dict(filters or {}), debug, bbox, geo_boost,
-                                geo_radius)
-        return self._search(request).collection
+        request = SearchRequest(q, limit, autocomplete, lat, lon, dict(filters) if filters else {}, debug,
+                                bbox, geo_boost, geo_radius)
+        return self._collection(request, best_candidates(self.engine, request))
 
     def reverse(
         self,
@@ -139,13 +139,16 @@ class Geocoder:
 
     def _search(self, request: SearchRequest) -> Answer:
         found = best_candidates(self.engine, request)
+        return Answer(self._collection(request, found), match_of(found))
+
+    def _collection(self, request: SearchRequest, found: list[tuple[Search, int]]) -> dict[str, Any]:
+        """The FeatureCollection of a search's results (``search`` needs no match: PERF)."""
         if request.debug:
             features = [search.scorer.feature(i, debug_info(search, i)) for search, i in found]
         else:
             features = features_of(found)
-        collection = geojson.collection(features, self.credits, request.q, request.filters, request.centre,
-                                        request.limit)
-        return Answer(collection, match_of(found))
+        return geojson.collection(features, self.credits, request.q, request.filters, request.centre,
+                                  request.limit)
 
     def _reverse(self, request: ReverseRequest) -> Answer:
         results = self.reverser.nearest(request.lat, request.lon, request.limit, request.filters,
