@@ -1,13 +1,12 @@
-"""Geocoding chunks on worker processes, forked with the geocoder (its index memory-mapped)
-and the job (how rows become output): a chunk travels as its rows' cells and comes back as
-output text or columns.
+"""Geocoding chunks in this process and in worker processes forked with the geocoder (its
+index memory-mapped) and the job (how rows become output): a chunk travels as its rows'
+cells and comes back as output text or columns.
 
-Each worker has a socket pair of its own and one chunk at a time; the next chunks wait here,
-already pickled, and go to the first worker that hands its answer back. No thread: this
-process writes a chunk to a worker and reads its answer itself. (PERF: with
-concurrent.futures' pool a chunk crossed two threads of this process, each waiting for the
-GIL while this one parsed the next chunks: a worker got its first chunk 3-8 ms after it was
-submitted; and the pool took ~4 ms to start. Written here, not taken from a library, for that.)
+Each worker has a socket pair of its own; this process writes the chunks and reads the
+answers itself, with no thread (PERF: through concurrent.futures' pool a chunk crossed two
+threads of this process, each waiting for the GIL while this one parsed the next chunks: a
+worker got its first chunk 3-8 ms after it was submitted, and the pool took ~4 ms to start.
+Written here, not taken from a library, for that.)
 """
 
 from __future__ import annotations
