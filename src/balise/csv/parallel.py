@@ -185,27 +185,30 @@ class Workers:
         """Chunk ``number``'s Done; meanwhile this process geocodes what no worker can take."""
         while number not in self._done:
             self._collect(timeout=0)
-            if number in self._done:
-                break
-            if self._waiting:
-                mine, (rows, problems) = self._waiting.popleft()
-            elif held := self._held():
-                mine, chunk = held
-                rows, problems = pickle.loads(chunk[SIZE.size:])
-            else:
+            if number not in self._done and not self._geocode_here():
                 self._collect(timeout=None)
-                continue
-            try:
-                outcome: tuple[bool, Any] = (True, self._job(self._geocode, rows, problems))
-            except Exception as e:  # noqa: BLE001 - raised when its chunk is taken, as a worker's
-                outcome = (False, e)
-            if mine in self._unanswered:
-                self._unanswered.remove(mine)
-            self._done.setdefault(mine, outcome)
         ok, value = self._done.pop(number)
         if not ok:
             raise value
         return value  # type: ignore[no-any-return]
+
+    def _geocode_here(self) -> bool:
+        """Geocode in this process the first waiting chunk, or once draining one a worker
+        holds unstarted (whichever answer comes first is kept); False when there is none."""
+        if self._waiting:
+            number, (rows, problems) = self._waiting.popleft()
+        elif held := self._held():
+            number, chunk = held
+            rows, problems = pickle.loads(chunk[SIZE.size:])
+        else:
+            return False
+        try:
+            outcome: tuple[bool, Any] = (True, self._job(self._geocode, rows, problems))
+        except Exception as e:  # noqa: BLE001 - raised when its chunk is taken, as a worker's
+            outcome = (False, e)
+        self._unanswered.discard(number)
+        self._done.setdefault(number, outcome)
+        return True
 
     def _held(self) -> tuple[int, bytes] | None:
         """Once draining, a chunk a worker holds behind the one it geocodes, not yet copied
