@@ -125,7 +125,7 @@ def search(index_dir: Path, query: str | None, limit: int, autocomplete: bool, l
 @click.option("--encoding", help="CSV input encoding (default: detected; the output uses it too).")
 @click.option("--with-bom", is_flag=True, help="Start a UTF-8 CSV output with a byte order mark.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Worker processes (0: one per available CPU).")
+              help="Processes that geocode: this one and the workers it forks (0: one per available CPU).")
 @click.option("--row-group-rows", type=click.IntRange(min=1), default=65_536, show_default=True,
               help="Rows of a Parquet output's row groups (a resumed run goes on from the last one).")
 @click.option("--checkpoint-every", type=click.FloatRange(min=0), default=2.0, show_default=True,
