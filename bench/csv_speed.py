@@ -2,7 +2,8 @@
 row beside the engine's, and rows/s on one and two workers.
 
     python bench/csv_speed.py --index .bench/balise-index [--rows 9400] [--runs 3] [--addok]
-    python bench/csv_speed.py --index .bench/france-1 --queries .bench/scale/france-1-queries.csv
+    python bench/csv_speed.py --index .bench/scale/index-1/index \
+        --queries .bench/scale/france-1-s5-queries.csv
 
 The rows: the answerable mix (``answerable.py``: real addresses of the dev data written eight
 ways, seed 3), or ``--queries`` (a CSV with a ``query`` column, as make_france.py writes),
@@ -15,7 +16,9 @@ written as CSV and as Parquet (the same columns, typed) in ``.bench/csv-speed/``
 2. ``balise geocode`` on 1 and 2 workers, CSV and Parquet, each ``--runs`` times: rows/s as the
    command reports it (index open excluded), the best run, and the ratio of 2 workers to 1;
 3. with ``--addok``: Addok 1.3.2's in-process rate on the same queries (limit 3, autocomplete
-   off, as a CSV row asks), and the ratio of ``balise geocode`` on one worker to it.
+   off, as a CSV row asks), and the ratio of ``balise geocode`` on one worker to it. Addok's
+   Redis holds the dev data (``addok_env.py``): with the France stand-in's ``--queries`` that
+   ratio compares two different indexes, so quote it for the dev index only.
 """
 
 from __future__ import annotations
