@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ncached req/s (warm): {warm:,.0f}; "
           f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
     if args.addok:
-        with addok_server() as addok_base:
+        with addok_server() as (addok_base, _):
             r = run(addok_base, paths, args.duration, args.connections)
         rps = r["requests"] / r["seconds"]
         print(f"Addok 1.3.2, same mix (it has no cache), 2 sync workers: {rps:,.0f} req/s, "

@@ -13,7 +13,10 @@ official points' coordinates, and /reverse/ at 5,000 addresses of the data moved
 servers alike: the steady state of long-running workers, not the first seconds after a
 fork (measured: a fresh worker's first pass over the queries is 20-50% slower, while it
 maps the index pages and fills its per-process caches). Prints req/s, p50/p90/p99, errors
-(connect/read/timeout/non-2xx) and balise's ratio to Addok.
+(connect/read/timeout/non-2xx), the CPU seconds each server worker used in the measured load
+and the share of the machine's CPU time the hypervisor stole meanwhile (/proc/stat): a run
+slower than the others says whether a worker stood idle or the machine was taken; then
+balise's ratio to Addok.
 """
 
 from __future__ import annotations
@@ -95,8 +98,8 @@ def addok_server():
         gunicorn = addok_env.VENV / "bin" / "gunicorn"
         cmd = [str(gunicorn), "--workers", "2", "--worker-class", "sync", "--bind",
                f"127.0.0.1:{port}", "addok.http.wsgi:application"]
-        with server(cmd, addok_env.addok_env(redis.port), base + "/search/?q=paris"):
-            yield base
+        with server(cmd, addok_env.addok_env(redis.port), base + "/search/?q=paris") as proc:
+            yield base, proc.pid
 
 
 def search_paths() -> list[str]:
@@ -133,11 +136,40 @@ def wrk(base: str, paths: list[str], duration: int, connections: int) -> dict:
     return row
 
 
-def measure(base: str, paths: list[str], args) -> dict:
-    """One load: an unmeasured warm-up run, then the measured one."""
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far and the share the hypervisor stole (jiffies, /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields), fields[7]
+
+
+def workers_cpu(server_pid: int) -> dict[int, float]:
+    """CPU seconds used so far by each child of the server (its workers), all threads."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for task in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == server_pid:
+            used[int(task)] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def measure(base: str, paths: list[str], args, server_pid: int) -> dict:
+    """One load: an unmeasured warm-up run, then the measured one, with the CPU time each
+    server worker used in it and the share of the machine's the hypervisor stole (a run
+    slower than the others tells which: one worker idle, or the machine)."""
     if args.warmup > 0:
         wrk(base, paths, args.warmup, args.connections)
-    return wrk(base, paths, args.duration, args.connections)
+    ticks, cpus = machine_ticks(), workers_cpu(server_pid)
+    row = wrk(base, paths, args.duration, args.connections)
+    after_ticks, after_cpus = machine_ticks(), workers_cpu(server_pid)
+    row["steal_pct"] = 100 * (after_ticks[1] - ticks[1]) / max(1, after_ticks[0] - ticks[0])
+    row["workers_cpu"] = [after_cpus[pid] - cpus[pid] for pid in sorted(cpus) if pid in after_cpus]
+    return row
 
 
 def main(argv=None) -> int:
@@ -161,22 +193,25 @@ def main(argv=None) -> int:
            "BALISE_REDIS_URL": "", "BALISE_CACHE_SQLITE": "", **dict(kv.split("=", 1) for kv in args.env)}
     cmd = [sys.executable, "-m", "balise.cli", "serve", "--index", args.index, "--port", str(port),
            "--workers", "2"]  # this interpreter's balise, whatever the PATH
-    with server(cmd, env, base + "/health"):
+    with server(cmd, env, base + "/health") as proc:
         for name, paths in loads.items():
-            results[("balise", name)] = measure(base, paths, args)
+            results[("balise", name)] = measure(base, paths, args, proc.pid)
 
     if not args.no_addok:
-        with addok_server() as base:
+        with addok_server() as (base, pid):
             for name, paths in loads.items():
-                results[("addok", name)] = measure(base, paths, args)
+                results[("addok", name)] = measure(base, paths, args, pid)
 
     print(f"wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up, 2 workers each "
           f"(balise: balise serve {' '.join(args.env)}; Addok: gunicorn sync)\n")
-    print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| engine | endpoint | req/s | p50 ms | p90 ms | p99 ms | errors | non-2xx | workers' CPU s "
+          "| stolen |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (engine, name), r in results.items():
+        split = " / ".join(f"{c:.1f}" for c in r["workers_cpu"])
         print(f"| {engine} | {name} | {r['rps']:.0f} | {r['p50_us'] / 1000:.2f} | "
-              f"{r['p90_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | {r['errors']} | {r['non2xx']} |")
+              f"{r['p90_us'] / 1000:.2f} | {r['p99_us'] / 1000:.2f} | {r['errors']} | {r['non2xx']} | "
+              f"{split} | {r['steal_pct']:.1f} % |")
     for name in loads:
         if ("addok", name) in results:
             ratio = results[("balise", name)]["rps"] / results[("addok", name)]["rps"]
