@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -151,6 +152,10 @@ def geocode(index_dir: Path, input_path: Path, output_path: Path, mode: Mode, co
 
     index_dir = in_service(index_dir)  # a root's version now: every worker reads that one
     geocoder = open_geocoder(index_dir)
+    # What this command's process holds now (the geocoder, the modules) goes to the permanent
+    # generation: no collection walks it during the run (PERF: one full collection, ~8 ms, on
+    # a 9,400-row table in one process: 24.6k -> 25.3k rows/s, medians of 6 runs).
+    gc.freeze()
     workers = workers or available_cpus()  # the cgroup's CPUs, not the host's
     started = time.perf_counter()
     bar: tqdm[Any] | None = None

@@ -5,6 +5,7 @@ answers larger than a socket's buffer, no process left behind."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -52,9 +53,11 @@ def test_answers_come_in_order_from_every_process(sample_geocoder):
     chunks = [[[f"{c}-{r}"] for r in range(50)] for c in range(40)]
     workers = Workers(sample_geocoder, 0.5, 3, slow_where)
     try:
+        assert gc.get_freeze_count() > 0  # this process's objects are not walked during the run
         done = run(workers, chunks)
     finally:
         workers.close(completed=True)
+    assert gc.get_freeze_count() == 0  # thawed: the caller may go on for long
     assert [cell for d in done for cell, _ in d.output] == [r[0] for c in chunks for r in c]
     processes = {pid for d in done for _, pid in d.output}
     assert os.getpid() in processes and len(processes) == 3  # this process geocodes too
