@@ -175,12 +175,13 @@ def geocode_rows(geocoder: Answering, source: IO[bytes] | Iterable[Any], options
 def geocode_rows_parallel(index_dir: Path | str, source: IO[bytes] | Iterable[Any],
                           options: CsvOptions | None = None, mode: Mode = "search",
                           workers: int = 2, chunk_rows: int = CHUNK_ROWS) -> GeocodedCsv:
-    """As geocode_rows, on ``workers`` processes forked with a geocoder of the index (opened
-    here: a bad index fails once, not in every worker; its pages read into the page cache once,
-    by this process's preload thread, as ``geocode_file`` does).
+    """As geocode_rows, on ``workers`` processes: this one (while it is iterated) and
+    ``workers - 1`` forked with a geocoder of the index (opened here: a bad index fails once,
+    not in every worker; its pages read into the page cache once, by this process's preload
+    thread, as ``geocode_file`` does).
 
-    Output order is input order; four chunks per worker at most are in flight, so memory stays
-    flat whatever the file size. The file's head is checked before any worker starts.
+    Output order is input order; four chunks per process at most are in flight, so memory
+    stays flat whatever the file size. The file's head is checked before any worker starts.
     """
     options = options or CsvOptions()
     geocoder = Geocoder.open(index_dir)

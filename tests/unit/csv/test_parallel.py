@@ -162,3 +162,14 @@ def test_a_worker_still_on_a_copied_chunk_is_stopped_at_close(sample_geocoder):
     assert time.monotonic() - started < 0.3
     assert done[1].output == parent  # the copy answered first
     assert children() == before
+
+
+def test_one_process_forks_no_worker(sample_geocoder):
+    before = children()
+    workers = Workers(sample_geocoder, 0.5, 1, slow_where)
+    try:
+        assert children() == before
+        done = run(workers, [[[str(c)]] for c in range(5)])
+    finally:
+        workers.close(completed=True)
+    assert [d.output for d in done] == [[(str(c), os.getpid())] for c in range(5)]
