@@ -16,6 +16,7 @@ from balise.ops.ratelimit import RateLimiter
 from balise.ops.redis import NoRedis, RedisConnector
 from balise.values import parse_redis_url as parse_url
 from balise.values import rate_rules, redis_target
+from tests.ops.conftest import wait_for
 
 
 def test_urls():
@@ -119,7 +120,10 @@ def test_sentinel_failover_resumes_writes_on_the_new_primary(sentinel_set):
             errors.append(error)
             break
         if found is not None:
-            written_on = sentinel_set.primary_port()
+            # NOTE: asked of the first sentinel, which may learn of the promotion a moment after
+            # the one the client asked (each sentinel updates its view on its own): waited for
+            written_on = wait_for(lambda: sentinel_set.primary_port() == sentinel_set.replica.port
+                                  and sentinel_set.primary_port(), timeout=10, what="sentinels agreeing")
             break
         time.sleep(0.05)
     assert errors == []
